@@ -1,0 +1,86 @@
+#include "autodiff/dot.h"
+
+#include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+namespace gradc {
+
+namespace {
+std::string escape(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (c == '"' || c == '\\') r += '\\';
+    r += c;
+  }
+  return r;
+}
+
+std::string style_of(const Node& n) {
+  switch (n.role) {
+    case Role::Input: return "shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
+    case Role::Param: return "shape=box, style=\"filled,rounded\", fillcolor=\"#ffe08a\"";
+    case Role::Grad: return "shape=box, style=filled, fillcolor=\"#f8b4b4\", penwidth=2";
+    case Role::Output: return "shape=box, style=filled, fillcolor=\"#c3e6cb\", penwidth=2";
+    case Role::Op: break;
+  }
+  if (n.op == Op::Constant) return "shape=plaintext, fontsize=9, fontcolor=\"#666666\"";
+  if (n.where.rfind("∂", 0) == 0) return "shape=box, style=filled, fillcolor=\"#fde2e2\"";
+  return "shape=box, style=filled, fillcolor=\"#eeeeee\"";
+}
+
+std::string label_of(const Node& n) {
+  std::string l = op_name(n.op);
+  if (n.op == Op::MatMul && (n.a.ta || n.a.tb))
+    l += std::string(" (") + (n.a.ta ? "Aᵀ" : "A") + "·" + (n.a.tb ? "Bᵀ" : "B") + ")";
+  if ((n.op == Op::Sum || n.op == Op::Mean) && n.a.axis >= 0) l += " axis=" + std::to_string(n.a.axis);
+  if (n.op == Op::Constant && n.a.data.empty()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(n.a.value));
+    l = buf;
+  }
+  if (!n.name.empty()) l += "\\n" + escape(n.name);
+  l += "\\n" + n.shape.str();
+  if (n.dtype == DType::I32) l += " i32";
+  return l;
+}
+}  // namespace
+
+std::string to_dot(const Graph& g) {
+  std::string s = "digraph \"" + escape(g.name.empty() ? "gradc" : g.name) + "\" {\n";
+  s += "  rankdir=TB; node [fontname=\"Helvetica\", fontsize=11]; edge [color=\"#555555\"];\n";
+  for (const Node& n : g.nodes())
+    s += "  n" + std::to_string(n.id) + " [label=\"" + label_of(n) + "\", " + style_of(n) + "];\n";
+  for (const Node& n : g.nodes())
+    for (int i : n.in) s += "  n" + std::to_string(i) + " -> n" + std::to_string(n.id) + ";\n";
+  return s + "}\n";
+}
+
+void render_dot(const std::string& dot, const std::string& path) {
+  const auto dotpos = path.rfind('.');
+  const std::string ext = dotpos == std::string::npos ? "" : path.substr(dotpos + 1);
+  if (ext == "dot" || ext == "gv") {
+    std::ofstream f(path);
+    if (!(f << dot)) throw std::runtime_error("gradc: cannot write " + path);
+    return;
+  }
+  if (ext != "svg" && ext != "png")
+    throw std::runtime_error("gradc: " + path + ": unknown image format '" + ext +
+                             "' (use .svg, .png or .dot)");
+  std::unique_ptr<GVC_t, decltype(&gvFreeContext)> gvc(gvContext(), &gvFreeContext);
+  Agraph_t* graph = agmemread(dot.c_str());
+  if (!graph) throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + path);
+  int rc = gvLayout(gvc.get(), graph, "dot");
+  if (rc == 0) {
+    rc = gvRenderFilename(gvc.get(), graph, ext.c_str(), path.c_str());
+    gvFreeLayout(gvc.get(), graph);
+  }
+  agclose(graph);
+  if (rc != 0) throw std::runtime_error("gradc: Graphviz failed to render " + path);
+}
+
+}  // namespace gradc

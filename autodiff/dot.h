@@ -1,0 +1,17 @@
+// Graphviz views of a graph: DOT text and in-process rendering to SVG/PNG through libgvc.
+#pragma once
+#include <string>
+
+#include "autodiff/graph.h"
+
+namespace gradc {
+
+// One DOT node per graph node (label: op, name, shape), one edge per operand. Inputs are blue
+// ellipses, parameters gold boxes, gradients red, outputs bold, constants small grey.
+std::string to_dot(const Graph& g);
+
+// Renders DOT text to `path`; format from the extension (.svg, .png, .dot). Throws
+// std::runtime_error naming the file if Graphviz cannot parse the text or write the file.
+void render_dot(const std::string& dot, const std::string& path);
+
+}  // namespace gradc

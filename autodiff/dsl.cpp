@@ -1,0 +1,165 @@
+#include "autodiff/dsl.h"
+
+namespace gradc {
+
+namespace {
+Graph& graph_of(Tensor a, const Loc& loc) {
+  if (!a.valid()) throw GraphError("gradc: use of an empty Tensor (at " + where_str(loc) + ")");
+  return *a.g;
+}
+Graph& graph_of(Tensor a, Tensor b, const Loc& loc) {
+  Graph& g = graph_of(a, loc);
+  if (&graph_of(b, loc) != &g)
+    throw GraphError("gradc: tensors from different graphs combined (at " + where_str(loc) + ")");
+  return g;
+}
+Tensor unary(Op op, Tensor x, const Loc& loc, Attrs a = {}) {
+  return graph_of(x, loc).add(op, {x.id}, std::move(a), loc);
+}
+Tensor binary(Op op, Tensor x, Tensor y, const Loc& loc, Attrs a = {}) {
+  return graph_of(x, y, loc).add(op, {x.id, y.id}, std::move(a), loc);
+}
+}  // namespace
+
+Tensor constant(Graph& g, float value, Shape s, Loc loc) {
+  Attrs a;
+  a.value = value;
+  a.shape = s;
+  return g.add(Op::Constant, {}, a, loc);
+}
+
+Tensor constant_data(Graph& g, Shape s, std::vector<float> data, Loc loc) {
+  if (static_cast<int64_t>(data.size()) != s.numel())
+    throw GraphError("gradc: constant of shape " + s.str() + " given " + std::to_string(data.size()) +
+                     " values (at " + where_str(loc) + ")");
+  Attrs a;
+  a.shape = s;
+  a.data = std::move(data);
+  return g.add(Op::Constant, {}, a, loc);
+}
+
+Tensor matmul(Tensor a, Tensor b, bool ta, bool tb, Loc loc) {
+  Attrs at;
+  at.ta = ta;
+  at.tb = tb;
+  return binary(Op::MatMul, a, b, loc, at);
+}
+Tensor add(Tensor a, Tensor b, Loc loc) { return binary(Op::Add, a, b, loc); }
+Tensor sub(Tensor a, Tensor b, Loc loc) { return binary(Op::Sub, a, b, loc); }
+Tensor mul(Tensor a, Tensor b, Loc loc) { return binary(Op::Mul, a, b, loc); }
+Tensor div(Tensor a, Tensor b, Loc loc) { return binary(Op::Div, a, b, loc); }
+Tensor maximum(Tensor a, Tensor b, Loc loc) { return binary(Op::Maximum, a, b, loc); }
+Tensor neg(Tensor x, Loc loc) { return unary(Op::Neg, x, loc); }
+Tensor exp(Tensor x, Loc loc) { return unary(Op::Exp, x, loc); }
+Tensor log(Tensor x, Loc loc) { return unary(Op::Log, x, loc); }
+Tensor sqrt(Tensor x, Loc loc) { return unary(Op::Sqrt, x, loc); }
+Tensor square(Tensor x, Loc loc) { return unary(Op::Square, x, loc); }
+Tensor relu(Tensor x, Loc loc) { return unary(Op::Relu, x, loc); }
+Tensor sigmoid(Tensor x, Loc loc) { return unary(Op::Sigmoid, x, loc); }
+Tensor tanh(Tensor x, Loc loc) { return unary(Op::Tanh, x, loc); }
+Tensor relu_grad(Tensor x, Tensor dy, Loc loc) { return binary(Op::ReluGrad, x, dy, loc); }
+
+Tensor dropout(Tensor x, Tensor key, float rate, bool training, Loc loc) {
+  Attrs a;
+  a.value = rate;
+  a.training = training;
+  return binary(Op::Dropout, x, key, loc, a);
+}
+
+Tensor sum(Tensor x, int axis, Loc loc) {
+  Attrs a;
+  a.axis = axis;
+  return unary(Op::Sum, x, loc, a);
+}
+Tensor mean(Tensor x, int axis, Loc loc) {
+  Attrs a;
+  a.axis = axis;
+  return unary(Op::Mean, x, loc, a);
+}
+Tensor broadcast(Tensor x, Shape s, int axis, Loc loc) {
+  Attrs a;
+  a.axis = axis;
+  a.shape = s;
+  return unary(Op::Broadcast, x, loc, a);
+}
+Tensor reshape(Tensor x, Shape s, Loc loc) {
+  Attrs a;
+  a.shape = s;
+  return unary(Op::Reshape, x, loc, a);
+}
+Tensor flatten(Tensor x, Loc loc) {
+  const Shape& s = graph_of(x, loc).node(x.id).shape;
+  if (s.rank < 1) throw GraphError("gradc: flatten of a scalar (at " + where_str(loc) + ")");
+  return reshape(x, {s[0], s.numel() / (s[0] == 0 ? 1 : s[0])}, loc);
+}
+Tensor transpose(Tensor x, Loc loc) { return unary(Op::Transpose, x, loc); }
+
+Tensor sum_to(Tensor x, const Shape& s, Loc loc) {
+  const Shape xs = graph_of(x, loc).node(x.id).shape;
+  if (xs == s) return x;
+  if (s.rank == 0 || s.numel() == 1) return reshape(sum(x, -1, loc), s, loc);
+  // s is a suffix of xs: view x as [prod(prefix), prod(s)] and sum the rows.
+  const Shape flat_shape{xs.numel() / s.numel(), s.numel()};
+  Tensor flat = xs == flat_shape ? x : reshape(x, flat_shape, loc);
+  Tensor r = sum(flat, 0, loc);
+  return r.shape() == s ? r : reshape(r, s, loc);
+}
+
+Tensor softmax(Tensor x, Loc loc) { return unary(Op::Softmax, x, loc); }
+Tensor log_softmax(Tensor x, Loc loc) { return unary(Op::LogSoftmax, x, loc); }
+Tensor one_hot(Tensor labels, int64_t depth, Loc loc) {
+  Attrs a;
+  a.depth = depth;
+  return unary(Op::OneHot, labels, loc, a);
+}
+Tensor softmax_xent(Tensor logits, Tensor labels, Loc loc) {
+  return binary(Op::SoftmaxXent, logits, labels, loc);
+}
+Tensor sigmoid_xent(Tensor logits, Tensor targets, Loc loc) {
+  return binary(Op::SigmoidXent, logits, targets, loc);
+}
+
+Tensor conv2d(Tensor x, Tensor w, Padding pad, Loc loc) {
+  Attrs a;
+  a.pad = pad;
+  return binary(Op::Conv2d, x, w, loc, a);
+}
+Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, Loc loc) {
+  Attrs a;
+  a.pad = pad;
+  a.shape = x_shape;
+  return binary(Op::Conv2dGradInput, dy, w, loc, a);
+}
+Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Loc loc) {
+  Attrs a;
+  a.pad = pad;
+  a.shape = w_shape;
+  return binary(Op::Conv2dGradFilter, x, dy, loc, a);
+}
+
+Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
+  Graph& g = graph_of(x, loc);
+  const Shape& s = g.node(x.id).shape;
+  if (s.rank != 2)
+    throw GraphError("gradc: dense '" + name + "' needs a 2-D input, got " + s.str() + " (at " +
+                     where_str(loc) + ")");
+  Tensor w = g.param(name + "/W", {s[1], units}, Init::GlorotUniform, 0.f, loc);
+  Tensor b = g.param(name + "/b", {units}, Init::Zeros, 0.f, loc);
+  return add(matmul(x, w, false, false, loc), b, loc);
+}
+
+Tensor operator+(At a, Tensor b) { return add(a.t, b, a.loc); }
+Tensor operator-(At a, Tensor b) { return sub(a.t, b, a.loc); }
+Tensor operator*(At a, Tensor b) { return mul(a.t, b, a.loc); }
+Tensor operator/(At a, Tensor b) { return div(a.t, b, a.loc); }
+Tensor operator+(At a, float b) { return add(a.t, constant(graph_of(a.t, a.loc), b, {}, a.loc), a.loc); }
+Tensor operator-(At a, float b) { return sub(a.t, constant(graph_of(a.t, a.loc), b, {}, a.loc), a.loc); }
+Tensor operator*(At a, float b) { return mul(a.t, constant(graph_of(a.t, a.loc), b, {}, a.loc), a.loc); }
+Tensor operator/(At a, float b) { return div(a.t, constant(graph_of(a.t, a.loc), b, {}, a.loc), a.loc); }
+Tensor operator+(float a, At b) { return add(constant(graph_of(b.t, b.loc), a, {}, b.loc), b.t, b.loc); }
+Tensor operator-(float a, At b) { return sub(constant(graph_of(b.t, b.loc), a, {}, b.loc), b.t, b.loc); }
+Tensor operator*(float a, At b) { return mul(constant(graph_of(b.t, b.loc), a, {}, b.loc), b.t, b.loc); }
+Tensor operator/(float a, At b) { return div(constant(graph_of(b.t, b.loc), a, {}, b.loc), b.t, b.loc); }
+Tensor operator-(At a) { return neg(a.t, a.loc); }
+
+}  // namespace gradc

@@ -1,0 +1,86 @@
+// The model-building DSL: free functions and operators over Tensor handles. Every function records
+// the caller's source location so a shape error points at the user's line, not at gradc.
+#pragma once
+#include <source_location>
+#include <string>
+
+#include "autodiff/graph.h"
+
+namespace gradc {
+
+using Loc = std::source_location;
+#define GRADC_LOC Loc loc = Loc::current()
+
+// Carries the call site through operators (operators cannot take default arguments themselves; the
+// implicit conversion's default argument is evaluated at the user's expression).
+struct At {
+  Tensor t;
+  Loc loc;
+  At(Tensor x, Loc l = Loc::current()) : t(x), loc(l) {}  // NOLINT: implicit on purpose
+};
+
+Tensor constant(Graph& g, float value, Shape s = Shape::scalar(), GRADC_LOC);
+Tensor constant_data(Graph& g, Shape s, std::vector<float> data, GRADC_LOC);
+
+Tensor matmul(Tensor a, Tensor b, bool ta = false, bool tb = false, GRADC_LOC);
+Tensor add(Tensor a, Tensor b, GRADC_LOC);
+Tensor sub(Tensor a, Tensor b, GRADC_LOC);
+Tensor mul(Tensor a, Tensor b, GRADC_LOC);
+Tensor div(Tensor a, Tensor b, GRADC_LOC);
+Tensor maximum(Tensor a, Tensor b, GRADC_LOC);
+Tensor neg(Tensor x, GRADC_LOC);
+Tensor exp(Tensor x, GRADC_LOC);
+Tensor log(Tensor x, GRADC_LOC);
+Tensor sqrt(Tensor x, GRADC_LOC);
+Tensor square(Tensor x, GRADC_LOC);
+Tensor relu(Tensor x, GRADC_LOC);
+Tensor sigmoid(Tensor x, GRADC_LOC);
+Tensor tanh(Tensor x, GRADC_LOC);
+// dy * (x > 0): the ReLU backward, its own op so the compiler can fold it into GEMM epilogues.
+Tensor relu_grad(Tensor x, Tensor dy, GRADC_LOC);
+// Inverted dropout: keeps each element with probability 1-rate and scales by 1/(1-rate). The mask
+// is a hash of (key, element index), `key` an i32 scalar the trainer feeds per step, so the same
+// key reproduces the mask (that is the gradient rule). training=false is the identity.
+Tensor dropout(Tensor x, Tensor key, float rate, bool training = true, GRADC_LOC);
+
+Tensor sum(Tensor x, int axis = -1, GRADC_LOC);
+Tensor mean(Tensor x, int axis = -1, GRADC_LOC);
+// Inverse of sum along `axis` (axis = -1: scalar to `s`): repeats x along the new axis.
+Tensor broadcast(Tensor x, Shape s, int axis = -1, GRADC_LOC);
+Tensor reshape(Tensor x, Shape s, GRADC_LOC);
+Tensor flatten(Tensor x, GRADC_LOC);  // [B, ...] -> [B, prod(...)]
+Tensor transpose(Tensor x, GRADC_LOC);  // 2-D
+// Sums x down to shape `s` (s a suffix of x's shape): the gradient of a broadcasting binary op.
+Tensor sum_to(Tensor x, const Shape& s, GRADC_LOC);
+
+Tensor softmax(Tensor x, GRADC_LOC);      // along the last axis
+Tensor log_softmax(Tensor x, GRADC_LOC);  // along the last axis
+Tensor one_hot(Tensor labels, int64_t depth, GRADC_LOC);
+// Mean over the batch of -log softmax(logits)[label]; labels are i32 [B].
+Tensor softmax_xent(Tensor logits, Tensor labels, GRADC_LOC);
+// Mean over all elements of the logistic loss; targets are f32 in [0,1], same shape as logits.
+Tensor sigmoid_xent(Tensor logits, Tensor targets, GRADC_LOC);
+
+// NHWC input, HWIO filter, stride 1.
+Tensor conv2d(Tensor x, Tensor w, Padding pad = Padding::Valid, GRADC_LOC);
+Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, GRADC_LOC);
+Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, GRADC_LOC);
+
+// A fully connected layer: x·W + b with Glorot-uniform W and zero b, named name/W and name/b.
+Tensor dense(Tensor x, int64_t units, const std::string& name, GRADC_LOC);
+
+Tensor operator+(At a, Tensor b);
+Tensor operator-(At a, Tensor b);
+Tensor operator*(At a, Tensor b);
+Tensor operator/(At a, Tensor b);
+Tensor operator+(At a, float b);
+Tensor operator-(At a, float b);
+Tensor operator*(At a, float b);
+Tensor operator/(At a, float b);
+Tensor operator+(float a, At b);
+Tensor operator-(float a, At b);
+Tensor operator*(float a, At b);
+Tensor operator/(float a, At b);
+Tensor operator-(At a);
+
+}  // namespace gradc

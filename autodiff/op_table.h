@@ -1,0 +1,65 @@
+// Op enum and the per-op metadata table generated from op_list.h.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/op_list.h"
+#include "autodiff/shape.h"
+
+namespace gradc {
+
+enum class Op : uint8_t {
+#define GRADC_ENUM(E, name, arity, kind, diff) E,
+  GRADC_OPS(GRADC_ENUM)
+#undef GRADC_ENUM
+};
+
+// What a kernel for the op looks like; the compiler groups by this.
+enum class OpKind : uint8_t { Source, Gemm, Unary, Binary, Reduce, Layout, Row, Loss, Conv };
+
+enum class Padding : uint8_t { Valid, Same };
+enum class Init : uint8_t { None, Zeros, Fill, GlorotUniform, Normal };
+
+// Per-node attributes; each op reads only the fields it documents in shape_rules.cpp.
+struct Attrs {
+  bool ta = false, tb = false;  // matmul: transpose a / b
+  int axis = -1;                // sum/mean/broadcast: axis, -1 = all
+  float value = 0.f;            // constant fill; dropout rate; init scale
+  uint64_t seed = 0;            // parameter init seed
+  bool training = true;         // dropout: false = identity
+  int64_t depth = 0;            // one_hot
+  Padding pad = Padding::Valid;  // conv2d
+  Init init = Init::None;       // parameter initializer
+  Shape shape;                  // reshape / broadcast target shape
+  std::vector<float> data;      // constant contents; empty = filled with `value`
+};
+
+class Graph;
+struct Node;
+struct Tensor;
+
+struct TypeInfo {
+  Shape shape;
+  DType dtype = DType::F32;
+};
+using InferFn = TypeInfo (*)(const Graph& g, const std::vector<int>& in, const Attrs& a);
+// Appends the gradient of each input to `dx` (an invalid Tensor = no gradient for that input).
+using GradFn = void (*)(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx);
+
+struct OpInfo {
+  Op op;
+  const char* name;
+  int arity;
+  OpKind kind;
+  bool differentiable;
+  InferFn infer;
+  GradFn grad;  // nullptr when !differentiable
+};
+
+std::span<const OpInfo> op_table();
+const OpInfo& op_info(Op op);
+const char* op_name(Op op);
+
+}  // namespace gradc

@@ -1,0 +1,22 @@
+// Shape/dtype rules of the op table (one infer_<Op> per entry) and shared geometry helpers.
+#pragma once
+#include "autodiff/graph.h"
+
+namespace gradc {
+
+#define GRADC_DECL_INFER(E, name, arity, kind, diff) \
+  TypeInfo infer_##E(const Graph& g, const std::vector<int>& in, const Attrs& a);
+GRADC_OPS(GRADC_DECL_INFER)
+#undef GRADC_DECL_INFER
+
+// Output shape of a broadcasting binary op, or throws naming both shapes.
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+
+// conv2d geometry: output extent and the padding before, along one spatial axis.
+struct ConvDim {
+  int64_t out, pad;
+};
+ConvDim conv_dim(int64_t in, int64_t k, Padding p);
+Shape conv_out_shape(const Shape& x, const Shape& w, Padding p);
+
+}  // namespace gradc

@@ -1,0 +1,172 @@
+#include "runtime/dataset.h"
+
+#include <zlib.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gradc {
+
+namespace {
+constexpr size_t kMaxFileBytes = size_t{1} << 30;  // refuse to inflate anything beyond 1 GiB
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError("gradc: " + path + ": file not found");
+  gzFile f = gzopen(path.c_str(), "rb");  // zlib passes uncompressed files through unchanged
+  if (!f) throw DataError("gradc: " + path + ": cannot open");
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  for (;;) {
+    int got = gzread(f, buf, sizeof buf);
+    if (got < 0) {
+      int err = 0;
+      std::string msg = gzerror(f, &err);
+      gzclose(f);
+      throw DataError("gradc: " + path + ": corrupt gzip stream after " + std::to_string(out.size()) +
+                      " decompressed bytes (" + msg + ")");
+    }
+    if (got == 0) break;
+    out.insert(out.end(), buf, buf + got);
+    if (out.size() > kMaxFileBytes) {
+      gzclose(f);
+      throw DataError("gradc: " + path + ": larger than 1 GiB, refusing to load");
+    }
+  }
+  gzclose(f);
+  return out;
+}
+
+uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
+  return (uint32_t{b[off]} << 24) | (uint32_t{b[off + 1]} << 16) | (uint32_t{b[off + 2]} << 8) | b[off + 3];
+}
+
+std::string find_file(const std::string& dir, const std::string& base) {
+  for (const std::string& p : {dir + "/" + base, dir + "/" + base + ".gz"})
+    if (std::filesystem::exists(p)) return p;
+  throw DataError("gradc: " + dir + "/" + base + "[.gz]: file not found (run tools/setup.sh to fetch MNIST)");
+}
+}  // namespace
+
+IdxArray read_idx(const std::string& path) {
+  std::vector<uint8_t> b = read_all(path);
+  if (b.size() < 4)
+    throw DataError("gradc: " + path + ": truncated at byte " + std::to_string(b.size()) +
+                    ", expected a 4-byte IDX magic");
+  if (b[0] != 0 || b[1] != 0)
+    throw DataError("gradc: " + path + ": bad IDX magic at byte 0 (expected 00 00 08 NN)");
+  if (b[2] != 0x08)
+    throw DataError("gradc: " + path + ": IDX element type 0x" + std::to_string(b[2]) +
+                    " at byte 2 is not unsigned byte (0x08)");
+  const int rank = b[3];
+  if (rank < 1 || rank > 4)
+    throw DataError("gradc: " + path + ": IDX rank " + std::to_string(rank) + " at byte 3 not in 1..4");
+  const size_t header = 4 + 4 * static_cast<size_t>(rank);
+  if (b.size() < header)
+    throw DataError("gradc: " + path + ": truncated header: " + std::to_string(b.size()) + " bytes, need " +
+                    std::to_string(header));
+  IdxArray a;
+  uint64_t total = 1;
+  for (int k = 0; k < rank; ++k) {
+    uint32_t d = be32(b, 4 + 4 * static_cast<size_t>(k));
+    total *= d;
+    if (total > kMaxFileBytes)
+      throw DataError("gradc: " + path + ": dimension " + std::to_string(d) + " at byte " +
+                      std::to_string(4 + 4 * k) + " makes the array larger than 1 GiB");
+    a.dims.push_back(d);
+  }
+  if (b.size() - header != total)
+    throw DataError("gradc: " + path + ": header promises " + std::to_string(total) + " data bytes after byte " +
+                    std::to_string(header) + ", file has " + std::to_string(b.size() - header));
+  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());
+  return a;
+}
+
+Dataset load_idx_pair(const std::string& images, const std::string& labels) {
+  IdxArray im = read_idx(images), lb = read_idx(labels);
+  if (im.dims.size() < 2) throw DataError("gradc: " + images + ": expected rank >= 2 images");
+  if (lb.dims.size() != 1) throw DataError("gradc: " + labels + ": expected rank-1 labels");
+  if (im.dims[0] != lb.dims[0])
+    throw DataError("gradc: " + images + " has " + std::to_string(im.dims[0]) + " images but " + labels +
+                    " has " + std::to_string(lb.dims[0]) + " labels");
+  Dataset d;
+  d.n = im.dims[0];
+  d.features = static_cast<int64_t>(im.data.size()) / (d.n ? d.n : 1);
+  d.x.resize(im.data.size());
+  for (size_t i = 0; i < im.data.size(); ++i) d.x[i] = static_cast<float>(im.data[i]) / 255.f;
+  d.y.resize(lb.data.size());
+  for (size_t i = 0; i < lb.data.size(); ++i) {
+    if (lb.data[i] > 9)
+      throw DataError("gradc: " + labels + ": label " + std::to_string(lb.data[i]) + " at byte " +
+                      std::to_string(8 + i) + " outside 0..9");
+    d.y[i] = lb.data[i];
+  }
+  return d;
+}
+
+Dataset load_mnist_dir(const std::string& dir, const std::string& split) {
+  const std::string p = split == "test" ? "t10k" : "train";
+  if (split != "train" && split != "test")
+    throw DataError("gradc: unknown split '" + split + "' (use train or test)");
+  return load_idx_pair(find_file(dir, p + "-images-idx3-ubyte"), find_file(dir, p + "-labels-idx1-ubyte"));
+}
+
+Dataset load_csv(const std::string& path) {
+  std::vector<uint8_t> raw = read_all(path);
+  std::istringstream in(std::string(raw.begin(), raw.end()));
+  Dataset d;
+  std::string line;
+  int64_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (lineno == 1 && !std::isdigit(static_cast<unsigned char>(line[0]))) continue;  // header
+    std::vector<long> vals;
+    size_t pos = 0;
+    while (pos <= line.size()) {
+      size_t comma = line.find(',', pos);
+      std::string cell = line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      char* end = nullptr;
+      long v = std::strtol(cell.c_str(), &end, 10);
+      if (cell.empty() || *end != '\0')
+        throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": column " +
+                        std::to_string(vals.size() + 1) + " '" + cell.substr(0, 20) + "' is not an integer");
+      vals.push_back(v);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    if (vals.size() != 785)
+      throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": " + std::to_string(vals.size()) +
+                      " columns, expected 785 (label + 784 pixels)");
+    if (vals[0] < 0 || vals[0] > 9)
+      throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": label " + std::to_string(vals[0]) +
+                      " outside 0..9");
+    d.y.push_back(static_cast<int32_t>(vals[0]));
+    for (size_t k = 1; k < vals.size(); ++k) {
+      if (vals[k] < 0 || vals[k] > 255)
+        throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": pixel " + std::to_string(vals[k]) +
+                        " outside 0..255");
+      d.x.push_back(static_cast<float>(vals[k]) / 255.f);
+    }
+    ++d.n;
+  }
+  if (d.n == 0) throw DataError("gradc: " + path + ": no data rows");
+  return d;
+}
+
+Dataset slice(const Dataset& d, int64_t start, int64_t count) {
+  if (start < 0 || count < 0 || start + count > d.n)
+    throw DataError("gradc: slice [" + std::to_string(start) + ", " + std::to_string(start + count) +
+                    ") outside a dataset of " + std::to_string(d.n));
+  Dataset s;
+  s.n = count;
+  s.features = d.features;
+  s.x.assign(d.x.begin() + start * d.features, d.x.begin() + (start + count) * d.features);
+  s.y.assign(d.y.begin() + start, d.y.begin() + start + count);
+  return s;
+}
+
+}  // namespace gradc

@@ -1,0 +1,42 @@
+// Datasets: IDX files (raw or gzip), the tutorials' CSV format, and the MNIST/Fashion-MNIST layout.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gradc {
+
+// Any malformed data file: the message names the file, the byte offset or line, and what was
+// expected. The CLI maps it to exit status 2.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct IdxArray {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;  // unsigned-byte element type only (what MNIST uses)
+};
+
+// Reads an IDX file of unsigned bytes, gzip-compressed or not (detected by magic bytes).
+IdxArray read_idx(const std::string& path);
+
+struct Dataset {
+  int64_t n = 0;
+  int64_t features = 784;
+  std::vector<float> x;    // n × features, scaled to [0, 1]
+  std::vector<int32_t> y;  // n labels in [0, 10)
+};
+
+// Pairs an images file and a labels file; checks counts and label range.
+Dataset load_idx_pair(const std::string& images, const std::string& labels);
+// `split` is "train" or "test"; finds <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+Dataset load_mnist_dir(const std::string& dir, const std::string& split);
+// CSV rows "label,p0,...,p783" with pixels 0..255; an optional non-numeric header line is skipped.
+Dataset load_csv(const std::string& path);
+
+// First `count` examples starting at `start` (throws if out of range).
+Dataset slice(const Dataset& d, int64_t start, int64_t count);
+
+}  // namespace gradc

@@ -1,0 +1,62 @@
+#include "runtime/interpreter.h"
+
+#include <stdexcept>
+
+#include "runtime/init.h"
+#include "runtime/ref_ops.h"
+
+namespace gradc {
+
+Interpreter::Interpreter(const Graph& g) : g_(g), vals_(g.size()) {
+  for (const Node& n : g.nodes()) {
+    vals_[static_cast<size_t>(n.id)] = Value::zeros(n.shape, n.dtype);
+    if (n.op == Op::Parameter) vals_[static_cast<size_t>(n.id)].f = init_param(n);
+  }
+}
+
+void Interpreter::set_value(int id, Value v) {
+  const Node& n = g_.node(id);
+  if (n.op != Op::Input && n.op != Op::Parameter)
+    throw std::invalid_argument("gradc: node " + std::to_string(id) + " is not an input or parameter");
+  const size_t want = static_cast<size_t>(n.shape.numel());
+  const size_t got = n.dtype == DType::F32 ? v.f.size() : v.i.size();
+  if (v.dtype != n.dtype || got != want)
+    throw std::invalid_argument("gradc: value for '" + n.name + "' has " + std::to_string(got) + " " +
+                                dtype_name(v.dtype) + " elements, expected " + std::to_string(want) +
+                                " " + dtype_name(n.dtype) + " for shape " + n.shape.str());
+  v.shape = n.shape;
+  vals_[static_cast<size_t>(id)] = std::move(v);
+}
+
+void Interpreter::set_input(const std::string& name, std::vector<float> data) {
+  Value v;
+  v.f = std::move(data);
+  set_value(input_id(name), std::move(v));
+}
+
+void Interpreter::set_input_i32(const std::string& name, std::vector<int32_t> data) {
+  Value v;
+  v.dtype = DType::I32;
+  v.i = std::move(data);
+  set_value(input_id(name), std::move(v));
+}
+
+int Interpreter::input_id(const std::string& name) const {
+  const int id = g_.find_id(name);
+  if (id < 0) throw std::invalid_argument("gradc: no input or parameter named '" + name + "'");
+  return id;
+}
+
+const Value& Interpreter::value(const std::string& name) const { return value(input_id(name)); }
+
+void Interpreter::run() {
+  std::vector<const Value*> ins;
+  for (const Node& n : g_.nodes()) {
+    if (n.op == Op::Input || n.op == Op::Parameter) continue;
+    ins.clear();
+    for (int i : n.in) ins.push_back(&vals_[static_cast<size_t>(i)]);
+    ref_kernel(n.op)(n, ins, vals_[static_cast<size_t>(n.id)]);
+  }
+}
+
+}  // namespace gradc

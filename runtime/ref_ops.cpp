@@ -1,0 +1,278 @@
+#include "runtime/ref_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "autodiff/rng.h"
+#include "autodiff/shape_rules.h"
+
+namespace gradc {
+
+namespace {
+using Ins = std::vector<const Value*>;
+
+template <class F>
+void map1(const Ins& in, Value& out, F f) {
+  const auto& x = in[0]->f;
+  for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = f(x[i]);
+}
+
+// Broadcasting binary map: an operand whose shape is a suffix of the output's repeats with period
+// numel(operand), so index i reads element i % numel.
+template <class F>
+void map2(const Ins& in, Value& out, F f) {
+  const auto& a = in[0]->f;
+  const auto& b = in[1]->f;
+  for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = f(a[i % a.size()], b[i % b.size()]);
+}
+
+// View x along `axis` as [outer, n, inner].
+struct Split {
+  size_t outer = 1, n = 1, inner = 1;
+};
+Split split(const Shape& s, int axis) {
+  Split r;
+  for (int k = 0; k < s.rank; ++k) {
+    auto d = static_cast<size_t>(s[k]);
+    if (k < axis) r.outer *= d;
+    else if (k == axis) r.n = d;
+    else r.inner *= d;
+  }
+  return r;
+}
+
+void reduce_sum(const Node& n, const Ins& in, Value& out, bool mean) {
+  const Value& x = *in[0];
+  if (n.a.axis == -1) {
+    double acc = 0;
+    for (float v : x.f) acc += v;
+    out.f[0] = static_cast<float>(mean ? acc / static_cast<double>(x.f.size()) : acc);
+    return;
+  }
+  Split s = split(x.shape, n.a.axis);
+  for (size_t o = 0; o < s.outer; ++o)
+    for (size_t j = 0; j < s.inner; ++j) {
+      double acc = 0;
+      for (size_t k = 0; k < s.n; ++k) acc += x.f[(o * s.n + k) * s.inner + j];
+      out.f[o * s.inner + j] = static_cast<float>(mean ? acc / static_cast<double>(s.n) : acc);
+    }
+}
+
+float logsumexp_row(const float* x, size_t c) {
+  float m = -INFINITY;
+  for (size_t j = 0; j < c; ++j) m = std::max(m, x[j]);
+  double s = 0;
+  for (size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j] - m));
+  return m + static_cast<float>(std::log(s));
+}
+
+void check_label(int32_t y, int64_t c, const Node& n) {
+  if (y < 0 || y >= c)
+    throw std::runtime_error("gradc: op '" + std::string(op_name(n.op)) + "' (" + n.where + "): label " +
+                             std::to_string(y) + " outside [0, " + std::to_string(c) + ")");
+}
+
+struct ConvGeo {
+  int64_t B, H, W, C, KH, KW, F, OH, OW, ph, pw;
+};
+ConvGeo conv_geo(const Shape& x, const Shape& w, Padding p) {
+  ConvDim h = conv_dim(x[1], w[0], p), wd = conv_dim(x[2], w[1], p);
+  return {x[0], x[1], x[2], x[3], w[0], w[1], w[3], h.out, wd.out, h.pad, wd.pad};
+}
+
+// Calls f(x_index, w_index, y_index) for every multiply-accumulate of a stride-1 NHWC conv.
+template <class F>
+void conv_for_each(const ConvGeo& g, F f) {
+  for (int64_t b = 0; b < g.B; ++b)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          int64_t ih = oh + kh - g.ph;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            int64_t iw = ow + kw - g.pw;
+            if (iw < 0 || iw >= g.W) continue;
+            for (int64_t c = 0; c < g.C; ++c)
+              for (int64_t fo = 0; fo < g.F; ++fo)
+                f(static_cast<size_t>(((b * g.H + ih) * g.W + iw) * g.C + c),
+                  static_cast<size_t>(((kh * g.KW + kw) * g.C + c) * g.F + fo),
+                  static_cast<size_t>(((b * g.OH + oh) * g.OW + ow) * g.F + fo));
+          }
+        }
+}
+}  // namespace
+
+// Sources are filled by the interpreter itself.
+void ref_Input(const Node&, const Ins&, Value&) {}
+void ref_Parameter(const Node&, const Ins&, Value&) {}
+void ref_Constant(const Node& n, const Ins&, Value& out) {
+  if (n.a.data.empty()) std::fill(out.f.begin(), out.f.end(), n.a.value);
+  else out.f = n.a.data;
+}
+
+void ref_MatMul(const Node& n, const Ins& in, Value& out) {
+  const Value& a = *in[0];
+  const Value& b = *in[1];
+  const size_t M = static_cast<size_t>(out.shape[0]), N = static_cast<size_t>(out.shape[1]);
+  const size_t K = static_cast<size_t>(n.a.ta ? a.shape[0] : a.shape[1]);
+  const size_t lda = static_cast<size_t>(a.shape[1]), ldb = static_cast<size_t>(b.shape[1]);
+  for (size_t i = 0; i < M; ++i)
+    for (size_t j = 0; j < N; ++j) {
+      double acc = 0;
+      for (size_t k = 0; k < K; ++k) {
+        float av = n.a.ta ? a.f[k * lda + i] : a.f[i * lda + k];
+        float bv = n.a.tb ? b.f[j * ldb + k] : b.f[k * ldb + j];
+        acc += static_cast<double>(av) * bv;
+      }
+      out.f[i * N + j] = static_cast<float>(acc);
+    }
+}
+
+void ref_Add(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a + b; }); }
+void ref_Sub(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a - b; }); }
+void ref_Mul(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a * b; }); }
+void ref_Div(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a / b; }); }
+void ref_Maximum(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float a, float b) { return a > b ? a : b; });
+}
+void ref_ReluGrad(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float x, float dy) { return x > 0.f ? dy : 0.f; });
+}
+void ref_Neg(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return -x; }); }
+void ref_Exp(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::exp(x); }); }
+void ref_Log(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::log(x); }); }
+void ref_Sqrt(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::sqrt(x); }); }
+void ref_Square(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return x * x; }); }
+void ref_Relu(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return x > 0.f ? x : 0.f; }); }
+void ref_Sigmoid(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return 1.f / (1.f + std::exp(-x)); });
+}
+void ref_Tanh(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::tanh(x); }); }
+
+void ref_Dropout(const Node& n, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  if (!n.a.training || n.a.value == 0.f) {
+    out.f = x.f;
+    return;
+  }
+  const auto key = static_cast<uint32_t>(in[1]->i[0]);
+  const uint32_t thr = dropout_threshold(n.a.value);
+  const float scale = 1.f / (1.f - n.a.value);
+  for (size_t i = 0; i < x.f.size(); ++i)
+    out.f[i] = dropout_keep(key, static_cast<uint32_t>(i), thr) ? x.f[i] * scale : 0.f;
+}
+
+void ref_Sum(const Node& n, const Ins& in, Value& out) { reduce_sum(n, in, out, false); }
+void ref_Mean(const Node& n, const Ins& in, Value& out) { reduce_sum(n, in, out, true); }
+
+void ref_Broadcast(const Node& n, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  if (n.a.axis == -1) {
+    std::fill(out.f.begin(), out.f.end(), x.f[0]);
+    return;
+  }
+  Split s = split(out.shape, n.a.axis);
+  for (size_t o = 0; o < s.outer; ++o)
+    for (size_t k = 0; k < s.n; ++k)
+      for (size_t j = 0; j < s.inner; ++j) out.f[(o * s.n + k) * s.inner + j] = x.f[o * s.inner + j];
+}
+
+void ref_Reshape(const Node&, const Ins& in, Value& out) {
+  out.f = in[0]->f;
+  out.i = in[0]->i;
+}
+
+void ref_Transpose(const Node&, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  const auto R = static_cast<size_t>(x.shape[0]), C = static_cast<size_t>(x.shape[1]);
+  for (size_t r = 0; r < R; ++r)
+    for (size_t c = 0; c < C; ++c) out.f[c * R + r] = x.f[r * C + c];
+}
+
+void ref_Softmax(const Node&, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  const auto C = static_cast<size_t>(x.shape.cols()), R = static_cast<size_t>(x.shape.rows());
+  for (size_t r = 0; r < R; ++r) {
+    const float lse = logsumexp_row(&x.f[r * C], C);
+    for (size_t j = 0; j < C; ++j) out.f[r * C + j] = std::exp(x.f[r * C + j] - lse);
+  }
+}
+
+void ref_LogSoftmax(const Node&, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  const auto C = static_cast<size_t>(x.shape.cols()), R = static_cast<size_t>(x.shape.rows());
+  for (size_t r = 0; r < R; ++r) {
+    const float lse = logsumexp_row(&x.f[r * C], C);
+    for (size_t j = 0; j < C; ++j) out.f[r * C + j] = x.f[r * C + j] - lse;
+  }
+}
+
+void ref_OneHot(const Node& n, const Ins& in, Value& out) {
+  const auto& y = in[0]->i;
+  const auto D = static_cast<size_t>(n.a.depth);
+  std::fill(out.f.begin(), out.f.end(), 0.f);
+  for (size_t r = 0; r < y.size(); ++r) {
+    check_label(y[r], n.a.depth, n);
+    out.f[r * D + static_cast<size_t>(y[r])] = 1.f;
+  }
+}
+
+void ref_SoftmaxXent(const Node& n, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  const auto& y = in[1]->i;
+  const auto C = static_cast<size_t>(x.shape[1]), B = static_cast<size_t>(x.shape[0]);
+  double total = 0;
+  for (size_t r = 0; r < B; ++r) {
+    check_label(y[r], x.shape[1], n);
+    total += logsumexp_row(&x.f[r * C], C) - x.f[r * C + static_cast<size_t>(y[r])];
+  }
+  out.f[0] = static_cast<float>(total / static_cast<double>(B));
+}
+
+void ref_SigmoidXent(const Node&, const Ins& in, Value& out) {
+  const auto& x = in[0]->f;
+  const auto& z = in[1]->f;
+  double total = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    total += std::max(x[i], 0.f) - x[i] * z[i] + std::log1p(std::exp(-std::fabs(x[i])));
+  out.f[0] = static_cast<float>(total / static_cast<double>(x.size()));
+}
+
+void ref_Conv2d(const Node& n, const Ins& in, Value& out) {
+  const auto& x = in[0]->f;
+  const auto& w = in[1]->f;
+  std::vector<double> acc(out.f.size(), 0.0);
+  conv_for_each(conv_geo(in[0]->shape, in[1]->shape, n.a.pad),
+                [&](size_t xi, size_t wi, size_t yi) { acc[yi] += static_cast<double>(x[xi]) * w[wi]; });
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+}
+
+void ref_Conv2dGradInput(const Node& n, const Ins& in, Value& out) {
+  const auto& dy = in[0]->f;
+  const auto& w = in[1]->f;
+  std::vector<double> acc(out.f.size(), 0.0);
+  conv_for_each(conv_geo(n.a.shape, in[1]->shape, n.a.pad),
+                [&](size_t xi, size_t wi, size_t yi) { acc[xi] += static_cast<double>(dy[yi]) * w[wi]; });
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+}
+
+void ref_Conv2dGradFilter(const Node& n, const Ins& in, Value& out) {
+  const auto& x = in[0]->f;
+  const auto& dy = in[1]->f;
+  std::vector<double> acc(out.f.size(), 0.0);
+  conv_for_each(conv_geo(in[0]->shape, n.a.shape, n.a.pad),
+                [&](size_t xi, size_t wi, size_t yi) { acc[wi] += static_cast<double>(x[xi]) * dy[yi]; });
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+}
+
+RefFn ref_kernel(Op op) {
+  static constexpr RefFn kFns[] = {
+#define GRADC_REF_ROW(E, name, arity, kind, diff) &ref_##E,
+      GRADC_OPS(GRADC_REF_ROW)
+#undef GRADC_REF_ROW
+  };
+  return kFns[static_cast<size_t>(op)];
+}
+
+}  // namespace gradc

@@ -1,0 +1,113 @@
+// Loaders on tiny hand-made files (raw, gzip, CSV, corrupt) and on the real MNIST files.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/dataset.h"
+
+namespace gradc {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path tmp(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / "gradc_dataset_test";
+  fs::create_directories(d);
+  return d / name;
+}
+
+std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> b = {0, 0, 8, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+void write(const fs::path& p, const std::vector<uint8_t>& b) {
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+void write_gz(const fs::path& p, const std::vector<uint8_t>& b) {
+  gzFile f = gzopen(p.c_str(), "wb");
+  gzwrite(f, b.data(), static_cast<unsigned>(b.size()));
+  gzclose(f);
+}
+
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no DataError";
+  return "";
+}
+
+TEST(Dataset, IdxRawAndGzipRoundTrip) {
+  std::vector<uint8_t> pixels(2 * 2 * 2);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 30);
+  write(tmp("im"), idx_bytes({2, 2, 2}, pixels));
+  write_gz(tmp("lb.gz"), idx_bytes({2}, {7, 3}));
+  Dataset d = load_idx_pair(tmp("im").string(), tmp("lb.gz").string());
+  EXPECT_EQ(d.n, 2);
+  EXPECT_EQ(d.features, 4);
+  EXPECT_EQ(d.y, (std::vector<int32_t>{7, 3}));
+  EXPECT_FLOAT_EQ(d.x[7], 210.f / 255.f);
+}
+
+TEST(Dataset, CorruptIdxFilesNameFileAndOffset) {
+  write(tmp("trunc"), {0, 0, 8});
+  EXPECT_NE(error_of([] { read_idx(tmp("trunc").string()); }).find("trunc: truncated at byte 3"), std::string::npos);
+  write(tmp("magic"), {1, 2, 8, 1, 0, 0, 0, 0});
+  EXPECT_NE(error_of([] { read_idx(tmp("magic").string()); }).find("bad IDX magic at byte 0"), std::string::npos);
+  auto short_data = idx_bytes({10, 28, 28}, std::vector<uint8_t>(100));
+  write(tmp("short"), short_data);
+  EXPECT_NE(error_of([] { read_idx(tmp("short").string()); }).find("header promises 7840 data bytes"),
+            std::string::npos);
+  write(tmp("huge"), idx_bytes({0xffffffffu, 0xffffffffu}, {}));
+  EXPECT_NE(error_of([] { read_idx(tmp("huge").string()); }).find("larger than 1 GiB"), std::string::npos);
+  write(tmp("bad.gz"), {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6});
+  EXPECT_NE(error_of([] { read_idx(tmp("bad.gz").string()); }).find("bad.gz"), std::string::npos);
+  EXPECT_NE(error_of([] { read_idx(tmp("missing").string()); }).find("missing: file not found"), std::string::npos);
+  write(tmp("lb_bad"), idx_bytes({1}, {12}));
+  write(tmp("im1"), idx_bytes({1, 2}, {0, 0}));
+  EXPECT_NE(error_of([] { load_idx_pair(tmp("im1").string(), tmp("lb_bad").string()); }).find("label 12 at byte 8"),
+            std::string::npos);
+}
+
+TEST(Dataset, CsvWithHeaderAndErrors) {
+  std::string row = "4";
+  for (int i = 0; i < 784; ++i) row += "," + std::to_string(i % 256);
+  std::ofstream(tmp("ok.csv")) << "label,pixels...\n" << row << "\n" << row << "\n";
+  Dataset d = load_csv(tmp("ok.csv").string());
+  EXPECT_EQ(d.n, 2);
+  EXPECT_EQ(d.y[1], 4);
+  EXPECT_FLOAT_EQ(d.x[784 + 255], 1.f);
+  std::ofstream(tmp("bad.csv")) << row << "\n3,1,2\n";
+  EXPECT_NE(error_of([] { load_csv(tmp("bad.csv").string()); }).find("bad.csv:2: 3 columns, expected 785"),
+            std::string::npos);
+  std::ofstream(tmp("nan.csv")) << "7,x1\n";
+  EXPECT_NE(error_of([] { load_csv(tmp("nan.csv").string()); }).find("column 2 'x1' is not an integer"),
+            std::string::npos);
+}
+
+TEST(Dataset, RealMnistFromSetup) {
+  const char* env = std::getenv("GRADC_DATA");
+  const std::string dir = std::string(env ? env : "data") + "/mnist";
+  if (!fs::exists(dir + "/t10k-labels-idx1-ubyte")) GTEST_SKIP() << "MNIST not found in " << dir;
+  Dataset test = load_mnist_dir(dir, "test");
+  EXPECT_EQ(test.n, 10000);
+  EXPECT_EQ(test.features, 784);
+  EXPECT_EQ(test.y[0], 7);  // the first MNIST test digit is a 7
+  Dataset s = slice(test, 10, 5);
+  EXPECT_EQ(s.y[0], test.y[10]);
+  EXPECT_THROW(slice(test, 9999, 5), DataError);
+}
+
+}  // namespace
+}  // namespace gradc

@@ -1,0 +1,21 @@
+// CLI subcommands. Each add_* registers a subcommand whose callback does the work; errors are
+// thrown and mapped to exit codes in main.cpp (2 = bad input/arguments, 1 = internal failure).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace gradc::cli {
+
+void add_dot(CLI::App& app);
+void add_step(CLI::App& app);
+void add_summary(CLI::App& app);
+
+// Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
+std::string default_mnist_dir();
+
+// Thrown for bad user input that CLI11 cannot see (missing files, bad values): exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace gradc::cli

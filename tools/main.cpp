@@ -1,0 +1,45 @@
+// gradc: define, inspect, train and benchmark MNIST models compiled from a C++ graph DSL.
+#include <cstdio>
+#include <cstdlib>
+
+#include "autodiff/graph.h"
+#include "runtime/dataset.h"
+#include "tools/commands.h"
+
+namespace gradc::cli {
+std::string default_mnist_dir() {
+  const char* env = std::getenv("GRADC_DATA");
+  return std::string(env && *env ? env : "data") + "/mnist";
+}
+}  // namespace gradc::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"gradc: a deep-learning graph compiler for the MNIST tutorial models"};
+  app.require_subcommand(1);
+  gradc::cli::add_dot(app);
+  gradc::cli::add_step(app);
+  gradc::cli::add_summary(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const gradc::cli::UsageError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const gradc::DataError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::invalid_argument& e) {  // GraphError, unknown model, bad values
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gradc: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
