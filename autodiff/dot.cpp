@@ -5,7 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
-#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace gradc {
@@ -71,15 +71,22 @@ void render_dot(const std::string& dot, const std::string& path) {
   if (ext != "svg" && ext != "png")
     throw std::runtime_error("gradc: " + path + ": unknown image format '" + ext +
                              "' (use .svg, .png or .dot)");
-  std::unique_ptr<GVC_t, decltype(&gvFreeContext)> gvc(gvContext(), &gvFreeContext);
+  // One context for the process, and the previous graph is closed only after the next layout:
+  // Graphviz 2.42's pango plugin caches a pointer to the last font name, which lives in the last
+  // laid-out graph, and compares against it on the next layout (a use-after-free otherwise).
+  static std::mutex mu;
+  static GVC_t* gvc = gvContext();
+  static Agraph_t* previous = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
   Agraph_t* graph = agmemread(dot.c_str());
   if (!graph) throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + path);
-  int rc = gvLayout(gvc.get(), graph, "dot");
+  int rc = gvLayout(gvc, graph, "dot");
   if (rc == 0) {
-    rc = gvRenderFilename(gvc.get(), graph, ext.c_str(), path.c_str());
-    gvFreeLayout(gvc.get(), graph);
+    rc = gvRenderFilename(gvc, graph, ext.c_str(), path.c_str());
+    gvFreeLayout(gvc, graph);
   }
-  agclose(graph);
+  if (previous) agclose(previous);
+  previous = graph;
   if (rc != 0) throw std::runtime_error("gradc: Graphviz failed to render " + path);
 }
 

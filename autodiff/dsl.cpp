@@ -88,13 +88,13 @@ Tensor reshape(Tensor x, Shape s, Loc loc) {
   return unary(Op::Reshape, x, loc, a);
 }
 Tensor flatten(Tensor x, Loc loc) {
-  const Shape& s = graph_of(x, loc).node(x.id).shape;
+  const Shape s = graph_of(x, loc).node(x.id).shape;
   if (s.rank < 1) throw GraphError("gradc: flatten of a scalar (at " + where_str(loc) + ")");
   return reshape(x, {s[0], s.numel() / (s[0] == 0 ? 1 : s[0])}, loc);
 }
 Tensor transpose(Tensor x, Loc loc) { return unary(Op::Transpose, x, loc); }
 
-Tensor sum_to(Tensor x, const Shape& s, Loc loc) {
+Tensor sum_to(Tensor x, Shape s, Loc loc) {
   const Shape xs = graph_of(x, loc).node(x.id).shape;
   if (xs == s) return x;
   if (s.rank == 0 || s.numel() == 1) return reshape(sum(x, -1, loc), s, loc);
@@ -139,7 +139,7 @@ Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Loc l
 
 Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
   Graph& g = graph_of(x, loc);
-  const Shape& s = g.node(x.id).shape;
+  const Shape s = g.node(x.id).shape;
   if (s.rank != 2)
     throw GraphError("gradc: dense '" + name + "' needs a 2-D input, got " + s.str() + " (at " +
                      where_str(loc) + ")");

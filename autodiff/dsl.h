@@ -51,7 +51,7 @@ Tensor reshape(Tensor x, Shape s, GRADC_LOC);
 Tensor flatten(Tensor x, GRADC_LOC);  // [B, ...] -> [B, prod(...)]
 Tensor transpose(Tensor x, GRADC_LOC);  // 2-D
 // Sums x down to shape `s` (s a suffix of x's shape): the gradient of a broadcasting binary op.
-Tensor sum_to(Tensor x, const Shape& s, GRADC_LOC);
+Tensor sum_to(Tensor x, Shape s, GRADC_LOC);
 
 Tensor softmax(Tensor x, GRADC_LOC);      // along the last axis
 Tensor log_softmax(Tensor x, GRADC_LOC);  // along the last axis

@@ -6,7 +6,8 @@ namespace gradc {
 
 namespace {
 Tensor in(const Node& n, Tensor out, size_t k) { return {out.g, n.in[k]}; }
-const Shape& in_shape(const Node& n, Tensor out, size_t k) { return out.g->node(n.in[k]).shape; }
+// By value: rules append nodes, which may move the node storage.
+Shape in_shape(const Node& n, Tensor out, size_t k) { return out.g->node(n.in[k]).shape; }
 [[noreturn]] void no_rule(const Node& n) {
   throw GraphError(std::string("gradc: op '") + op_name(n.op) + "' has no gradient rule");
 }
@@ -90,12 +91,12 @@ void grad_Sum(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
   dx[0] = broadcast(dy, in_shape(n, out, 0), n.a.axis);
 }
 void grad_Mean(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  const Shape& s = in_shape(n, out, 0);
+  const Shape s = in_shape(n, out, 0);
   float count = static_cast<float>(n.a.axis == -1 ? s.numel() : s[n.a.axis]);
   dx[0] = broadcast(dy / count, s, n.a.axis);
 }
 void grad_Broadcast(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  const Shape& s = in_shape(n, out, 0);
+  const Shape s = in_shape(n, out, 0);
   dx[0] = n.a.axis == -1 ? reshape(sum(dy), s) : sum(dy, n.a.axis);
 }
 void grad_Reshape(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
@@ -114,7 +115,7 @@ void grad_LogSoftmax(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& 
 }
 void grad_SoftmaxXent(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
   Tensor logits = in(n, out, 0);
-  const Shape& s = in_shape(n, out, 0);
+  const Shape s = in_shape(n, out, 0);
   Tensor p = softmax(logits) - one_hot(in(n, out, 1), s[1]);
   dx[0] = p * (dy / static_cast<float>(s[0]));
 }

@@ -5,7 +5,7 @@
 namespace gradc {
 
 const Node& Tensor::node() const { return g->node(id); }
-const Shape& Tensor::shape() const { return g->node(id).shape; }
+Shape Tensor::shape() const { return g->node(id).shape; }
 DType Tensor::dtype() const { return g->node(id).dtype; }
 
 std::string where_str(const std::source_location& loc) {
@@ -97,6 +97,19 @@ void Graph::mark_output(Tensor t, const std::string& name) {
   for (int o : outputs_)
     if (o == t.id) return;
   outputs_.push_back(t.id);
+}
+
+void Graph::assign(Tensor param, Tensor value, std::source_location loc) {
+  const Node& p = node(param.id);
+  const Node& v = node(value.id);
+  if (p.op != Op::Parameter)
+    throw GraphError("gradc: assign target '" + p.name + "' is not a parameter (at " + where_str(loc) + ")");
+  if (p.shape != v.shape || v.dtype != DType::F32)
+    throw GraphError("gradc: assign to '" + p.name + "' " + p.shape.str() + " from " + v.shape.str() +
+                     " (at " + where_str(loc) + ")");
+  for (const Update& u : updates_)
+    if (u.param == param.id) throw GraphError("gradc: parameter '" + p.name + "' assigned twice");
+  updates_.push_back({param.id, value.id});
 }
 
 }  // namespace gradc

@@ -34,7 +34,7 @@ struct Tensor {
   int id = -1;
   bool valid() const { return g != nullptr && id >= 0; }
   const Node& node() const;
-  const Shape& shape() const;
+  Shape shape() const;  // by value: adding nodes may move the storage
   DType dtype() const;
 };
 
@@ -68,12 +68,21 @@ class Graph {
   const std::vector<int>& outputs() const { return outputs_; }
   std::vector<int>& outputs() { return outputs_; }
 
+  // State updates of a training step: after every node ran, `param` takes `value`'s contents (like a
+  // TF assign at the end of the step). Shapes must match.
+  struct Update {
+    int param, value;
+  };
+  void assign(Tensor param, Tensor value, std::source_location loc = std::source_location::current());
+  const std::vector<Update>& updates() const { return updates_; }
+
   uint64_t seed = 42;  // base seed for parameter initialisation
   std::string name;    // model name, used in DOT output
 
  private:
   std::vector<Node> nodes_;
   std::vector<int> outputs_;
+  std::vector<Update> updates_;
 };
 
 std::string where_str(const std::source_location& loc);

@@ -57,6 +57,7 @@ void Interpreter::run() {
     for (int i : n.in) ins.push_back(&vals_[static_cast<size_t>(i)]);
     ref_kernel(n.op)(n, ins, vals_[static_cast<size_t>(n.id)]);
   }
+  for (const Graph::Update& u : g_.updates()) vals_[static_cast<size_t>(u.param)].f = vals_[static_cast<size_t>(u.value)].f;
 }
 
 }  // namespace gradc

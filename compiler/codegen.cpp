@@ -1,0 +1,52 @@
+#include "compiler/codegen.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "compiler/emitter.h"
+
+namespace gradc {
+
+bool has_lowering(Op op) {
+  switch (op_info(op).kind) {
+    case OpKind::Source:
+    case OpKind::Unary:
+    case OpKind::Binary:
+    case OpKind::Gemm:
+    case OpKind::Reduce:
+    case OpKind::Row:
+    case OpKind::Loss:
+    case OpKind::Conv: return true;
+    case OpKind::Layout: return op == Op::Reshape || op == Op::Transpose || op == Op::Broadcast;
+  }
+  return false;
+}
+
+std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx, const std::string& prefix) {
+  auto m = std::make_unique<llvm::Module>(prefix, ctx);
+  for (const KernelInfo& k : p.kernels) {
+    Emitter e(*m, g, p, prefix + k.fn);
+    if (k.copy_from >= 0) {
+      emit_copy(e, k);
+    } else {
+      switch (op_info(g.node(k.node).op).kind) {
+        case OpKind::Unary:
+        case OpKind::Binary: emit_elementwise(e, k); break;
+        case OpKind::Gemm: emit_gemm(e, k); break;
+        case OpKind::Reduce: emit_reduce(e, k); break;
+        case OpKind::Layout: emit_layout(e, k); break;
+        case OpKind::Row: emit_row(e, k); break;
+        case OpKind::Loss: emit_loss(e, k); break;
+        case OpKind::Conv: emit_conv(e, k); break;
+        case OpKind::Source: break;
+      }
+    }
+    e.finish();
+  }
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) throw std::logic_error("gradc: generated IR is invalid: " + err);
+  return m;
+}
+
+}  // namespace gradc

@@ -1,0 +1,14 @@
+// Builds the LLVM module of a plan: one kernel function per KernelInfo.
+#pragma once
+#include <llvm/IR/Module.h>
+
+#include <memory>
+
+#include "compiler/plan.h"
+
+namespace gradc {
+
+// Kernel symbol names are prefixed with `prefix` so modules of many programs share one JIT.
+std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx, const std::string& prefix);
+
+}  // namespace gradc

@@ -1,0 +1,97 @@
+// Elementwise kernels: a group of same-shaped unary/binary nodes evaluated in one loop nest
+// rows [lo,hi) × cols, the inner loop contiguous so LLVM vectorises it with zmm registers.
+#include <algorithm>
+
+#include "autodiff/rng.h"
+#include "compiler/emitter.h"
+
+namespace gradc {
+
+namespace {
+struct Ctx {
+  Emitter& e;
+  const std::vector<int>& group;  // nodes computed in registers
+  int64_t total, cols;
+  llvm::Value *flat, *col;
+  std::vector<std::pair<int, llvm::Value*>> memo;
+};
+
+llvm::Value* value_of(Ctx& c, int id);
+
+llvm::Value* operand(Ctx& c, int id) {
+  if (std::find(c.group.begin(), c.group.end(), id) != c.group.end()) return value_of(c, id);
+  Emitter& e = c.e;
+  const int64_t p = e.g.node(id).shape.numel();
+  llvm::Value* idx = p == c.total ? c.flat : p == 1 ? e.c64(0) : p == c.cols ? c.col : e.b.CreateURem(c.flat, e.c64(p));
+  return e.load(e.base(id), idx);
+}
+
+llvm::Value* value_of(Ctx& c, int id) {
+  for (auto& [n, v] : c.memo)
+    if (n == id) return v;
+  Emitter& e = c.e;
+  auto& b = e.b;
+  const Node& n = e.g.node(id);
+  llvm::Value* x = operand(c, n.in[0]);
+  llvm::Value* y = n.in.size() > 1 && n.op != Op::Dropout ? operand(c, n.in[1]) : nullptr;
+  llvm::Value* zero = e.cf(0.f);
+  llvm::Value* r = nullptr;
+  switch (n.op) {
+    case Op::Add: r = b.CreateFAdd(x, y); break;
+    case Op::Sub: r = b.CreateFSub(x, y); break;
+    case Op::Mul: r = b.CreateFMul(x, y); break;
+    case Op::Div: r = b.CreateFDiv(x, y); break;
+    case Op::Maximum: r = e.fmax(x, y); break;
+    case Op::ReluGrad: r = b.CreateSelect(b.CreateFCmpOGT(x, zero), y, zero); break;
+    case Op::Neg: r = b.CreateFNeg(x); break;
+    case Op::Exp: r = e.exp(x); break;
+    case Op::Log: r = e.log(x); break;
+    case Op::Sqrt: r = e.call_intrinsic(llvm::Intrinsic::sqrt, x); break;
+    case Op::Square: r = b.CreateFMul(x, x); break;
+    case Op::Relu: r = b.CreateSelect(b.CreateFCmpOGT(x, zero), x, zero); break;
+    case Op::Sigmoid: r = b.CreateFDiv(e.cf(1.f), b.CreateFAdd(e.cf(1.f), e.exp(b.CreateFNeg(x)))); break;
+    case Op::Tanh: r = e.call_libm("tanhf", x); break;
+    case Op::Dropout: {
+      if (!n.a.training || n.a.value == 0.f) {
+        r = x;
+        break;
+      }
+      // keep = (mix32(i ^ mix32(key + golden)) >> 8) >= threshold, exactly as autodiff/rng.h.
+      auto mix = [&](llvm::Value* v) {
+        v = b.CreateXor(v, b.CreateLShr(v, 16));
+        v = b.CreateMul(v, b.getInt32(0x7feb352du));
+        v = b.CreateXor(v, b.CreateLShr(v, 15));
+        v = b.CreateMul(v, b.getInt32(0x846ca68bu));
+        return b.CreateXor(v, b.CreateLShr(v, 16));
+      };
+      llvm::Value* key = b.CreateLoad(e.i32, e.base(n.in[1]));
+      llvm::Value* hk = mix(b.CreateAdd(key, b.getInt32(0x9e3779b9u)));
+      llvm::Value* h = mix(b.CreateXor(b.CreateTrunc(c.flat, e.i32), hk));
+      llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, 8), b.getInt32(dropout_threshold(n.a.value)));
+      r = b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), zero);
+      break;
+    }
+    default: throw std::logic_error(std::string("gradc: no elementwise lowering for ") + op_name(n.op));
+  }
+  c.memo.emplace_back(id, r);
+  return r;
+}
+}  // namespace
+
+void emit_elementwise(Emitter& e, const KernelInfo& k) {
+  const Node& root = e.g.node(k.node);
+  std::vector<int> group = k.fused;
+  group.push_back(k.node);
+  const int64_t cols = elementwise_cols(e.g, root);
+  const int64_t total = root.shape.numel();
+  llvm::Value* out = e.base(k.node);
+  e.loop(e.lo, e.hi, [&](llvm::Value* r) {
+    llvm::Value* row0 = e.mul(r, e.c64(cols));
+    e.loop(e.c64(0), e.c64(cols), [&](llvm::Value* col) {
+      Ctx c{e, group, total, cols, e.add(row0, col), col, {}};
+      e.store(value_of(c, k.node), out, c.flat);
+    });
+  });
+}
+
+}  // namespace gradc

@@ -1,0 +1,182 @@
+// GEMM kernels C[M,N] = op(A)·op(B), fully specialised to the static shape and transposes.
+//  - B not transposed ("broadcast" form): a 6-row × up-to-4-zmm register tile; per k, one zmm load
+//    of each B vector and one broadcast of each A element feed 6×4 FMAs. Column tails use masked
+//    loads/stores, row tails a second copy of the tile with fewer rows.
+//  - B transposed ("dot" form, C = A·Bᵀ): both operands are contiguous along k, so a 4×4 tile of
+//    zmm accumulators runs along k and is reduced horizontally at the end.
+// The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
+// so results are identical for any thread count.
+#include <llvm/IR/Intrinsics.h>
+
+#include "compiler/emitter.h"
+
+namespace gradc {
+
+namespace {
+constexpr int kLanes = 16;
+
+struct Gemm {
+  int64_t M, N, K;
+  bool ta, tb;
+  llvm::Value *A, *B, *C;
+};
+
+llvm::FixedVectorType* vec(Emitter& e) { return llvm::FixedVectorType::get(e.f32, kLanes); }
+
+llvm::Constant* lane_mask(Emitter& e, int64_t active) {
+  std::vector<llvm::Constant*> bits;
+  for (int l = 0; l < kLanes; ++l) bits.push_back(e.b.getInt1(l < active));
+  return llvm::ConstantVector::get(bits);
+}
+
+llvm::Value* vload(Emitter& e, llvm::Value* p, int64_t active) {
+  if (active == kLanes) return e.b.CreateAlignedLoad(vec(e), p, llvm::Align(4));
+  return e.b.CreateMaskedLoad(vec(e), p, llvm::Align(4), lane_mask(e, active), llvm::Constant::getNullValue(vec(e)));
+}
+
+void vstore(Emitter& e, llvm::Value* v, llvm::Value* p, int64_t active) {
+  if (active == kLanes) e.b.CreateAlignedStore(v, p, llvm::Align(4));
+  else e.b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(e, active));
+}
+
+llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
+  return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
+}
+
+// One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
+// last vector holding `last` active lanes.
+void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last) {
+  auto& b = e.b;
+  std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
+  for (auto& a : acc) {
+    a = e.slot(vec(e), "acc");
+    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
+  }
+  e.loop(e.c64(0), e.c64(g.K), [&](llvm::Value* k) {
+    std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
+    for (int v = 0; v < nv; ++v) {
+      llvm::Value* idx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
+      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), v == nv - 1 ? last : kLanes);
+    }
+    for (int r = 0; r < mr; ++r) {
+      llvm::Value* row = e.add(i0, e.c64(r));
+      llvm::Value* aidx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
+      llvm::Value* a = b.CreateVectorSplat(kLanes, e.load(g.A, aidx));
+      for (int v = 0; v < nv; ++v) {
+        llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
+        b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(vec(e), slotp)), slotp);
+      }
+    }
+  });
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < nv; ++v) {
+      llvm::Value* idx = e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
+      vstore(e, b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]), e.gep(g.C, idx), v == nv - 1 ? last : kLanes);
+    }
+}
+
+void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr) {
+  constexpr int kNV = 4;
+  const int64_t full = g.N / (kNV * kLanes), rem = g.N % (kNV * kLanes);
+  if (full > 0)
+    e.loop(e.c64(0), e.c64(full), [&](llvm::Value* jb) {
+      tile_broadcast(e, g, i0, e.mul(jb, e.c64(kNV * kLanes)), mr, kNV, kLanes);
+    });
+  if (rem > 0) {
+    const int nv = static_cast<int>((rem + kLanes - 1) / kLanes);
+    tile_broadcast(e, g, i0, e.c64(full * kNV * kLanes), mr, nv, rem - (nv - 1) * kLanes);
+  }
+}
+
+// One tile of the dot form: C[i0+r][j0+c] = Σ_k A[i0+r][k]·B[j0+c][k].
+void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nc) {
+  auto& b = e.b;
+  std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nc));
+  for (auto& a : acc) {
+    a = e.slot(vec(e), "acc");
+    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
+  }
+  auto body = [&](llvm::Value* k, int64_t active) {
+    std::vector<llvm::Value*> av, bv;
+    for (int r = 0; r < mr; ++r)
+      av.push_back(vload(e, e.gep(g.A, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.K)), k)), active));
+    for (int c = 0; c < nc; ++c)
+      bv.push_back(vload(e, e.gep(g.B, e.add(e.mul(e.add(j0, e.c64(c)), e.c64(g.K)), k)), active));
+    for (int r = 0; r < mr; ++r)
+      for (int c = 0; c < nc; ++c) {
+        llvm::Value* slotp = acc[static_cast<size_t>(r * nc + c)];
+        b.CreateStore(fma(e, av[static_cast<size_t>(r)], bv[static_cast<size_t>(c)], b.CreateLoad(vec(e), slotp)), slotp);
+      }
+  };
+  const int64_t kfull = g.K / kLanes, krem = g.K % kLanes;
+  if (kfull > 0) e.loop(e.c64(0), e.c64(kfull), [&](llvm::Value* kb) { body(e.mul(kb, e.c64(kLanes)), kLanes); });
+  if (krem > 0) body(e.c64(kfull * kLanes), krem);
+  for (int r = 0; r < mr; ++r)
+    for (int c = 0; c < nc; ++c) {
+      llvm::Value* v = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nc + c)]);
+      llvm::Value* s = b.CreateFAddReduce(e.cf(0.f), v);
+      llvm::cast<llvm::Instruction>(s)->setHasAllowReassoc(true);  // tree order: fixed, not thread-dependent
+      e.store(s, g.C, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), e.add(j0, e.c64(c))));
+    }
+}
+
+void rows_dot(Emitter& e, const Gemm& g, llvm::Value* i0, int mr) {
+  constexpr int kNC = 4;
+  const int64_t full = g.N / kNC, rem = g.N % kNC;
+  if (full > 0)
+    e.loop(e.c64(0), e.c64(full), [&](llvm::Value* jb) { tile_dot(e, g, i0, e.mul(jb, e.c64(kNC)), mr, kNC); });
+  if (rem > 0) tile_dot(e, g, i0, e.c64(full * kNC), mr, static_cast<int>(rem));
+}
+
+// ta && tb never occurs in the tutorial models; a plain loop keeps it correct.
+void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
+  auto& b = e.b;
+  e.loop(e.c64(0), e.c64(g.N), [&](llvm::Value* j) {
+    llvm::Value* acc = e.slot(e.f32);
+    b.CreateStore(e.cf(0.f), acc);
+    e.loop(e.c64(0), e.c64(g.K), [&](llvm::Value* k) {
+      llvm::Value* a = e.load(g.A, e.add(e.mul(k, e.c64(g.M)), i));
+      llvm::Value* bb = e.load(g.B, e.add(e.mul(j, e.c64(g.K)), k));
+      b.CreateStore(b.CreateIntrinsic(llvm::Intrinsic::fma, {e.f32}, {a, bb, b.CreateLoad(e.f32, acc)}), acc);
+    });
+    e.store(b.CreateLoad(e.f32, acc), g.C, e.add(e.mul(i, e.c64(g.N)), j));
+  });
+}
+}  // namespace
+
+void emit_gemm(Emitter& e, const KernelInfo& k) {
+  const Node& n = e.g.node(k.node);
+  const Shape& as = e.g.node(n.in[0]).shape;
+  Gemm g{n.shape[0], n.shape[1], n.a.ta ? as[0] : as[1], n.a.ta, n.a.tb, e.base(n.in[0]), e.base(n.in[1]), e.base(k.node)};
+  const int64_t mr = gemm_row_block(n);
+  const int64_t full_blocks = g.M / mr, tail = g.M % mr;
+  auto& b = e.b;
+  e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
+    llvm::Value* i0 = e.mul(rb, e.c64(mr));
+    if (g.ta && g.tb) {
+      row_scalar(e, g, i0);
+      return;
+    }
+    auto rows = [&](int rows_here) {
+      if (g.tb) rows_dot(e, g, i0, rows_here);
+      else rows_broadcast(e, g, i0, rows_here);
+    };
+    if (tail == 0) {
+      rows(static_cast<int>(mr));
+      return;
+    }
+    auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_rows", e.fn);
+    auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_rows", e.fn);
+    auto* join = llvm::BasicBlock::Create(b.getContext(), "rows_done", e.fn);
+    b.CreateCondBr(b.CreateICmpSLT(rb, e.c64(full_blocks)), fullbb, tailbb);
+    b.SetInsertPoint(fullbb);
+    rows(static_cast<int>(mr));
+    b.CreateBr(join);
+    b.SetInsertPoint(tailbb);
+    rows(static_cast<int>(tail));
+    b.CreateBr(join);
+    b.SetInsertPoint(join);
+  });
+}
+
+}  // namespace gradc

@@ -1,0 +1,187 @@
+// Reductions, layout changes, row-wise ops (softmax family, one_hot), losses and update copies.
+#include <llvm/IR/Intrinsics.h>
+
+#include "compiler/emitter.h"
+
+namespace gradc {
+
+namespace {
+// Reduction view of x along axis: [outer, n, inner].
+struct Split {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+Split split(const Shape& s, int axis) {
+  Split r;
+  for (int k = 0; k < s.rank; ++k) (k < axis ? r.outer : k == axis ? r.n : r.inner) *= s[k];
+  return r;
+}
+
+// acc += v with reassociation allowed so LLVM can vectorise a serial sum; the order is still a
+// fixed function of the code, never of the thread count.
+llvm::Value* fadd_reassoc(Emitter& e, llvm::Value* acc, llvm::Value* v) {
+  llvm::Value* s = e.b.CreateFAdd(acc, v);
+  llvm::cast<llvm::Instruction>(s)->setHasAllowReassoc(true);
+  return s;
+}
+
+void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llvm::Value* mx_slot, llvm::Value* sum_slot) {
+  auto& b = e.b;
+  b.CreateStore(llvm::ConstantFP::getInfinity(e.f32, true), mx_slot);
+  e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
+    b.CreateStore(e.fmax(b.CreateLoad(e.f32, mx_slot), e.load(x, e.add(row0, j))), mx_slot);
+  });
+  llvm::Value* mx = b.CreateLoad(e.f32, mx_slot);
+  b.CreateStore(e.cf(0.f), sum_slot);
+  e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
+    llvm::Value* ex = e.exp(b.CreateFSub(e.load(x, e.add(row0, j)), mx));
+    b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, sum_slot), ex), sum_slot);
+  });
+}
+}  // namespace
+
+void emit_reduce(Emitter& e, const KernelInfo& k) {
+  auto& b = e.b;
+  const Node& n = e.g.node(k.node);
+  llvm::Value* x = e.base(n.in[0]);
+  llvm::Value* out = e.base(k.node);
+  const Shape& xs = e.g.node(n.in[0]).shape;
+  const bool mean = n.op == Op::Mean;
+  if (n.a.axis == -1) {
+    llvm::Value* acc = e.slot(e.f32);
+    b.CreateStore(e.cf(0.f), acc);
+    e.loop(e.c64(0), e.c64(xs.numel()), [&](llvm::Value* i) {
+      b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, acc), e.load(x, i)), acc);
+    });
+    llvm::Value* s = b.CreateLoad(e.f32, acc);
+    if (mean) s = b.CreateFDiv(s, e.cf(static_cast<float>(xs.numel())));
+    e.store(s, out, e.c64(0));
+    return;
+  }
+  const Split s = split(xs, n.a.axis);
+  // Parallel over outer rows when there are several, else over inner columns; both keep the
+  // k loop outside the contiguous j loop so the j loop vectorises.
+  const bool by_outer = s.outer > 1;
+  auto body = [&](llvm::Value* o, llvm::Value* jlo, llvm::Value* jhi) {
+    llvm::Value* orow = e.mul(o, e.c64(s.inner));
+    e.loop(jlo, jhi, [&](llvm::Value* j) { e.store(e.cf(0.f), out, e.add(orow, j)); });
+    e.loop(e.c64(0), e.c64(s.n), [&](llvm::Value* kk) {
+      llvm::Value* xrow = e.mul(e.add(e.mul(o, e.c64(s.n)), kk), e.c64(s.inner));
+      e.loop(jlo, jhi, [&](llvm::Value* j) {
+        llvm::Value* dst = e.add(orow, j);
+        e.store(b.CreateFAdd(e.load(out, dst), e.load(x, e.add(xrow, j))), out, dst);
+      });
+    });
+    if (mean)
+      e.loop(jlo, jhi, [&](llvm::Value* j) {
+        llvm::Value* dst = e.add(orow, j);
+        e.store(b.CreateFDiv(e.load(out, dst), e.cf(static_cast<float>(s.n))), out, dst);
+      });
+  };
+  if (by_outer) e.loop(e.lo, e.hi, [&](llvm::Value* o) { body(o, e.c64(0), e.c64(s.inner)); });
+  else body(e.c64(0), e.lo, e.hi);
+}
+
+void emit_layout(Emitter& e, const KernelInfo& k) {
+  const Node& n = e.g.node(k.node);
+  llvm::Value* x = e.base(n.in[0]);
+  llvm::Value* out = e.base(k.node);
+  if (n.op == Op::Transpose) {  // out[c][r] = x[r][c], parallel over output rows c
+    const int64_t R = n.shape[1], C = n.shape[0];
+    e.loop(e.lo, e.hi, [&](llvm::Value* c) {
+      e.loop(e.c64(0), e.c64(R), [&](llvm::Value* r) {
+        e.store(e.load(x, e.add(e.mul(r, e.c64(C)), c)), out, e.add(e.mul(c, e.c64(R)), r));
+      });
+    });
+    return;
+  }
+  if (n.op == Op::Broadcast) {
+    if (n.a.axis == -1) {
+      llvm::Value* v = e.load(x, e.c64(0));
+      e.loop(e.c64(0), e.c64(n.shape.numel()), [&](llvm::Value* i) { e.store(v, out, i); });
+      return;
+    }
+    const Split s = split(n.shape, n.a.axis);  // rows q = o·n + k of `inner` elements
+    e.loop(e.lo, e.hi, [&](llvm::Value* q) {
+      llvm::Value* src = e.mul(e.b.CreateSDiv(q, e.c64(s.n)), e.c64(s.inner));
+      llvm::Value* dst = e.mul(q, e.c64(s.inner));
+      e.loop(e.c64(0), e.c64(s.inner), [&](llvm::Value* j) { e.store(e.load(x, e.add(src, j)), out, e.add(dst, j)); });
+    });
+    return;
+  }
+  throw std::logic_error(std::string("gradc: no layout lowering for ") + op_name(n.op));
+}
+
+void emit_row(Emitter& e, const KernelInfo& k) {
+  auto& b = e.b;
+  const Node& n = e.g.node(k.node);
+  llvm::Value* x = e.base(n.in[0]);
+  llvm::Value* out = e.base(k.node);
+  if (n.op == Op::OneHot) {  // labels outside [0, depth) leave the row zero (loaders validate labels)
+    const int64_t D = n.a.depth;
+    e.loop(e.lo, e.hi, [&](llvm::Value* r) {
+      llvm::Value* row0 = e.mul(r, e.c64(D));
+      llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, x, r)), e.i64);
+      e.loop(e.c64(0), e.c64(D), [&](llvm::Value* j) {
+        e.store(b.CreateSelect(b.CreateICmpEQ(j, label), e.cf(1.f), e.cf(0.f)), out, e.add(row0, j));
+      });
+    });
+    return;
+  }
+  const int64_t C = n.shape.cols();
+  llvm::Value* mx = e.slot(e.f32);
+  llvm::Value* sum = e.slot(e.f32);
+  e.loop(e.lo, e.hi, [&](llvm::Value* r) {
+    llvm::Value* row0 = e.mul(r, e.c64(C));
+    row_logsumexp(e, x, row0, C, mx, sum);
+    llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
+    e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
+      llvm::Value* z = b.CreateFSub(e.load(x, e.add(row0, j)), lse);
+      e.store(n.op == Op::Softmax ? e.exp(z) : z, out, e.add(row0, j));
+    });
+  });
+}
+
+void emit_loss(Emitter& e, const KernelInfo& k) {
+  auto& b = e.b;
+  const Node& n = e.g.node(k.node);
+  llvm::Value* x = e.base(n.in[0]);
+  llvm::Value* t = e.base(n.in[1]);
+  llvm::Value* out = e.base(k.node);
+  const Shape& xs = e.g.node(n.in[0]).shape;
+  llvm::Value* total = e.slot(e.f32);
+  b.CreateStore(e.cf(0.f), total);
+  if (n.op == Op::SoftmaxXent) {
+    const int64_t B = xs[0], C = xs[1];
+    llvm::Value* mx = e.slot(e.f32);
+    llvm::Value* sum = e.slot(e.f32);
+    e.loop(e.c64(0), e.c64(B), [&](llvm::Value* r) {
+      llvm::Value* row0 = e.mul(r, e.c64(C));
+      row_logsumexp(e, x, row0, C, mx, sum);
+      llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
+      llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, t, r)), e.i64);
+      llvm::Value* loss = b.CreateFSub(lse, e.load(x, e.add(row0, label)));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total), loss), total);
+    });
+    e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(B))), out, e.c64(0));
+    return;
+  }
+  // Sigmoid cross-entropy: max(x,0) - x·z + log1p(exp(-|x|)).
+  e.loop(e.c64(0), e.c64(xs.numel()), [&](llvm::Value* i) {
+    llvm::Value* xv = e.load(x, i);
+    llvm::Value* zv = e.load(t, i);
+    llvm::Value* relu = e.fmax(xv, e.cf(0.f));
+    llvm::Value* ax = e.call_intrinsic(llvm::Intrinsic::fabs, xv);
+    llvm::Value* sp = e.call_libm("log1pf", e.exp(b.CreateFNeg(ax)));
+    llvm::Value* l = b.CreateFAdd(b.CreateFSub(relu, b.CreateFMul(xv, zv)), sp);
+    b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, total), l), total);
+  });
+  e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(xs.numel()))), out, e.c64(0));
+}
+
+void emit_copy(Emitter& e, const KernelInfo& k) {
+  llvm::Value* src = e.base(k.copy_from);
+  llvm::Value* dst = e.base(k.node);
+  e.loop(e.c64(0), e.c64(e.g.node(k.node).shape.numel()), [&](llvm::Value* i) { e.store(e.load(src, i), dst, i); });
+}
+
+}  // namespace gradc

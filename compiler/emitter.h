@@ -1,0 +1,68 @@
+// IR-building helpers shared by the kernel emitters: one Emitter per kernel function.
+#pragma once
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+
+#include "compiler/plan.h"
+
+namespace gradc {
+
+class Emitter {
+ public:
+  // Creates `void name(ptr bufs, i64 lo, i64 hi)` in `m` and positions the builder in its body.
+  Emitter(llvm::Module& m, const Graph& g, const Plan& p, const std::string& name);
+  // Terminates the function with `ret void`.
+  void finish();
+
+  llvm::IRBuilder<> b;
+  const Graph& g;
+  const Plan& plan;
+  llvm::Function* fn = nullptr;
+  llvm::Value* lo = nullptr;
+  llvm::Value* hi = nullptr;
+  llvm::Type* f32 = nullptr;
+  llvm::Type* i32 = nullptr;
+  llvm::Type* i64 = nullptr;
+  llvm::Type* ptr = nullptr;
+
+  llvm::Value* c64(int64_t v) { return b.getInt64(static_cast<uint64_t>(v)); }
+  llvm::Value* cf(float v);
+  // Base pointer of a node's buffer (loaded from the buffer table once per kernel).
+  llvm::Value* base(int node);
+  llvm::Value* gep(llvm::Value* base, llvm::Value* idx) { return b.CreateInBoundsGEP(f32, base, idx); }
+  llvm::Value* load(llvm::Value* base, llvm::Value* idx) { return b.CreateLoad(f32, gep(base, idx)); }
+  void store(llvm::Value* v, llvm::Value* base, llvm::Value* idx) { b.CreateStore(v, gep(base, idx)); }
+  llvm::Value* add(llvm::Value* x, llvm::Value* y) { return b.CreateAdd(x, y, "", false, true); }
+  llvm::Value* mul(llvm::Value* x, llvm::Value* y) { return b.CreateMul(x, y, "", false, true); }
+
+  // for (i = begin; i < end; ++i) body(i)
+  void loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
+  // A stack slot in the entry block (promoted to a register by SROA/mem2reg).
+  llvm::Value* slot(llvm::Type* t, const char* name = "");
+
+  llvm::Value* call_intrinsic(llvm::Intrinsic::ID id, llvm::Value* x);
+  llvm::Value* call_libm(const char* name, llvm::Value* x);  // float f(float)
+  llvm::Value* exp(llvm::Value* x) { return call_intrinsic(llvm::Intrinsic::exp, x); }
+  llvm::Value* log(llvm::Value* x) { return call_intrinsic(llvm::Intrinsic::log, x); }
+  llvm::Value* fmax(llvm::Value* x, llvm::Value* y);  // x > y ? x : y (NaN-agnostic like the reference)
+
+ private:
+  llvm::Module& m_;
+  llvm::Value* bufs_ = nullptr;
+  llvm::BasicBlock* entry_ = nullptr;
+  std::vector<std::pair<int, llvm::Value*>> bases_;
+};
+
+// Per-op-kind emitters; each fills the kernel function for `k`.
+void emit_elementwise(Emitter& e, const KernelInfo& k);
+void emit_gemm(Emitter& e, const KernelInfo& k);
+void emit_reduce(Emitter& e, const KernelInfo& k);
+void emit_layout(Emitter& e, const KernelInfo& k);
+void emit_row(Emitter& e, const KernelInfo& k);
+void emit_loss(Emitter& e, const KernelInfo& k);
+void emit_conv(Emitter& e, const KernelInfo& k);
+void emit_copy(Emitter& e, const KernelInfo& k);
+
+}  // namespace gradc

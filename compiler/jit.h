@@ -1,0 +1,34 @@
+// The LLVM JIT: a graph's plan becomes one LLVM module (one function per kernel), optimised with
+// the O3 pipeline for the host CPU (AVX-512 detected), compiled by ORC LLJIT. Compiled programs are
+// cached by graph hash, so repeated steps and repeated builds of the same graph never recompile.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/plan.h"
+
+namespace gradc {
+
+using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi);
+
+struct CompileOptions {
+  bool keep_ir = false;   // keep the optimised IR text (for --dump-ir)
+  bool keep_asm = false;  // keep the generated assembly (for --dump-asm)
+};
+
+struct CompiledProgram {
+  Plan plan;
+  std::vector<KernelFn> fns;  // parallel to plan.kernels
+  uint64_t hash = 0;
+  double compile_ms = 0;  // IR emission + O3 + machine code, measured
+  std::string ir, assembly;
+  std::string cpu, features;  // what the code was compiled for
+};
+
+std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt = {});
+
+// Number of compilations performed so far in this process (cache misses); for tests.
+int compile_count();
+
+}  // namespace gradc

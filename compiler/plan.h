@@ -1,0 +1,54 @@
+// Lowering plan: which nodes run, as which kernels, in which buffers. Pure data, no LLVM.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autodiff/graph.h"
+
+namespace gradc {
+
+struct BufferInfo {
+  int64_t bytes = 0;
+  int64_t offset = 0;  // in the program arena, 64-byte aligned
+  int owner = -1;      // node that defines the contents
+};
+
+// One kernel = one JIT function `void k(char** bufs, int64_t lo, int64_t hi)`, run over [0, range)
+// split into contiguous static chunks across threads. Every output element is computed entirely by
+// the thread that owns its chunk, so results do not depend on the thread count.
+struct KernelInfo {
+  std::string fn;           // symbol name
+  int node = -1;            // node whose value the kernel produces
+  std::vector<int> fused;   // further nodes computed inside this kernel (issue 4's fusion)
+  int64_t range = 1;        // parallel iteration space
+  double flops = 0;         // for benchmarks
+  int copy_from = -1;       // >= 0: a parameter-update copy kernel from this node's buffer
+};
+
+struct Plan {
+  std::vector<int> live;            // nodes needed by outputs/updates, topological
+  std::vector<int> node_buffer;     // node id -> buffer index (-1: not materialised)
+  std::vector<BufferInfo> buffers;
+  std::vector<KernelInfo> kernels;  // in execution order
+  int64_t arena_bytes = 0;
+};
+
+// Dead-code elimination + kernel list + buffer assignment. Reshapes alias their input's buffer.
+Plan make_plan(const Graph& g);
+
+// A structural hash of the graph (ops, shapes, attributes, edges, outputs, updates): equal hashes
+// mean the same program, so the JIT cache can reuse compiled code.
+uint64_t graph_hash(const Graph& g);
+
+// True when codegen has a code path for this op (sources need none); the tests iterate this over
+// the op table. Defined next to the dispatch in codegen.cpp.
+bool has_lowering(Op op);
+
+// Rows of C per GEMM microkernel call (the GEMM kernel's parallel unit), see codegen_gemm.cpp.
+int64_t gemm_row_block(const Node& matmul);
+
+// Elementwise view of a node: rows × cols where cols is the inner loop (contiguous for every operand).
+int64_t elementwise_cols(const Graph& g, const Node& n);
+
+}  // namespace gradc

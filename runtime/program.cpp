@@ -1,0 +1,92 @@
+#include "runtime/program.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "runtime/init.h"
+
+namespace gradc {
+
+Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compile(g, opt)) {
+  const Plan& p = code_->plan;
+  const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, p.arena_bytes));
+  arena_ = static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (!arena_) throw std::bad_alloc();
+  std::memset(arena_, 0, bytes);
+  for (const BufferInfo& b : p.buffers) bufs_.push_back(arena_ + b.offset);
+  for (int id : p.live) {
+    const Node& n = g.node(id);
+    if (n.op == Op::Parameter) {
+      std::vector<float> v = init_param(n);
+      std::memcpy(data(id), v.data(), v.size() * 4);
+    } else if (n.op == Op::Constant) {
+      float* d = data(id);
+      if (n.a.data.empty()) std::fill(d, d + n.shape.numel(), n.a.value);
+      else std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
+    }
+  }
+}
+
+Program::~Program() { std::free(arena_); }
+
+float* Program::data(int node) {
+  const int b = code_->plan.node_buffer.at(static_cast<size_t>(node));
+  if (b < 0) throw std::invalid_argument("gradc: node " + std::to_string(node) + " is not materialised (dead code)");
+  return reinterpret_cast<float*>(bufs_[static_cast<size_t>(b)]);
+}
+const float* Program::data(int node) const { return const_cast<Program*>(this)->data(node); }
+
+std::vector<float> Program::get(int node) const {
+  const float* d = data(node);
+  return std::vector<float>(d, d + numel(node));
+}
+
+int Program::input_id(const std::string& name, DType t, size_t n) const {
+  const int id = g_.find_id(name);
+  if (id < 0) throw std::invalid_argument("gradc: no input or parameter named '" + name + "'");
+  const Node& nd = g_.node(id);
+  if (nd.dtype != t || static_cast<int64_t>(n) != nd.shape.numel())
+    throw std::invalid_argument("gradc: '" + name + "' expects " + std::to_string(nd.shape.numel()) + " " +
+                                dtype_name(nd.dtype) + " values (shape " + nd.shape.str() + "), got " +
+                                std::to_string(n) + " " + dtype_name(t));
+  return id;
+}
+
+void Program::set_input(const std::string& name, std::span<const float> d) {
+  std::memcpy(data(input_id(name, DType::F32, d.size())), d.data(), d.size_bytes());
+}
+void Program::set_input_i32(const std::string& name, std::span<const int32_t> d) {
+  std::memcpy(data(input_id(name, DType::I32, d.size())), d.data(), d.size_bytes());
+}
+
+int Program::threads() const { return threads_ > 0 ? threads_ : omp_get_max_threads(); }
+
+void Program::run() {
+  const auto& ks = code_->plan.kernels;
+  const KernelFn* fns = code_->fns.data();
+  char** bufs = bufs_.data();
+  const int T = threads();
+  if (T == 1) {
+    for (size_t k = 0; k < ks.size(); ++k) fns[k](bufs, 0, ks[k].range);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (size_t k = 0; k < ks.size(); ++k) {
+      const int64_t n = ks[k].range;
+      if (n < 2 || ks[k].flops < kParallelMinFlops) {
+        if (t == 0) fns[k](bufs, 0, n);
+      } else {
+        const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+        if (lo < hi) fns[k](bufs, lo, hi);
+      }
+#pragma omp barrier
+    }
+  }
+}
+
+}  // namespace gradc

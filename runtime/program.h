@@ -1,0 +1,56 @@
+// Executes a JIT-compiled graph: owns the 64-byte-aligned buffer arena (parameters, inputs,
+// intermediates), binds inputs, runs every kernel of the step inside ONE OpenMP parallel region
+// with a barrier between kernels (fork/join once per step, not per kernel).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/jit.h"
+
+namespace gradc {
+
+class Program {
+ public:
+  // Compiles g (or reuses the cached code for an identical graph); parameters get their initial
+  // values, constants their contents. g must outlive the Program.
+  explicit Program(const Graph& g, const CompileOptions& opt = {});
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // One execution of the whole graph, then the parameter updates. No heap allocation.
+  void run();
+
+  void set_input(const std::string& name, std::span<const float> data);
+  void set_input_i32(const std::string& name, std::span<const int32_t> data);
+  float* data(int node);
+  const float* data(int node) const;
+  int32_t* data_i32(int node) { return reinterpret_cast<int32_t*>(data(node)); }
+  std::vector<float> get(int node) const;
+  int64_t numel(int node) const { return g_.node(node).shape.numel(); }
+
+  // Threads for run(): 0 = OpenMP's default (OMP_NUM_THREADS or the core count).
+  void set_threads(int n) { threads_ = n; }
+  int threads() const;
+
+  const CompiledProgram& code() const { return *code_; }
+  const Graph& graph() const { return g_; }
+
+ private:
+  int input_id(const std::string& name, DType t, size_t n) const;
+
+  const Graph& g_;
+  std::shared_ptr<const CompiledProgram> code_;
+  char* arena_ = nullptr;
+  std::vector<char*> bufs_;
+  int threads_ = 0;
+};
+
+// Kernels below this many flops run on one thread (the others wait at the barrier): splitting
+// them costs more in cache traffic than it saves.
+inline constexpr double kParallelMinFlops = 16384;
+
+}  // namespace gradc

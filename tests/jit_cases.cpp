@@ -1,0 +1,92 @@
+#include "tests/jit_cases.h"
+
+#include "autodiff/dsl.h"
+
+namespace gradc::testing_cases {
+
+namespace {
+Tensor f32(Graph& g, const char* name, Shape s) { return g.input(name, s); }
+}  // namespace
+
+std::map<Op, std::vector<OpCase>> op_cases() {
+  std::map<Op, std::vector<OpCase>> c;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int64_t N : {10, 75, 130})
+        c[Op::MatMul].push_back({"ta" + std::to_string(ta) + " tb" + std::to_string(tb) + " N" + std::to_string(N),
+                                 [=](Graph& g, int64_t R) {
+                                   const int64_t K = 37;
+                                   Tensor a = f32(g, "a", ta ? Shape{K, R} : Shape{R, K});
+                                   Tensor b = f32(g, "b", tb ? Shape{N, K} : Shape{K, N});
+                                   return matmul(a, b, ta, tb);
+                                 }});
+  c[Op::MatMul].push_back({"K784 N100", [=](Graph& g, int64_t R) {
+                             return matmul(f32(g, "a", {R, 784}), f32(g, "b", {784, 100}));
+                           }});
+  using Bin = Tensor (*)(Tensor, Tensor, Loc);
+  const std::pair<Op, Bin> bins[] = {{Op::Add, add}, {Op::Sub, sub}, {Op::Mul, mul}, {Op::Div, div}, {Op::Maximum, maximum}};
+  for (auto [op, f] : bins) {
+    c[op].push_back({"same", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}), Loc::current()); }});
+    c[op].push_back({"row bcast", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), f32(g, "b", {13}), Loc::current()); }});
+    c[op].push_back({"scalar", [f](Graph& g, int64_t R) { return f(f32(g, "a", {}), f32(g, "b", {R, 3, 5}), Loc::current()); }});
+    c[op].push_back({"3-D suffix", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 3, 5}), f32(g, "b", {3, 5}), Loc::current()); }});
+  }
+  c[Op::ReluGrad].push_back({"[R,13]", [=](Graph& g, int64_t R) { return relu_grad(f32(g, "a", {R, 13}), f32(g, "b", {R, 13})); }});
+  using Un = Tensor (*)(Tensor, Loc);
+  const std::pair<Op, Un> uns[] = {{Op::Neg, neg},   {Op::Exp, exp},         {Op::Log, log},
+                                   {Op::Sqrt, sqrt}, {Op::Square, square},   {Op::Relu, relu},
+                                   {Op::Sigmoid, sigmoid}, {Op::Tanh, tanh}, {Op::Softmax, softmax},
+                                   {Op::LogSoftmax, log_softmax}};
+  for (auto [op, f] : uns) {
+    c[op].push_back({"[R,13]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), Loc::current()); }});
+    c[op].push_back({"[R,100]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 100}), Loc::current()); }});
+  }
+  for (bool training : {true, false})
+    c[Op::Dropout].push_back({training ? "train" : "eval", [=](Graph& g, int64_t R) {
+                                return dropout(f32(g, "a", {R, 131}), g.input("key", {}, DType::I32), 0.2f, training);
+                              }});
+  for (Op op : {Op::Sum, Op::Mean}) {
+    const bool m = op == Op::Mean;
+    for (int axis : {-1, 0, 1})
+      c[op].push_back({"axis" + std::to_string(axis), [=](Graph& g, int64_t R) {
+                         Tensor x = f32(g, "a", {R, 13});
+                         return m ? mean(x, axis) : sum(x, axis);
+                       }});
+    c[op].push_back({"3-D axis1", [=](Graph& g, int64_t R) {
+                       Tensor x = f32(g, "a", {R, 7, 5});
+                       return m ? mean(x, 1) : sum(x, 1);
+                     }});
+  }
+  c[Op::Broadcast].push_back({"axis0", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {13}), {R, 13}, 0); }});
+  c[Op::Broadcast].push_back({"axis1", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {R}), {R, 13}, 1); }});
+  c[Op::Broadcast].push_back({"scalar", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {}), {R, 13}, -1); }});
+  c[Op::Reshape].push_back({"[R,12]->[R,3,4]", [=](Graph& g, int64_t R) { return reshape(f32(g, "a", {R, 12}), {R, 3, 4}); }});
+  c[Op::Transpose].push_back({"[R,13]", [=](Graph& g, int64_t R) { return transpose(f32(g, "a", {R, 13})); }});
+  c[Op::OneHot].push_back({"depth 10", [=](Graph& g, int64_t R) { return one_hot(g.input("y", {R}, DType::I32), 10); }});
+  c[Op::SoftmaxXent].push_back({"[R,10]", [=](Graph& g, int64_t R) {
+                                  return softmax_xent(f32(g, "a", {R, 10}), g.input("y", {R}, DType::I32));
+                                }});
+  c[Op::SigmoidXent].push_back({"[R,13]", [=](Graph& g, int64_t R) {
+                                  return sigmoid_xent(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}));
+                                }});
+  for (Padding p : {Padding::Valid, Padding::Same}) {
+    const std::string pn = p == Padding::Valid ? "valid" : "same";
+    auto bsz = [](int64_t R) { return std::min<int64_t>(R, 3); };
+    c[Op::Conv2d].push_back({pn, [=](Graph& g, int64_t R) {
+                               return conv2d(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", {3, 3, 3, 5}), p);
+                             }});
+    c[Op::Conv2dGradInput].push_back({pn, [=](Graph& g, int64_t R) {
+                                        Shape xs{bsz(R), 9, 7, 3};
+                                        Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
+                                        return conv2d_grad_input(f32(g, "a", ys), f32(g, "b", {3, 3, 3, 5}), xs, p);
+                                      }});
+    c[Op::Conv2dGradFilter].push_back({pn, [=](Graph& g, int64_t R) {
+                                         Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
+                                         return conv2d_grad_filter(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", ys),
+                                                                   {3, 3, 3, 5}, p);
+                                       }});
+  }
+  return c;
+}
+
+}  // namespace gradc::testing_cases

@@ -1,0 +1,180 @@
+// JIT == reference interpreter for every op of the table over several shapes, whole training steps,
+// thread-count bit-identity and the compile cache.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "autodiff/autodiff.h"
+#include "autodiff/dsl.h"
+#include "compiler/plan.h"
+#include "models/models.h"
+#include "runtime/interpreter.h"
+#include "runtime/program.h"
+#include "tests/jit_cases.h"
+
+namespace gradc {
+namespace {
+
+// Fills every input of g identically in both engines: f32 in [-1,1] (positive for ops with a
+// restricted domain), i32 labels in [0,10), dropout keys = 5.
+void feed(const Graph& g, Interpreter& ip, Program& jit, bool positive, uint32_t seed = 7) {
+  std::mt19937 rng(seed);
+  for (const Node& n : g.nodes()) {
+    if (n.op != Op::Input) continue;
+    const auto count = static_cast<size_t>(n.shape.numel());
+    if (n.dtype == DType::I32) {
+      std::vector<int32_t> v(count);
+      for (auto& x : v) x = n.name == "key" ? 5 : static_cast<int32_t>(rng() % 10);
+      ip.set_input_i32(n.name, v);
+      jit.set_input_i32(n.name, v);
+    } else {
+      std::uniform_real_distribution<float> u(positive ? 0.5f : -1.f, positive ? 2.f : 1.f);
+      std::vector<float> v(count);
+      for (auto& x : v) x = u(rng);
+      ip.set_input(n.name, v);
+      jit.set_input(n.name, v);
+    }
+  }
+}
+
+void expect_close(const std::vector<float>& ref, const std::vector<float>& got, double atol, double rtol,
+                  const std::string& what) {
+  ASSERT_EQ(ref.size(), got.size()) << what;
+  int bad = 0;
+  for (size_t i = 0; i < ref.size() && bad < 5; ++i)
+    if (!(std::fabs(static_cast<double>(ref[i]) - got[i]) <= atol + rtol * std::fabs(ref[i]))) {
+      ADD_FAILURE() << what << " [" << i << "]: reference " << ref[i] << " jit " << got[i];
+      ++bad;
+    }
+}
+
+TEST(Jit, EveryOpInTheTableHasALoweringAndACase) {
+  const auto cases = testing_cases::op_cases();
+  for (const OpInfo& i : op_table()) {
+    EXPECT_TRUE(has_lowering(i.op)) << "op '" << i.name << "' has no JIT code path";
+    if (i.kind != OpKind::Source) EXPECT_TRUE(cases.count(i.op)) << "op '" << i.name << "' has no JIT test case";
+  }
+}
+
+class JitOp : public ::testing::TestWithParam<Op> {};
+
+// Tolerance: |jit - ref| <= 1e-4 + 1e-4·|ref|. The reference accumulates in double, the JIT in
+// float with FMA (and libm vs LLVM exp/log), so exact equality is not expected.
+TEST_P(JitOp, MatchesReferenceOverShapes) {
+  static const auto cases = testing_cases::op_cases();
+  const Op op = GetParam();
+  const bool positive = op == Op::Log || op == Op::Sqrt || op == Op::Div;
+  for (const auto& cs : cases.at(op))
+    for (int64_t rows : {1, 7, 30, 128}) {
+      const std::string what = std::string(op_name(op)) + " " + cs.label + " rows=" + std::to_string(rows);
+      Graph g;
+      Tensor out = cs.build(g, rows);
+      ASSERT_EQ(out.node().op, op) << what;
+      g.mark_output(out, "out");
+      Interpreter ip(g);
+      Program jit(g);
+      feed(g, ip, jit, positive);
+      ip.run();
+      for (int threads : {1, 2}) {
+        jit.set_threads(threads);
+        jit.run();
+        expect_close(ip.value(out.id).f, jit.get(out.id), 1e-4, 1e-4, what + " threads=" + std::to_string(threads));
+      }
+    }
+}
+
+std::vector<Op> compute_ops() {
+  std::vector<Op> ops;
+  for (const OpInfo& i : op_table())
+    if (i.kind != OpKind::Source) ops.push_back(i.op);
+  return ops;
+}
+INSTANTIATE_TEST_SUITE_P(EveryOp, JitOp, ::testing::ValuesIn(compute_ops()),
+                         [](const ::testing::TestParamInfo<Op>& p) { return std::string(op_name(p.param)); });
+
+// A whole SGD training step (forward, backward, update) as one graph.
+std::unique_ptr<Model> sgd_model(const std::string& name, int64_t batch, float lr) {
+  auto m = build_model(name, {.batch = batch});
+  auto ps = m->g.params();
+  auto gs = grad(m->loss, ps);
+  for (size_t i = 0; i < ps.size(); ++i) m->g.assign(ps[i], ps[i] - gs[i] * lr);
+  return m;
+}
+
+void feed_batch(const Graph& g, int step, int64_t batch, Interpreter* ip, Program* jit) {
+  std::mt19937 rng(static_cast<uint32_t>(100 + step));
+  std::vector<float> x(static_cast<size_t>(batch * 784));
+  for (auto& v : x) v = static_cast<float>(rng() % 256) / 255.f;
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (auto& v : y) v = static_cast<int32_t>(rng() % 10);
+  if (ip) ip->set_input("x", x), ip->set_input_i32("y", y);
+  if (jit) jit->set_input("x", x), jit->set_input_i32("y", y);
+  (void)g;
+}
+
+class JitTraining : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(JitTraining, TenStepsMatchTheReference) {
+  auto m = sgd_model(GetParam(), 30, 0.1f);
+  Interpreter ip(m->g);
+  Program jit(m->g);
+  for (int step = 0; step < 10; ++step) {
+    feed_batch(m->g, step, 30, &ip, &jit);
+    ip.run();
+    jit.run();
+    EXPECT_NEAR(ip.value(m->loss.id).f[0], jit.get(m->loss.id)[0], 1e-4) << "step " << step;
+  }
+  for (Tensor p : m->g.params())
+    expect_close(ip.value(p.id).f, jit.get(p.id), 1e-5, 1e-4, "parameter " + p.node().name);
+}
+INSTANTIATE_TEST_SUITE_P(Models, JitTraining, ::testing::Values("linear", "dnn"));
+
+TEST(Jit, OneAndTwoThreadsAreBitIdentical) {
+  for (const char* name : {"dnn", "cnn"}) {
+    const int64_t batch = std::string(name) == "cnn" ? 8 : 30;
+    auto m = sgd_model(name, batch, 0.05f);
+    Program a(m->g), b(m->g);
+    a.set_threads(1);
+    b.set_threads(2);
+    for (int step = 0; step < 3; ++step) {
+      feed_batch(m->g, step, batch, nullptr, &a);
+      feed_batch(m->g, step, batch, nullptr, &b);
+      a.run();
+      b.run();
+    }
+    for (Tensor p : m->g.params()) {
+      std::vector<float> pa = a.get(p.id), pb = b.get(p.id);
+      EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size() * 4)) << name << " " << p.node().name;
+    }
+  }
+}
+
+TEST(Jit, CompiledProgramsAreCachedByGraphHash) {
+  auto m1 = sgd_model("linear", 17, 0.1f);
+  auto m2 = sgd_model("linear", 17, 0.1f);
+  Program p1(m1->g);
+  const int after_first = compile_count();
+  Program p2(m2->g);
+  EXPECT_EQ(compile_count(), after_first);
+  EXPECT_EQ(&p1.code(), &p2.code());
+  auto m3 = sgd_model("linear", 18, 0.1f);  // another shape: another program
+  Program p3(m3->g);
+  EXPECT_EQ(compile_count(), after_first + 1);
+}
+
+TEST(Jit, GemmAssemblyUsesZmmRegisters) {
+  Graph g;
+  Tensor c = matmul(g.input("a", {30, 784}), g.input("b", {784, 100}));
+  g.mark_output(c, "c");
+  CompileOptions o;
+  o.keep_asm = true;
+  o.keep_ir = true;
+  auto code = compile(g, o);
+  EXPECT_NE(code->assembly.find("vfmadd231ps\t%zmm"), std::string::npos) << code->assembly.substr(0, 2000);
+  EXPECT_NE(code->ir.find("<16 x float>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gradc
