@@ -24,6 +24,7 @@ std::string style_of(const Node& n) {
   switch (n.role) {
     case Role::Input: return "shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
     case Role::Param: return "shape=box, style=\"filled,rounded\", fillcolor=\"#ffe08a\"";
+    case Role::State: return "shape=box, style=\"filled,rounded,dashed\", fillcolor=\"#fff4cc\"";
     case Role::Grad: return "shape=box, style=filled, fillcolor=\"#f8b4b4\", penwidth=2";
     case Role::Output: return "shape=box, style=filled, fillcolor=\"#c3e6cb\", penwidth=2";
     case Role::Op: break;

@@ -71,10 +71,16 @@ Tensor Graph::param(const std::string& name, Shape s, Init init, float scale,
   return r;
 }
 
+Tensor Graph::state(const std::string& name, Shape s, Init init, float value, std::source_location loc) {
+  Tensor t = param(name, s, init, value, loc);
+  node(t.id).role = Role::State;
+  return t;
+}
+
 std::vector<Tensor> Graph::params() {
   std::vector<Tensor> r;
   for (const Node& n : nodes_)
-    if (n.op == Op::Parameter) r.push_back({this, n.id});
+    if (n.op == Op::Parameter && n.role == Role::Param) r.push_back({this, n.id});
   return r;
 }
 

@@ -15,7 +15,8 @@ class GraphError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-enum class Role : uint8_t { Op, Input, Param, Grad, Output };
+// Param = trainable parameter; State = non-trainable persistent tensor (optimizer slots, EMA).
+enum class Role : uint8_t { Op, Input, Param, Grad, Output, State };
 
 struct Node {
   int id = -1;
@@ -51,6 +52,9 @@ class Graph {
                std::source_location loc = std::source_location::current());
   Tensor param(const std::string& name, Shape s, Init init, float scale = 0.f,
                std::source_location loc = std::source_location::current());
+  // A persistent non-trainable tensor (op parameter, role State), e.g. an optimizer accumulator.
+  Tensor state(const std::string& name, Shape s, Init init, float value = 0.f,
+               std::source_location loc = std::source_location::current());
 
   const Node& node(int id) const { return nodes_.at(static_cast<size_t>(id)); }
   Node& node(int id) { return nodes_.at(static_cast<size_t>(id)); }
@@ -59,7 +63,7 @@ class Graph {
   size_t size() const { return nodes_.size(); }
   Tensor tensor(int id) { return {this, id}; }
 
-  std::vector<Tensor> params();
+  std::vector<Tensor> params();  // trainable parameters only
   Tensor find(const std::string& name);  // input or parameter by name; throws if unknown
   int find_id(const std::string& name) const;  // -1 if unknown
 

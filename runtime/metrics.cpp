@@ -1,0 +1,54 @@
+#include "runtime/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace gradc {
+
+std::vector<double> softmax_row(std::span<const float> x) {
+  const double m = *std::max_element(x.begin(), x.end());
+  std::vector<double> p(x.size());
+  double s = 0;
+  for (size_t j = 0; j < x.size(); ++j) s += p[j] = std::exp(static_cast<double>(x[j]) - m);
+  for (double& v : p) v /= s;
+  return p;
+}
+
+void Metrics::add(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows) {
+  const auto C = static_cast<size_t>(classes);
+  for (int64_t r = 0; r < rows; ++r) {
+    auto row = logits.subspan(static_cast<size_t>(r) * C, C);
+    const auto pred = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    const int32_t y = labels[static_cast<size_t>(r)];
+    const double m = *std::max_element(row.begin(), row.end());
+    double s = 0;
+    for (float v : row) s += std::exp(static_cast<double>(v) - m);
+    loss_sum += m + std::log(s) - row[static_cast<size_t>(y)];
+    correct += pred == y;
+    ++confusion[static_cast<size_t>(y) * C + static_cast<size_t>(pred)];
+    ++count;
+  }
+}
+
+std::string Metrics::confusion_text() const {
+  std::string s = "true\\pred";
+  char buf[32];
+  for (int j = 0; j < classes; ++j) {
+    std::snprintf(buf, sizeof buf, "%6d", j);
+    s += buf;
+  }
+  s += "\n";
+  for (int i = 0; i < classes; ++i) {
+    std::snprintf(buf, sizeof buf, "%9d", i);
+    s += buf;
+    for (int j = 0; j < classes; ++j) {
+      std::snprintf(buf, sizeof buf, "%6lld", static_cast<long long>(confusion[static_cast<size_t>(i * classes + j)]));
+      s += buf;
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace gradc

@@ -1,0 +1,147 @@
+// gradc train MODEL: every tutorial hyperparameter is a flag whose default is the model's recipe.
+#include <chrono>
+#include <optional>
+
+#include "models/models.h"
+#include "models/train.h"
+#include "tools/commands.h"
+#include "tools/report.h"
+
+namespace gradc::cli {
+
+namespace {
+struct TrainFlags {
+  std::string model, preset, optimizer, schedule, engine, dataset, data, checkpoint_dir, resume, report, gate = "both";
+  std::optional<int64_t> batch, steps, epochs, first_n, train_n, val_n, test_n, checkpoint_every, decay_steps;
+  std::optional<int> periods, threads;
+  std::optional<float> lr, clip, l2, ema, momentum, decay_rate;
+  std::optional<double> val_fraction;
+  std::optional<uint64_t> seed;
+  std::string loss_reduction;
+  bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
+  std::string weights_at;
+};
+
+template <class T, class U>
+void set_if(const std::optional<T>& v, U& dst) {
+  if (v) dst = static_cast<U>(*v);
+}
+
+void print_result(const TrainConfig& c, const TrainResult& r) {
+  std::printf("\n%s: %lld steps in %.1f s (%.0f steps/s, compile %.0f ms)\n", c.model.c_str(),
+              static_cast<long long>(r.steps), r.seconds, r.steps_per_s, r.compile_ms);
+  if (r.val.count) std::printf("validation: accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.val.accuracy(),
+                               r.val.log_loss(), static_cast<long long>(r.val.count));
+  std::printf("test:       accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.test.accuracy(), r.test.log_loss(),
+              static_cast<long long>(r.test.count));
+  std::printf("test confusion matrix:\n%s", r.test.confusion_text().c_str());
+}
+
+void run_logic(const TrainFlags& f) {
+  const float lr = f.lr.value_or(200.f);
+  const int steps = static_cast<int>(f.steps.value_or(401));
+  bool all_exact = true;
+  for (const std::string gate : {"and", "or"}) {
+    if (f.gate != "both" && f.gate != gate) continue;
+    LogicResult r = train_logic(gate, lr, steps, f.seed.value_or(42), f.engine == "reference" ? 1 : 0);
+    std::printf("%s gate after %d steps (lr %g): loss %.6f, weights w1=%.4f w2=%.4f bias=%.4f\n", gate.c_str(), steps,
+                static_cast<double>(lr), static_cast<double>(r.final_loss), static_cast<double>(r.weights[0]),
+                static_cast<double>(r.weights[1]), static_cast<double>(r.weights[2]));
+    const char* rows[] = {"0 0", "0 1", "1 0", "1 1"};
+    for (size_t i = 0; i < 4; ++i)
+      std::printf("  %s -> %.4f (%d, expected %d)\n", rows[i], static_cast<double>(r.outputs[i]), r.outputs[i] > 0.5f ? 1 : 0,
+                  r.expected[i]);
+    all_exact &= r.exact;
+  }
+  if (!all_exact) throw std::runtime_error("gradc: the neuron did not learn the exact truth table");
+  std::printf("truth tables reproduced exactly\n");
+}
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (defaults: the tutorial's recipe for MODEL)");
+  cmd->add_option("model", f->model, "Model name (" + model_names() + ")")->required();
+  cmd->add_option("--preset", f->preset, "Alternative recipe (dnn: tuned)");
+  cmd->add_option("--loss-reduction", f->loss_reduction, "Differentiate the batch loss as 'sum' (TF1 estimators) or 'mean'")
+      ->check(CLI::IsMember({"sum", "mean"}));
+  cmd->add_option("--batch", f->batch, "Batch size")->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", f->steps, "Training steps (overrides --epochs)")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", f->epochs, "Training epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", f->optimizer, "sgd | momentum | adagrad | rmsprop | adam");
+  cmd->add_option("--lr", f->lr, "Learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--clip", f->clip, "Clip gradients to this global norm (0 = off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--l2", f->l2, "L2 penalty on weight matrices")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--ema", f->ema, "Decay of the weights' moving average used for evaluation (0 = off)")
+      ->check(CLI::Range(0.0, 0.99999));
+  cmd->add_option("--momentum", f->momentum, "Momentum coefficient")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--schedule", f->schedule, "constant | exponential | per-epoch");
+  cmd->add_option("--decay-rate", f->decay_rate, "Schedule decay factor")->check(CLI::PositiveNumber);
+  cmd->add_option("--decay-steps", f->decay_steps, "Exponential schedule: steps per decay")->check(CLI::PositiveNumber);
+  cmd->add_flag("--staircase", f->staircase, "Exponential schedule: decay in discrete steps");
+  cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)");
+  cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--engine", f->engine, "jit (default) | reference");
+  cmd->add_option("--dataset", f->dataset, "mnist (default) | fashion-mnist");
+  cmd->add_option("--data", f->data, "Data directory holding mnist/ and fashion-mnist/ (default $GRADC_DATA or ./data)");
+  cmd->add_option("--first-n", f->first_n, "Use only the first N training images")->check(CLI::PositiveNumber);
+  cmd->add_option("--train-n", f->train_n, "Training examples (from the front)")->check(CLI::PositiveNumber);
+  cmd->add_option("--val-n", f->val_n, "Validation examples (after the training ones)")->check(CLI::PositiveNumber);
+  cmd->add_option("--val-fraction", f->val_fraction, "Use the last fraction as validation")->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--test-n", f->test_n, "Evaluate on the first N test images")->check(CLI::PositiveNumber);
+  cmd->add_option("--checkpoint-dir", f->checkpoint_dir, "Write last/best/final .safetensors here");
+  cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")->check(CLI::PositiveNumber);
+  cmd->add_flag("--keep-best", f->keep_best, "Keep the weights of the lowest validation loss");
+  cmd->add_flag("--no-keep-best", f->no_keep_best, "Keep the last weights even if the recipe keeps the best");
+  cmd->add_flag("--early-stop", f->early_stop, "Stop when an epoch's training accuracy drops");
+  cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
+  cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
+  cmd->add_option("--report", f->report, "Write metrics.csv, charts and index.html into this directory");
+  cmd->add_option("--weights-at", f->weights_at, "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
+  cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
+  cmd->callback([f] {
+    if (f->model == "logic") return run_logic(*f);
+    TrainConfig c = recipe(f->model, f->preset);
+    set_if(f->batch, c.batch);
+    if (!f->loss_reduction.empty()) c.sum_loss = f->loss_reduction == "sum";
+    if (f->steps) c.steps = *f->steps, c.epochs = 0;
+    if (f->epochs) c.epochs = *f->epochs, c.steps = f->steps.value_or(0);
+    set_if(f->periods, c.periods);
+    if (!f->optimizer.empty()) c.opt.kind = parse_optimizer(f->optimizer);
+    set_if(f->lr, c.lr);
+    set_if(f->clip, c.opt.clip_norm);
+    set_if(f->l2, c.opt.l2);
+    set_if(f->ema, c.opt.ema_decay);
+    set_if(f->momentum, c.opt.momentum);
+    if (!f->schedule.empty()) c.schedule.kind = parse_schedule(f->schedule);
+    set_if(f->decay_rate, c.schedule.rate);
+    set_if(f->decay_steps, c.schedule.decay_steps);
+    if (f->staircase) c.schedule.staircase = true;
+    set_if(f->seed, c.seed);
+    set_if(f->threads, c.threads);
+    if (!f->engine.empty()) c.engine = parse_engine(f->engine);
+    if (!f->dataset.empty()) c.dataset = f->dataset;
+    c.data_dir = f->data;
+    set_if(f->first_n, c.first_n);
+    if (f->train_n) c.train_n = *f->train_n, c.val_fraction = 0;
+    set_if(f->val_n, c.val_n);
+    if (f->val_fraction) c.val_fraction = *f->val_fraction, c.train_n = 0;
+    set_if(f->test_n, c.test_n);
+    if (!f->checkpoint_dir.empty()) c.checkpoint_dir = f->checkpoint_dir;
+    set_if(f->checkpoint_every, c.checkpoint_every);
+    if (f->keep_best) c.keep_best = true;
+    if (f->no_keep_best) c.keep_best = false;
+    if (f->early_stop) c.early_stop = true;
+    c.check_numerics = f->check_numerics;
+    c.resume_dir = f->resume;
+    std::unique_ptr<Report> report;
+    if (!f->report.empty()) report = std::make_unique<Report>(f->report, c, f->weights_at);
+    if (report) c.on_period = [&r = *report](const PeriodRow& row) { r.add_row(row); };
+    TrainResult r = train(c);
+    print_result(c, r);
+    if (report) report->finish(r);
+  });
+}
+
+}  // namespace gradc::cli
