@@ -22,9 +22,11 @@ bool has_lowering(Op op) {
   return false;
 }
 
-std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx, const std::string& prefix) {
+std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx, const std::string& prefix,
+                                          const std::vector<size_t>& which) {
   auto m = std::make_unique<llvm::Module>(prefix, ctx);
-  for (const KernelInfo& k : p.kernels) {
+  for (size_t idx : which) {
+    const KernelInfo& k = p.kernels[idx];
     Emitter e(*m, g, p, prefix + k.fn);
     if (k.copy_from >= 0) {
       emit_copy(e, k);

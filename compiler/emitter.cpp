@@ -78,6 +78,42 @@ llvm::Value* Emitter::call_libm(const char* name, llvm::Value* x) {
   return b.CreateCall(callee, {x});
 }
 
+llvm::Value* Emitter::exp(llvm::Value* x) {
+  // exp(x) = 2^n · e^r, n = round(x·log2 e), r = x - n·ln 2 (two-part ln 2), e^r by a degree-6
+  // Taylor/Horner polynomial on |r| <= ln2/2; 2^n built in the exponent bits.
+  x = b.CreateSelect(b.CreateFCmpOLT(x, cf(-87.3f)), cf(-87.3f), x);  // also maps NaN through below
+  x = b.CreateSelect(b.CreateFCmpOGT(x, cf(88.7f)), cf(88.7f), x);
+  llvm::Value* n = call_intrinsic(llvm::Intrinsic::rint, b.CreateFMul(x, cf(1.44269504f)));
+  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(n, cf(0.693145752f)));
+  r = b.CreateFSub(r, b.CreateFMul(n, cf(1.42860677e-06f)));
+  const float c[] = {1.f / 720, 1.f / 120, 1.f / 24, 1.f / 6, 0.5f, 1.f, 1.f};
+  llvm::Value* p = cf(c[0]);
+  for (int i = 1; i < 7; ++i) p = b.CreateFAdd(b.CreateFMul(p, r), cf(c[i]));
+  llvm::Value* bits = b.CreateShl(b.CreateAdd(b.CreateFPToSI(n, i32), b.getInt32(127)), 23);
+  return b.CreateFMul(p, b.CreateBitCast(bits, f32));
+}
+
+llvm::Value* Emitter::log(llvm::Value* x) {
+  // x = m·2^e with m in [√½, √2); log m = 2·atanh(s), s = (m-1)/(m+1), odd series to s^9.
+  llvm::Value* bits = b.CreateBitCast(x, i32);
+  llvm::Value* e = b.CreateSub(b.CreateLShr(bits, 23), b.getInt32(127));
+  llvm::Value* m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt32(0x007fffff)), b.getInt32(0x3f800000)), f32);
+  llvm::Value* big = b.CreateFCmpOGT(m, cf(1.41421356f));
+  m = b.CreateSelect(big, b.CreateFMul(m, cf(0.5f)), m);
+  e = b.CreateSelect(big, b.CreateAdd(e, b.getInt32(1)), e);
+  llvm::Value* s = b.CreateFDiv(b.CreateFSub(m, cf(1.f)), b.CreateFAdd(m, cf(1.f)));
+  llvm::Value* s2 = b.CreateFMul(s, s);
+  llvm::Value* p = cf(1.f / 9);
+  for (float c : {1.f / 7, 1.f / 5, 1.f / 3, 1.f}) p = b.CreateFAdd(b.CreateFMul(p, s2), cf(c));
+  llvm::Value* lm = b.CreateFMul(b.CreateFMul(p, s), cf(2.f));
+  llvm::Value* r = b.CreateFAdd(lm, b.CreateFMul(b.CreateSIToFP(e, f32), cf(0.693147181f)));
+  // Special cases as libm: log(0) = -inf, log(<0) = NaN, log(inf) = inf (denormals: treated as tiny normals).
+  r = b.CreateSelect(b.CreateFCmpOEQ(x, cf(0.f)), llvm::ConstantFP::getInfinity(f32, true), r);
+  r = b.CreateSelect(b.CreateFCmpOLT(x, cf(0.f)), llvm::ConstantFP::getNaN(f32), r);
+  r = b.CreateSelect(b.CreateFCmpUNO(x, x), x, r);
+  return b.CreateSelect(b.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(f32)), x, r);
+}
+
 llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) {
   return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y);
 }

@@ -5,51 +5,68 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
-#include <llvm/Transforms/Utils/Cloning.h>
 
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "compiler/codegen.h"
 
 namespace gradc {
 
 namespace {
+using Clock = std::chrono::steady_clock;
+double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
 template <class T>
 T check(llvm::Expected<T> v, const char* what) {
   if (!v) throw std::runtime_error(std::string("gradc: LLVM ") + what + ": " + llvm::toString(v.takeError()));
   return std::move(*v);
 }
 
+// Everything one compile worker needs; TargetMachines are not thread-safe, so one per worker.
+struct Worker {
+  std::unique_ptr<llvm::TargetMachine> tm;
+};
+
 struct Jit {
   std::mutex mu;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::unique_ptr<llvm::TargetMachine> tm;
+  std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
+  std::vector<Worker> workers;
   std::string cpu, features;
   std::map<uint64_t, std::shared_ptr<const CompiledProgram>> cache;
   int compiles = 0;
 
   Jit() {
+    // A scalar epilogue is enough after a zmm loop (the vectorised epilogue doubles loop code).
+    // Loop strength reduction took over half of the machine-code time on the unrolled GEMM tiles
+    // (llc -time-passes) for no measurable kernel speedup: addresses are already base + c·k.
+    const char* args[] = {"gradc", "-enable-epilogue-vectorization=false", "-disable-lsr"};
+    llvm::cl::ParseCommandLineOptions(3, args);
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-    auto jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
-    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-    cpu = jtmb.getCPU();
-    features = jtmb.getFeatures().getString();
-    tm = check(jtmb.createTargetMachine(), "target machine");
-    lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "LLJIT");
-    // Kernels call libm (tanhf, log1pf, expf for scalar tails): resolve from this process.
+    jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    cpu = jtmb->getCPU();
+    features = jtmb->getFeatures().getString();
+    const unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+    for (unsigned i = 0; i < n; ++i) workers.push_back({check(jtmb->createTargetMachine(), "target machine")});
+    lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create(), "LLJIT");
+    // Kernels may call libm (log1pf in the sigmoid loss): resolve from this process.
     lljit->getMainJITDylib().addGenerator(check(
         llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(lljit->getDataLayout().getGlobalPrefix()),
         "symbol generator"));
   }
 
-  void optimise(llvm::Module& m) {
+  static void optimise(llvm::Module& m, llvm::TargetMachine& tm) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -57,7 +74,10 @@ struct Jit {
     llvm::PipelineTuningOptions pto;
     pto.LoopVectorization = true;
     pto.SLPVectorization = true;
-    llvm::PassBuilder pb(tm.get(), pto);
+    // GEMM tiles are register-blocked by hand; interleaving the vectorised elementwise loops only
+    // multiplies code size and compile time.
+    pto.LoopInterleaving = false;
+    llvm::PassBuilder pb(&tm, pto);
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
@@ -66,14 +86,12 @@ struct Jit {
     pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
   }
 
-  std::string assembly(const llvm::Module& m) {
-    auto clone = llvm::CloneModule(m);
+  static std::string emit(llvm::Module& m, llvm::TargetMachine& tm, llvm::CodeGenFileType type) {
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
     llvm::legacy::PassManager pm;
-    if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile))
-      throw std::runtime_error("gradc: LLVM cannot emit assembly for this target");
-    pm.run(*clone);
+    if (tm.addPassesToEmitFile(pm, os, nullptr, type)) throw std::runtime_error("gradc: LLVM cannot emit code for this target");
+    pm.run(m);
     return std::string(buf.str());
   }
 };
@@ -82,6 +100,14 @@ Jit& jit() {
   static Jit j;
   return j;
 }
+
+// What one worker produces from its share of the kernels.
+struct Part {
+  std::vector<size_t> kernels;
+  std::string object, ir, assembly;
+  double emit_ms = 0, opt_ms = 0, codegen_ms = 0;
+  std::exception_ptr error;
+};
 }  // namespace
 
 int compile_count() {
@@ -98,7 +124,7 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
       (!opt.keep_asm || !it->second->assembly.empty()))
     return it->second;
 
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
   prog->plan = make_plan(g);
   prog->hash = h;
@@ -106,26 +132,68 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   prog->features = j.features;
   // A fresh prefix per compilation keeps symbols unique even when recompiling for dumps.
   const std::string prefix = "g" + std::to_string(h % 1000000007ULL) + "_" + std::to_string(j.compiles) + "_";
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto m = emit_module(g, prog->plan, *ctx, prefix);
-  m->setDataLayout(j.tm->createDataLayout());
-  m->setTargetTriple(j.tm->getTargetTriple().str());
-  for (llvm::Function& f : *m)
-    if (!f.isDeclaration()) {
-      f.addFnAttr("target-cpu", j.cpu);
-      f.addFnAttr("target-features", j.features);
-    }
-  j.optimise(*m);
-  if (opt.keep_ir) {
-    llvm::raw_string_ostream os(prog->ir);
-    m->print(os, nullptr);
+
+  // Split the kernels across the workers, balancing a rough code-size estimate (GEMM and conv
+  // kernels carry unrolled tiles), then emit + O3 + machine code per part in parallel.
+  std::vector<Part> parts(std::min(j.workers.size(), std::max<size_t>(1, prog->plan.kernels.size())));
+  std::vector<double> load(parts.size(), 0);
+  for (size_t k = 0; k < prog->plan.kernels.size(); ++k) {
+    const KernelInfo& ki = prog->plan.kernels[k];
+    const OpKind kind = ki.copy_from >= 0 ? OpKind::Unary : op_info(g.node(ki.node).op).kind;
+    const double cost = kind == OpKind::Gemm || kind == OpKind::Conv ? 4 : 1;
+    const size_t w = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    parts[w].kernels.push_back(k);
+    load[w] += cost;
   }
-  if (opt.keep_asm) prog->assembly = j.assembly(*m);
-  if (auto err = j.lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
-    throw std::runtime_error("gradc: LLVM addIRModule: " + llvm::toString(std::move(err)));
-  for (const KernelInfo& k : prog->plan.kernels)
-    prog->fns.push_back(check(j.lljit->lookup(prefix + k.fn), "symbol lookup").toPtr<KernelFn>());
-  prog->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto work = [&](size_t w) {
+    Part& part = parts[w];
+    try {
+      const auto a = Clock::now();
+      llvm::LLVMContext ctx;
+      llvm::TargetMachine& tm = *j.workers[w].tm;
+      auto m = emit_module(g, prog->plan, ctx, prefix, part.kernels);
+      m->setDataLayout(tm.createDataLayout());
+      m->setTargetTriple(tm.getTargetTriple().str());
+      for (llvm::Function& f : *m)
+        if (!f.isDeclaration()) {
+          f.addFnAttr("target-cpu", j.cpu);
+          f.addFnAttr("target-features", j.features);
+        }
+      const auto b = Clock::now();
+      Jit::optimise(*m, tm);
+      const auto c = Clock::now();
+      if (opt.keep_ir) {
+        llvm::raw_string_ostream os(part.ir);
+        m->print(os, nullptr);
+      }
+      if (opt.keep_asm) part.assembly = Jit::emit(*m, tm, llvm::CodeGenFileType::AssemblyFile);
+      part.object = Jit::emit(*m, tm, llvm::CodeGenFileType::ObjectFile);
+      part.emit_ms = ms(a, b);
+      part.opt_ms = ms(b, c);
+      part.codegen_ms = ms(c, Clock::now());
+    } catch (...) {
+      part.error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < parts.size(); ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& t : threads) t.join();
+  for (Part& p : parts) {
+    if (p.error) std::rethrow_exception(p.error);
+    prog->ir += p.ir;
+    prog->assembly += p.assembly;
+    prog->emit_ms = std::max(prog->emit_ms, p.emit_ms);
+    prog->opt_ms = std::max(prog->opt_ms, p.opt_ms);
+    prog->codegen_ms = std::max(prog->codegen_ms, p.codegen_ms);
+    auto buf = llvm::MemoryBuffer::getMemBufferCopy(p.object, prefix + "obj");
+    if (auto err = j.lljit->addObjectFile(std::move(buf)))
+      throw std::runtime_error("gradc: LLVM addObjectFile: " + llvm::toString(std::move(err)));
+  }
+  prog->fns.resize(prog->plan.kernels.size());
+  for (size_t k = 0; k < prog->plan.kernels.size(); ++k)
+    prog->fns[k] = check(j.lljit->lookup(prefix + prog->plan.kernels[k].fn), "symbol lookup").toPtr<KernelFn>();
+  prog->compile_ms = ms(t0, Clock::now());
   ++j.compiles;
   j.cache[h] = prog;
   return prog;

@@ -22,6 +22,7 @@ struct CompiledProgram {
   std::vector<KernelFn> fns;  // parallel to plan.kernels
   uint64_t hash = 0;
   double compile_ms = 0;  // IR emission + O3 + machine code, measured
+  double emit_ms = 0, opt_ms = 0, codegen_ms = 0;  // its parts (slowest of the parallel workers)
   std::string ir, assembly;
   std::string cpu, features;  // what the code was compiled for
 };

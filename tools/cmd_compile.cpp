@@ -1,0 +1,55 @@
+// gradc compile MODEL: JIT-compile the training step and show/dump what was generated.
+#include <fstream>
+
+#include "compiler/jit.h"
+#include "tools/commands.h"
+#include "tools/step_graph.h"
+
+namespace gradc::cli {
+
+void add_compile(CLI::App& app) {
+  struct Opts {
+    std::string model, ir, assembly;
+    int64_t batch = 0;
+    int repeat = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("compile", "JIT-compile a model's training step; list kernels, dump IR/assembly");
+  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
+  cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
+  cmd->callback([o] {
+    const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
+    StepGraph s = make_step_graph(o->model, batch);
+    CompileOptions opt;
+    opt.keep_ir = !o->ir.empty();
+    opt.keep_asm = !o->assembly.empty();
+    auto p = compile(s.model->g, opt);
+    std::printf("%s training step, batch %lld: %zu graph nodes -> %zu kernels, %.1f KiB of buffers\n", o->model.c_str(),
+                static_cast<long long>(batch), s.model->g.size(), p->plan.kernels.size(),
+                static_cast<double>(p->plan.arena_bytes) / 1024.0);
+    std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->cpu.c_str(),
+                p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
+    std::printf("%-28s %10s %14s\n", "kernel", "range", "MFLOP");
+    for (const KernelInfo& k : p->plan.kernels)
+      std::printf("%-28s %10lld %14.3f\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6);
+    for (int r = 1; r <= o->repeat; ++r) {
+      StepGraph s2 = make_step_graph(o->model, batch + r);
+      auto p2 = compile(s2.model->g);
+      std::printf("recompile at batch %lld: %.1f ms (IR %.1f + O3 %.1f + machine code %.1f)\n",
+                  static_cast<long long>(batch + r), p2->compile_ms, p2->emit_ms, p2->opt_ms, p2->codegen_ms);
+    }
+    auto write = [](const std::string& path, const std::string& text) {
+      std::ofstream f(path);
+      if (!(f << text)) throw UsageError("gradc: cannot write " + path);
+      std::printf("wrote %s (%zu bytes)\n", path.c_str(), text.size());
+    };
+    if (!o->ir.empty()) write(o->ir, p->ir);
+    if (!o->assembly.empty()) write(o->assembly, p->assembly);
+  });
+}
+
+}  // namespace gradc::cli

@@ -1,0 +1,24 @@
+// The training-step graph of a model as the CLI compiles and benchmarks it.
+#pragma once
+#include <memory>
+
+#include "autodiff/optim.h"
+#include "models/models.h"
+
+namespace gradc::cli {
+
+struct StepGraph {
+  std::unique_ptr<Model> model;
+  TrainStep step;
+};
+
+// Forward + backward + the given optimizer's update (default: plain SGD, as in the PyTorch
+// per-step reference figures), all in one graph.
+inline StepGraph make_step_graph(const std::string& name, int64_t batch, OptimizerConfig opt = {}) {
+  StepGraph s;
+  s.model = build_model(name, {.batch = batch, .training = true});
+  s.step = add_optimizer(s.model->loss, opt);
+  return s;
+}
+
+}  // namespace gradc::cli
