@@ -11,6 +11,7 @@ void add_step(CLI::App& app);
 void add_summary(CLI::App& app);
 void add_train(CLI::App& app);
 void add_compile(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();

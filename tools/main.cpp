@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   gradc::cli::add_summary(app);
   gradc::cli::add_train(app);
   gradc::cli::add_compile(app);
+  gradc::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
