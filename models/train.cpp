@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -134,6 +135,16 @@ Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weigh
   return met;
 }
 
+std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d) {
+  auto m = build_model(model, {.batch = 1, .training = false});
+  auto e = make_engine(m->g, EngineKind::Jit);
+  restore(m->g, *e, weights, "weights");
+  auto xs = e->f32(m->g.find_id("x"));
+  std::copy(d.x.begin(), d.x.begin() + d.features, xs.begin());
+  e->run();
+  return softmax_row(e->f32(m->logits.id));
+}
+
 TrainResult train(TrainConfig cfg) {
   TrainResult res;
   Dataset all = load_named(cfg.dataset, cfg.data_dir, "train");
@@ -235,6 +246,8 @@ TrainResult train(TrainConfig cfg) {
                                               : " (rerun with --check-numerics to find the op)"));
     if (!cfg.checkpoint_dir.empty() && cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
       save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, NAN);
+    if (cfg.on_snapshot && std::find(cfg.snapshot_steps.begin(), cfg.snapshot_steps.end(), step) != cfg.snapshot_steps.end())
+      cfg.on_snapshot(step, snapshot(m->g, *eng, false));
     run_loss += loss;
     ++run_steps;
     {
@@ -286,11 +299,13 @@ TrainResult train(TrainConfig cfg) {
     }
     res.history.push_back(row);
     if (cfg.on_period) cfg.on_period(row);
-    if (cfg.verbose)
-      std::printf("%s%s %lld step %lld: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.4g | %.0f steps/s\n",
-                  tty ? "\r" : "", by_steps ? "period" : "epoch",
-                  static_cast<long long>(by_steps ? step / eval_every : row.epoch), static_cast<long long>(step),
-                  row.train_loss, row.train_acc, row.val_loss, row.val_acc, row.lr, row.steps_per_s);
+    if (cfg.verbose) {
+      char val_text[64] = "no validation set";
+      if (val.n > 0) std::snprintf(val_text, sizeof val_text, "val loss %.4f acc %.4f", row.val_loss, row.val_acc);
+      std::printf("%s%s %lld step %lld: train loss %.4f acc %.4f | %s | lr %.4g | %.0f steps/s\n", tty ? "\r" : "",
+                  by_steps ? "period" : "epoch", static_cast<long long>(by_steps ? step / eval_every : row.epoch),
+                  static_cast<long long>(step), row.train_loss, row.train_acc, val_text, row.lr, row.steps_per_s);
+    }
     if (cfg.keep_best && val.n > 0 && row.val_loss < best_val) {
       best_val = row.val_loss;
       best = eval_weights;

@@ -52,6 +52,9 @@ struct TrainConfig {
   bool verbose = true;
   // Called after every evaluation point (for reports); may be empty.
   std::function<void(const struct PeriodRow&)> on_period;
+  // Called with the trainable weights after each of these steps (report weight grids).
+  std::vector<int64_t> snapshot_steps;
+  std::function<void(int64_t step, const std::vector<NamedTensor>& weights)> on_snapshot;
 };
 
 struct PeriodRow {
@@ -80,6 +83,9 @@ TrainResult train(TrainConfig cfg);
 // Evaluates the model's forward graph with the given weights on a dataset.
 Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d,
                  EngineKind engine = EngineKind::Jit, int threads = 0);
+
+// Softmax probabilities of the first example of `d`.
+std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d);
 
 // Loads the dataset split "train" or "test" by name (mnist | fashion-mnist) from data_dir.
 Dataset load_named(const std::string& dataset, const std::string& data_dir, const std::string& split);

@@ -12,6 +12,8 @@ void add_summary(CLI::App& app);
 void add_train(CLI::App& app);
 void add_compile(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_predict(CLI::App& app);
 
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   gradc::cli::add_train(app);
   gradc::cli::add_compile(app);
   gradc::cli::add_bench(app);
+  gradc::cli::add_eval(app);
+  gradc::cli::add_predict(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,120 @@
+// gradc eval --checkpoint F | --watch DIR, and gradc predict --checkpoint F --image N.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "models/models.h"
+#include "models/train.h"
+#include "runtime/checkpoint.h"
+#include "tools/commands.h"
+#include "tools/report.h"
+
+namespace gradc::cli {
+
+namespace {
+std::string model_of(const Checkpoint& c, const std::string& path, const std::string& override_name) {
+  if (!override_name.empty()) return override_name;
+  auto it = c.metadata.find("model");
+  if (it == c.metadata.end()) throw UsageError("gradc: " + path + " names no model in its metadata; pass --model");
+  find_model(it->second);
+  return it->second;
+}
+
+void eval_one(const std::string& path, const std::string& model, const std::string& dataset, const std::string& data,
+              const std::string& split, int64_t limit) {
+  Checkpoint c = load_checkpoint(path);
+  const std::string m = model_of(c, path, model);
+  Dataset d = load_named(dataset, data, split);
+  if (limit > 0) d = slice(d, 0, std::min(limit, d.n));
+  Metrics met = evaluate(m, c.tensors, d);
+  auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
+  std::printf("%s (%s, step %s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
+              step.c_str(), dataset.c_str(), split.c_str(), static_cast<long long>(met.count), met.accuracy(), met.log_loss());
+  std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
+}
+}  // namespace
+
+void add_eval(CLI::App& app) {
+  struct Opts {
+    std::string checkpoint, watch, model, dataset = "mnist", data, split = "test";
+    int64_t limit = 0;
+    double watch_timeout = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint (accuracy, log-loss, confusion matrix)");
+  auto* ck = cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint written by gradc train");
+  auto* w = cmd->add_option("--watch", o->watch, "Evaluate every new checkpoint that appears in DIR (Ctrl-C to stop)");
+  ck->excludes(w);
+  cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
+  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist")->capture_default_str();
+  cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
+  cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::PositiveNumber);
+  cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([o] {
+    if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
+    if (!o->checkpoint.empty()) return eval_one(o->checkpoint, o->model, o->dataset, o->data, o->split, o->limit);
+    if (!std::filesystem::is_directory(o->watch)) throw UsageError("gradc: --watch " + o->watch + ": not a directory");
+    std::printf("watching %s for checkpoints%s\n", o->watch.c_str(), o->watch_timeout > 0 ? "" : " (Ctrl-C to stop)");
+    std::map<std::string, std::filesystem::file_time_type> seen;
+    auto last_new = std::chrono::steady_clock::now();
+    for (;;) {
+      for (const auto& e : std::filesystem::directory_iterator(o->watch)) {
+        if (e.path().extension() != ".safetensors") continue;  // skips *.tmp files being written
+        const auto t = e.last_write_time();
+        auto it = seen.find(e.path().string());
+        if (it != seen.end() && it->second == t) continue;
+        seen[e.path().string()] = t;
+        last_new = std::chrono::steady_clock::now();
+        try {
+          eval_one(e.path().string(), o->model, o->dataset, o->data, o->split, o->limit);
+        } catch (const DataError& err) {  // a bad file does not stop the watcher
+          std::fprintf(stderr, "%s\n", err.what());
+        }
+        std::fflush(stdout);
+      }
+      if (o->watch_timeout > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_new).count() > o->watch_timeout)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+}
+
+void add_predict(CLI::App& app) {
+  struct Opts {
+    std::string checkpoint, model, dataset = "mnist", data, split = "test", plot;
+    int64_t image = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image");
+  cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
+  cmd->add_option("--image", o->image, "Index of the image in the split")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
+  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist")->capture_default_str();
+  cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
+  cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  cmd->add_option("--plot", o->plot, "Write a PNG of the digit and its probability bars");
+  cmd->callback([o] {
+    Checkpoint c = load_checkpoint(o->checkpoint);
+    const std::string m = model_of(c, o->checkpoint, o->model);
+    Dataset d = load_named(o->dataset, o->data, o->split);
+    if (o->image >= d.n)
+      throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) + " images");
+    Dataset one = slice(d, o->image, 1);
+    auto probs = predict_probs(m, c.tensors, one);
+    const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(o->image),
+                o->dataset.c_str(), o->split.c_str(), one.y[0], best, probs[best]);
+    for (size_t k = 0; k < probs.size(); ++k)
+      std::printf("  %zu %6.4f %s\n", k, probs[k], std::string(static_cast<size_t>(probs[k] * 50 + 0.5), '#').c_str());
+    if (!o->plot.empty()) {
+      plot_prediction(o->plot, one, probs);
+      std::printf("wrote %s\n", o->plot.c_str());
+    }
+  });
+}
+
+}  // namespace gradc::cli

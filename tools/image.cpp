@@ -1,0 +1,138 @@
+#include "tools/image.h"
+
+#include <png.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+namespace gradc::cli {
+
+void Image::set(int x, int y, uint8_t r, uint8_t g, uint8_t b) {
+  if (x < 0 || y < 0 || x >= w || y >= h) return;
+  uint8_t* p = &rgb[static_cast<size_t>((y * w + x) * 3)];
+  p[0] = r;
+  p[1] = g;
+  p[2] = b;
+}
+
+void write_png(const std::string& path, const Image& img) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) throw std::runtime_error("gradc: cannot write " + path);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!info) throw std::runtime_error("gradc: libpng init failed for " + path);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    throw std::runtime_error("gradc: libpng failed writing " + path);
+  }
+  png_init_io(png, f.get());
+  png_set_IHDR(png, info, static_cast<png_uint_32>(img.w), static_cast<png_uint_32>(img.h), 8, PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < img.h; ++y) png_write_row(png, const_cast<png_bytep>(img.at(0, y)));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+}
+
+Image read_png(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw std::runtime_error("gradc: cannot read " + path);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!info) throw std::runtime_error("gradc: libpng init failed for " + path);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw std::runtime_error("gradc: " + path + " is not a valid PNG");
+  }
+  png_init_io(png, f.get());
+  png_read_info(png, info);
+  png_set_strip_16(png);
+  png_set_strip_alpha(png);
+  png_set_palette_to_rgb(png);
+  png_set_gray_to_rgb(png);
+  png_read_update_info(png, info);
+  Image img(static_cast<int>(png_get_image_width(png, info)), static_cast<int>(png_get_image_height(png, info)));
+  for (int y = 0; y < img.h; ++y) png_read_row(png, const_cast<png_bytep>(img.at(0, y)), nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return img;
+}
+
+const NamedTensor* first_layer(const std::vector<NamedTensor>& params) {
+  for (const NamedTensor& t : params)
+    if (t.shape.rank == 2 && t.shape[0] == 784) return &t;
+  for (const NamedTensor& t : params)
+    if (t.shape.rank == 4) return &t;
+  return nullptr;
+}
+
+WeightGrid weight_grid(const NamedTensor& w, int scale) {
+  int tw, th, units;
+  if (w.shape.rank == 2 && w.shape[0] == 784) {
+    tw = th = 28;
+    units = static_cast<int>(w.shape[1]);
+  } else if (w.shape.rank == 4) {
+    th = static_cast<int>(w.shape[0]);
+    tw = static_cast<int>(w.shape[1]);
+    units = static_cast<int>(w.shape[3]);
+    scale = std::max(scale, 56 / std::max(tw, th));
+  } else {
+    throw std::invalid_argument("gradc: weight grid needs [784, units] or HWIO weights, got " + w.shape.str());
+  }
+  const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(units))));
+  const int rows = (units + cols - 1) / cols;
+  const int cw = tw * scale + 1, chh = th * scale + 1;
+  WeightGrid g{Image(cols * cw + 1, rows * chh + 1, 160), tw, th, cols, scale};
+  float mx = 1e-12f;
+  for (float v : w.data) mx = std::max(mx, std::fabs(v));
+  for (int u = 0; u < units; ++u) {
+    const int ox = (u % cols) * cw + 1, oy = (u / cols) * chh + 1;
+    for (int py = 0; py < th; ++py)
+      for (int px = 0; px < tw; ++px) {
+        // [784, units]: pixel index py·28+px; HWIO: ((py·KW + px)·C + 0)·F + u.
+        const size_t idx = w.shape.rank == 2 ? static_cast<size_t>((py * 28 + px) * units + u)
+                                             : static_cast<size_t>(((py * tw + px) * w.shape[2]) * units + u);
+        const float v = std::clamp(w.data[idx] / mx, -1.f, 1.f);
+        const auto r = static_cast<uint8_t>(v > 0 ? 255 : 255 * (1 + v));
+        const auto gg = static_cast<uint8_t>(255 * (1 - std::fabs(v)));
+        const auto b = static_cast<uint8_t>(v < 0 ? 255 : 255 * (1 - v));
+        for (int sy = 0; sy < scale; ++sy)
+          for (int sx = 0; sx < scale; ++sx) g.image.set(ox + px * scale + sx, oy + py * scale + sy, r, gg, b);
+      }
+  }
+  return g;
+}
+
+// 3×5 bitmaps of the digits 0-9, one row per 3 bits (MSB = left).
+void draw_digit_glyph(Image& img, int x, int y, int digit, int scale, uint8_t r, uint8_t g, uint8_t b) {
+  static const uint8_t kFont[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
+                                       {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 2, 2, 2},
+                                       {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
+  for (int row = 0; row < 5; ++row)
+    for (int col = 0; col < 3; ++col)
+      if (kFont[digit][row] & (4 >> col))
+        for (int sy = 0; sy < scale; ++sy)
+          for (int sx = 0; sx < scale; ++sx) img.set(x + col * scale + sx, y + row * scale + sy, r, g, b);
+}
+
+Image digit_grid(const Dataset& d, int n, int cols, int scale) {
+  n = static_cast<int>(std::min<int64_t>(n, d.n));
+  const int rows = (n + cols - 1) / cols;
+  const int cw = 28 * scale + 4, ch = 28 * scale + 5 * 2 + 8;
+  Image img(cols * cw, rows * ch, 255);
+  for (int i = 0; i < n; ++i) {
+    const int ox = (i % cols) * cw + 2, oy = (i / cols) * ch + 2;
+    for (int py = 0; py < 28; ++py)
+      for (int px = 0; px < 28; ++px) {
+        const auto v = static_cast<uint8_t>(255 - 255 * d.x[static_cast<size_t>(i * 784 + py * 28 + px)]);
+        for (int sy = 0; sy < scale; ++sy)
+          for (int sx = 0; sx < scale; ++sx) img.set(ox + px * scale + sx, oy + py * scale + sy, v, v, v);
+      }
+    draw_digit_glyph(img, ox + 28 * scale / 2 - 3, oy + 28 * scale + 3, d.y[static_cast<size_t>(i)], 2, 200, 30, 30);
+  }
+  return img;
+}
+
+}  // namespace gradc::cli
