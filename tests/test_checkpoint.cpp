@@ -1,0 +1,86 @@
+// safetensors checkpoints: round trip, Python-compatible header layout, atomic write, corrupt files.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "runtime/checkpoint.h"
+#include "runtime/dataset.h"
+
+namespace gradc {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path dir() {
+  fs::path d = fs::temp_directory_path() / "gradc_ckpt_test";
+  fs::create_directories(d);
+  return d;
+}
+
+Checkpoint sample() {
+  Checkpoint c;
+  c.metadata = {{"model", "dnn"}, {"step", "7"}};
+  c.tensors.push_back({"hidden1/W", {2, 3}, {1, 2, 3, 4, 5, 6}});
+  c.tensors.push_back({"hidden1/b", {3}, {-1, 0.5f, 1e-8f}});
+  return c;
+}
+
+TEST(Checkpoint, RoundTripAndHeaderLayout) {
+  const std::string path = (dir() / "a.safetensors").string();
+  save_checkpoint(path, sample());
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  Checkpoint c = load_checkpoint(path);
+  EXPECT_EQ(c.metadata.at("step"), "7");
+  ASSERT_EQ(c.tensors.size(), 2u);
+  EXPECT_EQ(c.find("hidden1/W")->data, sample().tensors[0].data);
+  EXPECT_EQ(c.find("hidden1/b")->shape, (Shape{3}));
+  // What Python's safetensors expects: u64 LE header size, JSON with dtype/shape/data_offsets,
+  // data section starting 8-byte aligned and covered exactly.
+  std::ifstream f(path, std::ios::binary);
+  uint64_t n = 0;
+  f.read(reinterpret_cast<char*>(&n), 8);
+  EXPECT_EQ((n + 8) % 8, 0u);
+  std::string header(n, '\0');
+  f.read(header.data(), static_cast<std::streamsize>(n));
+  auto h = nlohmann::json::parse(header);
+  EXPECT_EQ(h["hidden1/W"]["dtype"], "F32");
+  EXPECT_EQ(h["hidden1/W"]["shape"], nlohmann::json::array({2, 3}));
+  EXPECT_EQ(h["hidden1/W"]["data_offsets"], nlohmann::json::array({0, 24}));
+  EXPECT_EQ(h["hidden1/b"]["data_offsets"], nlohmann::json::array({24, 36}));
+  EXPECT_EQ(h["__metadata__"]["model"], "dnn");
+  EXPECT_EQ(fs::file_size(path), 8 + n + 36);
+}
+
+TEST(Checkpoint, CorruptFilesAreNamedErrors) {
+  const std::string good = (dir() / "good.safetensors").string();
+  save_checkpoint(good, sample());
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  auto expect_error = [&](const std::string& name, const std::string& content, const std::string& what) {
+    const std::string p = (dir() / name).string();
+    std::ofstream(p, std::ios::binary) << content;
+    try {
+      load_checkpoint(p);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  expect_error("short.safetensors", bytes.substr(0, 5), "truncated at byte 5");
+  expect_error("trunc.safetensors", bytes.substr(0, bytes.size() - 4), "do not match");
+  std::string huge = bytes;
+  huge[7] = 0x7f;
+  expect_error("huge.safetensors", huge, "exceeds the file");
+  std::string badjson = bytes;
+  badjson[8] = '[';
+  badjson[9] = '[';
+  expect_error("json.safetensors", badjson, "header JSON");
+  EXPECT_THROW(load_checkpoint((dir() / "missing.safetensors").string()), DataError);
+}
+
+}  // namespace
+}  // namespace gradc
