@@ -2,7 +2,8 @@
 // (grad_rules.cpp), the reference interpreter, the JIT lowering, DOT labels and the tests all iterate
 // over this list. X(Enum, "name", arity, kind, differentiable)
 //   differentiable = has a gradient rule; backward-only helper ops (relu_grad, conv2d_grad_*) have
-//   none, which is exactly where second derivatives stop being supported.
+//   none, which is exactly where second derivatives stop being supported. The last three rows are
+//   fused ops that only the compiler's fusion passes create, after autodiff has run.
 #pragma once
 
 #define GRADC_OPS(X)                                            \
@@ -37,4 +38,7 @@
   X(SigmoidXent, "sigmoid_xent", 2, Loss, true)                 \
   X(Conv2d, "conv2d", 2, Conv, true)                            \
   X(Conv2dGradInput, "conv2d_grad_input", 2, Conv, false)       \
-  X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false)
+  X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false)     \
+  X(Dense, "dense", 3, Gemm, false)                             \
+  X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)             \
+  X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)

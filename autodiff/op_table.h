@@ -23,6 +23,7 @@ enum class Padding : uint8_t { Valid, Same };
 enum class Init : uint8_t { None, Zeros, Fill, GlorotUniform, Normal };
 
 // Per-node attributes; each op reads only the fields it documents in shape_rules.cpp.
+// graph_hash (compiler/plan.cpp) must mix every field that changes generated code.
 struct Attrs {
   bool ta = false, tb = false;  // matmul: transpose a / b
   int axis = -1;                // sum/mean/broadcast: axis, -1 = all
@@ -34,6 +35,8 @@ struct Attrs {
   Init init = Init::None;       // parameter initializer
   Shape shape;                  // reshape / broadcast target shape
   std::vector<float> data;      // constant contents; empty = filled with `value`
+  bool relu = false;            // dense: ReLU epilogue
+  int mask = 0;                 // matmul_relu_mask: 1 = operand a masked by input 2 > 0, 2 = operand b
 };
 
 class Graph;
@@ -61,5 +64,7 @@ struct OpInfo {
 std::span<const OpInfo> op_table();
 const OpInfo& op_info(Op op);
 const char* op_name(Op op);
+// Ops only the compiler's fusion passes create (they appear after autodiff, so need no gradient).
+bool is_fused_op(Op op);
 
 }  // namespace gradc

@@ -104,6 +104,32 @@ TypeInfo infer_MatMul(const Graph& g, const std::vector<int>& in, const Attrs& a
   return f32({m, n});
 }
 
+TypeInfo infer_Dense(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  TypeInfo t = infer_MatMul(g, {in[0], in[1]}, a);
+  const Node& b = arg(g, in, 2);
+  need_f32(b, "bias");
+  if (b.shape != Shape{t.shape[1]}) fail("bias " + b.shape.str() + " does not match the output " + t.shape.str());
+  return t;
+}
+
+TypeInfo infer_MatMulMask(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  TypeInfo t = infer_MatMul(g, {in[0], in[1]}, a);
+  if (a.mask != 1 && a.mask != 2) fail("mask must name operand 1 (a) or 2 (b)");
+  const Node& m = arg(g, in, 2);
+  const Node& op = arg(g, in, static_cast<size_t>(a.mask - 1));
+  need_f32(m, "mask source");
+  if (m.shape != op.shape) fail("mask source " + m.shape.str() + " differs from the masked operand " + op.shape.str());
+  return t;
+}
+
+TypeInfo infer_SoftmaxXentGrad(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  infer_SoftmaxXent(g, {in[0], in[1]}, a);
+  const Node& s = arg(g, in, 2);
+  need_f32(s, "scale");
+  if (s.shape.numel() != 1) fail("scale must be a scalar, got " + s.shape.str());
+  return f32(arg(g, in, 0).shape);
+}
+
 TypeInfo infer_Add(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
 TypeInfo infer_Sub(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
 TypeInfo infer_Mul(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }

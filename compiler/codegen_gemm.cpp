@@ -19,6 +19,10 @@ struct Gemm {
   int64_t M, N, K;
   bool ta, tb;
   llvm::Value *A, *B, *C;
+  llvm::Value* mask_a = nullptr;  // matmul_relu_mask: A (or B) elements count only where mask > 0
+  llvm::Value* mask_b = nullptr;
+  llvm::Value* bias = nullptr;    // dense epilogue: + bias[j], then ReLU when relu
+  bool relu = false;
 };
 
 llvm::FixedVectorType* vec(Emitter& e) { return llvm::FixedVectorType::get(e.f32, kLanes); }
@@ -43,6 +47,22 @@ llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
   return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
 }
 
+// x where mask > 0, else 0 (scalars or vectors; the mask is loaded from the same offsets as x).
+llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
+  llvm::Value* zero = llvm::Constant::getNullValue(x->getType());
+  return e.b.CreateSelect(e.b.CreateFCmpOGT(m, zero), x, zero);
+}
+
+// The fused epilogue on a finished accumulator (vector or scalar): + bias, ReLU.
+llvm::Value* epilogue(Emitter& e, const Gemm& g, llvm::Value* acc, llvm::Value* bias) {
+  if (bias) acc = e.b.CreateFAdd(acc, bias);
+  if (g.relu) {
+    llvm::Value* zero = llvm::Constant::getNullValue(acc->getType());
+    acc = e.b.CreateSelect(e.b.CreateFCmpOGT(acc, zero), acc, zero);
+  }
+  return acc;
+}
+
 // One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
 // last vector holding `last` active lanes.
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last) {
@@ -56,22 +76,31 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
       llvm::Value* idx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
-      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), v == nv - 1 ? last : kLanes);
+      const int64_t active = v == nv - 1 ? last : kLanes;
+      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), active);
+      if (g.mask_b) bv[static_cast<size_t>(v)] = apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active));
     }
     for (int r = 0; r < mr; ++r) {
       llvm::Value* row = e.add(i0, e.c64(r));
       llvm::Value* aidx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
-      llvm::Value* a = b.CreateVectorSplat(kLanes, e.load(g.A, aidx));
+      llvm::Value* as = e.load(g.A, aidx);
+      if (g.mask_a) as = apply_mask(e, as, e.load(g.mask_a, aidx));
+      llvm::Value* a = b.CreateVectorSplat(kLanes, as);
       for (int v = 0; v < nv; ++v) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
         b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(vec(e), slotp)), slotp);
       }
     }
   });
+  std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
+  if (g.bias)
+    for (int v = 0; v < nv; ++v)
+      bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), v == nv - 1 ? last : kLanes);
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
       llvm::Value* idx = e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
-      vstore(e, b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]), e.gep(g.C, idx), v == nv - 1 ? last : kLanes);
+      llvm::Value* out = epilogue(e, g, b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]), bias[static_cast<size_t>(v)]);
+      vstore(e, out, e.gep(g.C, idx), v == nv - 1 ? last : kLanes);
     }
 }
 
@@ -98,10 +127,16 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
   }
   auto body = [&](llvm::Value* k, int64_t active) {
     std::vector<llvm::Value*> av, bv;
-    for (int r = 0; r < mr; ++r)
-      av.push_back(vload(e, e.gep(g.A, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.K)), k)), active));
-    for (int c = 0; c < nc; ++c)
-      bv.push_back(vload(e, e.gep(g.B, e.add(e.mul(e.add(j0, e.c64(c)), e.c64(g.K)), k)), active));
+    for (int r = 0; r < mr; ++r) {
+      llvm::Value* idx = e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.K)), k);
+      av.push_back(vload(e, e.gep(g.A, idx), active));
+      if (g.mask_a) av.back() = apply_mask(e, av.back(), vload(e, e.gep(g.mask_a, idx), active));
+    }
+    for (int c = 0; c < nc; ++c) {
+      llvm::Value* idx = e.add(e.mul(e.add(j0, e.c64(c)), e.c64(g.K)), k);
+      bv.push_back(vload(e, e.gep(g.B, idx), active));
+      if (g.mask_b) bv.back() = apply_mask(e, bv.back(), vload(e, e.gep(g.mask_b, idx), active));
+    }
     for (int r = 0; r < mr; ++r)
       for (int c = 0; c < nc; ++c) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nc + c)];
@@ -116,7 +151,9 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
       llvm::Value* v = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nc + c)]);
       llvm::Value* s = b.CreateFAddReduce(e.cf(0.f), v);
       llvm::cast<llvm::Instruction>(s)->setHasAllowReassoc(true);  // tree order: fixed, not thread-dependent
-      e.store(s, g.C, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), e.add(j0, e.c64(c))));
+      llvm::Value* col = e.add(j0, e.c64(c));
+      s = epilogue(e, g, s, g.bias ? e.load(g.bias, col) : nullptr);
+      e.store(s, g.C, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), col));
     }
 }
 
@@ -135,11 +172,16 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
     llvm::Value* acc = e.slot(e.f32);
     b.CreateStore(e.cf(0.f), acc);
     e.loop(e.c64(0), e.c64(g.K), [&](llvm::Value* k) {
-      llvm::Value* a = e.load(g.A, e.add(e.mul(k, e.c64(g.M)), i));
-      llvm::Value* bb = e.load(g.B, e.add(e.mul(j, e.c64(g.K)), k));
+      llvm::Value* aidx = e.add(e.mul(k, e.c64(g.M)), i);
+      llvm::Value* bidx = e.add(e.mul(j, e.c64(g.K)), k);
+      llvm::Value* a = e.load(g.A, aidx);
+      llvm::Value* bb = e.load(g.B, bidx);
+      if (g.mask_a) a = apply_mask(e, a, e.load(g.mask_a, aidx));
+      if (g.mask_b) bb = apply_mask(e, bb, e.load(g.mask_b, bidx));
       b.CreateStore(b.CreateIntrinsic(llvm::Intrinsic::fma, {e.f32}, {a, bb, b.CreateLoad(e.f32, acc)}), acc);
     });
-    e.store(b.CreateLoad(e.f32, acc), g.C, e.add(e.mul(i, e.c64(g.N)), j));
+    llvm::Value* v = epilogue(e, g, b.CreateLoad(e.f32, acc), g.bias ? e.load(g.bias, j) : nullptr);
+    e.store(v, g.C, e.add(e.mul(i, e.c64(g.N)), j));
   });
 }
 }  // namespace
@@ -148,6 +190,11 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const Shape& as = e.g.node(n.in[0]).shape;
   Gemm g{n.shape[0], n.shape[1], n.a.ta ? as[0] : as[1], n.a.ta, n.a.tb, e.base(n.in[0]), e.base(n.in[1]), e.base(k.node)};
+  if (n.op == Op::Dense) {
+    g.bias = e.base(n.in[2]);
+    g.relu = n.a.relu;
+  }
+  if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
   const int64_t mr = gemm_row_block(n);
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;

@@ -130,6 +130,33 @@ void emit_row(Emitter& e, const KernelInfo& k) {
   const int64_t C = n.shape.cols();
   llvm::Value* mx = e.slot(e.f32);
   llvm::Value* sum = e.slot(e.f32);
+  if (n.op == Op::SoftmaxXentGrad) {
+    // dlogits = (softmax - onehot)·scale in one pass per row; when the plan fused the forward
+    // softmax_xent into this kernel, the mean loss comes out of the same pass (serially, so the
+    // sum's order is fixed).
+    llvm::Value* labels = e.base(n.in[1]);
+    llvm::Value* scale = e.load(e.base(n.in[2]), e.c64(0));
+    const int loss_node = k.fused.empty() ? -1 : k.fused[0];
+    llvm::Value* total = e.slot(e.f32);
+    b.CreateStore(e.cf(0.f), total);
+    const bool serial = loss_node >= 0;
+    e.loop(serial ? e.c64(0) : e.lo, serial ? e.c64(n.shape[0]) : e.hi, [&](llvm::Value* r) {
+      llvm::Value* row0 = e.mul(r, e.c64(C));
+      row_logsumexp(e, x, row0, C, mx, sum);
+      llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
+      llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, labels, r)), e.i64);
+      if (serial)
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total), b.CreateFSub(lse, e.load(x, e.add(row0, label)))), total);
+      e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
+        llvm::Value* p = e.exp(b.CreateFSub(e.load(x, e.add(row0, j)), lse));
+        p = b.CreateFSub(p, b.CreateSelect(b.CreateICmpEQ(j, label), e.cf(1.f), e.cf(0.f)));
+        e.store(b.CreateFMul(p, scale), out, e.add(row0, j));
+      });
+    });
+    if (serial)
+      e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node), e.c64(0));
+    return;
+  }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {
     llvm::Value* row0 = e.mul(r, e.c64(C));
     row_logsumexp(e, x, row0, C, mx, sum);

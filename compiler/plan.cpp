@@ -43,7 +43,7 @@ int64_t kernel_range(const Graph& g, const Node& n) {
 }
 
 double kernel_flops(const Graph& g, const Node& n) {
-  if (n.op == Op::MatMul) {
+  if (op_info(n.op).kind == OpKind::Gemm) {
     const Node& a = g.node(n.in[0]);
     return 2.0 * static_cast<double>(n.shape.numel()) * static_cast<double>(n.a.ta ? a.shape[0] : a.shape[1]);
   }
@@ -129,7 +129,8 @@ uint64_t graph_hash(const Graph& g) {
     mix(h, 0xfeed);
     for (int i : n.in) mix(h, static_cast<uint64_t>(i));
     const Attrs& a = n.a;
-    mix(h, (a.ta ? 1u : 0u) | (a.tb ? 2u : 0u) | (a.training ? 4u : 0u) | (static_cast<unsigned>(a.pad) << 3));
+    mix(h, (a.ta ? 1u : 0u) | (a.tb ? 2u : 0u) | (a.training ? 4u : 0u) | (static_cast<unsigned>(a.pad) << 3) |
+               (a.relu ? 64u : 0u) | (static_cast<unsigned>(a.mask) << 8));
     mix(h, static_cast<uint64_t>(a.axis + 7));
     uint32_t fv;
     std::memcpy(&fv, &a.value, 4);

@@ -111,9 +111,8 @@ void ref_Constant(const Node& n, const Ins&, Value& out) {
   else out.f = n.a.data;
 }
 
-void ref_MatMul(const Node& n, const Ins& in, Value& out) {
-  const Value& a = *in[0];
-  const Value& b = *in[1];
+// C = op(A)·op(B), optionally with A or B masked by (mask > 0) elementwise, then + bias, ReLU.
+static void gemm_ref(const Node& n, const Value& a, const Value& b, const Value* mask, const Value* bias, Value& out) {
   const size_t M = static_cast<size_t>(out.shape[0]), N = static_cast<size_t>(out.shape[1]);
   const size_t K = static_cast<size_t>(n.a.ta ? a.shape[0] : a.shape[1]);
   const size_t lda = static_cast<size_t>(a.shape[1]), ldb = static_cast<size_t>(b.shape[1]);
@@ -121,13 +120,22 @@ void ref_MatMul(const Node& n, const Ins& in, Value& out) {
     for (size_t j = 0; j < N; ++j) {
       double acc = 0;
       for (size_t k = 0; k < K; ++k) {
-        float av = n.a.ta ? a.f[k * lda + i] : a.f[i * lda + k];
-        float bv = n.a.tb ? b.f[j * ldb + k] : b.f[k * ldb + j];
+        const size_t ai = n.a.ta ? k * lda + i : i * lda + k, bi = n.a.tb ? j * ldb + k : k * ldb + j;
+        float av = a.f[ai], bv = b.f[bi];
+        if (mask && n.a.mask == 1 && !(mask->f[ai] > 0.f)) av = 0.f;
+        if (mask && n.a.mask == 2 && !(mask->f[bi] > 0.f)) bv = 0.f;
         acc += static_cast<double>(av) * bv;
       }
-      out.f[i * N + j] = static_cast<float>(acc);
+      float v = static_cast<float>(acc);
+      if (bias) v += bias->f[j];
+      if (n.a.relu && !(v > 0.f)) v = 0.f;
+      out.f[i * N + j] = v;
     }
 }
+
+void ref_MatMul(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, nullptr, out); }
+void ref_Dense(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, in[2], out); }
+void ref_MatMulMask(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], in[2], nullptr, out); }
 
 void ref_Add(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a + b; }); }
 void ref_Sub(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a - b; }); }
@@ -228,6 +236,20 @@ void ref_SoftmaxXent(const Node& n, const Ins& in, Value& out) {
     total += logsumexp_row(&x.f[r * C], C) - x.f[r * C + static_cast<size_t>(y[r])];
   }
   out.f[0] = static_cast<float>(total / static_cast<double>(B));
+}
+
+// (softmax(x) - onehot(y)) · scale: the logits gradient of softmax_xent in one pass.
+void ref_SoftmaxXentGrad(const Node& n, const Ins& in, Value& out) {
+  const Value& x = *in[0];
+  const auto& y = in[1]->i;
+  const float scale = in[2]->f[0];
+  const auto C = static_cast<size_t>(x.shape[1]), B = static_cast<size_t>(x.shape[0]);
+  for (size_t r = 0; r < B; ++r) {
+    check_label(y[r], x.shape[1], n);
+    const float lse = logsumexp_row(&x.f[r * C], C);
+    for (size_t j = 0; j < C; ++j)
+      out.f[r * C + j] = (std::exp(x.f[r * C + j] - lse) - (j == static_cast<size_t>(y[r]) ? 1.f : 0.f)) * scale;
+  }
 }
 
 void ref_SigmoidXent(const Node&, const Ins& in, Value& out) {

@@ -86,6 +86,41 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                                                                    {3, 3, 3, 5}, p);
                                        }});
   }
+  // Fused ops (made by the compiler's passes; built directly here).
+  for (bool relu : {false, true})
+    for (bool tb : {false, true})
+      for (int64_t N : {10, 100})
+        c[Op::Dense].push_back({"relu" + std::to_string(relu) + " tb" + std::to_string(tb) + " N" + std::to_string(N),
+                                [=](Graph& g, int64_t R) {
+                                  Attrs a;
+                                  a.relu = relu;
+                                  a.tb = tb;
+                                  Tensor x = f32(g, "a", {R, 37});
+                                  Tensor w = f32(g, "b", tb ? Shape{N, 37} : Shape{37, N});
+                                  Tensor bias = f32(g, "bias", {N});
+                                  return g.add(Op::Dense, {x.id, w.id, bias.id}, a);
+                                }});
+  for (int mask : {1, 2})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        c[Op::MatMulMask].push_back({"mask" + std::to_string(mask) + " ta" + std::to_string(ta) + " tb" + std::to_string(tb),
+                                     [=](Graph& g, int64_t R) {
+                                       Attrs a;
+                                       a.mask = mask;
+                                       a.ta = ta;
+                                       a.tb = tb;
+                                       const int64_t K = 29, N = 70;
+                                       Shape as = ta ? Shape{K, R} : Shape{R, K}, bs = tb ? Shape{N, K} : Shape{K, N};
+                                       Tensor x = f32(g, "a", as), w = f32(g, "b", bs);
+                                       Tensor m = f32(g, "m", mask == 1 ? as : bs);
+                                       return g.add(Op::MatMulMask, {x.id, w.id, m.id}, a);
+                                     }});
+  c[Op::SoftmaxXentGrad].push_back({"[R,10]", [=](Graph& g, int64_t R) {
+                                      Tensor x = f32(g, "a", {R, 10});
+                                      Tensor y = g.input("y", {R}, DType::I32);
+                                      Tensor s = f32(g, "s", {});
+                                      return g.add(Op::SoftmaxXentGrad, {x.id, y.id, s.id}, {});
+                                    }});
   return c;
 }
 
