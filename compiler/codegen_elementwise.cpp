@@ -82,6 +82,12 @@ llvm::Value* value_of(Ctx& c, int id) {
 }
 }  // namespace
 
+llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
+                               llvm::Value* flat, llvm::Value* col) {
+  Ctx c{e, group, total, cols, flat, col, {}};
+  return value_of(c, node);
+}
+
 void emit_elementwise(Emitter& e, const KernelInfo& k) {
   const Node& root = e.g.node(k.node);
   std::vector<int> group = k.fused;

@@ -46,11 +46,16 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
   llvm::Value* out = e.base(k.node);
   const Shape& xs = e.g.node(n.in[0]).shape;
   const bool mean = n.op == Op::Mean;
+  // The reduced operand: loaded, or computed in registers when the plan fused its producer chain.
+  auto input = [&](llvm::Value* flat, llvm::Value* col, int64_t cols) {
+    if (k.fused.empty()) return e.load(x, flat);
+    return elementwise_value(e, k.fused, n.in[0], xs.numel(), cols, flat, col);
+  };
   if (n.a.axis == -1) {
     llvm::Value* acc = e.slot(e.f32);
     b.CreateStore(e.cf(0.f), acc);
     e.loop(e.c64(0), e.c64(xs.numel()), [&](llvm::Value* i) {
-      b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, acc), e.load(x, i)), acc);
+      b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, acc), input(i, i, xs.numel())), acc);
     });
     llvm::Value* s = b.CreateLoad(e.f32, acc);
     if (mean) s = b.CreateFDiv(s, e.cf(static_cast<float>(xs.numel())));
@@ -68,7 +73,7 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
       llvm::Value* xrow = e.mul(e.add(e.mul(o, e.c64(s.n)), kk), e.c64(s.inner));
       e.loop(jlo, jhi, [&](llvm::Value* j) {
         llvm::Value* dst = e.add(orow, j);
-        e.store(b.CreateFAdd(e.load(out, dst), e.load(x, e.add(xrow, j))), out, dst);
+        e.store(b.CreateFAdd(e.load(out, dst), input(e.add(xrow, j), j, s.inner)), out, dst);
       });
     });
     if (mean)

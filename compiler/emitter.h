@@ -58,6 +58,12 @@ class Emitter {
   std::vector<std::pair<int, llvm::Value*>> bases_;
 };
 
+// Value of elementwise node `node` at flat index `flat` of a loop over `total` elements viewed as
+// rows × `cols` (`col` = flat % cols), computing the nodes in `group` in registers and loading the
+// others from their buffers (with suffix broadcasting).
+llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
+                               llvm::Value* flat, llvm::Value* col);
+
 // Per-op-kind emitters; each fills the kernel function for `k`.
 void emit_elementwise(Emitter& e, const KernelInfo& k);
 void emit_gemm(Emitter& e, const KernelInfo& k);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "compiler/codegen.h"
+#include "compiler/passes.h"
 
 namespace gradc {
 
@@ -118,7 +119,10 @@ int compile_count() {
 std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt) {
   Jit& j = jit();
   std::lock_guard<std::mutex> lock(j.mu);
-  const uint64_t h = graph_hash(g);
+  const std::vector<std::string> passes = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
+  uint64_t h = graph_hash(g) ^ (opt.fuse ? 0x9e37ULL : 0x7f4aULL) ^ (opt.plan_memory ? 0x1234500ULL : 0);
+  for (const std::string& p : passes)
+    for (char c : p) h = (h ^ static_cast<uint64_t>(c)) * 0x100000001b3ULL;
   auto it = j.cache.find(h);
   if (it != j.cache.end() && (!opt.keep_ir || !it->second->ir.empty()) &&
       (!opt.keep_asm || !it->second->assembly.empty()))
@@ -126,7 +130,15 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
-  prog->plan = make_plan(g);
+  PassResult opt_graph = run_passes(g, passes);
+  prog->graph = std::move(opt_graph.g);
+  prog->node_map = std::move(opt_graph.map);
+  prog->passes = passes;
+  PlanOptions po;
+  po.fuse_elementwise = opt.fuse;
+  po.plan_memory = opt.plan_memory;
+  prog->plan = make_plan(prog->graph, po);
+  const Graph& gg = prog->graph;
   prog->hash = h;
   prog->cpu = j.cpu;
   prog->features = j.features;
@@ -139,7 +151,7 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   std::vector<double> load(parts.size(), 0);
   for (size_t k = 0; k < prog->plan.kernels.size(); ++k) {
     const KernelInfo& ki = prog->plan.kernels[k];
-    const OpKind kind = ki.copy_from >= 0 ? OpKind::Unary : op_info(g.node(ki.node).op).kind;
+    const OpKind kind = ki.copy_from >= 0 ? OpKind::Unary : op_info(gg.node(ki.node).op).kind;
     const double cost = kind == OpKind::Gemm || kind == OpKind::Conv ? 4 : 1;
     const size_t w = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
     parts[w].kernels.push_back(k);
@@ -151,7 +163,7 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
       const auto a = Clock::now();
       llvm::LLVMContext ctx;
       llvm::TargetMachine& tm = *j.workers[w].tm;
-      auto m = emit_module(g, prog->plan, ctx, prefix, part.kernels);
+      auto m = emit_module(gg, prog->plan, ctx, prefix, part.kernels);
       m->setDataLayout(tm.createDataLayout());
       m->setTargetTriple(tm.getTargetTriple().str());
       for (llvm::Function& f : *m)

@@ -15,9 +15,15 @@ using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi);
 struct CompileOptions {
   bool keep_ir = false;   // keep the optimised IR text (for --dump-ir)
   bool keep_asm = false;  // keep the generated assembly (for --dump-asm)
+  bool fuse = true;       // graph fusion passes + plan-level elementwise fusion
+  bool plan_memory = true;
+  std::vector<std::string> passes;  // explicit pipeline (overrides the default for `fuse`)
 };
 
 struct CompiledProgram {
+  Graph graph;               // the graph after the passes; plan and kernels refer to its ids
+  std::vector<int> node_map; // original node id -> id in `graph` (-1: optimised away)
+  std::vector<std::string> passes;
   Plan plan;
   std::vector<KernelFn> fns;  // parallel to plan.kernels
   uint64_t hash = 0;

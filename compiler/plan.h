@@ -26,16 +26,22 @@ struct KernelInfo {
   int copy_from = -1;       // >= 0: a parameter-update copy kernel from this node's buffer
 };
 
+struct PlanOptions {
+  bool fuse_elementwise = true;  // inline single-use elementwise producers into their consumer's loop
+  bool plan_memory = true;       // reuse buffers whose last reader has run (liveness in kernel order)
+};
+
 struct Plan {
   std::vector<int> live;            // nodes needed by outputs/updates, topological
   std::vector<int> node_buffer;     // node id -> buffer index (-1: not materialised)
   std::vector<BufferInfo> buffers;
   std::vector<KernelInfo> kernels;  // in execution order
   int64_t arena_bytes = 0;
+  int64_t unplanned_bytes = 0;      // what the arena would take with one buffer per node
 };
 
 // Dead-code elimination + kernel list + buffer assignment. Reshapes alias their input's buffer.
-Plan make_plan(const Graph& g);
+Plan make_plan(const Graph& g, const PlanOptions& opt = {});
 
 // A structural hash of the graph (ops, shapes, attributes, edges, outputs, updates): equal hashes
 // mean the same program, so the JIT cache can reuse compiled code.

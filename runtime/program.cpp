@@ -18,12 +18,12 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
   std::memset(arena_, 0, bytes);
   for (const BufferInfo& b : p.buffers) bufs_.push_back(arena_ + b.offset);
   for (int id : p.live) {
-    const Node& n = g.node(id);
+    const Node& n = code_->graph.node(id);
     if (n.op == Op::Parameter) {
       std::vector<float> v = init_param(n);
-      std::memcpy(data(id), v.data(), v.size() * 4);
+      std::memcpy(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])], v.data(), v.size() * 4);
     } else if (n.op == Op::Constant) {
-      float* d = data(id);
+      float* d = reinterpret_cast<float*>(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])]);
       if (n.a.data.empty()) std::fill(d, d + n.shape.numel(), n.a.value);
       else std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
     }
@@ -32,9 +32,19 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
 
 Program::~Program() { std::free(arena_); }
 
+int Program::opt_id(int node) const {
+  const int id = code_->node_map.at(static_cast<size_t>(node));
+  if (id < 0)
+    throw std::invalid_argument("gradc: node " + std::to_string(node) + " ('" + op_name(g_.node(node).op) +
+                                "') was optimised away; mark it as an output to keep it");
+  return id;
+}
+
 float* Program::data(int node) {
-  const int b = code_->plan.node_buffer.at(static_cast<size_t>(node));
-  if (b < 0) throw std::invalid_argument("gradc: node " + std::to_string(node) + " is not materialised (dead code)");
+  const int b = code_->plan.node_buffer.at(static_cast<size_t>(opt_id(node)));
+  if (b < 0)
+    throw std::invalid_argument("gradc: node " + std::to_string(node) + " ('" + op_name(g_.node(node).op) +
+                                "') is computed inside a fused kernel and has no buffer; mark it as an output to keep it");
   return reinterpret_cast<float*>(bufs_[static_cast<size_t>(b)]);
 }
 const float* Program::data(int node) const { return const_cast<Program*>(this)->data(node); }

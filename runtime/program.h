@@ -37,6 +37,8 @@ class Program {
   int threads() const;
 
   const CompiledProgram& code() const { return *code_; }
+  // The node's id in the optimised graph, or throws if the passes removed or fused it away.
+  int opt_id(int node) const;
   const Graph& graph() const { return g_; }
 
  private:

@@ -1,0 +1,350 @@
+#include "compiler/passes.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+namespace gradc {
+
+namespace {
+
+// Copies nodes into a fresh graph with remapped inputs; outputs and updates follow the map.
+class Rewriter {
+ public:
+  explicit Rewriter(const Graph& src) : src_(src), map_(src.size(), -1) {
+    dst_.seed = src.seed;
+    dst_.name = src.name;
+    uses_.assign(src.size(), 0);
+    for (const Node& n : src.nodes())
+      for (int i : n.in) ++uses_[static_cast<size_t>(i)];
+    for (int o : src.outputs()) ++uses_[static_cast<size_t>(o)];
+    for (const Graph::Update& u : src.updates()) ++uses_[static_cast<size_t>(u.value)];
+  }
+
+  int uses(int id) const { return uses_[static_cast<size_t>(id)]; }
+  int mapped(int id) const { return map_[static_cast<size_t>(id)]; }
+  void set_map(int old_id, int new_id) { map_[static_cast<size_t>(old_id)] = new_id; }
+  const Graph& src() const { return src_; }
+  Graph& dst() { return dst_; }
+
+  // Emits `n` with the given (new) inputs and attributes, keeping its name, role and location.
+  int emit(const Node& n, Op op, std::vector<int> in, const Attrs& a) {
+    Tensor t = dst_.add(op, std::move(in), a);
+    Node& d = dst_.node(t.id);
+    d.dtype = n.dtype;
+    d.name = n.name;
+    d.role = n.role;
+    d.where = n.where;
+    return t.id;
+  }
+  int copy(const Node& n) {
+    std::vector<int> in;
+    for (int i : n.in) in.push_back(mapped(i));
+    return emit(n, n.op, in, n.a);
+  }
+
+  PassResult finish() {
+    for (int o : src_.outputs()) dst_.outputs().push_back(mapped(o));
+    for (const Graph::Update& u : src_.updates()) dst_.assign({&dst_, mapped(u.param)}, {&dst_, mapped(u.value)});
+    return {std::move(dst_), map_};
+  }
+
+ private:
+  const Graph& src_;
+  Graph dst_;
+  std::vector<int> map_;
+  std::vector<int> uses_;
+};
+
+// a then b: old id -> a.map -> b.map.
+PassResult then(PassResult a, PassResult (*f)(const Graph&)) {
+  PassResult b = f(a.g);
+  for (int& m : a.map) m = m < 0 ? -1 : b.map[static_cast<size_t>(m)];
+  return {std::move(b.g), std::move(a.map)};
+}
+
+bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
+bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
+bool is_elementwise(Op op) {
+  const OpKind k = op_info(op).kind;
+  return (k == OpKind::Unary || k == OpKind::Binary) && op != Op::Dropout;
+}
+
+// Evaluates an elementwise op on scalars exactly as the reference kernels do (float arithmetic).
+float eval_scalar(Op op, float x, float y) {
+  switch (op) {
+    case Op::Add: return x + y;
+    case Op::Sub: return x - y;
+    case Op::Mul: return x * y;
+    case Op::Div: return x / y;
+    case Op::Maximum: return x > y ? x : y;
+    case Op::ReluGrad: return x > 0.f ? y : 0.f;
+    case Op::Neg: return -x;
+    case Op::Exp: return std::exp(x);
+    case Op::Log: return std::log(x);
+    case Op::Sqrt: return std::sqrt(x);
+    case Op::Square: return x * x;
+    case Op::Relu: return x > 0.f ? x : 0.f;
+    case Op::Sigmoid: return 1.f / (1.f + std::exp(-x));
+    case Op::Tanh: return std::tanh(x);
+    default: return NAN;
+  }
+}
+
+PassResult dce(const Graph& g) {
+  std::vector<char> live(g.size(), 0);
+  for (int o : g.outputs()) live[static_cast<size_t>(o)] = 1;
+  for (const Graph::Update& u : g.updates()) live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
+  for (size_t i = g.size(); i-- > 0;)
+    if (live[i])
+      for (int j : g.node(static_cast<int>(i)).in) live[static_cast<size_t>(j)] = 1;
+  Rewriter r(g);
+  for (const Node& n : g.nodes())
+    if (live[static_cast<size_t>(n.id)] || n.op == Op::Input || n.op == Op::Parameter) r.set_map(n.id, r.copy(n));
+  return r.finish();
+}
+
+PassResult cse(const Graph& g) {
+  Rewriter r(g);
+  std::map<std::string, int> seen;
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::Input || n.op == Op::Parameter || n.role != Role::Op) {
+      r.set_map(n.id, r.copy(n));
+      continue;
+    }
+    std::ostringstream key;
+    key << static_cast<int>(n.op) << '|' << n.shape.str() << '|' << static_cast<int>(n.dtype) << '|' << n.a.ta << n.a.tb
+        << n.a.training << n.a.relu << n.a.mask << '|' << n.a.axis << '|' << n.a.value << '|' << n.a.depth << '|'
+        << static_cast<int>(n.a.pad) << '|' << n.a.shape.str() << '|';
+    for (int i : n.in) key << r.mapped(i) << ',';
+    key << '|';
+    for (float d : n.a.data) key << d << ',';
+    auto it = seen.find(key.str());
+    if (it != seen.end()) {
+      r.set_map(n.id, it->second);
+      continue;
+    }
+    const int id = r.copy(n);
+    seen.emplace(key.str(), id);
+    r.set_map(n.id, id);
+  }
+  return r.finish();
+}
+
+PassResult fold(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    const Graph& d = r.dst();
+    bool all_fill = !n.in.empty();
+    for (int i : n.in) all_fill &= is_fill(d.node(r.mapped(i)));
+    if (all_fill && n.role == Role::Op && n.dtype == DType::F32) {
+      const float x = d.node(r.mapped(n.in[0])).a.value;
+      const float y = n.in.size() > 1 ? d.node(r.mapped(n.in[1])).a.value : 0.f;
+      float v = NAN;
+      bool ok = true;
+      if (is_elementwise(n.op)) v = eval_scalar(n.op, x, y);
+      else if (n.op == Op::Broadcast || n.op == Op::Reshape || n.op == Op::Transpose) v = x;
+      else if (n.op == Op::Mean) v = x;
+      else if (n.op == Op::Sum)
+        v = x * static_cast<float>(n.a.axis == -1 ? g.node(n.in[0]).shape.numel() : g.node(n.in[0]).shape[n.a.axis]);
+      else ok = false;
+      if (ok) {
+        Attrs a;
+        a.value = v;
+        a.shape = n.shape;
+        r.set_map(n.id, r.emit(n, Op::Constant, {}, a));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
+PassResult simplify(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    const Graph& d = r.dst();
+    auto in = [&](size_t k) { return r.mapped(n.in[k]); };
+    auto same_shape = [&](int id) { return d.node(id).shape == n.shape; };
+    int forward = -1;  // the (new) node this one reduces to
+    if (n.role == Role::Op) {
+      switch (n.op) {
+        case Op::Mul:
+          if (is_fill_value(d, in(1), 1.f) && same_shape(in(0))) forward = in(0);
+          else if (is_fill_value(d, in(0), 1.f) && same_shape(in(1))) forward = in(1);
+          break;
+        case Op::Add:
+          if (is_fill_value(d, in(1), 0.f) && same_shape(in(0))) forward = in(0);
+          else if (is_fill_value(d, in(0), 0.f) && same_shape(in(1))) forward = in(1);
+          break;
+        case Op::Sub:
+          if (is_fill_value(d, in(1), 0.f) && same_shape(in(0))) forward = in(0);
+          break;
+        case Op::Div:
+          if (is_fill_value(d, in(1), 1.f) && same_shape(in(0))) forward = in(0);
+          break;
+        case Op::Neg:
+          if (d.node(in(0)).op == Op::Neg) forward = d.node(in(0)).in[0];
+          break;
+        case Op::Transpose:
+          if (d.node(in(0)).op == Op::Transpose) forward = d.node(in(0)).in[0];
+          break;
+        case Op::Reshape: {
+          int src = in(0);
+          while (d.node(src).op == Op::Reshape) src = d.node(src).in[0];
+          if (d.node(src).shape == n.shape) forward = src;
+          else if (src != in(0)) {
+            r.set_map(n.id, r.emit(n, Op::Reshape, {src}, n.a));
+            continue;
+          }
+          break;
+        }
+        default: break;
+      }
+    }
+    r.set_map(n.id, forward >= 0 ? forward : r.copy(n));
+  }
+  return r.finish();
+}
+
+// relu(add(matmul(x, W), b)) and add(matmul(x, W), b) with a [N] bias -> dense.
+PassResult fuse_dense(const Graph& g) {
+  Rewriter r(g);
+  auto dense_parts = [&](int add_id, int& mm, int& bias) {
+    const Node& a = g.node(add_id);
+    if (a.op != Op::Add || a.role == Role::Grad) return false;
+    for (int side : {0, 1}) {
+      const Node& m = g.node(a.in[static_cast<size_t>(side)]);
+      const Node& b = g.node(a.in[static_cast<size_t>(1 - side)]);
+      if (m.op == Op::MatMul && r.uses(m.id) == 1 && b.shape == Shape{a.shape[1]} && a.shape.rank == 2) {
+        mm = m.id;
+        bias = b.id;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const Node& n : g.nodes()) {
+    int mm = -1, bias = -1;
+    if (n.op == Op::Relu && r.uses(n.in[0]) == 1 && g.node(n.in[0]).role == Role::Op && dense_parts(n.in[0], mm, bias)) {
+      Attrs a = g.node(mm).a;
+      a.relu = true;
+      const Node& m = g.node(mm);
+      r.set_map(n.id, r.emit(n, Op::Dense, {r.mapped(m.in[0]), r.mapped(m.in[1]), r.mapped(bias)}, a));
+      continue;
+    }
+    if (n.op == Op::Add && dense_parts(n.id, mm, bias)) {
+      // Not when a ReLU is the add's only user: that relu is fused above instead.
+      const bool relu_next = r.uses(n.id) == 1 && [&] {
+        for (const Node& u : g.nodes())
+          for (int i : u.in)
+            if (i == n.id) return u.op == Op::Relu;
+        return false;
+      }();
+      if (!relu_next) {
+        const Node& m = g.node(mm);
+        r.set_map(n.id, r.emit(n, Op::Dense, {r.mapped(m.in[0]), r.mapped(m.in[1]), r.mapped(bias)}, m.a));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return then(r.finish(), dce);
+}
+
+// matmul(relu_grad(y, dy), W) -> matmul_relu_mask(dy, W, y, mask a); matmul(X, relu_grad(y, dy)) -> mask b.
+PassResult fuse_dense_backward(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::MatMul) {
+      const Node& a = g.node(n.in[0]);
+      const Node& b = g.node(n.in[1]);
+      const int side = a.op == Op::ReluGrad ? 1 : b.op == Op::ReluGrad ? 2 : 0;
+      if (side) {
+        const Node& rg = side == 1 ? a : b;
+        Attrs at = n.a;
+        at.mask = side;
+        std::vector<int> in = {r.mapped(n.in[0]), r.mapped(n.in[1]), r.mapped(rg.in[0])};
+        in[static_cast<size_t>(side - 1)] = r.mapped(rg.in[1]);  // dy replaces relu_grad(y, dy)
+        r.set_map(n.id, r.emit(n, Op::MatMulMask, in, at));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return then(r.finish(), dce);
+}
+
+// mul(sub(softmax(L), one_hot(y)), s) with scalar s -> softmax_xent_grad(L, y, s).
+PassResult fuse_xent(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::Mul && n.shape.rank == 2) {
+      for (int side : {0, 1}) {
+        const Node& diff = g.node(n.in[static_cast<size_t>(side)]);
+        const Node& s = g.node(n.in[static_cast<size_t>(1 - side)]);
+        if (diff.op != Op::Sub || s.shape.numel() != 1) continue;
+        const Node& sm = g.node(diff.in[0]);
+        const Node& oh = g.node(diff.in[1]);
+        if (sm.op != Op::Softmax || oh.op != Op::OneHot || sm.shape != n.shape) continue;
+        Tensor sc{&r.dst(), r.mapped(s.id)};
+        if (sc.shape().rank != 0) sc = r.dst().add(Op::Reshape, {sc.id}, Attrs{});
+        r.set_map(n.id, r.emit(n, Op::SoftmaxXentGrad, {r.mapped(sm.in[0]), r.mapped(oh.in[0]), sc.id}, {}));
+        break;
+      }
+      if (r.mapped(n.id) >= 0) continue;
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return then(r.finish(), dce);
+}
+
+constexpr PassInfo kPasses[] = {
+    {"dce", "dead-code elimination", dce},
+    {"cse", "common-subexpression elimination", cse},
+    {"fold", "constant folding", fold},
+    {"simplify", "algebraic simplification", simplify},
+    {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", fuse_xent},
+    {"fuse-dense", "matmul + bias (+ relu) -> dense", fuse_dense},
+    {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", fuse_dense_backward},
+};
+}  // namespace
+
+std::span<const PassInfo> pass_table() { return kPasses; }
+
+const PassInfo& find_pass(const std::string& name) {
+  std::string known;
+  for (const PassInfo& p : kPasses) {
+    if (name == p.name) return p;
+    known += (known.empty() ? "" : ", ") + std::string(p.name);
+  }
+  throw std::invalid_argument("gradc: unknown pass '" + name + "' (known: " + known + ", fuse)");
+}
+
+std::vector<std::string> default_passes(bool fuse) {
+  if (!fuse) return {"simplify", "fold", "cse", "dce"};
+  return {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward", "dce"};
+}
+
+std::vector<std::string> split_passes(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after) {
+  PassResult cur{g, {}};
+  for (size_t i = 0; i < g.size(); ++i) cur.map.push_back(static_cast<int>(i));
+  for (const std::string& p : passes) {
+    cur = then(std::move(cur), find_pass(p).run);
+    if (p == stop_after) break;
+  }
+  return cur;
+}
+
+}  // namespace gradc

@@ -1,0 +1,46 @@
+// Graph-to-graph compiler passes, each usable and testable alone, run by name:
+//   dce        dead-code elimination (keeps inputs/parameters so names still bind)
+//   cse        common-subexpression elimination
+//   fold       constant folding of uniform constants through elementwise/broadcast/reduce ops
+//   simplify   algebraic identities: x·1, x+0, x-0, x/1, -(-x), transpose(transpose x), reshape chains
+//   fuse-dense           matmul + bias (+ ReLU) -> dense (one GEMM with the epilogue)
+//   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
+//   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
+// Elementwise chains (and elementwise producers of reductions) are fused at plan level, see
+// PlanOptions in plan.h.
+#pragma once
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/graph.h"
+
+namespace gradc {
+
+// A rewritten graph and where each node of the input went (old id -> new id, -1 = removed).
+struct PassResult {
+  Graph g;
+  std::vector<int> map;
+};
+
+struct PassInfo {
+  const char* name;
+  const char* summary;
+  PassResult (*run)(const Graph&);
+};
+
+std::span<const PassInfo> pass_table();
+// Throws std::invalid_argument listing the known passes.
+const PassInfo& find_pass(const std::string& name);
+
+// The default pipeline; without fusion only the cleanup passes run.
+std::vector<std::string> default_passes(bool fuse);
+
+// Runs `passes` in order (the map composes across them); if `stop_after` names one of them, stops
+// right after it.
+PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after = "");
+
+// Parses "a,b,c".
+std::vector<std::string> split_passes(const std::string& list);
+
+}  // namespace gradc
