@@ -51,11 +51,33 @@ std::string label_of(const Node& n) {
 }
 }  // namespace
 
-std::string to_dot(const Graph& g) {
+std::string to_dot(const Graph& g, const std::vector<int>* kernel_of) {
   std::string s = "digraph \"" + escape(g.name.empty() ? "gradc" : g.name) + "\" {\n";
   s += "  rankdir=TB; node [fontname=\"Helvetica\", fontsize=11]; edge [color=\"#555555\"];\n";
-  for (const Node& n : g.nodes())
-    s += "  n" + std::to_string(n.id) + " [label=\"" + label_of(n) + "\", " + style_of(n) + "];\n";
+  auto node_line = [&](const Node& n) {
+    return "  n" + std::to_string(n.id) + " [label=\"" + label_of(n) + "\", " + style_of(n) + "];\n";
+  };
+  std::vector<std::vector<int>> clusters;
+  for (const Node& n : g.nodes()) {
+    const int k = kernel_of && static_cast<size_t>(n.id) < kernel_of->size() ? (*kernel_of)[static_cast<size_t>(n.id)] : -1;
+    if (k < 0) {
+      s += node_line(n);
+      continue;
+    }
+    if (clusters.size() <= static_cast<size_t>(k)) clusters.resize(static_cast<size_t>(k) + 1);
+    clusters[static_cast<size_t>(k)].push_back(n.id);
+  }
+  for (size_t k = 0; k < clusters.size(); ++k) {
+    if (clusters[k].empty()) continue;
+    if (clusters[k].size() == 1) {
+      s += node_line(g.node(clusters[k][0]));
+      continue;
+    }
+    s += "  subgraph cluster_k" + std::to_string(k) + " { label=\"fused kernel " + std::to_string(k) +
+         "\"; style=\"rounded,dashed\"; color=\"#7b3fb6\"; fontcolor=\"#7b3fb6\";\n";
+    for (int id : clusters[k]) s += "  " + node_line(g.node(id));
+    s += "  }\n";
+  }
   for (const Node& n : g.nodes())
     for (int i : n.in) s += "  n" + std::to_string(i) + " -> n" + std::to_string(n.id) + ";\n";
   return s + "}\n";

@@ -60,7 +60,7 @@ void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, cons
 // Finds the first node (in execution order) whose buffer holds a NaN/Inf.
 std::string first_nonfinite(const Graph& g, Engine& e) {
   for (const Node& n : g.nodes()) {
-    if (n.dtype != DType::F32) continue;
+    if (n.dtype != DType::F32 || !e.has_buffer(n.id)) continue;
     for (float v : e.f32(n.id))
       if (!std::isfinite(v))
         return "op '" + std::string(op_name(n.op)) + "'" + (n.name.empty() ? "" : " ('" + n.name + "')") + " node " +
@@ -185,7 +185,11 @@ TrainResult train(TrainConfig cfg) {
   TrainStep ts = add_optimizer(m->loss, cfg.opt);
   m->g.mark_output(ts.total_loss, "total_loss");
   auto t_compile = Clock::now();
-  auto eng = make_engine(m->g, cfg.engine);
+  CompileOptions co;
+  co.fuse = cfg.fuse && !cfg.check_numerics;
+  co.plan_memory = !cfg.check_numerics;
+  co.passes = cfg.passes;
+  auto eng = make_engine(m->g, cfg.engine, co);
   res.compile_ms = cfg.engine == EngineKind::Jit ? secs(t_compile, Clock::now()) * 1000 : 0;
   eng->set_threads(cfg.threads);
   const int xid = m->g.find_id("x"), yid = m->g.find_id("y"), lrid = ts.lr.id, keyid = m->g.find_id("dropout_key");

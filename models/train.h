@@ -47,7 +47,10 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;   // steps; 0 = only at the end
   bool keep_best = false;         // restore (and save best.safetensors) at the lowest val loss
   bool early_stop = false;        // stop when the epoch's train accuracy drops
-  bool check_numerics = false;    // on NaN/Inf: name the first op that produced it
+  bool check_numerics = false;    // on NaN/Inf: name the first op that produced it (compiles unfused,
+                                  // one buffer per node, so every intermediate can be inspected)
+  bool fuse = true;               // compiler fusion (--no-fuse to compare)
+  std::vector<std::string> passes;  // explicit pass pipeline (--passes)
   std::string resume_dir;         // continue from <dir>/last.safetensors
   bool verbose = true;
   // Called after every evaluation point (for reports); may be empty.

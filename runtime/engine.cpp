@@ -17,7 +17,11 @@ EngineKind parse_engine(const std::string& s) {
 namespace {
 class JitEngine : public Engine {
  public:
-  explicit JitEngine(const Graph& g) : p_(g) {}
+  JitEngine(const Graph& g, const CompileOptions& o) : p_(g, o) {}
+  bool has_buffer(int n) const override {
+    const int id = p_.code().node_map.at(static_cast<size_t>(n));
+    return id >= 0 && p_.code().plan.node_buffer[static_cast<size_t>(id)] >= 0;
+  }
   void run() override { p_.run(); }
   std::span<float> f32(int n) override { return {p_.data(n), static_cast<size_t>(p_.numel(n))}; }
   std::span<int32_t> i32(int n) override { return {p_.data_i32(n), static_cast<size_t>(p_.numel(n))}; }
@@ -41,8 +45,8 @@ class RefEngine : public Engine {
 };
 }  // namespace
 
-std::unique_ptr<Engine> make_engine(const Graph& g, EngineKind kind) {
-  if (kind == EngineKind::Jit) return std::make_unique<JitEngine>(g);
+std::unique_ptr<Engine> make_engine(const Graph& g, EngineKind kind, const CompileOptions& opt) {
+  if (kind == EngineKind::Jit) return std::make_unique<JitEngine>(g, opt);
   return std::make_unique<RefEngine>(g);
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autodiff/graph.h"
+#include "compiler/jit.h"
 
 namespace gradc {
 
@@ -21,9 +22,11 @@ class Engine {
   virtual std::span<int32_t> i32(int node) = 0;
   virtual void set_threads(int n) = 0;
   virtual double compile_ms() const { return 0; }
+  // False when the node was fused away or optimised out (then f32() throws).
+  virtual bool has_buffer(int) const { return true; }
 };
 
-std::unique_ptr<Engine> make_engine(const Graph& g, EngineKind kind);
+std::unique_ptr<Engine> make_engine(const Graph& g, EngineKind kind, const CompileOptions& opt = {});
 
 // Copies the values of every parameter/state of `from` into the same-named ones of `to` (names
 // missing in `to` are skipped). `suffix` picks e.g. "<name>/ema" in `from` for "<name>" in `to`.

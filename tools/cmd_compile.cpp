@@ -12,33 +12,41 @@ void add_compile(CLI::App& app) {
     std::string model, ir, assembly;
     int64_t batch = 0;
     int repeat = 0;
+    CompileFlags flags;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("compile", "JIT-compile a model's training step; list kernels, dump IR/assembly");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
+  o->flags.add(cmd);
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
   cmd->callback([o] {
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     StepGraph s = make_step_graph(o->model, batch);
-    CompileOptions opt;
+    CompileOptions opt = o->flags.options();
     opt.keep_ir = !o->ir.empty();
     opt.keep_asm = !o->assembly.empty();
     auto p = compile(s.model->g, opt);
-    std::printf("%s training step, batch %lld: %zu graph nodes -> %zu kernels, %.1f KiB of buffers\n", o->model.c_str(),
-                static_cast<long long>(batch), s.model->g.size(), p->plan.kernels.size(),
-                static_cast<double>(p->plan.arena_bytes) / 1024.0);
+    std::printf("%s training step, batch %lld: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
+                "(%.1f KiB without memory planning)\n",
+                o->model.c_str(), static_cast<long long>(batch), s.model->g.size(), p->graph.size(), p->plan.kernels.size(),
+                static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
     std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->cpu.c_str(),
                 p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
-    std::printf("%-28s %10s %14s\n", "kernel", "range", "MFLOP");
-    for (const KernelInfo& k : p->plan.kernels)
-      std::printf("%-28s %10lld %14.3f\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6);
+    std::printf("passes: ");
+    for (const std::string& ps : p->passes) std::printf("%s ", ps.c_str());
+    std::printf("\n%-28s %10s %14s  %s\n", "kernel", "range", "MFLOP", "fused nodes");
+    for (const KernelInfo& k : p->plan.kernels) {
+      std::string fused;
+      for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
+      std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6, fused.c_str());
+    }
     for (int r = 1; r <= o->repeat; ++r) {
       StepGraph s2 = make_step_graph(o->model, batch + r);
-      auto p2 = compile(s2.model->g);
+      auto p2 = compile(s2.model->g, o->flags.options());
       std::printf("recompile at batch %lld: %.1f ms (IR %.1f + O3 %.1f + machine code %.1f)\n",
                   static_cast<long long>(batch + r), p2->compile_ms, p2->emit_ms, p2->opt_ms, p2->codegen_ms);
     }

@@ -1,34 +1,70 @@
-// gradc dot MODEL [--grad] -o FILE.svg|.png|.dot
+// gradc dot MODEL [--grad|--step] [--after PASS] -o FILE.svg|.png|.dot
 #include "autodiff/autodiff.h"
 #include "autodiff/dot.h"
+#include "compiler/passes.h"
+#include "compiler/plan.h"
 #include "models/models.h"
 #include "tools/commands.h"
+#include "tools/step_graph.h"
 
 namespace gradc::cli {
 
 void add_dot(CLI::App& app) {
   struct Opts {
-    std::string model, out;
-    bool grad = false;
+    std::string model, out, after;
+    bool grad = false, step = false;
     int64_t batch = 0;
+    CompileFlags flags;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("dot", "Render a model's graph (forward, or with --grad the gradient graph too)");
+  CLI::App* cmd = app.add_subcommand("dot", "Render a model's graph, optionally after compiler passes");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
   cmd->add_option("-o,--output", o->out, "Output file: .svg, .png or .dot")->required();
-  cmd->add_flag("--grad", o->grad, "Append the gradient nodes of the loss w.r.t. every parameter");
+  auto* g = cmd->add_flag("--grad", o->grad, "Append the gradient nodes of the loss w.r.t. every parameter");
+  cmd->add_flag("--step", o->step, "The whole training step: gradients and SGD updates")->excludes(g);
+  cmd->add_option("--after", o->after,
+                  "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
+  o->flags.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
   cmd->callback([o] {
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    auto m = build_model(o->model, mo);
-    if (o->grad) {
-      std::vector<Tensor> ps = m->g.params();
-      std::vector<Tensor> gs = grad(m->loss, ps);
-      for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);
+    std::unique_ptr<Model> m;
+    if (o->step) {
+      m = make_step_graph(o->model, mo.batch).model;
+    } else {
+      m = build_model(o->model, mo);
+      if (o->grad) {
+        std::vector<Tensor> ps = m->g.params();
+        std::vector<Tensor> gs = grad(m->loss, ps);
+        for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);
+      }
     }
-    render_dot(to_dot(m->g), o->out);
-    std::printf("wrote %s (%zu nodes)\n", o->out.c_str(), m->g.size());
+    Graph shown = m->g;
+    std::vector<int> kernel_of;
+    if (!o->after.empty()) {
+      const CompileOptions co = o->flags.options();
+      const std::vector<std::string> passes = co.passes.empty() ? default_passes(co.fuse) : co.passes;
+      const bool all = o->after == "fuse";
+      if (!all && std::find(passes.begin(), passes.end(), o->after) == passes.end()) {
+        find_pass(o->after);  // unknown: lists the known passes
+        throw UsageError("gradc: pass '" + o->after + "' is not in the pipeline (" + std::to_string(passes.size()) +
+                         " passes; see --passes)");
+      }
+      shown = run_passes(m->g, passes, all ? "" : o->after).g;
+      if (all && co.fuse) {  // plan-level fusion: which kernel computes each node
+        PlanOptions po;
+        const Plan plan = make_plan(shown, po);
+        kernel_of.assign(shown.size(), -1);
+        for (size_t k = 0; k < plan.kernels.size(); ++k) {
+          if (plan.kernels[k].copy_from >= 0) continue;
+          kernel_of[static_cast<size_t>(plan.kernels[k].node)] = static_cast<int>(k);
+          for (int f : plan.kernels[k].fused) kernel_of[static_cast<size_t>(f)] = static_cast<int>(k);
+        }
+      }
+    }
+    render_dot(to_dot(shown, kernel_of.empty() ? nullptr : &kernel_of), o->out);
+    std::printf("wrote %s (%zu nodes)\n", o->out.c_str(), shown.size());
   });
 }
 

@@ -20,6 +20,7 @@ struct TrainFlags {
   std::string loss_reduction;
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
   std::string weights_at;
+  CompileFlags compile;
 };
 
 template <class T, class U>
@@ -99,6 +100,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
   cmd->add_option("--report", f->report, "Write metrics.csv, charts and index.html into this directory");
   cmd->add_option("--weights-at", f->weights_at, "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
+  f->compile.add(cmd);
   cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
   cmd->callback([f] {
     if (f->model == "logic") return run_logic(*f);
@@ -134,6 +136,8 @@ void add_train(CLI::App& app) {
     if (f->no_keep_best) c.keep_best = false;
     if (f->early_stop) c.early_stop = true;
     c.check_numerics = f->check_numerics;
+    c.fuse = !f->compile.no_fuse;
+    c.passes = f->compile.options().passes;
     c.resume_dir = f->resume;
     std::unique_ptr<Report> report;
     if (!f->report.empty()) report = std::make_unique<Report>(f->report, c, f->weights_at);

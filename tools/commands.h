@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "compiler/jit.h"
+
 namespace gradc::cli {
 
 void add_dot(CLI::App& app);
@@ -14,6 +16,14 @@ void add_compile(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
+
+// --no-fuse / --passes, shared by the commands that compile.
+struct CompileFlags {
+  bool no_fuse = false;
+  std::string passes;
+  void add(CLI::App* cmd);
+  CompileOptions options() const;
+};
 
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();

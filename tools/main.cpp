@@ -3,10 +3,24 @@
 #include <cstdlib>
 
 #include "autodiff/graph.h"
+#include "compiler/passes.h"
 #include "runtime/dataset.h"
 #include "tools/commands.h"
 
 namespace gradc::cli {
+void CompileFlags::add(CLI::App* cmd) {
+  cmd->add_flag("--no-fuse", no_fuse, "Compile without fusion (cleanup passes only, one kernel per op)");
+  cmd->add_option("--passes", passes, "Explicit pass pipeline, e.g. simplify,fold,cse,dce,fuse-dense");
+}
+
+CompileOptions CompileFlags::options() const {
+  CompileOptions o;
+  o.fuse = !no_fuse;
+  o.passes = split_passes(passes);
+  for (const std::string& p : o.passes) find_pass(p);  // unknown names fail before any work
+  return o;
+}
+
 std::string default_mnist_dir() {
   const char* env = std::getenv("GRADC_DATA");
   return std::string(env && *env ? env : "data") + "/mnist";
