@@ -268,6 +268,31 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   return p;
 }
 
+int64_t plan_traffic_bytes(const Graph& g, const Plan& p) {
+  int64_t total = 0;
+  for (const KernelInfo& k : p.kernels) {
+    std::vector<int> bufs;
+    auto touch = [&](int node) {
+      const int b = p.node_buffer[static_cast<size_t>(node)];
+      if (b >= 0 && std::find(bufs.begin(), bufs.end(), b) == bufs.end()) {
+        bufs.push_back(b);
+        total += g.node(node).shape.numel() * 4;
+      }
+    };
+    touch(k.node);
+    if (k.copy_from >= 0) {
+      touch(k.copy_from);
+      continue;
+    }
+    std::vector<int> group = k.fused;
+    group.push_back(k.node);
+    for (int id : group)
+      for (int i : g.node(id).in)
+        if (std::find(group.begin(), group.end(), i) == group.end()) touch(i);
+  }
+  return total;
+}
+
 uint64_t graph_hash(const Graph& g) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (const Node& n : g.nodes()) {

@@ -43,6 +43,10 @@ struct Plan {
 // Dead-code elimination + kernel list + buffer assignment. Reshapes alias their input's buffer.
 Plan make_plan(const Graph& g, const PlanOptions& opt = {});
 
+// Compulsory memory traffic of one run: every kernel reads each distinct external input buffer
+// once and writes its output once (cache reuse inside a kernel is not modelled).
+int64_t plan_traffic_bytes(const Graph& g, const Plan& p);
+
 // A structural hash of the graph (ops, shapes, attributes, edges, outputs, updates): equal hashes
 // mean the same program, so the JIT cache can reuse compiled code.
 uint64_t graph_hash(const Graph& g);

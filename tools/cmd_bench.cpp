@@ -4,6 +4,7 @@
 #include <chrono>
 #include <random>
 
+#include "compiler/plan.h"
 #include "runtime/engine.h"
 #include "tools/commands.h"
 #include "tools/step_graph.h"
@@ -43,21 +44,102 @@ void fill_inputs(const Graph& g, Engine& e) {
 }
 }  // namespace
 
+namespace {
+struct FusionRow {
+  std::string model;
+  int64_t batch;
+  size_t kernels_fused, kernels_unfused;
+  int64_t bytes_fused, bytes_unfused;
+  double fused[2], unfused[2];  // µs at 1 and 2 threads
+};
+
+FusionRow compare_fusion(const std::string& model, int64_t batch, int reps) {
+  StepGraph s = make_step_graph(model, batch);
+  const Graph& g = s.model->g;
+  CompileOptions fused, unfused;
+  unfused.fuse = false;
+  auto ef = make_engine(g, EngineKind::Jit, fused);
+  auto eu = make_engine(g, EngineKind::Jit, unfused);
+  fill_inputs(g, *ef);
+  fill_inputs(g, *eu);
+  FusionRow r{model, batch, 0, 0, 0, 0, {0, 0}, {0, 0}};
+  auto pf = compile(g, fused), pu = compile(g, unfused);
+  r.kernels_fused = pf->plan.kernels.size();
+  r.kernels_unfused = pu->plan.kernels.size();
+  r.bytes_fused = plan_traffic_bytes(pf->graph, pf->plan);
+  r.bytes_unfused = plan_traffic_bytes(pu->graph, pu->plan);
+  for (int t = 1; t <= 2; ++t) {
+    ef->set_threads(t);
+    eu->set_threads(t);
+    // Interleave the two so drifting machine load affects both alike.
+    double f = 1e30, u = 1e30;
+    for (int round = 0; round < 3; ++round) {
+      f = std::min(f, median_us(*ef, reps, 4));
+      u = std::min(u, median_us(*eu, reps, 4));
+    }
+    r.fused[t - 1] = f;
+    r.unfused[t - 1] = u;
+  }
+  return r;
+}
+}  // namespace
+
 void add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
     int64_t batch = 0;
     int reps = 200;
-    bool json = false, no_reference = false;
+    bool json = false, no_reference = false, compare_fusion = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  cmd->add_option("model", o->model, "Model name (" + model_names() + "), or 'suite' with --compare-fusion")->required();
+  cmd->add_flag("--compare-fusion", o->compare_fusion,
+                "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
+                "mlp512 b128/b1024)");
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
   cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->callback([o] {
+    if (o->compare_fusion) {
+      std::vector<std::pair<std::string, int64_t>> cfgs;
+      if (o->model == "suite")
+        cfgs = {{"linear", 30}, {"dnn", 30}, {"dnn", 128}, {"mlp512", 128}, {"mlp512", 1024}};
+      else
+        cfgs = {{o->model, o->batch ? o->batch : find_model(o->model).default_batch}};
+      std::vector<FusionRow> rows;
+      if (!o->json)
+        std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s\n", "model", "batch", "kernels", "unfused",
+                    "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused", "unfused");
+      for (auto& [m, b] : cfgs) {
+        FusionRow r = compare_fusion(m, b, o->reps);
+        rows.push_back(r);
+        if (!o->json)
+          std::printf("%-8s %6lld | %8zu %8zu | %10.1f %10.1f %5.2fx | %10.1f %10.1f %5.2fx | %9.2f %9.2f\n", m.c_str(),
+                      static_cast<long long>(b), r.kernels_fused, r.kernels_unfused, r.fused[0], r.unfused[0],
+                      r.unfused[0] / r.fused[0], r.fused[1], r.unfused[1], r.unfused[1] / r.fused[1], r.bytes_fused / 1e6,
+                      r.bytes_unfused / 1e6);
+        std::fflush(stdout);
+      }
+      if (o->json) {
+        std::printf("[");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const FusionRow& r = rows[i];
+          std::printf("%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
+                      "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
+                      "\"bytes_fused\": %lld, \"bytes_unfused\": %lld}",
+                      i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
+                      r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
+                      static_cast<long long>(r.bytes_unfused));
+        }
+        std::printf("]\n");
+      } else {
+        std::printf("µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
+                    "bytes read + written per step\n");
+      }
+      return;
+    }
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     StepGraph s = make_step_graph(o->model, batch);
     const Graph& g = s.model->g;
