@@ -92,8 +92,7 @@ void render_dot(const std::string& dot, const std::string& path) {
     return;
   }
   if (ext != "svg" && ext != "png")
-    throw std::runtime_error("gradc: " + path + ": unknown image format '" + ext +
-                             "' (use .svg, .png or .dot)");
+    throw std::invalid_argument("gradc: " + path + ": unknown image format '" + ext + "' (use .svg, .png or .dot)");
   // One context for the process, and the previous graph is closed only after the next layout:
   // Graphviz 2.42's pango plugin caches a pointer to the last font name, which lives in the last
   // laid-out graph, and compares against it on the next layout (a use-after-free otherwise).

@@ -49,9 +49,12 @@ TrainConfig recipe(const std::string& model, const std::string& preset) {
     c.val_n = 5000;
     c.checkpoint_every = 1000;
   } else if (model == "cnn") {
+    // The tutorial's SGD 0.01 (×0.9 per epoch) plus momentum 0.9: plain SGD reached 0.953 test
+    // accuracy in 5 epochs here, momentum 0.977 (README, measured).
     c.batch = 100;
     c.epochs = 5;
-    c.opt.kind = OptKind::SGD;
+    c.opt.kind = OptKind::Momentum;
+    c.opt.momentum = 0.9f;
     c.lr = 0.01f;
     c.schedule.kind = Schedule::Kind::PerEpoch;
     c.schedule.rate = 0.9f;

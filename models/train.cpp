@@ -57,16 +57,16 @@ void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, cons
     }
 }
 
-// Finds the first node (in execution order) whose buffer holds a NaN/Inf.
+// Finds the first computed node (in execution order) whose buffer holds a NaN/Inf; "" if none.
 std::string first_nonfinite(const Graph& g, Engine& e) {
   for (const Node& n : g.nodes()) {
-    if (n.dtype != DType::F32 || !e.has_buffer(n.id)) continue;
+    if (n.dtype != DType::F32 || op_info(n.op).kind == OpKind::Source || !e.has_buffer(n.id)) continue;
     for (float v : e.f32(n.id))
       if (!std::isfinite(v))
         return "op '" + std::string(op_name(n.op)) + "'" + (n.name.empty() ? "" : " ('" + n.name + "')") + " node " +
                std::to_string(n.id) + " " + n.shape.str() + " from " + n.where;
   }
-  return "no node holds a NaN/Inf after the step";
+  return "";
 }
 
 void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig& cfg, int64_t step, int64_t epoch,
@@ -244,10 +244,14 @@ TrainResult train(TrainConfig cfg) {
     eng->run();
     ++step;
     const float loss = eng->f32(m->loss.id)[0];
+    if (cfg.check_numerics) {  // every intermediate is materialised in this mode: scan them all
+      const std::string culprit = first_nonfinite(m->g, *eng);
+      if (!culprit.empty())
+        throw NumericsError("gradc: NaN/Inf at step " + std::to_string(step) + ", first produced by " + culprit);
+    }
     if (!std::isfinite(loss))
       throw NumericsError("gradc: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
-                          (cfg.check_numerics ? "; first non-finite value: " + first_nonfinite(m->g, *eng)
-                                              : " (rerun with --check-numerics to find the op)"));
+                          " (rerun with --check-numerics to find the op that produced it)");
     if (!cfg.checkpoint_dir.empty() && cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
       save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, NAN);
     if (cfg.on_snapshot && std::find(cfg.snapshot_steps.begin(), cfg.snapshot_steps.end(), step) != cfg.snapshot_steps.end())

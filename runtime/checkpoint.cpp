@@ -80,18 +80,18 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
 Checkpoint load_checkpoint(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) bad(path, "file not found");
-  f.seekg(0, std::ios::end);
-  const auto size = static_cast<uint64_t>(f.tellg());
-  f.seekg(0);
+  std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  return parse_checkpoint(bytes, path);
+}
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
+  const uint64_t size = bytes.size();
   if (size < 8) bad(path, "truncated at byte " + std::to_string(size) + ", expected an 8-byte header length");
-  unsigned char len[8];
-  f.read(reinterpret_cast<char*>(len), 8);
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(len[i]) << (8 * i);
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
   if (n > kMaxHeader || n > size - 8)
     bad(path, "header length " + std::to_string(n) + " at byte 0 exceeds the file (" + std::to_string(size) + " bytes)");
-  std::string header(n, '\0');
-  f.read(header.data(), static_cast<std::streamsize>(n));
+  const std::string header = bytes.substr(8, n);
   nlohmann::json h;
   try {
     h = nlohmann::json::parse(header);
@@ -131,9 +131,7 @@ Checkpoint load_checkpoint(const std::string& path) {
       bad(path, "tensor '" + key + "' data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
                     ") do not match its shape or the " + std::to_string(data_size) + " data bytes");
     t.data.resize(numel);
-    f.seekg(static_cast<std::streamoff>(8 + n + b));
-    f.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(numel * 4));
-    if (!f) bad(path, "truncated while reading tensor '" + key + "'");
+    if (numel) std::memcpy(t.data.data(), bytes.data() + 8 + n + b, numel * 4);
     ranges.emplace_back(b, e);
     c.tensors.push_back(std::move(t));
   }

@@ -25,5 +25,7 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& c);
 // Throws DataError naming the file and what is wrong (truncation, bad JSON, bad offsets, dtype).
 Checkpoint load_checkpoint(const std::string& path);
+// The same from bytes in memory (`name` for messages); what the fuzz target calls.
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 
 }  // namespace gradc

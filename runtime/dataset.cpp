@@ -50,8 +50,9 @@ std::string find_file(const std::string& dir, const std::string& base) {
 }
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-  std::vector<uint8_t> b = read_all(path);
+IdxArray read_idx(const std::string& path) { return parse_idx(read_all(path), path); }
+
+IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.size() < 4)
     throw DataError("gradc: " + path + ": truncated at byte " + std::to_string(b.size()) +
                     ", expected a 4-byte IDX magic");
@@ -115,7 +116,11 @@ Dataset load_mnist_dir(const std::string& dir, const std::string& split) {
 
 Dataset load_csv(const std::string& path) {
   std::vector<uint8_t> raw = read_all(path);
-  std::istringstream in(std::string(raw.begin(), raw.end()));
+  return parse_csv(std::string(raw.begin(), raw.end()), path);
+}
+
+Dataset parse_csv(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   Dataset d;
   std::string line;
   int64_t lineno = 0;

@@ -21,6 +21,9 @@ struct IdxArray {
 
 // Reads an IDX file of unsigned bytes, gzip-compressed or not (detected by magic bytes).
 IdxArray read_idx(const std::string& path);
+// Parses IDX bytes already in memory (`name` is used in error messages); what read_idx and the
+// fuzz targets call.
+IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name);
 
 struct Dataset {
   int64_t n = 0;
@@ -35,6 +38,7 @@ Dataset load_idx_pair(const std::string& images, const std::string& labels);
 Dataset load_mnist_dir(const std::string& dir, const std::string& split);
 // CSV rows "label,p0,...,p783" with pixels 0..255; an optional non-numeric header line is skipped.
 Dataset load_csv(const std::string& path);
+Dataset parse_csv(const std::string& text, const std::string& name);
 
 // First `count` examples starting at `start` (throws if out of range).
 Dataset slice(const Dataset& d, int64_t start, int64_t count);

@@ -68,7 +68,7 @@ TEST(Dot, RendersSvgAndPng) {
   char magic[8] = {};
   p.read(magic, 8);
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
-  EXPECT_THROW(render_dot(to_dot(m->g), (dir / "l.bmpx").string()), std::runtime_error);
+  EXPECT_THROW(render_dot(to_dot(m->g), (dir / "l.bmpx").string()), std::invalid_argument);
   EXPECT_THROW(render_dot("digraph { a -> ", svg), std::runtime_error);
 }
 

@@ -117,6 +117,24 @@ TEST(Report, WeightGridPutsKnownValuesInTheRightTiles) {
   EXPECT_EQ(px(2, 5, 8), (std::vector<int>{255, 255, 255}));  // white = zero
 }
 
+TEST(Train, CheckNumericsNamesTheOpThatProducedTheFirstNaN) {
+  if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
+  TrainConfig c = slice_recipe("dnn");
+  c.first_n = 300, c.train_n = 200, c.val_n = 100, c.steps = 20, c.test_n = 100;
+  c.opt.kind = OptKind::SGD;
+  c.opt.clip_norm = 0;
+  c.lr = 1e30f;
+  c.check_numerics = true;
+  try {
+    train(c);
+    FAIL() << "no NumericsError";
+  } catch (const NumericsError& e) {
+    EXPECT_NE(std::string(e.what()).find("first produced by op 'matmul'"), std::string::npos) << e.what();
+  }
+  c.check_numerics = false;
+  EXPECT_THROW(train(c), NumericsError);
+}
+
 TEST(Train, ResumeContinuesBitIdentically) {
   if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
   const fs::path a = fs::temp_directory_path() / "gradc_resume_a", b = fs::temp_directory_path() / "gradc_resume_b";

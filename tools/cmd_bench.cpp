@@ -97,8 +97,8 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--compare-fusion", o->compare_fusion,
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
                 "mlp512 b128/b1024)");
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
-  cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->callback([o] {

@@ -25,7 +25,7 @@ void add_dot(CLI::App& app) {
   cmd->add_option("--after", o->after,
                   "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
   o->flags.add(cmd);
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;

@@ -50,7 +50,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
-  cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([o] {

@@ -20,7 +20,7 @@ void add_step(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("step", "One SGD step on an MNIST batch with the reference interpreter");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--data", o->data, "MNIST directory (default: $GRADC_DATA/mnist or data/mnist)");
   cmd->add_option("--svg", o->svg, "Also write the gradient graph here (.svg/.png/.dot)");

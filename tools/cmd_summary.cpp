@@ -12,7 +12,7 @@ void add_summary(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("summary", "Print layers, output shapes and parameter counts");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Bad input to the CLI: every case must exit with status 2 and a one-line error naming the
+# culprit (file, option or model) — no stack trace, no crash.
+set -u
+GRADC=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expect "needle" cmd...
+  local needle=$1
+  shift
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne 2 || "$out" != *"$needle"* ]]; then
+    echo "FAIL: $* -> exit $rc, output: $out"
+    fail=1
+  else
+    echo "ok: $* -> exit 2: $(echo "$out" | head -1)"
+  fi
+}
+mkdir -p "$tmp/data/mnist"
+head -c 1000 /dev/urandom > "$tmp/garbage.safetensors"
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":' > "$tmp/trunc.safetensors"
+printf '\x00\x00\x08\x03\x00\x00\x00\x02' > "$tmp/data/mnist/train-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02' > "$tmp/data/mnist/train-labels-idx1-ubyte"
+expect "unknown model 'nosuch' (known: linear, dnn" "$GRADC" summary nosuch
+expect "--batch" "$GRADC" train dnn --batch -3
+expect "The following argument was not expected: --bogus" "$GRADC" dot dnn -o "$tmp/x.svg" --bogus
+expect "garbage.safetensors" "$GRADC" eval --checkpoint "$tmp/garbage.safetensors"
+expect "trunc.safetensors" "$GRADC" predict --checkpoint "$tmp/trunc.safetensors" --image 0
+expect "missing.safetensors: file not found" "$GRADC" eval --checkpoint "$tmp/missing.safetensors"
+expect "train-images-idx3-ubyte: truncated header" "$GRADC" train dnn --data "$tmp/data" --steps 1
+expect "unknown pass 'nope'" "$GRADC" compile dnn --passes simplify,nope
+expect "unknown optimizer 'lion'" "$GRADC" train dnn --optimizer lion --steps 1
+expect "unknown image format 'bmp'" "$GRADC" dot linear -o "$tmp/x.bmp"
+expect "--checkpoint or --watch" "$GRADC" eval
+exit $fail
