@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -73,6 +75,45 @@ void Program::set_input_i32(const std::string& name, std::span<const int32_t> d)
 }
 
 int Program::threads() const { return threads_ > 0 ? threads_ : omp_get_max_threads(); }
+
+namespace {
+// One kernel with run()'s thread split.
+void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T) {
+  if (T == 1 || k.range < 2 || k.flops < kParallelMinFlops) {
+    fn(bufs, 0, k.range);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t lo = k.range * t / nt, hi = k.range * (t + 1) / nt;
+    if (lo < hi) fn(bufs, lo, hi);
+  }
+}
+}  // namespace
+
+std::vector<double> Program::profile_kernels(int reps) {
+  run();
+  const auto& ks = code_->plan.kernels;
+  std::vector<double> med(ks.size());
+  std::vector<double> t(static_cast<size_t>(reps));
+  using Clock = std::chrono::steady_clock;
+  for (size_t k = 0; k < ks.size(); ++k) {
+    // Each sample times `inner` back-to-back calls so sub-microsecond kernels are resolved.
+    const auto w0 = Clock::now();
+    run_kernel(ks[k], code_->fns[k], bufs_.data(), threads());
+    const double once = std::chrono::duration<double, std::micro>(Clock::now() - w0).count();
+    const int inner = static_cast<int>(std::clamp(20.0 / std::max(once, 0.01), 1.0, 1000.0));
+    for (int r = 0; r < reps; ++r) {
+      const auto a = Clock::now();
+      for (int i = 0; i < inner; ++i) run_kernel(ks[k], code_->fns[k], bufs_.data(), threads());
+      t[static_cast<size_t>(r)] = std::chrono::duration<double, std::micro>(Clock::now() - a).count() / inner;
+    }
+    std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
+    med[k] = t[static_cast<size_t>(reps / 2)];
+  }
+  return med;
+}
 
 void Program::run() {
   const auto& ks = code_->plan.kernels;

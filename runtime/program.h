@@ -32,6 +32,10 @@ class Program {
   std::vector<float> get(int node) const;
   int64_t numel(int node) const { return g_.node(node).shape.numel(); }
 
+  // Median µs of each kernel (plan order) over `reps` runs, each kernel alone with the same thread
+  // split as run(). Runs the whole program once first so every buffer holds real values.
+  std::vector<double> profile_kernels(int reps);
+
   // Threads for run(): 0 = OpenMP's default (OMP_NUM_THREADS or the core count).
   void set_threads(int n) { threads_ = n; }
   int threads() const;

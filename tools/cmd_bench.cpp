@@ -6,6 +6,8 @@
 
 #include "compiler/plan.h"
 #include "runtime/engine.h"
+#include "runtime/program.h"
+#include "tools/peak.h"
 #include "tools/commands.h"
 #include "tools/step_graph.h"
 
@@ -84,12 +86,78 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps) {
 }
 }  // namespace
 
+namespace {
+// Median µs of OpenBLAS SGEMM on the GEMM shape of node n (fresh random operands).
+double blas_us(const Blas& blas, const Node& n, const Graph& g, int threads, int reps) {
+  const Shape& as = g.node(n.in[0]).shape;
+  const Shape& bs = g.node(n.in[1]).shape;
+  const int M = static_cast<int>(n.shape[0]), N = static_cast<int>(n.shape[1]);
+  const int K = static_cast<int>(n.a.ta ? as[0] : as[1]);
+  std::vector<float> A(static_cast<size_t>(as.numel()), 0.5f), B(static_cast<size_t>(bs.numel()), 0.25f),
+      C(static_cast<size_t>(M) * static_cast<size_t>(N));
+  if (blas.set_threads) blas.set_threads(threads);
+  std::vector<double> t;
+  for (int r = 0; r <= reps; ++r) {
+    const auto a = Clock::now();
+    blas.sgemm(101, n.a.ta ? 112 : 111, n.a.tb ? 112 : 111, M, N, K, 1.f, A.data(), static_cast<int>(as[1]), B.data(),
+               static_cast<int>(bs[1]), 0.f, C.data(), N);
+    if (r) t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+  }
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+void kernel_table(const std::string& model, int64_t batch, int reps) {
+  StepGraph s = make_step_graph(model, batch);
+  Program p(s.model->g);
+  std::mt19937 rng(1);
+  for (const Node& n : s.model->g.nodes())
+    if (n.op == Op::Input) {
+      if (n.dtype == DType::I32)
+        for (int64_t i = 0; i < n.shape.numel(); ++i) p.data_i32(n.id)[i] = static_cast<int32_t>(rng() % 10);
+      else
+        for (int64_t i = 0; i < n.shape.numel(); ++i) p.data(n.id)[i] = n.name == "lr" ? 1e-4f : 0.5f;
+    }
+  const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
+  const Blas* blas = openblas();
+  p.set_threads(1);
+  const std::vector<double> t1 = p.profile_kernels(reps);
+  p.set_threads(2);
+  const std::vector<double> t2 = p.profile_kernels(reps);
+  const Graph& g = p.code().graph;
+  std::printf("%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
+              static_cast<long long>(batch), peak1, peak2, blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads" : "; OpenBLAS not installed: column skipped");
+  std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
+              "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
+  double total1 = 0, total2 = 0;
+  for (size_t k = 0; k < t1.size(); ++k) {
+    const KernelInfo& ki = p.code().plan.kernels[k];
+    total1 += t1[k];
+    total2 += t2[k];
+    const Node& n = g.node(ki.node);
+    std::string shape = "";
+    double bl = 0;
+    if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
+      const Shape& as = g.node(n.in[0]).shape;
+      shape = std::to_string(n.shape[0]) + "×" + std::to_string(n.shape[1]) + "×" + std::to_string(n.a.ta ? as[0] : as[1]);
+      if (blas) bl = std::min(blas_us(*blas, n, g, 1, reps), blas_us(*blas, n, g, 2, reps));
+    }
+    const double gf1 = ki.flops / t1[k] / 1e3, gf2 = ki.flops / t2[k] / 1e3;
+    std::printf("%-26s %-16s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%%", ki.fn.c_str(), shape.c_str(), t1[k], gf1,
+                100 * gf1 / peak1, t2[k], gf2, 100 * gf2 / peak2);
+    if (bl > 0) std::printf(" %10.2f %8.1f", bl, ki.flops / bl / 1e3);
+    std::printf("\n");
+  }
+  std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
+}
+}  // namespace
+
 void add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
     int64_t batch = 0;
     int reps = 200;
-    bool json = false, no_reference = false, compare_fusion = false;
+    bool json = false, no_reference = false, compare_fusion = false, kernels = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
@@ -100,6 +168,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
+  cmd->add_flag("--kernels", o->kernels,
+                "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->callback([o] {
     if (o->compare_fusion) {
@@ -141,6 +211,7 @@ void add_bench(CLI::App& app) {
       return;
     }
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
+    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50));
     StepGraph s = make_step_graph(o->model, batch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit);

@@ -1,0 +1,19 @@
+// Machine facts for the benchmarks: the measured FP32 FMA peak, and OpenBLAS SGEMM when present.
+#pragma once
+#include <cstdint>
+
+namespace gradc::cli {
+
+// GFLOP/s of a register-resident AVX-512 FMA loop (16 independent zmm accumulators) on `threads`
+// threads, best of a few runs.
+double measure_fma_peak(int threads);
+
+// OpenBLAS's cblas_sgemm, loaded at run time (optional dependency); nullptr when not installed.
+struct Blas {
+  void (*sgemm)(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                int ldb, float beta, float* c, int ldc) = nullptr;
+  void (*set_threads)(int) = nullptr;
+};
+const Blas* openblas();
+
+}  // namespace gradc::cli
