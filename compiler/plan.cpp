@@ -265,6 +265,46 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     }
     active.emplace_back(last_use[b], b);
   }
+  // Barrier elision: a kernel needs a barrier before it only if its reads or writes overlap (in
+  // arena bytes, so reused buffers count) the writes of a kernel since the last barrier, or its
+  // writes overlap their reads.
+  struct Range {
+    int64_t lo, hi;
+  };
+  auto ranges_of = [&](const KernelInfo& k, bool writes) {
+    std::vector<Range> r;
+    auto add = [&](int node) {
+      const int b = p.node_buffer[static_cast<size_t>(node)];
+      if (b >= 0) r.push_back({p.buffers[static_cast<size_t>(b)].offset,
+                               p.buffers[static_cast<size_t>(b)].offset + std::max<int64_t>(4, p.buffers[static_cast<size_t>(b)].bytes)});
+    };
+    std::vector<int> group = k.fused;
+    group.push_back(k.node);
+    if (writes) {
+      for (int id : group) add(id);
+    } else if (k.copy_from >= 0) {
+      add(k.copy_from);
+    } else {
+      for (int id : group)
+        for (int i : g.node(id).in) add(i);
+    }
+    return r;
+  };
+  auto overlap = [](const std::vector<Range>& a, const std::vector<Range>& b) {
+    for (const Range& x : a)
+      for (const Range& y : b)
+        if (x.lo < y.hi && y.lo < x.hi) return true;
+    return false;
+  };
+  std::vector<Range> pending_w, pending_r;
+  for (size_t t = 0; t < p.kernels.size(); ++t) {
+    KernelInfo& k = p.kernels[t];
+    const std::vector<Range> r = ranges_of(k, false), w = ranges_of(k, true);
+    k.barrier_before = t > 0 && (overlap(r, pending_w) || overlap(w, pending_w) || overlap(w, pending_r));
+    if (k.barrier_before) pending_w.clear(), pending_r.clear();
+    pending_w.insert(pending_w.end(), w.begin(), w.end());
+    pending_r.insert(pending_r.end(), r.begin(), r.end());
+  }
   return p;
 }
 

@@ -24,6 +24,8 @@ struct KernelInfo {
   int64_t range = 1;        // parallel iteration space
   double flops = 0;         // for benchmarks
   int copy_from = -1;       // >= 0: a parameter-update copy kernel from this node's buffer
+  bool barrier_before = true;  // threads must sync before this kernel (it touches memory that a
+                               // kernel since the previous barrier wrote, or writes what one read)
 };
 
 struct PlanOptions {

@@ -135,7 +135,11 @@ void Program::run() {
         const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
         if (lo < hi) fns[k](bufs, lo, hi);
       }
+      // The plan marks which kernels depend on unsynchronised work; the flag is the same for all
+      // threads, so every thread reaches the same barriers.
+      if (k + 1 < ks.size() && ks[k + 1].barrier_before) {
 #pragma omp barrier
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
 // gradc compile MODEL: JIT-compile the training step and show/dump what was generated.
+#include <algorithm>
 #include <fstream>
 
 #include "compiler/jit.h"
@@ -36,6 +37,10 @@ void add_compile(CLI::App& app) {
                 static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
     std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->cpu.c_str(),
                 p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
+    const auto barriers = std::count_if(p->plan.kernels.begin(), p->plan.kernels.end(),
+                                        [](const KernelInfo& k) { return k.barrier_before; });
+    std::printf("thread barriers per step: %lld (kernels independent of their predecessor skip the barrier)\n",
+                static_cast<long long>(barriers));
     std::printf("passes: ");
     for (const std::string& ps : p->passes) std::printf("%s ", ps.c_str());
     std::printf("\n%-28s %10s %14s  %s\n", "kernel", "range", "MFLOP", "fused nodes");
