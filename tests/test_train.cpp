@@ -36,6 +36,8 @@ struct Case {
   double bar;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << " (bar " << c.bar << ")"; }
+
 class TrainSlice : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TrainSlice, ReachesTheBar) {
