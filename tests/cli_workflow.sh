@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The CLI end to end on a small real slice: train with checkpoints, the separate evaluator
+# (eval --watch) picks up every checkpoint, predict prints probabilities, summary counts params.
+set -euo pipefail
+GRADC=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 500 --steps 60 --periods 2 \
+  --checkpoint-dir "$tmp/ck" --checkpoint-every 30 > "$tmp/train.log"
+grep -q "^test: *accuracy" "$tmp/train.log"
+for f in last final; do test -s "$tmp/ck/$f.safetensors"; done
+"$GRADC" eval --watch "$tmp/ck" --watch-timeout 1 --limit 300 > "$tmp/watch.log"
+n=$(grep -c "accuracy" "$tmp/watch.log")
+[[ $n -eq 2 ]] || { echo "eval --watch evaluated $n checkpoints, expected 2"; cat "$tmp/watch.log"; exit 1; }
+"$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 | grep -q "label 7"
+"$GRADC" summary mlp512 | grep -q "total parameters: 932,362"
+echo "cli workflow ok"
