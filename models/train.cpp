@@ -107,8 +107,16 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
     const char* env = std::getenv("GRADC_DATA");
     dir = env && *env ? env : "data";
   }
+  if (dataset.rfind("csv:", 0) == 0) {  // csv:TRAIN.csv[,TEST.csv] in the tutorials' CSV format
+    const std::string files = dataset.substr(4);
+    const auto comma = files.find(',');
+    const std::string train_file = files.substr(0, comma);
+    const std::string test_file = comma == std::string::npos ? train_file : files.substr(comma + 1);
+    return load_csv(split == "test" ? test_file : train_file);
+  }
   if (dataset != "mnist" && dataset != "fashion-mnist")
-    throw std::invalid_argument("gradc: unknown dataset '" + dataset + "' (use mnist or fashion-mnist)");
+    throw std::invalid_argument("gradc: unknown dataset '" + dataset +
+                                "' (use mnist, fashion-mnist or csv:TRAIN.csv[,TEST.csv])");
   return load_mnist_dir(dir + "/" + dataset, split);
 }
 

@@ -47,7 +47,7 @@ void add_eval(CLI::App& app) {
   auto* w = cmd->add_option("--watch", o->watch, "Evaluate every new checkpoint that appears in DIR (Ctrl-C to stop)");
   ck->excludes(w);
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
-  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist")->capture_default_str();
+  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::Range(1, 1000000000));
@@ -93,7 +93,7 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
   cmd->add_option("--image", o->image, "Index of the image in the split")->required()->check(CLI::NonNegativeNumber);
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
-  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist")->capture_default_str();
+  cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--plot", o->plot, "Write a PNG of the digit and its probability bars");

@@ -84,7 +84,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)");
   cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--engine", f->engine, "jit (default) | reference");
-  cmd->add_option("--dataset", f->dataset, "mnist (default) | fashion-mnist");
+  cmd->add_option("--dataset", f->dataset, "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");
   cmd->add_option("--data", f->data, "Data directory holding mnist/ and fashion-mnist/ (default $GRADC_DATA or ./data)");
   cmd->add_option("--first-n", f->first_n, "Use only the first N training images")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--train-n", f->train_n, "Training examples (from the front)")->check(CLI::Range(1, 1000000000));
