@@ -70,12 +70,15 @@ fi
 
 if ((BUILD)); then
   JOBS=${JOBS:-2}
+  start=$SECONDS
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
   cmake --build build -j "$JOBS"
+  echo "setup: release build took $((SECONDS - start)) s"
   if ((SANITIZE)); then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-19 \
       -DGRADC_SANITIZE=ON >/dev/null
     cmake --build build-asan -j "$JOBS"
+    echo "setup: release + sanitizer builds took $((SECONDS - start)) s"
   fi
 fi
 echo "setup: done"
