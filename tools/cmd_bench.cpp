@@ -4,6 +4,7 @@
 #include <chrono>
 #include <random>
 
+#include "autodiff/dsl.h"
 #include "compiler/plan.h"
 #include "runtime/engine.h"
 #include "runtime/program.h"
@@ -227,11 +228,20 @@ void add_bench(CLI::App& app) {
       tref = median_us(*ref, std::min(o->reps, 20), 5);
     }
     const double best = std::min(t1, t2);
+    // Dispatch overhead: a program with one tiny kernel (fork/join + one call).
+    Graph tiny;
+    tiny.mark_output(neg(tiny.input("x", {4})), "y");
+    auto te = make_engine(tiny, EngineKind::Jit);
+    te->set_threads(1);
+    const double o1 = median_us(*te, 2000, 2);
+    te->set_threads(2);
+    const double o2 = median_us(*te, 2000, 2);
     if (o->json) {
       std::printf("{\"model\": \"%s\", \"batch\": %lld, \"compile_ms\": %.1f, \"reference_us\": %.1f, "
-                  "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f}\n",
+                  "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
+                  "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f}\n",
                   o->model.c_str(), static_cast<long long>(batch), jit->compile_ms(), tref, t1, t2,
-                  tref > 0 ? tref / best : 0.0, t1 / t2);
+                  tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2);
       return;
     }
     std::printf("%s training step (forward + backward + SGD), batch %lld — median µs per step\n", o->model.c_str(),
@@ -241,6 +251,7 @@ void add_bench(CLI::App& app) {
     std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 1 thread", t1, tref > 0 ? tref / t1 : 0.0);
     std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 2 threads", t2, tref > 0 ? tref / t2 : 0.0);
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
+    std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1, o2);
   });
 }
 
