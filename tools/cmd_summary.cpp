@@ -1,5 +1,7 @@
 // gradc summary MODEL: a Keras-style table of layers, output shapes and parameter counts.
+#include "compiler/jit.h"
 #include "models/models.h"
+#include "tools/step_graph.h"
 #include "tools/commands.h"
 
 namespace gradc::cli {
@@ -34,6 +36,17 @@ void add_summary(CLI::App& app) {
       grouped += t[i];
     }
     std::printf("total parameters: %s\n", grouped.c_str());
+    // The compiled training step (SGD), with and without fusion and memory planning.
+    StepGraph step = make_step_graph(o->model, mo.batch);
+    CompileOptions unfused;
+    unfused.fuse = false;
+    unfused.plan_memory = false;
+    auto f = compile(step.model->g), u = compile(step.model->g, unfused);
+    std::printf("training step program: %zu kernels, %.1f KiB of buffers (fused, planned); without planning %.1f KiB; "
+                "unfused and unplanned: %zu kernels, %.1f KiB\n",
+                f->plan.kernels.size(), static_cast<double>(f->plan.arena_bytes) / 1024.0,
+                static_cast<double>(f->plan.unplanned_bytes) / 1024.0, u->plan.kernels.size(),
+                static_cast<double>(u->plan.arena_bytes) / 1024.0);
   });
 }
 
