@@ -19,6 +19,7 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
   if (!arena_) throw std::bad_alloc();
   std::memset(arena_, 0, bytes);
   for (const BufferInfo& b : p.buffers) bufs_.push_back(arena_ + b.offset);
+  for (const KernelInfo& k : p.kernels) flops_ += k.flops;
   for (int id : p.live) {
     const Node& n = code_->graph.node(id);
     if (n.op == Op::Parameter) {
@@ -74,7 +75,10 @@ void Program::set_input_i32(const std::string& name, std::span<const int32_t> d)
   std::memcpy(data(input_id(name, DType::I32, d.size())), d.data(), d.size_bytes());
 }
 
-int Program::threads() const { return threads_ > 0 ? threads_ : omp_get_max_threads(); }
+int Program::threads() const {
+  if (threads_ > 0) return threads_;
+  return flops_ < kSerialBelowFlops ? 1 : omp_get_max_threads();
+}
 
 namespace {
 // One kernel with run()'s thread split.
