@@ -6,6 +6,7 @@
 //   fuse-dense           matmul + bias (+ ReLU) -> dense (one GEMM with the epilogue)
 //   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
+//   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
 // Elementwise chains (and elementwise producers of reductions) are fused at plan level, see
 // PlanOptions in plan.h.
 #pragma once

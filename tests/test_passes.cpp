@@ -71,7 +71,8 @@ TEST(Passes, EachPassAloneAndThePipelinesPreserveEveryModel) {
     auto m = step_model(name, name == std::string("logic") ? 4 : 2);
     for (const PassInfo& p : pass_table()) expect_same_semantics(m->g, {p.name}, std::string(name) + " " + p.name);
     expect_same_semantics(m->g, default_passes(true), std::string(name) + " fused pipeline");
-    expect_same_semantics(m->g, {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward", "dce"},
+    expect_same_semantics(m->g, {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward",
+                                 "gemm-layout", "dce"},
                           std::string(name) + " with fuse-dense-backward");
   }
 }
@@ -129,22 +130,25 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   CompileOptions unfused;
   unfused.fuse = false;
   auto f = compile(m->g), u = compile(m->g, unfused);
-  // 20 kernels: 3 dense (GEMM + bias (+ ReLU) epilogue), 1 softmax_xent_grad that also writes the
-  // loss, 5 backward GEMMs, 2 relu_grad, 3 bias-gradient column sums, 6 in-place SGD updates.
-  int dense = 0, xent = 0, gemm = 0, updates_in_place = 0;
+  // 21 kernels: 3 dense (GEMM + bias (+ ReLU) epilogue), 1 softmax_xent_grad that also writes the
+  // loss, 5 backward GEMMs, 1 transpose of W3 (gemm-layout: dlogits·W3ᵀ has k = 10), 2 relu_grad,
+  // 3 bias-gradient column sums, 6 in-place SGD updates.
+  int dense = 0, xent = 0, gemm = 0, updates_in_place = 0, transposes = 0;
   for (const KernelInfo& k : f->plan.kernels) {
     const Op op = f->graph.node(k.node).op;
     dense += op == Op::Dense;
     xent += op == Op::SoftmaxXentGrad;
     gemm += op == Op::MatMul;
+    transposes += op == Op::Transpose;
     updates_in_place += k.copy_from < 0 && f->graph.node(k.node).op == Op::Sub;
   }
   EXPECT_EQ(dense, 3);
   EXPECT_EQ(xent, 1);
   EXPECT_EQ(gemm, 5);             // dW1, dW2, dX2, dW3, dX3
   EXPECT_EQ(updates_in_place, 6);  // p - lr·g fused into one in-place kernel per parameter
-  EXPECT_EQ(f->plan.kernels.size(), 20u);
-  EXPECT_EQ(u->plan.kernels.size(), 35u);
+  EXPECT_EQ(transposes, 1);
+  EXPECT_EQ(f->plan.kernels.size(), 21u);
+  EXPECT_EQ(u->plan.kernels.size(), 36u);
   EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes);
 }
 
