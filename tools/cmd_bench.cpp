@@ -1,6 +1,7 @@
 // gradc bench MODEL: median time per training step (forward + backward + SGD update) on the
 // reference interpreter and on the JIT with 1 and 2 threads, side by side in one run.
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "runtime/engine.h"
 #include "runtime/program.h"
 #include "tools/peak.h"
+#include "tools/report.h"
 #include "tools/commands.h"
 #include "tools/step_graph.h"
 
@@ -108,7 +110,7 @@ double blas_us(const Blas& blas, const Node& n, const Graph& g, int threads, int
   return t[t.size() / 2];
 }
 
-void kernel_table(const std::string& model, int64_t batch, int reps) {
+void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report) {
   StepGraph s = make_step_graph(model, batch);
   Program p(s.model->g);
   std::mt19937 rng(1);
@@ -131,6 +133,13 @@ void kernel_table(const std::string& model, int64_t batch, int reps) {
   std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
               "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
   double total1 = 0, total2 = 0;
+  std::FILE* csv = nullptr;
+  if (!report.empty()) {
+    std::filesystem::create_directories(report);
+    csv = std::fopen((report + "/kernels.csv").c_str(), "w");
+    if (!csv) throw UsageError("gradc: cannot write " + report + "/kernels.csv");
+    std::fprintf(csv, "kernel,us_1t,gflops_1t,us_2t,gflops_2t,blas_us\n");
+  }
   for (size_t k = 0; k < t1.size(); ++k) {
     const KernelInfo& ki = p.code().plan.kernels[k];
     total1 += t1[k];
@@ -148,6 +157,19 @@ void kernel_table(const std::string& model, int64_t batch, int reps) {
                 100 * gf1 / peak1, t2[k], gf2, 100 * gf2 / peak2);
     if (bl > 0) std::printf(" %10.2f %8.1f", bl, ki.flops / bl / 1e3);
     std::printf("\n");
+    if (csv) std::fprintf(csv, "%s,%.3f,%.2f,%.3f,%.2f,%.3f\n", ki.fn.c_str(), t1[k], gf1, t2[k], gf2, bl);
+  }
+  if (csv) {
+    std::fclose(csv);
+    run_gnuplot(report, "set terminal pngcairo size 1100,600 font 'Sans,10'\nset output 'kernels.png'\n"
+                        "set title 'per-kernel GFLOP/s, " + model + " batch " + std::to_string(batch) +
+                            " (dashed: measured FMA peak, 1 thread)'\nset style data histograms\n"
+                            "set style histogram clustered gap 1\nset style fill solid 0.85\nset xtics rotate by -45 font ',8'\n"
+                            "set ylabel 'GFLOP/s'\nset key top right\nset yrange [0:*]\n"
+                            "set termoption noenhanced\n"
+                            "plot 'kernels.csv' every ::1 using 3:xtic(1) title '1 thread', '' every ::1 using 5 title '2 threads', " +
+                            std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' title 'FMA peak (1 thread)'\n");
+    std::printf("wrote %s/kernels.csv and kernels.png\n", report.c_str());
   }
   std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
 }
@@ -159,6 +181,7 @@ void add_bench(CLI::App& app) {
     int64_t batch = 0;
     int reps = 200;
     bool json = false, no_reference = false, compare_fusion = false, kernels = false;
+    std::string report;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
@@ -169,6 +192,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
+  cmd->add_option("--report", o->report,
+                  "With --compare-fusion or --kernels: also write the figures as CSV and a bar chart (PNG) into DIR");
   cmd->add_flag("--kernels", o->kernels,
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
@@ -193,6 +218,25 @@ void add_bench(CLI::App& app) {
                       r.bytes_unfused / 1e6);
         std::fflush(stdout);
       }
+      if (!o->report.empty()) {
+        std::filesystem::create_directories(o->report);
+        std::FILE* csv = std::fopen((o->report + "/fusion.csv").c_str(), "w");
+        if (!csv) throw UsageError("gradc: cannot write " + o->report + "/fusion.csv");
+        std::fprintf(csv, "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused\n");
+        for (const FusionRow& r : rows)
+          std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu\n", r.model.c_str(), static_cast<long long>(r.batch),
+                       r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused);
+        std::fclose(csv);
+        run_gnuplot(o->report, "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
+                               "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
+                               "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
+                               "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
+                               "set termoption noenhanced\n"
+                               "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
+                               "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
+                               "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
+        std::printf("wrote %s/fusion.csv and fusion.png\n", o->report.c_str());
+      }
       if (o->json) {
         std::printf("[");
         for (size_t i = 0; i < rows.size(); ++i) {
@@ -212,7 +256,7 @@ void add_bench(CLI::App& app) {
       return;
     }
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50));
+    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report);
     StepGraph s = make_step_graph(o->model, batch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit);
