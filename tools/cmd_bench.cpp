@@ -19,6 +19,11 @@ namespace gradc::cli {
 namespace {
 using Clock = std::chrono::steady_clock;
 
+double median(std::vector<double> t) {
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
 // Median µs per run() over `reps` runs (after one warm-up), stopping early past `budget_s`.
 double median_us(Engine& e, int reps, double budget_s) {
   e.run();
@@ -31,21 +36,27 @@ double median_us(Engine& e, int reps, double budget_s) {
     t.push_back(std::chrono::duration<double, std::micro>(b - a).count());
     if (std::chrono::duration<double>(b - start).count() > budget_s && t.size() >= 3) break;
   }
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
+  return median(std::move(t));
 }
 
-void fill_inputs(const Graph& g, Engine& e) {
+// Random pixels and labels, a tiny learning rate (keeps the weights sane over thousands of runs);
+// f32(id) / i32(id) return the node's buffer as a span.
+template <class F32, class I32>
+void fill_inputs(const Graph& g, F32 f32, I32 i32) {
   std::mt19937 rng(1);
   for (const Node& n : g.nodes()) {
     if (n.op != Op::Input) continue;
     if (n.dtype == DType::I32)
-      for (auto& v : e.i32(n.id)) v = static_cast<int32_t>(rng() % 10);
+      for (auto& v : i32(n.id)) v = static_cast<int32_t>(rng() % 10);
     else if (n.name == "lr")
-      e.f32(n.id)[0] = 1e-3f;  // tiny steps keep the weights sane over thousands of runs
+      f32(n.id)[0] = 1e-3f;
     else
-      for (auto& v : e.f32(n.id)) v = static_cast<float>(rng() % 256) / 255.f;
+      for (auto& v : f32(n.id)) v = static_cast<float>(rng() % 256) / 255.f;
   }
+}
+
+void fill_inputs(const Graph& g, Engine& e) {
+  fill_inputs(g, [&e](int id) { return e.f32(id); }, [&e](int id) { return e.i32(id); });
 }
 }  // namespace
 
@@ -106,21 +117,15 @@ double blas_us(const Blas& blas, const Node& n, const Graph& g, int threads, int
                static_cast<int>(bs[1]), 0.f, C.data(), N);
     if (r) t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
   }
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
+  return median(std::move(t));
 }
 
 void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report) {
   StepGraph s = make_step_graph(model, batch);
   Program p(s.model->g);
-  std::mt19937 rng(1);
-  for (const Node& n : s.model->g.nodes())
-    if (n.op == Op::Input) {
-      if (n.dtype == DType::I32)
-        for (int64_t i = 0; i < n.shape.numel(); ++i) p.data_i32(n.id)[i] = static_cast<int32_t>(rng() % 10);
-      else
-        for (int64_t i = 0; i < n.shape.numel(); ++i) p.data(n.id)[i] = n.name == "lr" ? 1e-4f : 0.5f;
-    }
+  fill_inputs(
+      s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
+      [&p](int id) { return std::span<int32_t>(p.data_i32(id), static_cast<size_t>(p.numel(id))); });
   const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
   const Blas* blas = openblas();
   p.set_threads(1);
