@@ -14,6 +14,7 @@ namespace gradc {
 
 namespace {
 constexpr int kLanes = 16;
+constexpr int64_t kGemmTileCols = 64;  // 4 zmm columns per register tile
 
 struct Gemm {
   int64_t M, N, K;
@@ -25,23 +26,9 @@ struct Gemm {
   bool relu = false;
 };
 
-llvm::FixedVectorType* vec(Emitter& e) { return llvm::FixedVectorType::get(e.f32, kLanes); }
-
-llvm::Constant* lane_mask(Emitter& e, int64_t active) {
-  std::vector<llvm::Constant*> bits;
-  for (int l = 0; l < kLanes; ++l) bits.push_back(e.b.getInt1(l < active));
-  return llvm::ConstantVector::get(bits);
-}
-
-llvm::Value* vload(Emitter& e, llvm::Value* p, int64_t active) {
-  if (active == kLanes) return e.b.CreateAlignedLoad(vec(e), p, llvm::Align(4));
-  return e.b.CreateMaskedLoad(vec(e), p, llvm::Align(4), lane_mask(e, active), llvm::Constant::getNullValue(vec(e)));
-}
-
-void vstore(Emitter& e, llvm::Value* v, llvm::Value* p, int64_t active) {
-  if (active == kLanes) e.b.CreateAlignedStore(v, p, llvm::Align(4));
-  else e.b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(e, active));
-}
+llvm::FixedVectorType* vec(Emitter& e) { return e.vec(); }
+llvm::Value* vload(Emitter& e, llvm::Value* p, int64_t active) { return e.vload(p, active); }
+void vstore(Emitter& e, llvm::Value* v, llvm::Value* p, int64_t active) { e.vstore(v, p, active); }
 
 llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
   return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
@@ -64,21 +51,34 @@ llvm::Value* epilogue(Emitter& e, const Gemm& g, llvm::Value* acc, llvm::Value* 
 }
 
 // One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
-// last vector holding `last` active lanes.
-void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last) {
+// last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
+// from zero, later ones from the partial sums in C; the last one applies the epilogue.
+struct KBlock {
+  llvm::Value* k0;
+  int64_t kn;
+  bool first, last;
+};
+
+void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
+                    const KBlock& kb) {
   auto& b = e.b;
+  auto c_index = [&](int r, int v) {
+    return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
+  };
+  auto active = [&](int v) { return v == nv - 1 ? last : kLanes; };
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
-  for (auto& a : acc) {
-    a = e.slot(vec(e), "acc");
-    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
-  }
-  e.loop(e.c64(0), e.c64(g.K), [&](llvm::Value* k) {
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < nv; ++v) {
+      llvm::Value*& a = acc[static_cast<size_t>(r * nv + v)];
+      a = e.slot(vec(e), "acc");
+      b.CreateStore(kb.first ? llvm::Constant::getNullValue(vec(e)) : vload(e, e.gep(g.C, c_index(r, v)), active(v)), a);
+    }
+  e.loop(kb.k0, e.add(kb.k0, e.c64(kb.kn)), [&](llvm::Value* k) {
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
       llvm::Value* idx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
-      const int64_t active = v == nv - 1 ? last : kLanes;
-      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), active);
-      if (g.mask_b) bv[static_cast<size_t>(v)] = apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active));
+      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), active(v));
+      if (g.mask_b) bv[static_cast<size_t>(v)] = apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active(v)));
     }
     for (int r = 0; r < mr; ++r) {
       llvm::Value* row = e.add(i0, e.c64(r));
@@ -93,27 +93,26 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     }
   });
   std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
-  if (g.bias)
-    for (int v = 0; v < nv; ++v)
-      bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), v == nv - 1 ? last : kLanes);
+  if (g.bias && kb.last)
+    for (int v = 0; v < nv; ++v) bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
-      llvm::Value* idx = e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
-      llvm::Value* out = epilogue(e, g, b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]), bias[static_cast<size_t>(v)]);
-      vstore(e, out, e.gep(g.C, idx), v == nv - 1 ? last : kLanes);
+      llvm::Value* out = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]);
+      if (kb.last) out = epilogue(e, g, out, bias[static_cast<size_t>(v)]);
+      vstore(e, out, e.gep(g.C, c_index(r, v)), active(v));
     }
 }
 
-void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr) {
-  constexpr int kNV = 4;
-  const int64_t full = g.N / (kNV * kLanes), rem = g.N % (kNV * kLanes);
+void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb) {
+  const int64_t full = g.N / (kGemmTileCols), rem = g.N % kGemmTileCols;
+  const int nvf = static_cast<int>(kGemmTileCols / kLanes);
   if (full > 0)
     e.loop(e.c64(0), e.c64(full), [&](llvm::Value* jb) {
-      tile_broadcast(e, g, i0, e.mul(jb, e.c64(kNV * kLanes)), mr, kNV, kLanes);
+      tile_broadcast(e, g, i0, e.mul(jb, e.c64(kGemmTileCols)), mr, nvf, kLanes, kb);
     });
   if (rem > 0) {
     const int nv = static_cast<int>((rem + kLanes - 1) / kLanes);
-    tile_broadcast(e, g, i0, e.c64(full * kNV * kLanes), mr, nv, rem - (nv - 1) * kLanes);
+    tile_broadcast(e, g, i0, e.c64(full * kGemmTileCols), mr, nv, rem - (nv - 1) * kLanes, kb);
   }
 }
 
@@ -198,32 +197,43 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   const int64_t mr = gemm_row_block(n);
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;
-  e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
-    llvm::Value* i0 = e.mul(rb, e.c64(mr));
-    if (g.ta && g.tb) {
-      row_scalar(e, g, i0);
-      return;
-    }
-    auto rows = [&](int rows_here) {
-      if (g.tb) rows_dot(e, g, i0, rows_here);
-      else rows_broadcast(e, g, i0, rows_here);
-    };
-    if (tail == 0) {
+  // One pass over this thread's row blocks for one K block.
+  auto pass = [&](const KBlock& kb) {
+    e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
+      llvm::Value* i0 = e.mul(rb, e.c64(mr));
+      if (g.ta && g.tb) {
+        row_scalar(e, g, i0);
+        return;
+      }
+      auto rows = [&](int rows_here) {
+        if (g.tb) rows_dot(e, g, i0, rows_here);
+        else rows_broadcast(e, g, i0, rows_here, kb);
+      };
+      if (tail == 0) {
+        rows(static_cast<int>(mr));
+        return;
+      }
+      auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_rows", e.fn);
+      auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_rows", e.fn);
+      auto* join = llvm::BasicBlock::Create(b.getContext(), "rows_done", e.fn);
+      b.CreateCondBr(b.CreateICmpSLT(rb, e.c64(full_blocks)), fullbb, tailbb);
+      b.SetInsertPoint(fullbb);
       rows(static_cast<int>(mr));
-      return;
-    }
-    auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_rows", e.fn);
-    auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_rows", e.fn);
-    auto* join = llvm::BasicBlock::Create(b.getContext(), "rows_done", e.fn);
-    b.CreateCondBr(b.CreateICmpSLT(rb, e.c64(full_blocks)), fullbb, tailbb);
-    b.SetInsertPoint(fullbb);
-    rows(static_cast<int>(mr));
-    b.CreateBr(join);
-    b.SetInsertPoint(tailbb);
-    rows(static_cast<int>(tail));
-    b.CreateBr(join);
-    b.SetInsertPoint(join);
-  });
+      b.CreateBr(join);
+      b.SetInsertPoint(tailbb);
+      rows(static_cast<int>(tail));
+      b.CreateBr(join);
+      b.SetInsertPoint(join);
+    });
+  };
+  // K blocking (broadcast form): the kc×N block of B stays in L2 while every row block of this
+  // thread sweeps it; partial sums go through C (the same k order for any thread count).
+  const int64_t kc = g.tb ? g.K : gemm_k_block(n, g.K);
+  const int64_t nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
+  if (nk == 1) return pass({e.c64(0), g.K, true, true});
+  pass({e.c64(0), kc, true, false});
+  if (nk > 2) e.loop(e.c64(1), e.c64(nk - 1), [&](llvm::Value* pc) { pass({e.mul(pc, e.c64(kc)), kc, false, false}); });
+  pass({e.c64((nk - 1) * kc), klast, false, true});
 }
 
 }  // namespace gradc

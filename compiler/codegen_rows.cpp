@@ -86,16 +86,67 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
   else body(e.c64(0), e.lo, e.hi);
 }
 
+namespace {
+// In-register transpose of 16 rows of 16 lanes: stage b swaps the off-diagonal b×b blocks of every
+// 2b×2b block, so after b = 8, 4, 2, 1 element (i, l) has moved to (l, i).
+void transpose16(Emitter& e, std::vector<llvm::Value*>& v) {
+  for (int bsz = 8; bsz >= 1; bsz /= 2) {
+    std::vector<int> lo_mask, hi_mask;
+    for (int l = 0; l < 16; ++l) {
+      lo_mask.push_back((l & bsz) ? 16 + l - bsz : l);
+      hi_mask.push_back((l & bsz) ? 16 + l : l + bsz);
+    }
+    for (int i = 0; i < 16; ++i) {
+      if (i & bsz) continue;
+      llvm::Value* a = v[static_cast<size_t>(i)];
+      llvm::Value* c = v[static_cast<size_t>(i + bsz)];
+      v[static_cast<size_t>(i)] = e.b.CreateShuffleVector(a, c, lo_mask);
+      v[static_cast<size_t>(i + bsz)] = e.b.CreateShuffleVector(a, c, hi_mask);
+    }
+  }
+}
+}  // namespace
+
 void emit_layout(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   llvm::Value* x = e.base(n.in[0]);
   llvm::Value* out = e.base(k.node);
-  if (n.op == Op::Transpose) {  // out[c][r] = x[r][c], parallel over output rows c
-    const int64_t R = n.shape[1], C = n.shape[0];
-    e.loop(e.lo, e.hi, [&](llvm::Value* c) {
-      e.loop(e.c64(0), e.c64(R), [&](llvm::Value* r) {
-        e.store(e.load(x, e.add(e.mul(r, e.c64(C)), c)), out, e.add(e.mul(c, e.c64(R)), r));
-      });
+  if (n.op == Op::Transpose) {
+    // out[c][r] = x[r][c] in 16×16 tiles: 16 row loads, a 4-stage shuffle network, 16 row stores
+    // (the element-wise gather was strided on every load). Parallel over 16-row blocks of out.
+    const int64_t R = n.shape[1], C = n.shape[0], rfull = R / 16;
+    auto block = [&](llvm::Value* c0, int64_t cw) {  // out rows [c0, c0 + cw), cw <= 16
+      if (rfull > 0)
+        e.loop(e.c64(0), e.c64(rfull), [&](llvm::Value* rb) {
+          llvm::Value* r0 = e.mul(rb, e.c64(16));
+          std::vector<llvm::Value*> v;
+          for (int i = 0; i < 16; ++i) v.push_back(e.vload(e.gep(x, e.add(e.mul(e.add(r0, e.c64(i)), e.c64(C)), c0)), cw));
+          transpose16(e, v);
+          for (int i = 0; i < cw; ++i) e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), 16);
+        });
+      if (R % 16)
+        for (int i = 0; i < cw; ++i) {
+          llvm::Value* c = e.add(c0, e.c64(i));
+          e.loop(e.c64(rfull * 16), e.c64(R), [&](llvm::Value* r) {
+            e.store(e.load(x, e.add(e.mul(r, e.c64(C)), c)), out, e.add(e.mul(c, e.c64(R)), r));
+          });
+        }
+    };
+    const int64_t cfull = C / 16, ctail = C % 16;
+    e.loop(e.lo, e.hi, [&](llvm::Value* cb) {
+      if (ctail == 0) return block(e.mul(cb, e.c64(16)), 16);
+      auto& b = e.b;
+      auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_cols", e.fn);
+      auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_cols", e.fn);
+      auto* join = llvm::BasicBlock::Create(b.getContext(), "cols_done", e.fn);
+      b.CreateCondBr(b.CreateICmpSLT(cb, e.c64(cfull)), fullbb, tailbb);
+      b.SetInsertPoint(fullbb);
+      block(e.mul(cb, e.c64(16)), 16);
+      b.CreateBr(join);
+      b.SetInsertPoint(tailbb);
+      block(e.c64(cfull * 16), ctail);
+      b.CreateBr(join);
+      b.SetInsertPoint(join);
     });
     return;
   }

@@ -114,6 +114,24 @@ llvm::Value* Emitter::log(llvm::Value* x) {
   return b.CreateSelect(b.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(f32)), x, r);
 }
 
+namespace {
+llvm::Constant* lane_mask(llvm::IRBuilder<>& b, int64_t active) {
+  std::vector<llvm::Constant*> bits;
+  for (int l = 0; l < Emitter::kLanes; ++l) bits.push_back(b.getInt1(l < active));
+  return llvm::ConstantVector::get(bits);
+}
+}  // namespace
+
+llvm::Value* Emitter::vload(llvm::Value* p, int64_t active) {
+  if (active == kLanes) return b.CreateAlignedLoad(vec(), p, llvm::Align(4));
+  return b.CreateMaskedLoad(vec(), p, llvm::Align(4), lane_mask(b, active), llvm::Constant::getNullValue(vec()));
+}
+
+void Emitter::vstore(llvm::Value* v, llvm::Value* p, int64_t active) {
+  if (active == kLanes) b.CreateAlignedStore(v, p, llvm::Align(4));
+  else b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, active));
+}
+
 llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) {
   return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y);
 }

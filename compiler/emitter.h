@@ -51,6 +51,12 @@ class Emitter {
   llvm::Value* log(llvm::Value* x);
   llvm::Value* fmax(llvm::Value* x, llvm::Value* y);  // x > y ? x : y (NaN-agnostic like the reference)
 
+  // 16 × f32 (one zmm) loads/stores of the first `active` lanes (masked when active < 16).
+  static constexpr int kLanes = 16;
+  llvm::FixedVectorType* vec() { return llvm::FixedVectorType::get(f32, kLanes); }
+  llvm::Value* vload(llvm::Value* p, int64_t active);
+  void vstore(llvm::Value* v, llvm::Value* p, int64_t active);
+
  private:
   llvm::Module& m_;
   llvm::Value* bufs_ = nullptr;

@@ -310,7 +310,7 @@ PassResult gemm_layout(const Graph& g) {
   for (const Node& n : g.nodes()) {
     if (op_info(n.op).kind == OpKind::Gemm && n.a.tb && n.op != Op::MatMulMask) {
       const Shape& bs = g.node(n.in[1]).shape;  // [N, K]
-      if (bs[1] < 32) {
+      if (bs[1] < 32 || n.shape[0] >= 64) {
         Tensor bt = r.dst().add(Op::Transpose, {r.mapped(n.in[1])}, Attrs{});
         r.dst().node(bt.id).where = n.where;
         Attrs a = n.a;

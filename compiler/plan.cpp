@@ -24,7 +24,7 @@ int64_t kernel_range(const Graph& g, const Node& n) {
       return outer > 1 ? outer : inner;
     }
     case OpKind::Layout:
-      if (n.op == Op::Transpose) return n.shape[0];
+      if (n.op == Op::Transpose) return (n.shape[0] + 15) / 16;  // 16-row tiles, codegen_rows.cpp
       if (n.op == Op::Broadcast) {  // rows of the elements after the axis
         if (n.a.axis == -1) return 1;
         int64_t inner = 1;
@@ -59,7 +59,17 @@ void mix(uint64_t& h, uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; }
 
 int64_t gemm_row_block(const Node& n) {
   if (n.a.tb) return n.a.ta ? 1 : 4;
-  return 6;
+  // Broadcast form: mr rows × nv zmm accumulators, nv = the columns' zmm count up to 4. Fewer
+  // columns get more rows so ≥ 12 independent FMA chains cover the FMA latency (4 cycles × 2 pipes)
+  // and accumulators + B vectors + the broadcast stay within 32 zmm registers.
+  const int64_t nv = std::min<int64_t>(4, (n.shape[1] + 15) / 16);
+  return nv >= 4 ? 6 : nv == 3 ? 8 : 12;
+}
+
+int64_t gemm_k_block(const Node& n, int64_t K) {
+  const int64_t bytes = K * n.shape[1] * 4;
+  const int64_t blocks = (bytes + kGemmBlockBytes - 1) / kGemmBlockBytes;
+  return (K + blocks - 1) / blocks;
 }
 
 int64_t elementwise_cols(const Graph& g, const Node& n) {

@@ -59,6 +59,10 @@ bool has_lowering(Op op);
 
 // Rows of C per GEMM microkernel call (the GEMM kernel's parallel unit), see codegen_gemm.cpp.
 int64_t gemm_row_block(const Node& matmul);
+// K block of a broadcast-form GEMM: the K×N operand is swept in blocks of at most kGemmBlockBytes
+// (sized to stay in a Zen 4/5 core's 1 MiB L2 next to the A rows and C tiles), equal-sized.
+inline constexpr int64_t kGemmBlockBytes = 384 * 1024;
+int64_t gemm_k_block(const Node& matmul, int64_t K);
 
 // Elementwise view of a node: rows × cols where cols is the inner loop (contiguous for every operand).
 int64_t elementwise_cols(const Graph& g, const Node& n);

@@ -9,6 +9,7 @@
 #include "compiler/plan.h"
 #include "runtime/engine.h"
 #include "runtime/program.h"
+#include "tools/bench_gemm.h"
 #include "tools/peak.h"
 #include "tools/report.h"
 #include "tools/commands.h"
@@ -101,25 +102,6 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps) {
 }  // namespace
 
 namespace {
-// Median µs of OpenBLAS SGEMM on the GEMM shape of node n (fresh random operands).
-double blas_us(const Blas& blas, const Node& n, const Graph& g, int threads, int reps) {
-  const Shape& as = g.node(n.in[0]).shape;
-  const Shape& bs = g.node(n.in[1]).shape;
-  const int M = static_cast<int>(n.shape[0]), N = static_cast<int>(n.shape[1]);
-  const int K = static_cast<int>(n.a.ta ? as[0] : as[1]);
-  std::vector<float> A(static_cast<size_t>(as.numel()), 0.5f), B(static_cast<size_t>(bs.numel()), 0.25f),
-      C(static_cast<size_t>(M) * static_cast<size_t>(N));
-  if (blas.set_threads) blas.set_threads(threads);
-  std::vector<double> t;
-  for (int r = 0; r <= reps; ++r) {
-    const auto a = Clock::now();
-    blas.sgemm(101, n.a.ta ? 112 : 111, n.a.tb ? 112 : 111, M, N, K, 1.f, A.data(), static_cast<int>(as[1]), B.data(),
-               static_cast<int>(bs[1]), 0.f, C.data(), N);
-    if (r) t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-  }
-  return median(std::move(t));
-}
-
 void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report) {
   StepGraph s = make_step_graph(model, batch);
   Program p(s.model->g);
@@ -155,7 +137,11 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
       const Shape& as = g.node(n.in[0]).shape;
       shape = std::to_string(n.shape[0]) + "×" + std::to_string(n.shape[1]) + "×" + std::to_string(n.a.ta ? as[0] : as[1]);
-      if (blas) bl = std::min(blas_us(*blas, n, g, 1, reps), blas_us(*blas, n, g, 2, reps));
+      if (blas) {
+        const int64_t K = n.a.ta ? as[0] : as[1];
+        bl = std::min(blas_sgemm_us(*blas, n.shape[0], n.shape[1], K, n.a.ta, n.a.tb, 1, reps),
+                      blas_sgemm_us(*blas, n.shape[0], n.shape[1], K, n.a.ta, n.a.tb, 2, reps));
+      }
     }
     const double gf1 = ki.flops / t1[k] / 1e3, gf2 = ki.flops / t2[k] / 1e3;
     std::printf("%-26s %-16s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%%", ki.fn.c_str(), shape.c_str(), t1[k], gf1,
@@ -186,11 +172,15 @@ void add_bench(CLI::App& app) {
     int64_t batch = 0;
     int reps = 200;
     bool json = false, no_reference = false, compare_fusion = false, kernels = false;
-    std::string report;
+    std::string report, shape;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + "), or 'suite' with --compare-fusion")->required();
+  cmd->add_option("model", o->model,
+                  "Model name (" + model_names() +
+                      "), 'suite' with --compare-fusion, or 'gemm': every model GEMM alone vs OpenBLAS")
+      ->required();
+  cmd->add_option("--shape", o->shape, "With 'gemm': time the one GEMM MxNxK (e.g. 2048x2048x2048)");
   cmd->add_flag("--compare-fusion", o->compare_fusion,
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
                 "mlp512 b128/b1024)");
@@ -203,6 +193,8 @@ void add_bench(CLI::App& app) {
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->callback([o] {
+    if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30));
+    if (!o->shape.empty()) throw UsageError("gradc: --shape only applies to 'gradc bench gemm'");
     if (o->compare_fusion) {
       std::vector<std::pair<std::string, int64_t>> cfgs;
       if (o->model == "suite")

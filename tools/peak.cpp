@@ -5,6 +5,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <vector>
 
 namespace gradc::cli {
 
@@ -61,6 +63,23 @@ const Blas* openblas() {
     }
   }
   return b.sgemm ? &b : nullptr;
+}
+
+double blas_sgemm_us(const Blas& blas, int64_t M, int64_t N, int64_t K, bool ta, bool tb, int threads, int reps) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<float> A(static_cast<size_t>(M * K), 0.5f), B(static_cast<size_t>(K * N), 0.25f),
+      C(static_cast<size_t>(M * N));
+  if (blas.set_threads) blas.set_threads(threads);
+  const int lda = static_cast<int>(ta ? M : K), ldb = static_cast<int>(tb ? K : N);
+  std::vector<double> t;
+  for (int r = 0; r <= reps; ++r) {
+    const auto a = Clock::now();
+    blas.sgemm(101, ta ? 112 : 111, tb ? 112 : 111, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.f,
+               A.data(), lda, B.data(), ldb, 0.f, C.data(), static_cast<int>(N));
+    if (r) t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+  }
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
 }
 
 }  // namespace gradc::cli

@@ -16,4 +16,8 @@ struct Blas {
 };
 const Blas* openblas();
 
+// Median µs of cblas_sgemm C[M,N] = op(A)·op(B) (row-major, op = transpose when ta/tb) over `reps`
+// calls after one warm-up, on `threads` OpenBLAS threads; fresh constant operands.
+double blas_sgemm_us(const Blas& blas, int64_t M, int64_t N, int64_t K, bool ta, bool tb, int threads, int reps);
+
 }  // namespace gradc::cli
