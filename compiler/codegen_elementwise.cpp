@@ -14,6 +14,7 @@ struct Ctx {
   int64_t total, cols;
   llvm::Value *flat, *col;
   std::vector<std::pair<int, llvm::Value*>> memo;
+  std::vector<std::pair<int, llvm::Value*>> scalars;  // scalar operands, loaded once before the loop
 };
 
 llvm::Value* value_of(Ctx& c, int id);
@@ -21,6 +22,8 @@ llvm::Value* value_of(Ctx& c, int id);
 llvm::Value* operand(Ctx& c, int id) {
   if (std::find(c.group.begin(), c.group.end(), id) != c.group.end()) return value_of(c, id);
   Emitter& e = c.e;
+  for (auto& [n, v] : c.scalars)
+    if (n == id) return v;
   const int64_t p = e.g.node(id).shape.numel();
   llvm::Value* idx = p == c.total ? c.flat : p == 1 ? e.c64(0) : p == c.cols ? c.col : e.b.CreateURem(c.flat, e.c64(p));
   return e.load(e.base(id), idx);
@@ -84,7 +87,7 @@ llvm::Value* value_of(Ctx& c, int id) {
 
 llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
                                llvm::Value* flat, llvm::Value* col) {
-  Ctx c{e, group, total, cols, flat, col, {}};
+  Ctx c{e, group, total, cols, flat, col, {}, {}};
   return value_of(c, node);
 }
 
@@ -92,15 +95,34 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
   const Node& root = e.g.node(k.node);
   std::vector<int> group = k.fused;
   group.push_back(k.node);
-  const int64_t cols = elementwise_cols(e.g, root);
+  const int64_t cols = elementwise_cols(e.g, root, k.fused);
   const int64_t total = root.shape.numel();
   llvm::Value* out = e.base(k.node);
+  // Scalar operands (the learning rate, a loss scale) are loaded once: inside the loop the store to
+  // `out` could alias them, and LLVM would reload them per element.
+  std::vector<std::pair<int, llvm::Value*>> scalars;
+  for (int id : group)
+    for (int in : e.g.node(id).in)
+      if (e.g.node(in).shape.numel() == 1 && e.g.node(in).dtype == DType::F32 &&
+          std::find(group.begin(), group.end(), in) == group.end() && e.g.node(id).op != Op::Dropout)
+        scalars.emplace_back(in, e.load(e.base(in), e.c64(0)));
+  auto element = [&](llvm::Value* flat, llvm::Value* col) {
+    Ctx c{e, group, total, cols, flat, col, {}, scalars};
+    e.store(value_of(c, k.node), out, flat);
+  };
+  bool broadcast = false;  // some operand repeats with period `cols`: loop rows × cols
+  for (int id : group)
+    for (int in : e.g.node(id).in) broadcast |= e.g.node(in).shape.numel() > 1 && e.g.node(in).shape.numel() < total;
+  if (!broadcast) {
+    // Flat: elements [lo·cols, min(hi·cols, total)) in one loop.
+    llvm::Value* end = e.mul(e.hi, e.c64(cols));
+    end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(total)), end, e.c64(total));
+    e.loop(e.mul(e.lo, e.c64(cols)), end, [&](llvm::Value* flat) { element(flat, flat); });
+    return;
+  }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {
     llvm::Value* row0 = e.mul(r, e.c64(cols));
-    e.loop(e.c64(0), e.c64(cols), [&](llvm::Value* col) {
-      Ctx c{e, group, total, cols, e.add(row0, col), col, {}};
-      e.store(value_of(c, k.node), out, c.flat);
-    });
+    e.loop(e.c64(0), e.c64(cols), [&](llvm::Value* col) { element(e.add(row0, col), col); });
   });
 }
 

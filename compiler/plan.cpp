@@ -14,7 +14,10 @@ int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 int64_t kernel_range(const Graph& g, const Node& n) {
   switch (op_info(n.op).kind) {
     case OpKind::Unary:
-    case OpKind::Binary: return n.shape.numel() / elementwise_cols(g, n);
+    case OpKind::Binary: {
+      const int64_t cols = elementwise_cols(g, n);
+      return (n.shape.numel() + cols - 1) / cols;
+    }
     case OpKind::Gemm: return (n.shape[0] + gemm_row_block(n) - 1) / gemm_row_block(n);
     case OpKind::Reduce: {
       if (n.a.axis == -1) return 1;
@@ -72,15 +75,21 @@ int64_t gemm_k_block(const Node& n, int64_t K) {
   return (K + blocks - 1) / blocks;
 }
 
-int64_t elementwise_cols(const Graph& g, const Node& n) {
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused) {
   const int64_t total = n.shape.numel();
   int64_t period = 0;
-  for (int i : n.in) {
-    const int64_t p = g.node(i).shape.numel();
-    if (p > 1 && p < total && (period == 0 || p < period)) period = p;
-  }
+  auto scan = [&](const Node& m) {
+    for (int i : m.in) {
+      const int64_t p = g.node(i).shape.numel();
+      if (p > 1 && p < total && (period == 0 || p < period)) period = p;
+    }
+  };
+  scan(n);
+  for (int f : fused) scan(g.node(f));
   if (period) return period;
-  return std::max<int64_t>(1, n.shape.cols());
+  // No broadcast operand: one flat loop in chunks (rows of the node's own shape could be as short
+  // as 10 elements, e.g. the W[784,10] update, which LLVM then unrolled instead of vectorising).
+  return std::max<int64_t>(1, std::min(total, kElementwiseChunk));
 }
 
 Plan make_plan(const Graph& g, const PlanOptions& opt) {
@@ -173,6 +182,10 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       k.fused.push_back(id);
       k.flops += static_cast<double>(g.node(id).shape.numel());
       for (int j : g.node(id).in) stack.push_back(j);
+    }
+    if (op_info(kn.op).kind == OpKind::Unary || op_info(kn.op).kind == OpKind::Binary) {
+      const int64_t cols = elementwise_cols(g, kn, k.fused);
+      k.range = (kn.shape.numel() + cols - 1) / cols;
     }
     p.kernels.push_back(k);
   }

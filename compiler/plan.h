@@ -64,7 +64,10 @@ int64_t gemm_row_block(const Node& matmul);
 inline constexpr int64_t kGemmBlockBytes = 384 * 1024;
 int64_t gemm_k_block(const Node& matmul, int64_t K);
 
-// Elementwise view of a node: rows × cols where cols is the inner loop (contiguous for every operand).
-int64_t elementwise_cols(const Graph& g, const Node& n);
+// Elementwise view of a kernel computing n (and the inlined producers `fused`): rows × cols where
+// cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
+// kElementwiseChunk elements (the last chunk may be short). The kernel's range is ceil(numel / cols).
+inline constexpr int64_t kElementwiseChunk = 4096;
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused = {});
 
 }  // namespace gradc
