@@ -8,9 +8,8 @@ std::vector<Tensor> grad(Tensor loss, const std::vector<Tensor>& wrt) {
   if (!loss.valid()) throw GraphError("gradc: grad of an empty tensor");
   Graph& g = *loss.g;
   if (loss.shape().numel() != 1 || loss.dtype() != DType::F32)
-    throw GraphError("gradc: grad needs a scalar f32 loss, got " + std::string(dtype_name(loss.dtype())) +
-                     " " + loss.shape().str() + " from op '" + op_name(loss.node().op) + "' (at " +
-                     loss.node().where + ")");
+    throw GraphError("gradc: grad needs a scalar f32 loss, got " + std::string(dtype_name(loss.dtype())) + " " +
+                     loss.shape().str() + " from op '" + op_name(loss.node().op) + "' (at " + loss.node().where + ")");
   const size_t n0 = static_cast<size_t>(loss.id) + 1;
   // Forward reachability from wrt: only those nodes need adjoints.
   std::vector<char> needs(n0, 0);

@@ -22,12 +22,18 @@ std::string escape(const std::string& s) {
 
 std::string style_of(const Node& n) {
   switch (n.role) {
-    case Role::Input: return "shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
-    case Role::Param: return "shape=box, style=\"filled,rounded\", fillcolor=\"#ffe08a\"";
-    case Role::State: return "shape=box, style=\"filled,rounded,dashed\", fillcolor=\"#fff4cc\"";
-    case Role::Grad: return "shape=box, style=filled, fillcolor=\"#f8b4b4\", penwidth=2";
-    case Role::Output: return "shape=box, style=filled, fillcolor=\"#c3e6cb\", penwidth=2";
-    case Role::Op: break;
+    case Role::Input:
+      return "shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
+    case Role::Param:
+      return "shape=box, style=\"filled,rounded\", fillcolor=\"#ffe08a\"";
+    case Role::State:
+      return "shape=box, style=\"filled,rounded,dashed\", fillcolor=\"#fff4cc\"";
+    case Role::Grad:
+      return "shape=box, style=filled, fillcolor=\"#f8b4b4\", penwidth=2";
+    case Role::Output:
+      return "shape=box, style=filled, fillcolor=\"#c3e6cb\", penwidth=2";
+    case Role::Op:
+      break;
   }
   if (n.op == Op::Constant) return "shape=plaintext, fontsize=9, fontcolor=\"#666666\"";
   if (n.where.rfind("∂", 0) == 0) return "shape=box, style=filled, fillcolor=\"#fde2e2\"";
@@ -59,7 +65,8 @@ std::string to_dot(const Graph& g, const std::vector<int>* kernel_of) {
   };
   std::vector<std::vector<int>> clusters;
   for (const Node& n : g.nodes()) {
-    const int k = kernel_of && static_cast<size_t>(n.id) < kernel_of->size() ? (*kernel_of)[static_cast<size_t>(n.id)] : -1;
+    const int k =
+        kernel_of && static_cast<size_t>(n.id) < kernel_of->size() ? (*kernel_of)[static_cast<size_t>(n.id)] : -1;
     if (k < 0) {
       s += node_line(n);
       continue;

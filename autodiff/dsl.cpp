@@ -30,8 +30,8 @@ Tensor constant(Graph& g, float value, Shape s, Loc loc) {
 
 Tensor constant_data(Graph& g, Shape s, std::vector<float> data, Loc loc) {
   if (static_cast<int64_t>(data.size()) != s.numel())
-    throw GraphError("gradc: constant of shape " + s.str() + " given " + std::to_string(data.size()) +
-                     " values (at " + where_str(loc) + ")");
+    throw GraphError("gradc: constant of shape " + s.str() + " given " + std::to_string(data.size()) + " values (at " +
+                     where_str(loc) + ")");
   Attrs a;
   a.shape = s;
   a.data = std::move(data);
@@ -112,12 +112,8 @@ Tensor one_hot(Tensor labels, int64_t depth, Loc loc) {
   a.depth = depth;
   return unary(Op::OneHot, labels, loc, a);
 }
-Tensor softmax_xent(Tensor logits, Tensor labels, Loc loc) {
-  return binary(Op::SoftmaxXent, logits, labels, loc);
-}
-Tensor sigmoid_xent(Tensor logits, Tensor targets, Loc loc) {
-  return binary(Op::SigmoidXent, logits, targets, loc);
-}
+Tensor softmax_xent(Tensor logits, Tensor labels, Loc loc) { return binary(Op::SoftmaxXent, logits, labels, loc); }
+Tensor sigmoid_xent(Tensor logits, Tensor targets, Loc loc) { return binary(Op::SigmoidXent, logits, targets, loc); }
 
 Tensor conv2d(Tensor x, Tensor w, Padding pad, Loc loc) {
   Attrs a;
@@ -141,8 +137,7 @@ Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
   Graph& g = graph_of(x, loc);
   const Shape s = g.node(x.id).shape;
   if (s.rank != 2)
-    throw GraphError("gradc: dense '" + name + "' needs a 2-D input, got " + s.str() + " (at " +
-                     where_str(loc) + ")");
+    throw GraphError("gradc: dense '" + name + "' needs a 2-D input, got " + s.str() + " (at " + where_str(loc) + ")");
   Tensor w = g.param(name + "/W", {s[1], units}, Init::GlorotUniform, 0.f, loc);
   Tensor b = g.param(name + "/b", {units}, Init::Zeros, 0.f, loc);
   return add(matmul(x, w, false, false, loc), b, loc);

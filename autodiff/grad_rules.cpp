@@ -69,23 +69,13 @@ void grad_Maximum(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx)
 
 void grad_Neg(const Node&, Tensor, Tensor dy, std::vector<Tensor>& dx) { dx[0] = neg(dy); }
 void grad_Exp(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * out; }
-void grad_Log(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = dy / in(n, out, 0);
-}
-void grad_Sqrt(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = dy * 0.5f / out;
-}
-void grad_Square(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = dy * in(n, out, 0) * 2.f;
-}
+void grad_Log(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy / in(n, out, 0); }
+void grad_Sqrt(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * 0.5f / out; }
+void grad_Square(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * in(n, out, 0) * 2.f; }
 // Uses the output, not the input, so the forward input need not stay alive for the backward.
 void grad_Relu(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = relu_grad(out, dy); }
-void grad_Sigmoid(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = dy * out * (1.f - out);
-}
-void grad_Tanh(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = dy * (1.f - square(out));
-}
+void grad_Sigmoid(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * out * (1.f - out); }
+void grad_Tanh(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * (1.f - square(out)); }
 void grad_Dropout(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
   dx[0] = dropout(dy, in(n, out, 1), n.a.value, n.a.training);  // same key -> same mask
 }

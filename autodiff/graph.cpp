@@ -9,26 +9,22 @@ Shape Tensor::shape() const { return g->node(id).shape; }
 DType Tensor::dtype() const { return g->node(id).dtype; }
 
 std::string where_str(const std::source_location& loc) {
-  return std::filesystem::path(loc.file_name()).filename().string() + ":" +
-         std::to_string(loc.line());
+  return std::filesystem::path(loc.file_name()).filename().string() + ":" + std::to_string(loc.line());
 }
 
 Tensor Graph::add(Op op, std::vector<int> in, Attrs a, std::source_location loc) {
   const OpInfo& info = op_info(op);
   if (static_cast<int>(in.size()) != info.arity)
-    throw GraphError("gradc: op '" + std::string(info.name) + "' takes " +
-                     std::to_string(info.arity) + " inputs, got " + std::to_string(in.size()) +
-                     " (at " + where_str(loc) + ")");
+    throw GraphError("gradc: op '" + std::string(info.name) + "' takes " + std::to_string(info.arity) +
+                     " inputs, got " + std::to_string(in.size()) + " (at " + where_str(loc) + ")");
   for (int i : in)
     if (i < 0 || static_cast<size_t>(i) >= nodes_.size())
-      throw GraphError("gradc: op '" + std::string(info.name) + "' got an invalid tensor (at " +
-                       where_str(loc) + ")");
+      throw GraphError("gradc: op '" + std::string(info.name) + "' got an invalid tensor (at " + where_str(loc) + ")");
   TypeInfo t;
   try {
     t = info.infer(*this, in, a);
   } catch (const GraphError& e) {
-    throw GraphError("gradc: op '" + std::string(info.name) + "': " + e.what() + " (at " +
-                     where_str(loc) + ")");
+    throw GraphError("gradc: op '" + std::string(info.name) + "': " + e.what() + " (at " + where_str(loc) + ")");
   }
   Node n;
   n.id = static_cast<int>(nodes_.size());
@@ -55,8 +51,7 @@ Tensor Graph::input(const std::string& name, Shape s, DType t, std::source_locat
   return r;
 }
 
-Tensor Graph::param(const std::string& name, Shape s, Init init, float scale,
-                    std::source_location loc) {
+Tensor Graph::param(const std::string& name, Shape s, Init init, float scale, std::source_location loc) {
   if (find_id(name) >= 0)
     throw GraphError("gradc: duplicate input/parameter name '" + name + "' (at " + where_str(loc) + ")");
   Attrs a;
@@ -111,8 +106,8 @@ void Graph::assign(Tensor param, Tensor value, std::source_location loc) {
   if (p.op != Op::Parameter)
     throw GraphError("gradc: assign target '" + p.name + "' is not a parameter (at " + where_str(loc) + ")");
   if (p.shape != v.shape || v.dtype != DType::F32)
-    throw GraphError("gradc: assign to '" + p.name + "' " + p.shape.str() + " from " + v.shape.str() +
-                     " (at " + where_str(loc) + ")");
+    throw GraphError("gradc: assign to '" + p.name + "' " + p.shape.str() + " from " + v.shape.str() + " (at " +
+                     where_str(loc) + ")");
   for (const Update& u : updates_)
     if (u.param == param.id) throw GraphError("gradc: parameter '" + p.name + "' assigned twice");
   updates_.push_back({param.id, value.id});

@@ -25,7 +25,7 @@ struct Node {
   Shape shape;
   DType dtype = DType::F32;
   Attrs a;
-  std::string name;   // inputs/params: the user's name; others: optional label
+  std::string name;  // inputs/params: the user's name; others: optional label
   Role role = Role::Op;
   std::string where;  // "file:line" of the DSL call that made it
 };
@@ -46,8 +46,7 @@ class Graph {
   Graph& operator=(const Graph&) = default;
 
   // Adds a node after running the op's shape rule; throws GraphError naming op, shapes and `loc`.
-  Tensor add(Op op, std::vector<int> in, Attrs a = {},
-             std::source_location loc = std::source_location::current());
+  Tensor add(Op op, std::vector<int> in, Attrs a = {}, std::source_location loc = std::source_location::current());
   Tensor input(const std::string& name, Shape s, DType t = DType::F32,
                std::source_location loc = std::source_location::current());
   Tensor param(const std::string& name, Shape s, Init init, float scale = 0.f,
@@ -63,8 +62,8 @@ class Graph {
   size_t size() const { return nodes_.size(); }
   Tensor tensor(int id) { return {this, id}; }
 
-  std::vector<Tensor> params();  // trainable parameters only
-  Tensor find(const std::string& name);  // input or parameter by name; throws if unknown
+  std::vector<Tensor> params();                // trainable parameters only
+  Tensor find(const std::string& name);        // input or parameter by name; throws if unknown
   int find_id(const std::string& name) const;  // -1 if unknown
 
   // Outputs a compiled program/the interpreter must keep (loss, gradients, updated params).

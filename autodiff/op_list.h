@@ -6,39 +6,39 @@
 //   fused ops that only the compiler's fusion passes create, after autodiff has run.
 #pragma once
 
-#define GRADC_OPS(X)                                            \
-  X(Input, "input", 0, Source, false)                           \
-  X(Parameter, "parameter", 0, Source, false)                   \
-  X(Constant, "constant", 0, Source, false)                     \
-  X(MatMul, "matmul", 2, Gemm, true)                            \
-  X(Add, "add", 2, Binary, true)                                \
-  X(Sub, "sub", 2, Binary, true)                                \
-  X(Mul, "mul", 2, Binary, true)                                \
-  X(Div, "div", 2, Binary, true)                                \
-  X(Maximum, "maximum", 2, Binary, true)                        \
-  X(Neg, "neg", 1, Unary, true)                                 \
-  X(Exp, "exp", 1, Unary, true)                                 \
-  X(Log, "log", 1, Unary, true)                                 \
-  X(Sqrt, "sqrt", 1, Unary, true)                               \
-  X(Square, "square", 1, Unary, true)                           \
-  X(Relu, "relu", 1, Unary, true)                               \
-  X(Sigmoid, "sigmoid", 1, Unary, true)                         \
-  X(Tanh, "tanh", 1, Unary, true)                               \
-  X(ReluGrad, "relu_grad", 2, Binary, false)                    \
-  X(Dropout, "dropout", 2, Unary, true)                         \
-  X(Sum, "sum", 1, Reduce, true)                                \
-  X(Mean, "mean", 1, Reduce, true)                              \
-  X(Broadcast, "broadcast", 1, Layout, true)                    \
-  X(Reshape, "reshape", 1, Layout, true)                        \
-  X(Transpose, "transpose", 1, Layout, true)                    \
-  X(Softmax, "softmax", 1, Row, true)                           \
-  X(LogSoftmax, "log_softmax", 1, Row, true)                    \
-  X(OneHot, "one_hot", 1, Row, false)                           \
-  X(SoftmaxXent, "softmax_xent", 2, Loss, true)                 \
-  X(SigmoidXent, "sigmoid_xent", 2, Loss, true)                 \
-  X(Conv2d, "conv2d", 2, Conv, true)                            \
-  X(Conv2dGradInput, "conv2d_grad_input", 2, Conv, false)       \
-  X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false)     \
-  X(Dense, "dense", 3, Gemm, false)                             \
-  X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)             \
+#define GRADC_OPS(X)                                        \
+  X(Input, "input", 0, Source, false)                       \
+  X(Parameter, "parameter", 0, Source, false)               \
+  X(Constant, "constant", 0, Source, false)                 \
+  X(MatMul, "matmul", 2, Gemm, true)                        \
+  X(Add, "add", 2, Binary, true)                            \
+  X(Sub, "sub", 2, Binary, true)                            \
+  X(Mul, "mul", 2, Binary, true)                            \
+  X(Div, "div", 2, Binary, true)                            \
+  X(Maximum, "maximum", 2, Binary, true)                    \
+  X(Neg, "neg", 1, Unary, true)                             \
+  X(Exp, "exp", 1, Unary, true)                             \
+  X(Log, "log", 1, Unary, true)                             \
+  X(Sqrt, "sqrt", 1, Unary, true)                           \
+  X(Square, "square", 1, Unary, true)                       \
+  X(Relu, "relu", 1, Unary, true)                           \
+  X(Sigmoid, "sigmoid", 1, Unary, true)                     \
+  X(Tanh, "tanh", 1, Unary, true)                           \
+  X(ReluGrad, "relu_grad", 2, Binary, false)                \
+  X(Dropout, "dropout", 2, Unary, true)                     \
+  X(Sum, "sum", 1, Reduce, true)                            \
+  X(Mean, "mean", 1, Reduce, true)                          \
+  X(Broadcast, "broadcast", 1, Layout, true)                \
+  X(Reshape, "reshape", 1, Layout, true)                    \
+  X(Transpose, "transpose", 1, Layout, true)                \
+  X(Softmax, "softmax", 1, Row, true)                       \
+  X(LogSoftmax, "log_softmax", 1, Row, true)                \
+  X(OneHot, "one_hot", 1, Row, false)                       \
+  X(SoftmaxXent, "softmax_xent", 2, Loss, true)             \
+  X(SigmoidXent, "sigmoid_xent", 2, Loss, true)             \
+  X(Conv2d, "conv2d", 2, Conv, true)                        \
+  X(Conv2dGradInput, "conv2d_grad_input", 2, Conv, false)   \
+  X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false) \
+  X(Dense, "dense", 3, Gemm, false)                         \
+  X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
   X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)

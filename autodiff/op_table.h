@@ -25,18 +25,18 @@ enum class Init : uint8_t { None, Zeros, Fill, GlorotUniform, Normal };
 // Per-node attributes; each op reads only the fields it documents in shape_rules.cpp.
 // graph_hash (compiler/plan.cpp) must mix every field that changes generated code.
 struct Attrs {
-  bool ta = false, tb = false;  // matmul: transpose a / b
-  int axis = -1;                // sum/mean/broadcast: axis, -1 = all
-  float value = 0.f;            // constant fill; dropout rate; init scale
-  uint64_t seed = 0;            // parameter init seed
-  bool training = true;         // dropout: false = identity
-  int64_t depth = 0;            // one_hot
+  bool ta = false, tb = false;   // matmul: transpose a / b
+  int axis = -1;                 // sum/mean/broadcast: axis, -1 = all
+  float value = 0.f;             // constant fill; dropout rate; init scale
+  uint64_t seed = 0;             // parameter init seed
+  bool training = true;          // dropout: false = identity
+  int64_t depth = 0;             // one_hot
   Padding pad = Padding::Valid;  // conv2d
-  Init init = Init::None;       // parameter initializer
-  Shape shape;                  // reshape / broadcast target shape
-  std::vector<float> data;      // constant contents; empty = filled with `value`
-  bool relu = false;            // dense: ReLU epilogue
-  int mask = 0;                 // matmul_relu_mask: 1 = operand a masked by input 2 > 0, 2 = operand b
+  Init init = Init::None;        // parameter initializer
+  Shape shape;                   // reshape / broadcast target shape
+  std::vector<float> data;       // constant contents; empty = filled with `value`
+  bool relu = false;             // dense: ReLU epilogue
+  int mask = 0;                  // matmul_relu_mask: 1 = operand a masked by input 2 > 0, 2 = operand b
 };
 
 class Graph;

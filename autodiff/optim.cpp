@@ -18,11 +18,16 @@ OptKind parse_optimizer(const std::string& name) {
 
 const char* optimizer_name(OptKind k) {
   switch (k) {
-    case OptKind::SGD: return "sgd";
-    case OptKind::Momentum: return "momentum";
-    case OptKind::Adagrad: return "adagrad";
-    case OptKind::RMSprop: return "rmsprop";
-    case OptKind::Adam: return "adam";
+    case OptKind::SGD:
+      return "sgd";
+    case OptKind::Momentum:
+      return "momentum";
+    case OptKind::Adagrad:
+      return "adagrad";
+    case OptKind::RMSprop:
+      return "rmsprop";
+    case OptKind::Adam:
+      return "adam";
   }
   return "?";
 }
@@ -61,7 +66,9 @@ TrainStep add_optimizer(Tensor loss, const OptimizerConfig& cfg) {
     const Shape shape = p.shape();
     Tensor next;
     switch (cfg.kind) {
-      case OptKind::SGD: next = p - d * s.lr; break;
+      case OptKind::SGD:
+        next = p - d * s.lr;
+        break;
       case OptKind::Momentum: {
         Tensor v = g.state(name + "/momentum", shape, Init::Zeros);
         Tensor vn = v * cfg.momentum + d;

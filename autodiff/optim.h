@@ -14,23 +14,23 @@ const char* optimizer_name(OptKind k);
 
 struct OptimizerConfig {
   OptKind kind = OptKind::SGD;
-  float momentum = 0.9f;          // Momentum: v = m·v + g; p -= lr·v (TensorFlow's MomentumOptimizer)
-  float adagrad_init = 0.1f;      // Adagrad: acc starts at 0.1 like TensorFlow; p -= lr·g/√acc
-  float rho = 0.9f;               // RMSprop (Keras): acc = ρ·acc + (1-ρ)g²; p -= lr·g/(√acc + ε)
+  float momentum = 0.9f;               // Momentum: v = m·v + g; p -= lr·v (TensorFlow's MomentumOptimizer)
+  float adagrad_init = 0.1f;           // Adagrad: acc starts at 0.1 like TensorFlow; p -= lr·g/√acc
+  float rho = 0.9f;                    // RMSprop (Keras): acc = ρ·acc + (1-ρ)g²; p -= lr·g/(√acc + ε)
   float beta1 = 0.9f, beta2 = 0.999f;  // Adam; the bias correction is folded into the fed lr
-  float epsilon = 1e-7f;          // Keras' default for RMSprop and Adam
-  float clip_norm = 0.f;          // > 0: clip gradients by global norm (tf.clip_by_global_norm)
-  float l2 = 0.f;                 // > 0: loss += l2·Σ‖W‖² over rank >= 2 parameters
-  float ema_decay = 0.f;          // > 0: keep "<param>/ema" = d·ema + (1-d)·param_new
-  float loss_scale = 1.f;         // objective = scale·loss; = batch reproduces TF1 estimators' summed loss
+  float epsilon = 1e-7f;               // Keras' default for RMSprop and Adam
+  float clip_norm = 0.f;               // > 0: clip gradients by global norm (tf.clip_by_global_norm)
+  float l2 = 0.f;                      // > 0: loss += l2·Σ‖W‖² over rank >= 2 parameters
+  float ema_decay = 0.f;               // > 0: keep "<param>/ema" = d·ema + (1-d)·param_new
+  float loss_scale = 1.f;              // objective = scale·loss; = batch reproduces TF1 estimators' summed loss
 };
 
 struct TrainStep {
-  Tensor lr;                  // f32 scalar input "lr", fed each step (schedules need no recompile)
-  Tensor total_loss;          // the objective differentiated: scale·loss (+ L2 penalty)
-  Tensor grad_norm;           // global gradient norm before clipping (invalid when not clipping)
+  Tensor lr;          // f32 scalar input "lr", fed each step (schedules need no recompile)
+  Tensor total_loss;  // the objective differentiated: scale·loss (+ L2 penalty)
+  Tensor grad_norm;   // global gradient norm before clipping (invalid when not clipping)
   std::vector<Tensor> params, grads;
-  std::vector<Tensor> ema;    // parallel to params when ema_decay > 0
+  std::vector<Tensor> ema;  // parallel to params when ema_decay > 0
 };
 
 // Appends gradients and updates (Graph::assign) for every trainable parameter of loss's graph.

@@ -8,8 +8,7 @@ namespace {
 const Node& arg(const Graph& g, const std::vector<int>& in, size_t k) { return g.node(in[k]); }
 
 void need_f32(const Node& n, const char* what) {
-  if (n.dtype != DType::F32)
-    fail(std::string(what) + " must be f32, got " + dtype_name(n.dtype) + " " + n.shape.str());
+  if (n.dtype != DType::F32) fail(std::string(what) + " must be f32, got " + dtype_name(n.dtype) + " " + n.shape.str());
 }
 
 bool is_suffix(const Shape& small, const Shape& big) {
@@ -52,8 +51,8 @@ void check_conv_operands(const Shape& x, const Shape& w) {
   if (x.rank != 4) fail("input must be NHWC rank 4, got " + x.str());
   if (w.rank != 4) fail("filter must be HWIO rank 4, got " + w.str());
   if (x[3] != w[2])
-    fail("input channels differ: input " + x.str() + " has " + std::to_string(x[3]) +
-         ", filter " + w.str() + " expects " + std::to_string(w[2]));
+    fail("input channels differ: input " + x.str() + " has " + std::to_string(x[3]) + ", filter " + w.str() +
+         " expects " + std::to_string(w[2]));
 }
 }  // namespace
 
@@ -61,8 +60,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   if (a == b) return a;
   if (b.rank == 0 || is_suffix(b, a)) return a;
   if (a.rank == 0 || is_suffix(a, b)) return b;
-  fail("shapes do not broadcast: " + a.str() + " vs " + b.str() +
-       " (one must equal a trailing part of the other)");
+  fail("shapes do not broadcast: " + a.str() + " vs " + b.str() + " (one must equal a trailing part of the other)");
 }
 
 ConvDim conv_dim(int64_t in, int64_t k, Padding p) {
@@ -73,8 +71,7 @@ ConvDim conv_dim(int64_t in, int64_t k, Padding p) {
 Shape conv_out_shape(const Shape& x, const Shape& w, Padding p) {
   check_conv_operands(x, w);
   ConvDim h = conv_dim(x[1], w[0], p), wd = conv_dim(x[2], w[1], p);
-  if (h.out <= 0 || wd.out <= 0)
-    fail("filter " + w.str() + " larger than input " + x.str() + " with valid padding");
+  if (h.out <= 0 || wd.out <= 0) fail("filter " + w.str() + " larger than input " + x.str() + " with valid padding");
   return {x[0], h.out, wd.out, w[3]};
 }
 
@@ -174,16 +171,15 @@ TypeInfo infer_Broadcast(const Graph& g, const std::vector<int>& in, const Attrs
     return f32(a.shape);
   }
   if (a.axis < 0 || a.axis >= a.shape.rank || a.shape.without_axis(a.axis) != x.shape)
-    fail("cannot broadcast " + x.shape.str() + " to " + a.shape.str() + " along axis " +
-         std::to_string(a.axis));
+    fail("cannot broadcast " + x.shape.str() + " to " + a.shape.str() + " along axis " + std::to_string(a.axis));
   return f32(a.shape);
 }
 
 TypeInfo infer_Reshape(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   const Node& x = arg(g, in, 0);
   if (x.shape.numel() != a.shape.numel())
-    fail("cannot reshape " + x.shape.str() + " (" + std::to_string(x.shape.numel()) + " elements) to " +
-         a.shape.str() + " (" + std::to_string(a.shape.numel()) + ")");
+    fail("cannot reshape " + x.shape.str() + " (" + std::to_string(x.shape.numel()) + " elements) to " + a.shape.str() +
+         " (" + std::to_string(a.shape.numel()) + ")");
   return {a.shape, x.dtype};
 }
 
@@ -211,8 +207,8 @@ TypeInfo infer_SoftmaxXent(const Graph& g, const std::vector<int>& in, const Att
   need_f32(x, "logits");
   if (x.shape.rank != 2) fail("logits must be [B,C], got " + x.shape.str());
   if (y.dtype != DType::I32 || y.shape.rank != 1 || y.shape[0] != x.shape[0])
-    fail("labels must be i32 [" + std::to_string(x.shape[0]) + "] for logits " + x.shape.str() +
-         ", got " + dtype_name(y.dtype) + " " + y.shape.str());
+    fail("labels must be i32 [" + std::to_string(x.shape[0]) + "] for logits " + x.shape.str() + ", got " +
+         dtype_name(y.dtype) + " " + y.shape.str());
   return f32(Shape::scalar());
 }
 

@@ -16,14 +16,16 @@ bool has_lowering(Op op) {
     case OpKind::Reduce:
     case OpKind::Row:
     case OpKind::Loss:
-    case OpKind::Conv: return true;
-    case OpKind::Layout: return op == Op::Reshape || op == Op::Transpose || op == Op::Broadcast;
+    case OpKind::Conv:
+      return true;
+    case OpKind::Layout:
+      return op == Op::Reshape || op == Op::Transpose || op == Op::Broadcast;
   }
   return false;
 }
 
-std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx, const std::string& prefix,
-                                          const std::vector<size_t>& which) {
+std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::LLVMContext& ctx,
+                                          const std::string& prefix, const std::vector<size_t>& which) {
   auto m = std::make_unique<llvm::Module>(prefix, ctx);
   for (size_t idx : which) {
     const KernelInfo& k = p.kernels[idx];
@@ -33,14 +35,29 @@ std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::L
     } else {
       switch (op_info(g.node(k.node).op).kind) {
         case OpKind::Unary:
-        case OpKind::Binary: emit_elementwise(e, k); break;
-        case OpKind::Gemm: emit_gemm(e, k); break;
-        case OpKind::Reduce: emit_reduce(e, k); break;
-        case OpKind::Layout: emit_layout(e, k); break;
-        case OpKind::Row: emit_row(e, k); break;
-        case OpKind::Loss: emit_loss(e, k); break;
-        case OpKind::Conv: emit_conv(e, k); break;
-        case OpKind::Source: break;
+        case OpKind::Binary:
+          emit_elementwise(e, k);
+          break;
+        case OpKind::Gemm:
+          emit_gemm(e, k);
+          break;
+        case OpKind::Reduce:
+          emit_reduce(e, k);
+          break;
+        case OpKind::Layout:
+          emit_layout(e, k);
+          break;
+        case OpKind::Row:
+          emit_row(e, k);
+          break;
+        case OpKind::Loss:
+          emit_loss(e, k);
+          break;
+        case OpKind::Conv:
+          emit_conv(e, k);
+          break;
+        case OpKind::Source:
+          break;
       }
     }
     e.finish();

@@ -119,7 +119,8 @@ void emit_conv(Emitter& e, const KernelInfo& k) {
         e.loop(e.c64(0), e.c64(g.OW), [&](llvm::Value* ow) {
           llvm::Value* iw = b.CreateSub(e.add(ow, kw), e.c64(g.pw));
           if_in_range(e, iw, g.W, [&] {
-            llvm::Value* xv = e.load(in0, e.add(e.mul(e.add(e.mul(e.add(e.mul(bi, e.c64(g.H)), ih), e.c64(g.W)), iw), e.c64(g.C)), c));
+            llvm::Value* xv = e.load(
+                in0, e.add(e.mul(e.add(e.mul(e.add(e.mul(bi, e.c64(g.H)), ih), e.c64(g.W)), iw), e.c64(g.C)), c));
             llvm::Value* y0 = e.mul(e.add(e.mul(boh, e.c64(g.OW)), ow), e.c64(g.F));
             axpy(e, out, w0, xv, in1, y0, g.F);
           });

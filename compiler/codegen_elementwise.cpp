@@ -40,19 +40,45 @@ llvm::Value* value_of(Ctx& c, int id) {
   llvm::Value* zero = e.cf(0.f);
   llvm::Value* r = nullptr;
   switch (n.op) {
-    case Op::Add: r = b.CreateFAdd(x, y); break;
-    case Op::Sub: r = b.CreateFSub(x, y); break;
-    case Op::Mul: r = b.CreateFMul(x, y); break;
-    case Op::Div: r = b.CreateFDiv(x, y); break;
-    case Op::Maximum: r = e.fmax(x, y); break;
-    case Op::ReluGrad: r = b.CreateSelect(b.CreateFCmpOGT(x, zero), y, zero); break;
-    case Op::Neg: r = b.CreateFNeg(x); break;
-    case Op::Exp: r = e.exp(x); break;
-    case Op::Log: r = e.log(x); break;
-    case Op::Sqrt: r = e.call_intrinsic(llvm::Intrinsic::sqrt, x); break;
-    case Op::Square: r = b.CreateFMul(x, x); break;
-    case Op::Relu: r = b.CreateSelect(b.CreateFCmpOGT(x, zero), x, zero); break;
-    case Op::Sigmoid: r = b.CreateFDiv(e.cf(1.f), b.CreateFAdd(e.cf(1.f), e.exp(b.CreateFNeg(x)))); break;
+    case Op::Add:
+      r = b.CreateFAdd(x, y);
+      break;
+    case Op::Sub:
+      r = b.CreateFSub(x, y);
+      break;
+    case Op::Mul:
+      r = b.CreateFMul(x, y);
+      break;
+    case Op::Div:
+      r = b.CreateFDiv(x, y);
+      break;
+    case Op::Maximum:
+      r = e.fmax(x, y);
+      break;
+    case Op::ReluGrad:
+      r = b.CreateSelect(b.CreateFCmpOGT(x, zero), y, zero);
+      break;
+    case Op::Neg:
+      r = b.CreateFNeg(x);
+      break;
+    case Op::Exp:
+      r = e.exp(x);
+      break;
+    case Op::Log:
+      r = e.log(x);
+      break;
+    case Op::Sqrt:
+      r = e.call_intrinsic(llvm::Intrinsic::sqrt, x);
+      break;
+    case Op::Square:
+      r = b.CreateFMul(x, x);
+      break;
+    case Op::Relu:
+      r = b.CreateSelect(b.CreateFCmpOGT(x, zero), x, zero);
+      break;
+    case Op::Sigmoid:
+      r = b.CreateFDiv(e.cf(1.f), b.CreateFAdd(e.cf(1.f), e.exp(b.CreateFNeg(x))));
+      break;
     case Op::Tanh: {  // 1 - 2/(e^{2x} + 1): vectorisable, accurate to ~1e-7 absolute
       llvm::Value* e2 = e.exp(b.CreateFMul(x, e.cf(2.f)));
       r = b.CreateFSub(e.cf(1.f), b.CreateFDiv(e.cf(2.f), b.CreateFAdd(e2, e.cf(1.f))));
@@ -78,7 +104,8 @@ llvm::Value* value_of(Ctx& c, int id) {
       r = b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), zero);
       break;
     }
-    default: throw std::logic_error(std::string("gradc: no elementwise lowering for ") + op_name(n.op));
+    default:
+      throw std::logic_error(std::string("gradc: no elementwise lowering for ") + op_name(n.op));
   }
   c.memo.emplace_back(id, r);
   return r;

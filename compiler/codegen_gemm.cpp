@@ -22,7 +22,7 @@ struct Gemm {
   llvm::Value *A, *B, *C;
   llvm::Value* mask_a = nullptr;  // matmul_relu_mask: A (or B) elements count only where mask > 0
   llvm::Value* mask_b = nullptr;
-  llvm::Value* bias = nullptr;    // dense epilogue: + bias[j], then ReLU when relu
+  llvm::Value* bias = nullptr;  // dense epilogue: + bias[j], then ReLU when relu
   bool relu = false;
 };
 
@@ -71,14 +71,17 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     for (int v = 0; v < nv; ++v) {
       llvm::Value*& a = acc[static_cast<size_t>(r * nv + v)];
       a = e.slot(vec(e), "acc");
-      b.CreateStore(kb.first ? llvm::Constant::getNullValue(vec(e)) : vload(e, e.gep(g.C, c_index(r, v)), active(v)), a);
+      b.CreateStore(kb.first ? llvm::Constant::getNullValue(vec(e)) : vload(e, e.gep(g.C, c_index(r, v)), active(v)),
+                    a);
     }
   e.loop(kb.k0, e.add(kb.k0, e.c64(kb.kn)), [&](llvm::Value* k) {
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
       llvm::Value* idx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
       bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), active(v));
-      if (g.mask_b) bv[static_cast<size_t>(v)] = apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active(v)));
+      if (g.mask_b)
+        bv[static_cast<size_t>(v)] =
+            apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active(v)));
     }
     for (int r = 0; r < mr; ++r) {
       llvm::Value* row = e.add(i0, e.c64(r));
@@ -94,7 +97,8 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
   });
   std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
   if (g.bias && kb.last)
-    for (int v = 0; v < nv; ++v) bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
+    for (int v = 0; v < nv; ++v)
+      bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
       llvm::Value* out = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]);
@@ -107,9 +111,8 @@ void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KB
   const int64_t full = g.N / (kGemmTileCols), rem = g.N % kGemmTileCols;
   const int nvf = static_cast<int>(kGemmTileCols / kLanes);
   if (full > 0)
-    e.loop(e.c64(0), e.c64(full), [&](llvm::Value* jb) {
-      tile_broadcast(e, g, i0, e.mul(jb, e.c64(kGemmTileCols)), mr, nvf, kLanes, kb);
-    });
+    e.loop(e.c64(0), e.c64(full),
+           [&](llvm::Value* jb) { tile_broadcast(e, g, i0, e.mul(jb, e.c64(kGemmTileCols)), mr, nvf, kLanes, kb); });
   if (rem > 0) {
     const int nv = static_cast<int>((rem + kLanes - 1) / kLanes);
     tile_broadcast(e, g, i0, e.c64(full * kGemmTileCols), mr, nv, rem - (nv - 1) * kLanes, kb);
@@ -139,7 +142,8 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
     for (int r = 0; r < mr; ++r)
       for (int c = 0; c < nc; ++c) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nc + c)];
-        b.CreateStore(fma(e, av[static_cast<size_t>(r)], bv[static_cast<size_t>(c)], b.CreateLoad(vec(e), slotp)), slotp);
+        b.CreateStore(fma(e, av[static_cast<size_t>(r)], bv[static_cast<size_t>(c)], b.CreateLoad(vec(e), slotp)),
+                      slotp);
       }
   };
   const int64_t kfull = g.K / kLanes, krem = g.K % kLanes;
@@ -188,7 +192,8 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const Shape& as = e.g.node(n.in[0]).shape;
-  Gemm g{n.shape[0], n.shape[1], n.a.ta ? as[0] : as[1], n.a.ta, n.a.tb, e.base(n.in[0]), e.base(n.in[1]), e.base(k.node)};
+  Gemm g{n.shape[0], n.shape[1],      n.a.ta ? as[0] : as[1], n.a.ta,
+         n.a.tb,     e.base(n.in[0]), e.base(n.in[1]),        e.base(k.node)};
   if (n.op == Op::Dense) {
     g.bias = e.base(n.in[2]);
     g.relu = n.a.relu;
@@ -206,8 +211,10 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         return;
       }
       auto rows = [&](int rows_here) {
-        if (g.tb) rows_dot(e, g, i0, rows_here);
-        else rows_broadcast(e, g, i0, rows_here, kb);
+        if (g.tb)
+          rows_dot(e, g, i0, rows_here);
+        else
+          rows_broadcast(e, g, i0, rows_here, kb);
       };
       if (tail == 0) {
         rows(static_cast<int>(mr));

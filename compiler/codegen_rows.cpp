@@ -24,7 +24,8 @@ llvm::Value* fadd_reassoc(Emitter& e, llvm::Value* acc, llvm::Value* v) {
   return s;
 }
 
-void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llvm::Value* mx_slot, llvm::Value* sum_slot) {
+void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llvm::Value* mx_slot,
+                   llvm::Value* sum_slot) {
   auto& b = e.b;
   b.CreateStore(llvm::ConstantFP::getInfinity(e.f32, true), mx_slot);
   e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
@@ -82,8 +83,10 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
         e.store(b.CreateFDiv(e.load(out, dst), e.cf(static_cast<float>(s.n))), out, dst);
       });
   };
-  if (by_outer) e.loop(e.lo, e.hi, [&](llvm::Value* o) { body(o, e.c64(0), e.c64(s.inner)); });
-  else body(e.c64(0), e.lo, e.hi);
+  if (by_outer)
+    e.loop(e.lo, e.hi, [&](llvm::Value* o) { body(o, e.c64(0), e.c64(s.inner)); });
+  else
+    body(e.c64(0), e.lo, e.hi);
 }
 
 namespace {
@@ -120,9 +123,11 @@ void emit_layout(Emitter& e, const KernelInfo& k) {
         e.loop(e.c64(0), e.c64(rfull), [&](llvm::Value* rb) {
           llvm::Value* r0 = e.mul(rb, e.c64(16));
           std::vector<llvm::Value*> v;
-          for (int i = 0; i < 16; ++i) v.push_back(e.vload(e.gep(x, e.add(e.mul(e.add(r0, e.c64(i)), e.c64(C)), c0)), cw));
+          for (int i = 0; i < 16; ++i)
+            v.push_back(e.vload(e.gep(x, e.add(e.mul(e.add(r0, e.c64(i)), e.c64(C)), c0)), cw));
           transpose16(e, v);
-          for (int i = 0; i < cw; ++i) e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), 16);
+          for (int i = 0; i < cw; ++i)
+            e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), 16);
         });
       if (R % 16)
         for (int i = 0; i < cw; ++i) {
@@ -202,7 +207,8 @@ void emit_row(Emitter& e, const KernelInfo& k) {
       llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
       llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, labels, r)), e.i64);
       if (serial)
-        b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total), b.CreateFSub(lse, e.load(x, e.add(row0, label)))), total);
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total), b.CreateFSub(lse, e.load(x, e.add(row0, label)))),
+                      total);
       e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
         llvm::Value* p = e.exp(b.CreateFSub(e.load(x, e.add(row0, j)), lse));
         p = b.CreateFSub(p, b.CreateSelect(b.CreateICmpEQ(j, label), e.cf(1.f), e.cf(0.f)));
@@ -210,7 +216,8 @@ void emit_row(Emitter& e, const KernelInfo& k) {
       });
     });
     if (serial)
-      e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node), e.c64(0));
+      e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node),
+              e.c64(0));
     return;
   }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {

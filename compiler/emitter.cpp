@@ -128,12 +128,12 @@ llvm::Value* Emitter::vload(llvm::Value* p, int64_t active) {
 }
 
 void Emitter::vstore(llvm::Value* v, llvm::Value* p, int64_t active) {
-  if (active == kLanes) b.CreateAlignedStore(v, p, llvm::Align(4));
-  else b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, active));
+  if (active == kLanes)
+    b.CreateAlignedStore(v, p, llvm::Align(4));
+  else
+    b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, active));
 }
 
-llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) {
-  return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y);
-}
+llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) { return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y); }
 
 }  // namespace gradc

@@ -62,9 +62,9 @@ struct Jit {
     for (unsigned i = 0; i < n; ++i) workers.push_back({check(jtmb->createTargetMachine(), "target machine")});
     lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create(), "LLJIT");
     // Kernels may call libm (log1pf in the sigmoid loss): resolve from this process.
-    lljit->getMainJITDylib().addGenerator(check(
-        llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(lljit->getDataLayout().getGlobalPrefix()),
-        "symbol generator"));
+    lljit->getMainJITDylib().addGenerator(
+        check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(lljit->getDataLayout().getGlobalPrefix()),
+              "symbol generator"));
   }
 
   static void optimise(llvm::Module& m, llvm::TargetMachine& tm) {
@@ -91,7 +91,8 @@ struct Jit {
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
     llvm::legacy::PassManager pm;
-    if (tm.addPassesToEmitFile(pm, os, nullptr, type)) throw std::runtime_error("gradc: LLVM cannot emit code for this target");
+    if (tm.addPassesToEmitFile(pm, os, nullptr, type))
+      throw std::runtime_error("gradc: LLVM cannot emit code for this target");
     pm.run(m);
     return std::string(buf.str());
   }

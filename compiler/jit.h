@@ -21,13 +21,13 @@ struct CompileOptions {
 };
 
 struct CompiledProgram {
-  Graph graph;               // the graph after the passes; plan and kernels refer to its ids
-  std::vector<int> node_map; // original node id -> id in `graph` (-1: optimised away)
+  Graph graph;                // the graph after the passes; plan and kernels refer to its ids
+  std::vector<int> node_map;  // original node id -> id in `graph` (-1: optimised away)
   std::vector<std::string> passes;
   Plan plan;
   std::vector<KernelFn> fns;  // parallel to plan.kernels
   uint64_t hash = 0;
-  double compile_ms = 0;  // IR emission + O3 + machine code, measured
+  double compile_ms = 0;                           // IR emission + O3 + machine code, measured
   double emit_ms = 0, opt_ms = 0, codegen_ms = 0;  // its parts (slowest of the parallel workers)
   std::string ir, assembly;
   std::string cpu, features;  // what the code was compiled for

@@ -75,28 +75,44 @@ bool is_elementwise(Op op) {
 // Evaluates an elementwise op on scalars exactly as the reference kernels do (float arithmetic).
 float eval_scalar(Op op, float x, float y) {
   switch (op) {
-    case Op::Add: return x + y;
-    case Op::Sub: return x - y;
-    case Op::Mul: return x * y;
-    case Op::Div: return x / y;
-    case Op::Maximum: return x > y ? x : y;
-    case Op::ReluGrad: return x > 0.f ? y : 0.f;
-    case Op::Neg: return -x;
-    case Op::Exp: return std::exp(x);
-    case Op::Log: return std::log(x);
-    case Op::Sqrt: return std::sqrt(x);
-    case Op::Square: return x * x;
-    case Op::Relu: return x > 0.f ? x : 0.f;
-    case Op::Sigmoid: return 1.f / (1.f + std::exp(-x));
-    case Op::Tanh: return std::tanh(x);
-    default: return NAN;
+    case Op::Add:
+      return x + y;
+    case Op::Sub:
+      return x - y;
+    case Op::Mul:
+      return x * y;
+    case Op::Div:
+      return x / y;
+    case Op::Maximum:
+      return x > y ? x : y;
+    case Op::ReluGrad:
+      return x > 0.f ? y : 0.f;
+    case Op::Neg:
+      return -x;
+    case Op::Exp:
+      return std::exp(x);
+    case Op::Log:
+      return std::log(x);
+    case Op::Sqrt:
+      return std::sqrt(x);
+    case Op::Square:
+      return x * x;
+    case Op::Relu:
+      return x > 0.f ? x : 0.f;
+    case Op::Sigmoid:
+      return 1.f / (1.f + std::exp(-x));
+    case Op::Tanh:
+      return std::tanh(x);
+    default:
+      return NAN;
   }
 }
 
 PassResult dce(const Graph& g) {
   std::vector<char> live(g.size(), 0);
   for (int o : g.outputs()) live[static_cast<size_t>(o)] = 1;
-  for (const Graph::Update& u : g.updates()) live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
+  for (const Graph::Update& u : g.updates())
+    live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
   for (size_t i = g.size(); i-- > 0;)
     if (live[i])
       for (int j : g.node(static_cast<int>(i)).in) live[static_cast<size_t>(j)] = 1;
@@ -144,12 +160,16 @@ PassResult fold(const Graph& g) {
       const float y = n.in.size() > 1 ? d.node(r.mapped(n.in[1])).a.value : 0.f;
       float v = NAN;
       bool ok = true;
-      if (is_elementwise(n.op)) v = eval_scalar(n.op, x, y);
-      else if (n.op == Op::Broadcast || n.op == Op::Reshape || n.op == Op::Transpose) v = x;
-      else if (n.op == Op::Mean) v = x;
+      if (is_elementwise(n.op))
+        v = eval_scalar(n.op, x, y);
+      else if (n.op == Op::Broadcast || n.op == Op::Reshape || n.op == Op::Transpose)
+        v = x;
+      else if (n.op == Op::Mean)
+        v = x;
       else if (n.op == Op::Sum)
         v = x * static_cast<float>(n.a.axis == -1 ? g.node(n.in[0]).shape.numel() : g.node(n.in[0]).shape[n.a.axis]);
-      else ok = false;
+      else
+        ok = false;
       if (ok) {
         Attrs a;
         a.value = v;
@@ -173,12 +193,16 @@ PassResult simplify(const Graph& g) {
     if (n.role == Role::Op) {
       switch (n.op) {
         case Op::Mul:
-          if (is_fill_value(d, in(1), 1.f) && same_shape(in(0))) forward = in(0);
-          else if (is_fill_value(d, in(0), 1.f) && same_shape(in(1))) forward = in(1);
+          if (is_fill_value(d, in(1), 1.f) && same_shape(in(0)))
+            forward = in(0);
+          else if (is_fill_value(d, in(0), 1.f) && same_shape(in(1)))
+            forward = in(1);
           break;
         case Op::Add:
-          if (is_fill_value(d, in(1), 0.f) && same_shape(in(0))) forward = in(0);
-          else if (is_fill_value(d, in(0), 0.f) && same_shape(in(1))) forward = in(1);
+          if (is_fill_value(d, in(1), 0.f) && same_shape(in(0)))
+            forward = in(0);
+          else if (is_fill_value(d, in(0), 0.f) && same_shape(in(1)))
+            forward = in(1);
           break;
         case Op::Sub:
           if (is_fill_value(d, in(1), 0.f) && same_shape(in(0))) forward = in(0);
@@ -195,14 +219,16 @@ PassResult simplify(const Graph& g) {
         case Op::Reshape: {
           int src = in(0);
           while (d.node(src).op == Op::Reshape) src = d.node(src).in[0];
-          if (d.node(src).shape == n.shape) forward = src;
+          if (d.node(src).shape == n.shape)
+            forward = src;
           else if (src != in(0)) {
             r.set_map(n.id, r.emit(n, Op::Reshape, {src}, n.a));
             continue;
           }
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
     r.set_map(n.id, forward >= 0 ? forward : r.copy(n));
@@ -229,7 +255,8 @@ PassResult fuse_dense(const Graph& g) {
   };
   for (const Node& n : g.nodes()) {
     int mm = -1, bias = -1;
-    if (n.op == Op::Relu && r.uses(n.in[0]) == 1 && g.node(n.in[0]).role == Role::Op && dense_parts(n.in[0], mm, bias)) {
+    if (n.op == Op::Relu && r.uses(n.in[0]) == 1 && g.node(n.in[0]).role == Role::Op &&
+        dense_parts(n.in[0], mm, bias)) {
       Attrs a = g.node(mm).a;
       a.relu = true;
       const Node& m = g.node(mm);

@@ -18,7 +18,8 @@ int64_t kernel_range(const Graph& g, const Node& n) {
       const int64_t cols = elementwise_cols(g, n);
       return (n.shape.numel() + cols - 1) / cols;
     }
-    case OpKind::Gemm: return (n.shape[0] + gemm_row_block(n) - 1) / gemm_row_block(n);
+    case OpKind::Gemm:
+      return (n.shape[0] + gemm_row_block(n) - 1) / gemm_row_block(n);
     case OpKind::Reduce: {
       if (n.a.axis == -1) return 1;
       const Shape& x = g.node(n.in[0]).shape;
@@ -28,19 +29,22 @@ int64_t kernel_range(const Graph& g, const Node& n) {
     }
     case OpKind::Layout:
       if (n.op == Op::Transpose) return (n.shape[0] + 15) / 16;  // 16-row tiles, codegen_rows.cpp
-      if (n.op == Op::Broadcast) {  // rows of the elements after the axis
+      if (n.op == Op::Broadcast) {                               // rows of the elements after the axis
         if (n.a.axis == -1) return 1;
         int64_t inner = 1;
         for (int k = n.a.axis + 1; k < n.shape.rank; ++k) inner *= n.shape[k];
         return n.shape.numel() / inner;
       }
       return 1;
-    case OpKind::Row: return n.shape.rows();
-    case OpKind::Loss: return 1;
+    case OpKind::Row:
+      return n.shape.rows();
+    case OpKind::Loss:
+      return 1;
     case OpKind::Conv:
       if (n.op == Op::Conv2dGradFilter) return n.shape[0] * n.shape[1] * n.shape[2];
       return n.shape[0] * n.shape[1];
-    case OpKind::Source: return 0;
+    case OpKind::Source:
+      return 0;
   }
   return 1;
 }
@@ -280,8 +284,10 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       if (it->bytes >= need && (best == free_blocks.end() || it->bytes < best->bytes)) best = it;
     if (best != free_blocks.end()) {
       bi.offset = best->offset;
-      if (best->bytes > need) best->offset += need, best->bytes -= need;
-      else free_blocks.erase(best);
+      if (best->bytes > need)
+        best->offset += need, best->bytes -= need;
+      else
+        free_blocks.erase(best);
     } else {
       bi.offset = p.arena_bytes;
       p.arena_bytes += need;
@@ -298,8 +304,10 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     std::vector<Range> r;
     auto add = [&](int node) {
       const int b = p.node_buffer[static_cast<size_t>(node)];
-      if (b >= 0) r.push_back({p.buffers[static_cast<size_t>(b)].offset,
-                               p.buffers[static_cast<size_t>(b)].offset + std::max<int64_t>(4, p.buffers[static_cast<size_t>(b)].bytes)});
+      if (b >= 0)
+        r.push_back(
+            {p.buffers[static_cast<size_t>(b)].offset,
+             p.buffers[static_cast<size_t>(b)].offset + std::max<int64_t>(4, p.buffers[static_cast<size_t>(b)].bytes)});
     };
     std::vector<int> group = k.fused;
     group.push_back(k.node);
@@ -379,7 +387,8 @@ uint64_t graph_hash(const Graph& g) {
     }
   }
   for (int o : g.outputs()) mix(h, static_cast<uint64_t>(o) + 0x1000);
-  for (const Graph::Update& u : g.updates()) mix(h, (static_cast<uint64_t>(u.param) << 32) | static_cast<uint32_t>(u.value));
+  for (const Graph::Update& u : g.updates())
+    mix(h, (static_cast<uint64_t>(u.param) << 32) | static_cast<uint32_t>(u.value));
   return h;
 }
 

@@ -18,12 +18,12 @@ struct BufferInfo {
 // split into contiguous static chunks across threads. Every output element is computed entirely by
 // the thread that owns its chunk, so results do not depend on the thread count.
 struct KernelInfo {
-  std::string fn;           // symbol name
-  int node = -1;            // node whose value the kernel produces
-  std::vector<int> fused;   // further nodes computed inside this kernel (issue 4's fusion)
-  int64_t range = 1;        // parallel iteration space
-  double flops = 0;         // for benchmarks
-  int copy_from = -1;       // >= 0: a parameter-update copy kernel from this node's buffer
+  std::string fn;              // symbol name
+  int node = -1;               // node whose value the kernel produces
+  std::vector<int> fused;      // further nodes computed inside this kernel (issue 4's fusion)
+  int64_t range = 1;           // parallel iteration space
+  double flops = 0;            // for benchmarks
+  int copy_from = -1;          // >= 0: a parameter-update copy kernel from this node's buffer
   bool barrier_before = true;  // threads must sync before this kernel (it touches memory that a
                                // kernel since the previous barrier wrote, or writes what one read)
 };
@@ -34,12 +34,12 @@ struct PlanOptions {
 };
 
 struct Plan {
-  std::vector<int> live;            // nodes needed by outputs/updates, topological
-  std::vector<int> node_buffer;     // node id -> buffer index (-1: not materialised)
+  std::vector<int> live;         // nodes needed by outputs/updates, topological
+  std::vector<int> node_buffer;  // node id -> buffer index (-1: not materialised)
   std::vector<BufferInfo> buffers;
   std::vector<KernelInfo> kernels;  // in execution order
   int64_t arena_bytes = 0;
-  int64_t unplanned_bytes = 0;      // what the arena would take with one buffer per node
+  int64_t unplanned_bytes = 0;  // what the arena would take with one buffer per node
 };
 
 // Dead-code elimination + kernel list + buffer assignment. Reshapes alias their input's buffer.

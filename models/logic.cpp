@@ -24,9 +24,12 @@ namespace gradc {
 
 LogicResult train_logic(const std::string& gate, float lr, int steps, uint64_t seed, int engine_kind) {
   LogicResult r;
-  if (gate == "and") r.expected = {0, 0, 0, 1};
-  else if (gate == "or") r.expected = {0, 1, 1, 1};
-  else throw std::invalid_argument("gradc: unknown gate '" + gate + "' (use and, or)");
+  if (gate == "and")
+    r.expected = {0, 0, 0, 1};
+  else if (gate == "or")
+    r.expected = {0, 1, 1, 1};
+  else
+    throw std::invalid_argument("gradc: unknown gate '" + gate + "' (use and, or)");
   auto m = build_model("logic", {.batch = 4, .training = true, .seed = seed});
   OptimizerConfig oc;  // plain gradient descent
   TrainStep ts = add_optimizer(m->loss, oc);

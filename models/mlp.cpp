@@ -27,8 +27,7 @@ void build_mlp512(Model& m, const ModelOptions& o) {
   Tensor y = m.g.input("y", {o.batch}, DType::I32);
   Tensor key = m.g.input("dropout_key", Shape::scalar(), DType::I32);
   Tensor h = x;
-  for (int i = 1; i <= 3; ++i)
-    h = dropout(relu(dense(h, 512, "dense" + std::to_string(i))), key, 0.2f, o.training);
+  for (int i = 1; i <= 3; ++i) h = dropout(relu(dense(h, 512, "dense" + std::to_string(i))), key, 0.2f, o.training);
   m.logits = dense(h, 10, "logits");
   m.loss = softmax_xent(m.logits, y);
 }

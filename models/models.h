@@ -52,10 +52,10 @@ namespace gradc {
 
 // The logic-gate tutorial: full-batch gradient descent on the 4 rows of a truth table.
 struct LogicResult {
-  std::vector<float> weights;      // w1, w2, bias weight
-  std::vector<float> outputs;      // sigmoid(x·w) per row
-  std::vector<int> expected;       // the gate's truth table
-  bool exact = false;              // every rounded output equals the truth table
+  std::vector<float> weights;  // w1, w2, bias weight
+  std::vector<float> outputs;  // sigmoid(x·w) per row
+  std::vector<int> expected;   // the gate's truth table
+  bool exact = false;          // every rounded output equals the truth table
   float final_loss = 0;
 };
 LogicResult train_logic(const std::string& gate, float lr, int steps, uint64_t seed, int engine_kind /*0 jit, 1 ref*/);

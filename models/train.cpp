@@ -73,9 +73,13 @@ void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig&
           double val_loss) {
   Checkpoint c;
   c.tensors = snapshot(g, e, true);
-  c.metadata = {{"format", "gradc-1"}, {"model", cfg.model}, {"step", std::to_string(step)},
-                {"epoch", std::to_string(epoch)}, {"seed", std::to_string(cfg.seed)},
-                {"batch", std::to_string(cfg.batch)}, {"optimizer", optimizer_name(cfg.opt.kind)},
+  c.metadata = {{"format", "gradc-1"},
+                {"model", cfg.model},
+                {"step", std::to_string(step)},
+                {"epoch", std::to_string(epoch)},
+                {"seed", std::to_string(cfg.seed)},
+                {"batch", std::to_string(cfg.batch)},
+                {"optimizer", optimizer_name(cfg.opt.kind)},
                 {"val_loss", std::to_string(val_loss)}};
   save_checkpoint(path, c);
 }
@@ -83,13 +87,15 @@ void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig&
 
 float Schedule::lr_at(float base, int64_t step, int64_t epoch) const {
   switch (kind) {
-    case Kind::Constant: return base;
+    case Kind::Constant:
+      return base;
     case Kind::Exponential: {
       double p = static_cast<double>(step) / static_cast<double>(decay_steps);
       if (staircase) p = std::floor(p);
       return static_cast<float>(base * std::pow(static_cast<double>(rate), p));
     }
-    case Kind::PerEpoch: return static_cast<float>(base * std::pow(static_cast<double>(rate), static_cast<double>(epoch)));
+    case Kind::PerEpoch:
+      return static_cast<float>(base * std::pow(static_cast<double>(rate), static_cast<double>(epoch)));
   }
   return base;
 }
@@ -162,7 +168,8 @@ TrainResult train(TrainConfig cfg) {
     Dataset s = base;
     for (int64_t i = 0; i < base.n; ++i) {
       const int64_t src = p[static_cast<size_t>(i)];
-      std::copy(base.x.begin() + src * base.features, base.x.begin() + (src + 1) * base.features, s.x.begin() + i * base.features);
+      std::copy(base.x.begin() + src * base.features, base.x.begin() + (src + 1) * base.features,
+                s.x.begin() + i * base.features);
       s.y[static_cast<size_t>(i)] = base.y[static_cast<size_t>(src)];
     }
     base = std::move(s);
@@ -182,7 +189,8 @@ TrainResult train(TrainConfig cfg) {
   Dataset test = load_named(cfg.dataset, cfg.data_dir, "test");
   if (cfg.test_n > 0) test = slice(test, 0, std::min(cfg.test_n, test.n));
   if (tr.n < cfg.batch)
-    throw std::invalid_argument("gradc: " + std::to_string(tr.n) + " training examples < batch " + std::to_string(cfg.batch));
+    throw std::invalid_argument("gradc: " + std::to_string(tr.n) + " training examples < batch " +
+                                std::to_string(cfg.batch));
 
   const int64_t per_epoch = tr.n / cfg.batch;
   const int64_t total = cfg.steps > 0 ? cfg.steps : cfg.epochs * per_epoch;
@@ -219,11 +227,13 @@ TrainResult train(TrainConfig cfg) {
   const int64_t eval_every = by_steps ? std::max<int64_t>(1, total / std::max(1, cfg.periods)) : per_epoch;
   const bool tty = cfg.verbose && isatty(fileno(stdout));
   if (cfg.verbose)
-    std::printf("training %s on %s: %lld train / %lld val / %lld test, batch %lld, %lld steps (%lld per epoch), %s lr %g, engine %s\n",
-                cfg.model.c_str(), cfg.dataset.c_str(), static_cast<long long>(tr.n), static_cast<long long>(val.n),
-                static_cast<long long>(test.n), static_cast<long long>(cfg.batch), static_cast<long long>(total),
-                static_cast<long long>(per_epoch), optimizer_name(cfg.opt.kind), static_cast<double>(cfg.lr),
-                cfg.engine == EngineKind::Jit ? "jit" : "reference");
+    std::printf(
+        "training %s on %s: %lld train / %lld val / %lld test, batch %lld, %lld steps (%lld per epoch), %s lr %g, "
+        "engine %s\n",
+        cfg.model.c_str(), cfg.dataset.c_str(), static_cast<long long>(tr.n), static_cast<long long>(val.n),
+        static_cast<long long>(test.n), static_cast<long long>(cfg.batch), static_cast<long long>(total),
+        static_cast<long long>(per_epoch), optimizer_name(cfg.opt.kind), static_cast<double>(cfg.lr),
+        cfg.engine == EngineKind::Jit ? "jit" : "reference");
 
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
@@ -262,7 +272,8 @@ TrainResult train(TrainConfig cfg) {
                           " (rerun with --check-numerics to find the op that produced it)");
     if (!cfg.checkpoint_dir.empty() && cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
       save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, NAN);
-    if (cfg.on_snapshot && std::find(cfg.snapshot_steps.begin(), cfg.snapshot_steps.end(), step) != cfg.snapshot_steps.end())
+    if (cfg.on_snapshot &&
+        std::find(cfg.snapshot_steps.begin(), cfg.snapshot_steps.end(), step) != cfg.snapshot_steps.end())
       cfg.on_snapshot(step, snapshot(m->g, *eng, false));
     run_loss += loss;
     ++run_steps;
@@ -277,8 +288,9 @@ TrainResult train(TrainConfig cfg) {
       const double sps = static_cast<double>(step - start_step) / secs(t0, now);
       std::printf("\r  step %lld/%lld epoch %lld loss %.4f acc %.3f %.0f steps/s ETA %.0fs   ",
                   static_cast<long long>(step), static_cast<long long>(total), static_cast<long long>(epoch + 1),
-                  run_loss / static_cast<double>(run_steps), static_cast<double>(run_correct) / static_cast<double>(run_count),
-                  sps, static_cast<double>(total - step) / sps);
+                  run_loss / static_cast<double>(run_steps),
+                  static_cast<double>(run_correct) / static_cast<double>(run_count), sps,
+                  static_cast<double>(total - step) / sps);
       std::fflush(stdout);
       t_print = now;
     }
@@ -325,7 +337,8 @@ TrainResult train(TrainConfig cfg) {
     if (cfg.keep_best && val.n > 0 && row.val_loss < best_val) {
       best_val = row.val_loss;
       best = eval_weights;
-      if (!cfg.checkpoint_dir.empty()) save(cfg.checkpoint_dir + "/best.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss);
+      if (!cfg.checkpoint_dir.empty())
+        save(cfg.checkpoint_dir + "/best.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss);
     }
     const double epoch_acc = static_cast<double>(run_correct) / static_cast<double>(run_count);
     run_loss = 0;
@@ -335,8 +348,10 @@ TrainResult train(TrainConfig cfg) {
     if (!cfg.checkpoint_dir.empty() && (cfg.checkpoint_every == 0 || step == total))
       save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss);
     if (cfg.early_stop && !by_steps && prev_epoch_acc >= 0 && epoch_acc < prev_epoch_acc) {
-      res.stopped_early = "train accuracy dropped from " + std::to_string(prev_epoch_acc) + " to " + std::to_string(epoch_acc);
-      if (cfg.verbose) std::printf("early stop after epoch %lld: %s\n", static_cast<long long>(row.epoch), res.stopped_early.c_str());
+      res.stopped_early =
+          "train accuracy dropped from " + std::to_string(prev_epoch_acc) + " to " + std::to_string(epoch_acc);
+      if (cfg.verbose)
+        std::printf("early stop after epoch %lld: %s\n", static_cast<long long>(row.epoch), res.stopped_early.c_str());
       break;
     }
     prev_epoch_acc = epoch_acc;
@@ -355,7 +370,9 @@ TrainResult train(TrainConfig cfg) {
   if (!cfg.checkpoint_dir.empty()) {
     Checkpoint c;
     c.tensors = res.final_params;
-    c.metadata = {{"format", "gradc-1"}, {"model", cfg.model}, {"step", std::to_string(step)},
+    c.metadata = {{"format", "gradc-1"},
+                  {"model", cfg.model},
+                  {"step", std::to_string(step)},
                   {"test_accuracy", std::to_string(res.test.accuracy())}};
     save_checkpoint(cfg.checkpoint_dir + "/final.safetensors", c);
   }

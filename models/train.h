@@ -16,9 +16,9 @@ namespace gradc {
 
 struct Schedule {
   enum class Kind { Constant, Exponential, PerEpoch } kind = Kind::Constant;
-  float rate = 1.f;           // Exponential: lr·rate^(step/decay_steps); PerEpoch: lr·rate^epoch
+  float rate = 1.f;  // Exponential: lr·rate^(step/decay_steps); PerEpoch: lr·rate^epoch
   int64_t decay_steps = 1000;
-  bool staircase = false;     // Exponential: integer division of step/decay_steps
+  bool staircase = false;  // Exponential: integer division of step/decay_steps
   float lr_at(float base, int64_t step, int64_t epoch) const;
 };
 Schedule::Kind parse_schedule(const std::string& s);
@@ -27,31 +27,31 @@ struct TrainConfig {
   std::string model = "dnn";
   int64_t batch = 30;
   bool sum_loss = false;  // differentiate the batch's summed loss (TF1 estimators) instead of its mean
-  int64_t steps = 0;   // > 0: train this many steps ...
-  int64_t epochs = 0;  // ... else this many epochs
-  int periods = 10;    // evaluation/report points when training by steps
+  int64_t steps = 0;      // > 0: train this many steps ...
+  int64_t epochs = 0;     // ... else this many epochs
+  int periods = 10;       // evaluation/report points when training by steps
   float lr = 0.05f;
   OptimizerConfig opt;
   Schedule schedule;
   uint64_t seed = 42;
   int threads = 0;  // 0 = OpenMP default
   EngineKind engine = EngineKind::Jit;
-  std::string dataset = "mnist";  // or fashion-mnist
-  std::string data_dir;           // default $GRADC_DATA or ./data
-  int64_t first_n = 0;            // use only the first N training images (0 = all)
-  bool shuffle_split = false;     // permute those (seeded) before splitting, as the MLCC notebook does
-  int64_t train_n = 0, val_n = 0; // explicit split sizes (from the front) ...
-  double val_fraction = 0;        // ... or the last fraction as validation
-  int64_t test_n = 0;             // evaluate on the first N test images (0 = all 10k)
-  std::string checkpoint_dir;     // empty = no checkpoints
-  int64_t checkpoint_every = 0;   // steps; 0 = only at the end
-  bool keep_best = false;         // restore (and save best.safetensors) at the lowest val loss
-  bool early_stop = false;        // stop when the epoch's train accuracy drops
-  bool check_numerics = false;    // on NaN/Inf: name the first op that produced it (compiles unfused,
-                                  // one buffer per node, so every intermediate can be inspected)
-  bool fuse = true;               // compiler fusion (--no-fuse to compare)
+  std::string dataset = "mnist";    // or fashion-mnist
+  std::string data_dir;             // default $GRADC_DATA or ./data
+  int64_t first_n = 0;              // use only the first N training images (0 = all)
+  bool shuffle_split = false;       // permute those (seeded) before splitting, as the MLCC notebook does
+  int64_t train_n = 0, val_n = 0;   // explicit split sizes (from the front) ...
+  double val_fraction = 0;          // ... or the last fraction as validation
+  int64_t test_n = 0;               // evaluate on the first N test images (0 = all 10k)
+  std::string checkpoint_dir;       // empty = no checkpoints
+  int64_t checkpoint_every = 0;     // steps; 0 = only at the end
+  bool keep_best = false;           // restore (and save best.safetensors) at the lowest val loss
+  bool early_stop = false;          // stop when the epoch's train accuracy drops
+  bool check_numerics = false;      // on NaN/Inf: name the first op that produced it (compiles unfused,
+                                    // one buffer per node, so every intermediate can be inspected)
+  bool fuse = true;                 // compiler fusion (--no-fuse to compare)
   std::vector<std::string> passes;  // explicit pass pipeline (--passes)
-  std::string resume_dir;         // continue from <dir>/last.safetensors
+  std::string resume_dir;           // continue from <dir>/last.safetensors
   bool verbose = true;
   // Called after every evaluation point (for reports); may be empty.
   std::function<void(const struct PeriodRow&)> on_period;
@@ -70,7 +70,7 @@ struct TrainResult {
   Metrics val, test;
   int64_t steps = 0;
   double seconds = 0, steps_per_s = 0, compile_ms = 0;
-  std::string stopped_early;  // reason, empty if not
+  std::string stopped_early;              // reason, empty if not
   std::vector<NamedTensor> final_params;  // the weights used for evaluation
 };
 

@@ -88,9 +88,11 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   const uint64_t size = bytes.size();
   if (size < 8) bad(path, "truncated at byte " + std::to_string(size) + ", expected an 8-byte header length");
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
   if (n > kMaxHeader || n > size - 8)
-    bad(path, "header length " + std::to_string(n) + " at byte 0 exceeds the file (" + std::to_string(size) + " bytes)");
+    bad(path,
+        "header length " + std::to_string(n) + " at byte 0 exceeds the file (" + std::to_string(size) + " bytes)");
   const std::string header = bytes.substr(8, n);
   nlohmann::json h;
   try {
@@ -111,7 +113,8 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
     }
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       bad(path, "tensor '" + key + "' lacks dtype/shape/data_offsets");
-    if (v["dtype"] != "F32") bad(path, "tensor '" + key + "' has dtype " + v["dtype"].dump() + ", only F32 is supported");
+    if (v["dtype"] != "F32")
+      bad(path, "tensor '" + key + "' has dtype " + v["dtype"].dump() + ", only F32 is supported");
     const auto& shape = v["shape"];
     const auto& offs = v["data_offsets"];
     if (!shape.is_array() || shape.size() > 4 || !offs.is_array() || offs.size() != 2 ||

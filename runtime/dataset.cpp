@@ -56,8 +56,7 @@ IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.size() < 4)
     throw DataError("gradc: " + path + ": truncated at byte " + std::to_string(b.size()) +
                     ", expected a 4-byte IDX magic");
-  if (b[0] != 0 || b[1] != 0)
-    throw DataError("gradc: " + path + ": bad IDX magic at byte 0 (expected 00 00 08 NN)");
+  if (b[0] != 0 || b[1] != 0) throw DataError("gradc: " + path + ": bad IDX magic at byte 0 (expected 00 00 08 NN)");
   if (b[2] != 0x08)
     throw DataError("gradc: " + path + ": IDX element type 0x" + std::to_string(b[2]) +
                     " at byte 2 is not unsigned byte (0x08)");
@@ -74,8 +73,8 @@ IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& path) {
     uint32_t d = be32(b, 4 + 4 * static_cast<size_t>(k));
     total *= d;
     if (total > kMaxFileBytes)
-      throw DataError("gradc: " + path + ": dimension " + std::to_string(d) + " at byte " +
-                      std::to_string(4 + 4 * k) + " makes the array larger than 1 GiB");
+      throw DataError("gradc: " + path + ": dimension " + std::to_string(d) + " at byte " + std::to_string(4 + 4 * k) +
+                      " makes the array larger than 1 GiB");
     a.dims.push_back(d);
   }
   if (b.size() - header != total)
@@ -90,8 +89,8 @@ Dataset load_idx_pair(const std::string& images, const std::string& labels) {
   if (im.dims.size() < 2) throw DataError("gradc: " + images + ": expected rank >= 2 images");
   if (lb.dims.size() != 1) throw DataError("gradc: " + labels + ": expected rank-1 labels");
   if (im.dims[0] != lb.dims[0])
-    throw DataError("gradc: " + images + " has " + std::to_string(im.dims[0]) + " images but " + labels +
-                    " has " + std::to_string(lb.dims[0]) + " labels");
+    throw DataError("gradc: " + images + " has " + std::to_string(im.dims[0]) + " images but " + labels + " has " +
+                    std::to_string(lb.dims[0]) + " labels");
   Dataset d;
   d.n = im.dims[0];
   d.features = static_cast<int64_t>(im.data.size()) / (d.n ? d.n : 1);
@@ -109,8 +108,7 @@ Dataset load_idx_pair(const std::string& images, const std::string& labels) {
 
 Dataset load_mnist_dir(const std::string& dir, const std::string& split) {
   const std::string p = split == "test" ? "t10k" : "train";
-  if (split != "train" && split != "test")
-    throw DataError("gradc: unknown split '" + split + "' (use train or test)");
+  if (split != "train" && split != "test") throw DataError("gradc: unknown split '" + split + "' (use train or test)");
   return load_idx_pair(find_file(dir, p + "-images-idx3-ubyte"), find_file(dir, p + "-labels-idx1-ubyte"));
 }
 

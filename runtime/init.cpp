@@ -13,7 +13,8 @@ std::vector<float> init_param(const Node& p) {
   auto uniform01 = [&rng] { return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0); };
   switch (p.a.init) {
     case Init::None:
-    case Init::Zeros: break;
+    case Init::Zeros:
+      break;
     case Init::Fill:
       for (float& x : v) x = p.a.value;
       break;

@@ -22,8 +22,8 @@ void Interpreter::set_value(int id, Value v) {
   const size_t got = n.dtype == DType::F32 ? v.f.size() : v.i.size();
   if (v.dtype != n.dtype || got != want)
     throw std::invalid_argument("gradc: value for '" + n.name + "' has " + std::to_string(got) + " " +
-                                dtype_name(v.dtype) + " elements, expected " + std::to_string(want) +
-                                " " + dtype_name(n.dtype) + " for shape " + n.shape.str());
+                                dtype_name(v.dtype) + " elements, expected " + std::to_string(want) + " " +
+                                dtype_name(n.dtype) + " for shape " + n.shape.str());
   v.shape = n.shape;
   vals_[static_cast<size_t>(id)] = std::move(v);
 }
@@ -57,7 +57,8 @@ void Interpreter::run() {
     for (int i : n.in) ins.push_back(&vals_[static_cast<size_t>(i)]);
     ref_kernel(n.op)(n, ins, vals_[static_cast<size_t>(n.id)]);
   }
-  for (const Graph::Update& u : g_.updates()) vals_[static_cast<size_t>(u.param)].f = vals_[static_cast<size_t>(u.value)].f;
+  for (const Graph::Update& u : g_.updates())
+    vals_[static_cast<size_t>(u.param)].f = vals_[static_cast<size_t>(u.value)].f;
 }
 
 }  // namespace gradc

@@ -17,7 +17,7 @@ class Interpreter {
   void set_input(const std::string& name, std::vector<float> data);
   void set_input_i32(const std::string& name, std::vector<int32_t> data);
   void set_value(int id, Value v);  // inputs or parameters by node id, shape checked
-  void run();  // evaluates every node in order, then applies the graph's parameter updates
+  void run();                       // evaluates every node in order, then applies the graph's parameter updates
 
   const Value& value(int id) const { return vals_.at(static_cast<size_t>(id)); }
   Value& value(int id) { return vals_.at(static_cast<size_t>(id)); }

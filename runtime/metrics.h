@@ -10,7 +10,7 @@ namespace gradc {
 
 struct Metrics {
   int64_t count = 0, correct = 0;
-  double loss_sum = 0;  // Σ -log p(label)
+  double loss_sum = 0;             // Σ -log p(label)
   std::vector<int64_t> confusion;  // classes × classes, row = true label
   int classes = 10;
 

@@ -27,8 +27,10 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
       std::memcpy(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])], v.data(), v.size() * 4);
     } else if (n.op == Op::Constant) {
       float* d = reinterpret_cast<float*>(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])]);
-      if (n.a.data.empty()) std::fill(d, d + n.shape.numel(), n.a.value);
-      else std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
+      if (n.a.data.empty())
+        std::fill(d, d + n.shape.numel(), n.a.value);
+      else
+        std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
     }
   }
 }
@@ -46,8 +48,9 @@ int Program::opt_id(int node) const {
 float* Program::data(int node) {
   const int b = code_->plan.node_buffer.at(static_cast<size_t>(opt_id(node)));
   if (b < 0)
-    throw std::invalid_argument("gradc: node " + std::to_string(node) + " ('" + op_name(g_.node(node).op) +
-                                "') is computed inside a fused kernel and has no buffer; mark it as an output to keep it");
+    throw std::invalid_argument(
+        "gradc: node " + std::to_string(node) + " ('" + op_name(g_.node(node).op) +
+        "') is computed inside a fused kernel and has no buffer; mark it as an output to keep it");
   return reinterpret_cast<float*>(bufs_[static_cast<size_t>(b)]);
 }
 const float* Program::data(int node) const { return const_cast<Program*>(this)->data(node); }

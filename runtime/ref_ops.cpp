@@ -35,9 +35,12 @@ Split split(const Shape& s, int axis) {
   Split r;
   for (int k = 0; k < s.rank; ++k) {
     auto d = static_cast<size_t>(s[k]);
-    if (k < axis) r.outer *= d;
-    else if (k == axis) r.n = d;
-    else r.inner *= d;
+    if (k < axis)
+      r.outer *= d;
+    else if (k == axis)
+      r.n = d;
+    else
+      r.inner *= d;
   }
   return r;
 }
@@ -107,8 +110,10 @@ void conv_for_each(const ConvGeo& g, F f) {
 void ref_Input(const Node&, const Ins&, Value&) {}
 void ref_Parameter(const Node&, const Ins&, Value&) {}
 void ref_Constant(const Node& n, const Ins&, Value& out) {
-  if (n.a.data.empty()) std::fill(out.f.begin(), out.f.end(), n.a.value);
-  else out.f = n.a.data;
+  if (n.a.data.empty())
+    std::fill(out.f.begin(), out.f.end(), n.a.value);
+  else
+    out.f = n.a.data;
 }
 
 // C = op(A)·op(B), optionally with A or B masked by (mask > 0) elementwise, then + bias, ReLU.
@@ -137,26 +142,48 @@ void ref_MatMul(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], 
 void ref_Dense(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, in[2], out); }
 void ref_MatMulMask(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], in[2], nullptr, out); }
 
-void ref_Add(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a + b; }); }
-void ref_Sub(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a - b; }); }
-void ref_Mul(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a * b; }); }
-void ref_Div(const Node&, const Ins& in, Value& out) { map2(in, out, [](float a, float b) { return a / b; }); }
+void ref_Add(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float a, float b) { return a + b; });
+}
+void ref_Sub(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float a, float b) { return a - b; });
+}
+void ref_Mul(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float a, float b) { return a * b; });
+}
+void ref_Div(const Node&, const Ins& in, Value& out) {
+  map2(in, out, [](float a, float b) { return a / b; });
+}
 void ref_Maximum(const Node&, const Ins& in, Value& out) {
   map2(in, out, [](float a, float b) { return a > b ? a : b; });
 }
 void ref_ReluGrad(const Node&, const Ins& in, Value& out) {
   map2(in, out, [](float x, float dy) { return x > 0.f ? dy : 0.f; });
 }
-void ref_Neg(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return -x; }); }
-void ref_Exp(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::exp(x); }); }
-void ref_Log(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::log(x); }); }
-void ref_Sqrt(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::sqrt(x); }); }
-void ref_Square(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return x * x; }); }
-void ref_Relu(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return x > 0.f ? x : 0.f; }); }
+void ref_Neg(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return -x; });
+}
+void ref_Exp(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return std::exp(x); });
+}
+void ref_Log(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return std::log(x); });
+}
+void ref_Sqrt(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return std::sqrt(x); });
+}
+void ref_Square(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return x * x; });
+}
+void ref_Relu(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return x > 0.f ? x : 0.f; });
+}
 void ref_Sigmoid(const Node&, const Ins& in, Value& out) {
   map1(in, out, [](float x) { return 1.f / (1.f + std::exp(-x)); });
 }
-void ref_Tanh(const Node&, const Ins& in, Value& out) { map1(in, out, [](float x) { return std::tanh(x); }); }
+void ref_Tanh(const Node&, const Ins& in, Value& out) {
+  map1(in, out, [](float x) { return std::tanh(x); });
+}
 
 void ref_Dropout(const Node& n, const Ins& in, Value& out) {
   const Value& x = *in[0];

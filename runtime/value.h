@@ -17,8 +17,10 @@ struct Value {
     Value v;
     v.shape = s;
     v.dtype = t;
-    if (t == DType::F32) v.f.assign(static_cast<size_t>(s.numel()), 0.f);
-    else v.i.assign(static_cast<size_t>(s.numel()), 0);
+    if (t == DType::F32)
+      v.f.assign(static_cast<size_t>(s.numel()), 0.f);
+    else
+      v.i.assign(static_cast<size_t>(s.numel()), 0);
     return v;
   }
 };

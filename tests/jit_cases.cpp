@@ -24,19 +24,31 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                              return matmul(f32(g, "a", {R, 784}), f32(g, "b", {784, 100}));
                            }});
   using Bin = Tensor (*)(Tensor, Tensor, Loc);
-  const std::pair<Op, Bin> bins[] = {{Op::Add, add}, {Op::Sub, sub}, {Op::Mul, mul}, {Op::Div, div}, {Op::Maximum, maximum}};
+  const std::pair<Op, Bin> bins[] = {
+      {Op::Add, add}, {Op::Sub, sub}, {Op::Mul, mul}, {Op::Div, div}, {Op::Maximum, maximum}};
   for (auto [op, f] : bins) {
-    c[op].push_back({"same", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}), Loc::current()); }});
-    c[op].push_back({"row bcast", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), f32(g, "b", {13}), Loc::current()); }});
-    c[op].push_back({"scalar", [f](Graph& g, int64_t R) { return f(f32(g, "a", {}), f32(g, "b", {R, 3, 5}), Loc::current()); }});
-    c[op].push_back({"3-D suffix", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 3, 5}), f32(g, "b", {3, 5}), Loc::current()); }});
+    c[op].push_back({"same", [f](Graph& g, int64_t R) {
+                       return f(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}), Loc::current());
+                     }});
+    c[op].push_back({"row bcast", [f](Graph& g, int64_t R) {
+                       return f(f32(g, "a", {R, 13}), f32(g, "b", {13}), Loc::current());
+                     }});
+    c[op].push_back({"scalar", [f](Graph& g, int64_t R) {
+                       return f(f32(g, "a", {}), f32(g, "b", {R, 3, 5}), Loc::current());
+                     }});
+    c[op].push_back({"3-D suffix", [f](Graph& g, int64_t R) {
+                       return f(f32(g, "a", {R, 3, 5}), f32(g, "b", {3, 5}), Loc::current());
+                     }});
   }
-  c[Op::ReluGrad].push_back({"[R,13]", [=](Graph& g, int64_t R) { return relu_grad(f32(g, "a", {R, 13}), f32(g, "b", {R, 13})); }});
+  c[Op::ReluGrad].push_back({"[R,13]", [=](Graph& g, int64_t R) {
+                               return relu_grad(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}));
+                             }});
   using Un = Tensor (*)(Tensor, Loc);
-  const std::pair<Op, Un> uns[] = {{Op::Neg, neg},   {Op::Exp, exp},         {Op::Log, log},
-                                   {Op::Sqrt, sqrt}, {Op::Square, square},   {Op::Relu, relu},
-                                   {Op::Sigmoid, sigmoid}, {Op::Tanh, tanh}, {Op::Softmax, softmax},
-                                   {Op::LogSoftmax, log_softmax}};
+  const std::pair<Op, Un> uns[] = {{Op::Neg, neg},         {Op::Exp, exp},
+                                   {Op::Log, log},         {Op::Sqrt, sqrt},
+                                   {Op::Square, square},   {Op::Relu, relu},
+                                   {Op::Sigmoid, sigmoid}, {Op::Tanh, tanh},
+                                   {Op::Softmax, softmax}, {Op::LogSoftmax, log_softmax}};
   for (auto [op, f] : uns) {
     c[op].push_back({"[R,13]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), Loc::current()); }});
     c[op].push_back({"[R,100]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 100}), Loc::current()); }});
@@ -60,9 +72,12 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   c[Op::Broadcast].push_back({"axis0", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {13}), {R, 13}, 0); }});
   c[Op::Broadcast].push_back({"axis1", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {R}), {R, 13}, 1); }});
   c[Op::Broadcast].push_back({"scalar", [=](Graph& g, int64_t R) { return broadcast(f32(g, "a", {}), {R, 13}, -1); }});
-  c[Op::Reshape].push_back({"[R,12]->[R,3,4]", [=](Graph& g, int64_t R) { return reshape(f32(g, "a", {R, 12}), {R, 3, 4}); }});
+  c[Op::Reshape].push_back({"[R,12]->[R,3,4]", [=](Graph& g, int64_t R) {
+                              return reshape(f32(g, "a", {R, 12}), {R, 3, 4});
+                            }});
   c[Op::Transpose].push_back({"[R,13]", [=](Graph& g, int64_t R) { return transpose(f32(g, "a", {R, 13})); }});
-  c[Op::OneHot].push_back({"depth 10", [=](Graph& g, int64_t R) { return one_hot(g.input("y", {R}, DType::I32), 10); }});
+  c[Op::OneHot].push_back(
+      {"depth 10", [=](Graph& g, int64_t R) { return one_hot(g.input("y", {R}, DType::I32), 10); }});
   c[Op::SoftmaxXent].push_back({"[R,10]", [=](Graph& g, int64_t R) {
                                   return softmax_xent(f32(g, "a", {R, 10}), g.input("y", {R}, DType::I32));
                                 }});
@@ -80,11 +95,11 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                                         Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
                                         return conv2d_grad_input(f32(g, "a", ys), f32(g, "b", {3, 3, 3, 5}), xs, p);
                                       }});
-    c[Op::Conv2dGradFilter].push_back({pn, [=](Graph& g, int64_t R) {
-                                         Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
-                                         return conv2d_grad_filter(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", ys),
-                                                                   {3, 3, 3, 5}, p);
-                                       }});
+    c[Op::Conv2dGradFilter].push_back(
+        {pn, [=](Graph& g, int64_t R) {
+           Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
+           return conv2d_grad_filter(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", ys), {3, 3, 3, 5}, p);
+         }});
   }
   // Fused ops (made by the compiler's passes; built directly here).
   for (bool relu : {false, true})
@@ -103,18 +118,19 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   for (int mask : {1, 2})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
-        c[Op::MatMulMask].push_back({"mask" + std::to_string(mask) + " ta" + std::to_string(ta) + " tb" + std::to_string(tb),
-                                     [=](Graph& g, int64_t R) {
-                                       Attrs a;
-                                       a.mask = mask;
-                                       a.ta = ta;
-                                       a.tb = tb;
-                                       const int64_t K = 29, N = 70;
-                                       Shape as = ta ? Shape{K, R} : Shape{R, K}, bs = tb ? Shape{N, K} : Shape{K, N};
-                                       Tensor x = f32(g, "a", as), w = f32(g, "b", bs);
-                                       Tensor m = f32(g, "m", mask == 1 ? as : bs);
-                                       return g.add(Op::MatMulMask, {x.id, w.id, m.id}, a);
-                                     }});
+        c[Op::MatMulMask].push_back(
+            {"mask" + std::to_string(mask) + " ta" + std::to_string(ta) + " tb" + std::to_string(tb),
+             [=](Graph& g, int64_t R) {
+               Attrs a;
+               a.mask = mask;
+               a.ta = ta;
+               a.tb = tb;
+               const int64_t K = 29, N = 70;
+               Shape as = ta ? Shape{K, R} : Shape{R, K}, bs = tb ? Shape{N, K} : Shape{K, N};
+               Tensor x = f32(g, "a", as), w = f32(g, "b", bs);
+               Tensor m = f32(g, "m", mask == 1 ? as : bs);
+               return g.add(Op::MatMulMask, {x.id, w.id, m.id}, a);
+             }});
   c[Op::SoftmaxXentGrad].push_back({"[R,10]", [=](Graph& g, int64_t R) {
                                       Tensor x = f32(g, "a", {R, 10});
                                       Tensor y = g.input("y", {R}, DType::I32);

@@ -28,7 +28,8 @@ std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, const std::vector<uin
 }
 
 void write(const fs::path& p, const std::vector<uint8_t>& b) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
 void write_gz(const fs::path& p, const std::vector<uint8_t>& b) {

@@ -34,8 +34,12 @@ std::map<Op, std::vector<Case>> make_cases() {
                                  return matmul(a, b, ta, tb);
                                }});
   auto binary = [&](Op op, Tensor (*f)(Tensor, Tensor, Loc)) {
-    c[op].push_back({"same shape", [f](Graph& g) { return f(in(g, "a", {3, 4}), in(g, "b", {3, 4}), Loc::current()); }});
-    c[op].push_back({"row broadcast", [f](Graph& g) { return f(in(g, "a", {3, 4}), in(g, "b", {4}), Loc::current()); }});
+    c[op].push_back({"same shape", [f](Graph& g) {
+                       return f(in(g, "a", {3, 4}), in(g, "b", {3, 4}), Loc::current());
+                     }});
+    c[op].push_back({"row broadcast", [f](Graph& g) {
+                       return f(in(g, "a", {3, 4}), in(g, "b", {4}), Loc::current());
+                     }});
     c[op].push_back({"scalar lhs", [f](Graph& g) { return f(in(g, "a", {}), in(g, "b", {2, 3}), Loc::current()); }});
   };
   binary(Op::Add, add);
@@ -62,7 +66,9 @@ std::map<Op, std::vector<Case>> make_cases() {
                             }});
   for (int axis : {-1, 0, 1}) {
     c[Op::Sum].push_back({"axis " + std::to_string(axis), [axis](Graph& g) { return sum(in(g, "x", {3, 4}), axis); }});
-    c[Op::Mean].push_back({"axis " + std::to_string(axis), [axis](Graph& g) { return mean(in(g, "x", {3, 4}), axis); }});
+    c[Op::Mean].push_back({"axis " + std::to_string(axis), [axis](Graph& g) {
+                             return mean(in(g, "x", {3, 4}), axis);
+                           }});
   }
   c[Op::Broadcast].push_back({"[3]->[3,4] axis 1", [](Graph& g) { return broadcast(in(g, "x", {3}), {3, 4}, 1); }});
   c[Op::Broadcast].push_back({"scalar->[2,3]", [](Graph& g) { return broadcast(in(g, "x", {}), {2, 3}, -1); }});
@@ -72,11 +78,17 @@ std::map<Op, std::vector<Case>> make_cases() {
                                   Tensor y = g.input("labels", {4}, DType::I32);
                                   return softmax_xent(in(g, "x", {4, 5}), y);
                                 }});
-  c[Op::SigmoidXent].push_back({"[3,4]", [](Graph& g) { return sigmoid_xent(in(g, "x", {3, 4}), in(g, "z", {3, 4})); }});
+  c[Op::SigmoidXent].push_back({"[3,4]", [](Graph& g) {
+                                  return sigmoid_xent(in(g, "x", {3, 4}), in(g, "z", {3, 4}));
+                                }});
   for (Padding p : {Padding::Valid, Padding::Same}) {
     const std::string pn = p == Padding::Valid ? "valid" : "same";
-    c[Op::Conv2d].push_back({"3x3 " + pn, [p](Graph& g) { return conv2d(in(g, "x", {2, 5, 5, 2}), in(g, "w", {3, 3, 2, 3}), p); }});
-    c[Op::Conv2d].push_back({"2x2 " + pn, [p](Graph& g) { return conv2d(in(g, "x", {1, 4, 5, 1}), in(g, "w", {2, 2, 1, 2}), p); }});
+    c[Op::Conv2d].push_back({"3x3 " + pn, [p](Graph& g) {
+                               return conv2d(in(g, "x", {2, 5, 5, 2}), in(g, "w", {3, 3, 2, 3}), p);
+                             }});
+    c[Op::Conv2d].push_back({"2x2 " + pn, [p](Graph& g) {
+                               return conv2d(in(g, "x", {1, 4, 5, 1}), in(g, "w", {2, 2, 1, 2}), p);
+                             }});
   }
   return c;
 }

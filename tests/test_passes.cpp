@@ -71,9 +71,10 @@ TEST(Passes, EachPassAloneAndThePipelinesPreserveEveryModel) {
     auto m = step_model(name, name == std::string("logic") ? 4 : 2);
     for (const PassInfo& p : pass_table()) expect_same_semantics(m->g, {p.name}, std::string(name) + " " + p.name);
     expect_same_semantics(m->g, default_passes(true), std::string(name) + " fused pipeline");
-    expect_same_semantics(m->g, {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward",
-                                 "gemm-layout", "dce"},
-                          std::string(name) + " with fuse-dense-backward");
+    expect_same_semantics(
+        m->g,
+        {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward", "gemm-layout", "dce"},
+        std::string(name) + " with fuse-dense-backward");
   }
 }
 
@@ -87,15 +88,33 @@ TEST(Passes, RandomGraphsKeepTheirValues) {
       Tensor x = pool[rng() % pool.size()], y = pool[rng() % pool.size()];
       if (x.shape().numel() < y.shape().numel()) std::swap(x, y);
       switch (rng() % 9) {
-        case 0: pool.push_back(x + y); break;
-        case 1: pool.push_back(x * y); break;
-        case 2: pool.push_back(x - y); break;
-        case 3: pool.push_back(relu(x)); break;
-        case 4: pool.push_back(neg(neg(x))); break;
-        case 5: pool.push_back(x.shape().rank == 2 ? transpose(transpose(x)) : x * 1.f); break;
-        case 6: pool.push_back(reshape(reshape(x, {x.shape().numel()}), x.shape())); break;
-        case 7: pool.push_back(x.shape().rank == 2 ? sum(x, 0) : exp(x * 0.1f)); break;
-        default: pool.push_back(tanh(x + 0.f)); break;
+        case 0:
+          pool.push_back(x + y);
+          break;
+        case 1:
+          pool.push_back(x * y);
+          break;
+        case 2:
+          pool.push_back(x - y);
+          break;
+        case 3:
+          pool.push_back(relu(x));
+          break;
+        case 4:
+          pool.push_back(neg(neg(x)));
+          break;
+        case 5:
+          pool.push_back(x.shape().rank == 2 ? transpose(transpose(x)) : x * 1.f);
+          break;
+        case 6:
+          pool.push_back(reshape(reshape(x, {x.shape().numel()}), x.shape()));
+          break;
+        case 7:
+          pool.push_back(x.shape().rank == 2 ? sum(x, 0) : exp(x * 0.1f));
+          break;
+        default:
+          pool.push_back(tanh(x + 0.f));
+          break;
       }
     }
     g.mark_output(pool.back(), "out");
@@ -144,7 +163,7 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   }
   EXPECT_EQ(dense, 3);
   EXPECT_EQ(xent, 1);
-  EXPECT_EQ(gemm, 5);             // dW1, dW2, dX2, dW3, dX3
+  EXPECT_EQ(gemm, 5);              // dW1, dW2, dX2, dW3, dX3
   EXPECT_EQ(updates_in_place, 6);  // p - lr·g fused into one in-place kernel per parameter
   EXPECT_EQ(transposes, 1);
   EXPECT_EQ(f->plan.kernels.size(), 21u);

@@ -52,11 +52,13 @@ TEST_P(TrainSlice, ReachesTheBar) {
 
 INSTANTIATE_TEST_SUITE_P(
     Models, TrainSlice,
-    ::testing::Values(Case{"linear", [](TrainConfig& c) { c.first_n = 3000, c.train_n = 2500, c.val_n = 500, c.steps = 600; }, 0.85},
-                      Case{"dnn", [](TrainConfig& c) { c.first_n = 2000, c.train_n = 1500, c.val_n = 500, c.steps = 300; }, 0.85},
-                      Case{"mlp512", [](TrainConfig& c) { c.first_n = 6000, c.epochs = 4; }, 0.88},
-                      Case{"mlp500", [](TrainConfig& c) { c.train_n = 3000, c.val_n = 500, c.steps = 600, c.checkpoint_every = 0; }, 0.88},
-                      Case{"cnn", [](TrainConfig& c) { c.first_n = 2000, c.batch = 50, c.epochs = 2, c.lr = 0.1f; }, 0.8}),
+    ::testing::Values(
+        Case{"linear", [](TrainConfig& c) { c.first_n = 3000, c.train_n = 2500, c.val_n = 500, c.steps = 600; }, 0.85},
+        Case{"dnn", [](TrainConfig& c) { c.first_n = 2000, c.train_n = 1500, c.val_n = 500, c.steps = 300; }, 0.85},
+        Case{"mlp512", [](TrainConfig& c) { c.first_n = 6000, c.epochs = 4; }, 0.88},
+        Case{"mlp500", [](TrainConfig& c) { c.train_n = 3000, c.val_n = 500, c.steps = 600, c.checkpoint_every = 0; },
+             0.88},
+        Case{"cnn", [](TrainConfig& c) { c.first_n = 2000, c.batch = 50, c.epochs = 2, c.lr = 0.1f; }, 0.8}),
     [](const ::testing::TestParamInfo<Case>& p) { return p.param.model; });
 
 TEST(Train, LogicGatesAreExact) {
@@ -78,8 +80,9 @@ TEST(Train, ReportWritesEveryFile) {
   c.on_period = [&rep](const PeriodRow& row) { rep.add_row(row); };
   TrainResult r = train(c);
   rep.finish(r);
-  for (const char* f : {"metrics.csv", "loss.png", "accuracy.png", "lr.png", "confusion.png", "weights.png",
-                        "weights_step10.png", "weights_step50.png", "samples.png", "labels.png", "pixels.png", "index.html"})
+  for (const char* f :
+       {"metrics.csv", "loss.png", "accuracy.png", "lr.png", "confusion.png", "weights.png", "weights_step10.png",
+        "weights_step50.png", "samples.png", "labels.png", "pixels.png", "index.html"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   // PNGs decode and have the expected sizes.
   EXPECT_EQ(cli::read_png((dir / "loss.png").string()).w, 900);
@@ -113,8 +116,8 @@ TEST(Report, WeightGridPutsKnownValuesInTheRightTiles) {
     const uint8_t* p = g.image.at(x, y);
     return std::vector<int>{p[0], p[1], p[2]};
   };
-  EXPECT_EQ(px(0, 3, 3), (std::vector<int>{255, 0, 0}));    // red = positive
-  EXPECT_EQ(px(1, 20, 9), (std::vector<int>{0, 0, 255}));   // blue = negative
+  EXPECT_EQ(px(0, 3, 3), (std::vector<int>{255, 0, 0}));   // red = positive
+  EXPECT_EQ(px(1, 20, 9), (std::vector<int>{0, 0, 255}));  // blue = negative
   EXPECT_EQ(px(2, 5, 7), (std::vector<int>{255, 0, 0}));
   EXPECT_EQ(px(2, 5, 8), (std::vector<int>{255, 255, 255}));  // white = zero
 }

@@ -29,8 +29,8 @@ struct Layer {
 };
 
 std::vector<GemmCase> suite() {
-  const Layer layers[] = {{784, 10, false},  {784, 100, true}, {100, 100, true}, {100, 10, false}, {784, 512, true},
-                          {512, 512, true},  {512, 10, false}, {784, 500, true}, {500, 10, false}};
+  const Layer layers[] = {{784, 10, false}, {784, 100, true}, {100, 100, true}, {100, 10, false}, {784, 512, true},
+                          {512, 512, true}, {512, 10, false}, {784, 500, true}, {500, 10, false}};
   std::vector<GemmCase> v;
   for (int64_t m : {30, 128, 1024})
     for (const Layer& l : layers) {
@@ -72,8 +72,8 @@ void gemm_table(const std::string& shape, int reps) {
     char x1 = 0, x2 = 0;
     if (std::sscanf(shape.c_str(), "%lld%c%lld%c%lld", &m, &x1, &n, &x2, &k) != 5 || x1 != 'x' || x2 != 'x' || m < 1 ||
         n < 1 || k < 1 || m * n > (1LL << 28) || m * k > (1LL << 28) || k * n > (1LL << 28))
-      throw UsageError("gradc: --shape expects MxNxK with positive sizes (each operand < 2^28 elements), got '" + shape +
-                       "'");
+      throw UsageError("gradc: --shape expects MxNxK with positive sizes (each operand < 2^28 elements), got '" +
+                       shape + "'");
     cases.push_back({"gemm", m, n, k, false, false, false, false});
   }
   const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
@@ -89,7 +89,7 @@ void gemm_table(const std::string& shape, int reps) {
     Program p(g);
     for (const char* name : {"a", "b"}) {
       const int id = g.find_id(name);
-      for (float* d = p.data(id), *e = d + p.numel(id); d < e; ++d)
+      for (float *d = p.data(id), *e = d + p.numel(id); d < e; ++d)
         *d = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 1000.f;
     }
     const double flops = 2.0 * static_cast<double>(c.M * c.N) * static_cast<double>(c.K);

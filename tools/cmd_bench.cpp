@@ -1,8 +1,8 @@
 // gradc bench MODEL: median time per training step (forward + backward + SGD update) on the
 // reference interpreter and on the JIT with 1 and 2 threads, side by side in one run.
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <random>
 
 #include "autodiff/dsl.h"
@@ -10,9 +10,9 @@
 #include "runtime/engine.h"
 #include "runtime/program.h"
 #include "tools/bench_gemm.h"
+#include "tools/commands.h"
 #include "tools/peak.h"
 #include "tools/report.h"
-#include "tools/commands.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
@@ -57,7 +57,8 @@ void fill_inputs(const Graph& g, F32 f32, I32 i32) {
 }
 
 void fill_inputs(const Graph& g, Engine& e) {
-  fill_inputs(g, [&e](int id) { return e.f32(id); }, [&e](int id) { return e.i32(id); });
+  fill_inputs(
+      g, [&e](int id) { return e.f32(id); }, [&e](int id) { return e.i32(id); });
 }
 }  // namespace
 
@@ -115,8 +116,10 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   p.set_threads(2);
   const std::vector<double> t2 = p.profile_kernels(reps);
   const Graph& g = p.code().graph;
-  std::printf("%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
-              static_cast<long long>(batch), peak1, peak2, blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads" : "; OpenBLAS not installed: column skipped");
+  std::printf(
+      "%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
+      static_cast<long long>(batch), peak1, peak2,
+      blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads" : "; OpenBLAS not installed: column skipped");
   std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
               "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
   double total1 = 0, total2 = 0;
@@ -136,7 +139,8 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     double bl = 0;
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
       const Shape& as = g.node(n.in[0]).shape;
-      shape = std::to_string(n.shape[0]) + "×" + std::to_string(n.shape[1]) + "×" + std::to_string(n.a.ta ? as[0] : as[1]);
+      shape =
+          std::to_string(n.shape[0]) + "×" + std::to_string(n.shape[1]) + "×" + std::to_string(n.a.ta ? as[0] : as[1]);
       if (blas) {
         const int64_t K = n.a.ta ? as[0] : as[1];
         bl = std::min(blas_sgemm_us(*blas, n.shape[0], n.shape[1], K, n.a.ta, n.a.tb, 1, reps),
@@ -152,14 +156,17 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   }
   if (csv) {
     std::fclose(csv);
-    run_gnuplot(report, "set terminal pngcairo size 1100,600 font 'Sans,10'\nset output 'kernels.png'\n"
-                        "set title 'per-kernel GFLOP/s, " + model + " batch " + std::to_string(batch) +
-                            " (dashed: measured FMA peak, 1 thread)'\nset style data histograms\n"
-                            "set style histogram clustered gap 1\nset style fill solid 0.85\nset xtics rotate by -45 font ',8'\n"
-                            "set ylabel 'GFLOP/s'\nset key top right\nset yrange [0:*]\n"
-                            "set termoption noenhanced\n"
-                            "plot 'kernels.csv' every ::1 using 3:xtic(1) title '1 thread', '' every ::1 using 5 title '2 threads', " +
-                            std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' title 'FMA peak (1 thread)'\n");
+    run_gnuplot(
+        report,
+        "set terminal pngcairo size 1100,600 font 'Sans,10'\nset output 'kernels.png'\n"
+        "set title 'per-kernel GFLOP/s, " +
+            model + " batch " + std::to_string(batch) +
+            " (dashed: measured FMA peak, 1 thread)'\nset style data histograms\n"
+            "set style histogram clustered gap 1\nset style fill solid 0.85\nset xtics rotate by -45 font ',8'\n"
+            "set ylabel 'GFLOP/s'\nset key top right\nset yrange [0:*]\n"
+            "set termoption noenhanced\n"
+            "plot 'kernels.csv' every ::1 using 3:xtic(1) title '1 thread', '' every ::1 using 5 title '2 threads', " +
+            std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' title 'FMA peak (1 thread)'\n");
     std::printf("wrote %s/kernels.csv and kernels.png\n", report.c_str());
   }
   std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
@@ -185,7 +192,8 @@ void add_bench(CLI::App& app) {
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
                 "mlp512 b128/b1024)");
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")
+      ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
   cmd->add_option("--report", o->report,
                   "With --compare-fusion or --kernels: also write the figures as CSV and a bar chart (PNG) into DIR");
@@ -203,16 +211,17 @@ void add_bench(CLI::App& app) {
         cfgs = {{o->model, o->batch ? o->batch : find_model(o->model).default_batch}};
       std::vector<FusionRow> rows;
       if (!o->json)
-        std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s\n", "model", "batch", "kernels", "unfused",
-                    "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused", "unfused");
+        std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s\n", "model", "batch", "kernels",
+                    "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
+                    "unfused");
       for (auto& [m, b] : cfgs) {
         FusionRow r = compare_fusion(m, b, o->reps);
         rows.push_back(r);
         if (!o->json)
           std::printf("%-8s %6lld | %8zu %8zu | %10.1f %10.1f %5.2fx | %10.1f %10.1f %5.2fx | %9.2f %9.2f\n", m.c_str(),
                       static_cast<long long>(b), r.kernels_fused, r.kernels_unfused, r.fused[0], r.unfused[0],
-                      r.unfused[0] / r.fused[0], r.fused[1], r.unfused[1], r.unfused[1] / r.fused[1], r.bytes_fused / 1e6,
-                      r.bytes_unfused / 1e6);
+                      r.unfused[0] / r.fused[0], r.fused[1], r.unfused[1], r.unfused[1] / r.fused[1],
+                      r.bytes_fused / 1e6, r.bytes_unfused / 1e6);
         std::fflush(stdout);
       }
       if (!o->report.empty()) {
@@ -224,31 +233,34 @@ void add_bench(CLI::App& app) {
           std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu\n", r.model.c_str(), static_cast<long long>(r.batch),
                        r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused);
         std::fclose(csv);
-        run_gnuplot(o->report, "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
-                               "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
-                               "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
-                               "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
-                               "set termoption noenhanced\n"
-                               "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
-                               "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
-                               "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
+        run_gnuplot(o->report,
+                    "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
+                    "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
+                    "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
+                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
+                    "set termoption noenhanced\n"
+                    "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
+                    "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
+                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
         std::printf("wrote %s/fusion.csv and fusion.png\n", o->report.c_str());
       }
       if (o->json) {
         std::printf("[");
         for (size_t i = 0; i < rows.size(); ++i) {
           const FusionRow& r = rows[i];
-          std::printf("%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
-                      "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
-                      "\"bytes_fused\": %lld, \"bytes_unfused\": %lld}",
-                      i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
-                      r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
-                      static_cast<long long>(r.bytes_unfused));
+          std::printf(
+              "%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
+              "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
+              "\"bytes_fused\": %lld, \"bytes_unfused\": %lld}",
+              i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
+              r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
+              static_cast<long long>(r.bytes_unfused));
         }
         std::printf("]\n");
       } else {
-        std::printf("µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
-                    "bytes read + written per step\n");
+        std::printf(
+            "µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
+            "bytes read + written per step\n");
       }
       return;
     }
@@ -278,11 +290,12 @@ void add_bench(CLI::App& app) {
     te->set_threads(2);
     const double o2 = median_us(*te, 2000, 2);
     if (o->json) {
-      std::printf("{\"model\": \"%s\", \"batch\": %lld, \"compile_ms\": %.1f, \"reference_us\": %.1f, "
-                  "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
-                  "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f}\n",
-                  o->model.c_str(), static_cast<long long>(batch), jit->compile_ms(), tref, t1, t2,
-                  tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2);
+      std::printf(
+          "{\"model\": \"%s\", \"batch\": %lld, \"compile_ms\": %.1f, \"reference_us\": %.1f, "
+          "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
+          "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f}\n",
+          o->model.c_str(), static_cast<long long>(batch), jit->compile_ms(), tref, t1, t2,
+          tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2);
       return;
     }
     std::printf("%s training step (forward + backward + SGD), batch %lld — median µs per step\n", o->model.c_str(),
@@ -292,7 +305,8 @@ void add_bench(CLI::App& app) {
     std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 1 thread", t1, tref > 0 ? tref / t1 : 0.0);
     std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 2 threads", t2, tref > 0 ? tref / t2 : 0.0);
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
-    std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1, o2);
+    std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1,
+                o2);
   });
 }
 

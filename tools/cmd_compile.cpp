@@ -31,10 +31,11 @@ void add_compile(CLI::App& app) {
     opt.keep_ir = !o->ir.empty();
     opt.keep_asm = !o->assembly.empty();
     auto p = compile(s.model->g, opt);
-    std::printf("%s training step, batch %lld: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
-                "(%.1f KiB without memory planning)\n",
-                o->model.c_str(), static_cast<long long>(batch), s.model->g.size(), p->graph.size(), p->plan.kernels.size(),
-                static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
+    std::printf(
+        "%s training step, batch %lld: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
+        "(%.1f KiB without memory planning)\n",
+        o->model.c_str(), static_cast<long long>(batch), s.model->g.size(), p->graph.size(), p->plan.kernels.size(),
+        static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
     std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->cpu.c_str(),
                 p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
     const auto barriers = std::count_if(p->plan.kernels.begin(), p->plan.kernels.end(),
@@ -47,7 +48,8 @@ void add_compile(CLI::App& app) {
     for (const KernelInfo& k : p->plan.kernels) {
       std::string fused;
       for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
-      std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6, fused.c_str());
+      std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6,
+                  fused.c_str());
     }
     for (int r = 1; r <= o->repeat; ++r) {
       StepGraph s2 = make_step_graph(o->model, batch + r);

@@ -22,8 +22,9 @@ void add_dot(CLI::App& app) {
   cmd->add_option("-o,--output", o->out, "Output file: .svg, .png or .dot")->required();
   auto* g = cmd->add_flag("--grad", o->grad, "Append the gradient nodes of the loss w.r.t. every parameter");
   cmd->add_flag("--step", o->step, "The whole training step: gradients and SGD updates")->excludes(g);
-  cmd->add_option("--after", o->after,
-                  "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
+  cmd->add_option(
+      "--after", o->after,
+      "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
   o->flags.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {

@@ -30,7 +30,8 @@ void eval_one(const std::string& path, const std::string& model, const std::stri
   Metrics met = evaluate(m, c.tensors, d);
   auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
   std::printf("%s (%s, step %s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
-              step.c_str(), dataset.c_str(), split.c_str(), static_cast<long long>(met.count), met.accuracy(), met.log_loss());
+              step.c_str(), dataset.c_str(), split.c_str(), static_cast<long long>(met.count), met.accuracy(),
+              met.log_loss());
   std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
 }
 }  // namespace
@@ -102,7 +103,8 @@ void add_predict(CLI::App& app) {
     const std::string m = model_of(c, o->checkpoint, o->model);
     Dataset d = load_named(o->dataset, o->data, o->split);
     if (o->image >= d.n)
-      throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) + " images");
+      throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) +
+                       " images");
     Dataset one = slice(d, o->image, 1);
     auto probs = predict_probs(m, c.tensors, one);
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());

@@ -49,8 +49,8 @@ void add_step(CLI::App& app) {
     }
     it.run();
     const float after = it.value(m->loss.id).f[0];
-    std::printf("%s: %zu graph nodes (%zu parameters), batch %lld of MNIST train\n", o->model.c_str(),
-                m->g.size(), ps.size(), static_cast<long long>(mo.batch));
+    std::printf("%s: %zu graph nodes (%zu parameters), batch %lld of MNIST train\n", o->model.c_str(), m->g.size(),
+                ps.size(), static_cast<long long>(mo.batch));
     std::printf("loss before: %.6f\nloss after one SGD step (lr %g): %.6f\n", before, static_cast<double>(o->lr),
                 after);
     std::printf("reference interpreter: %.1f ms per forward+backward\n",

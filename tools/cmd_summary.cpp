@@ -1,8 +1,8 @@
 // gradc summary MODEL: a Keras-style table of layers, output shapes and parameter counts.
 #include "compiler/jit.h"
 #include "models/models.h"
-#include "tools/step_graph.h"
 #include "tools/commands.h"
+#include "tools/step_graph.h"
 
 namespace gradc::cli {
 
@@ -42,11 +42,12 @@ void add_summary(CLI::App& app) {
     unfused.fuse = false;
     unfused.plan_memory = false;
     auto f = compile(step.model->g), u = compile(step.model->g, unfused);
-    std::printf("training step program: %zu kernels, %.1f KiB of buffers (fused, planned); without planning %.1f KiB; "
-                "unfused and unplanned: %zu kernels, %.1f KiB\n",
-                f->plan.kernels.size(), static_cast<double>(f->plan.arena_bytes) / 1024.0,
-                static_cast<double>(f->plan.unplanned_bytes) / 1024.0, u->plan.kernels.size(),
-                static_cast<double>(u->plan.arena_bytes) / 1024.0);
+    std::printf(
+        "training step program: %zu kernels, %.1f KiB of buffers (fused, planned); without planning %.1f KiB; "
+        "unfused and unplanned: %zu kernels, %.1f KiB\n",
+        f->plan.kernels.size(), static_cast<double>(f->plan.arena_bytes) / 1024.0,
+        static_cast<double>(f->plan.unplanned_bytes) / 1024.0, u->plan.kernels.size(),
+        static_cast<double>(u->plan.arena_bytes) / 1024.0);
   });
 }
 

@@ -31,8 +31,9 @@ void set_if(const std::optional<T>& v, U& dst) {
 void print_result(const TrainConfig& c, const TrainResult& r) {
   std::printf("\n%s: %lld steps in %.1f s (%.0f steps/s, compile %.0f ms)\n", c.model.c_str(),
               static_cast<long long>(r.steps), r.seconds, r.steps_per_s, r.compile_ms);
-  if (r.val.count) std::printf("validation: accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.val.accuracy(),
-                               r.val.log_loss(), static_cast<long long>(r.val.count));
+  if (r.val.count)
+    std::printf("validation: accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.val.accuracy(), r.val.log_loss(),
+                static_cast<long long>(r.val.count));
   std::printf("test:       accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.test.accuracy(), r.test.log_loss(),
               static_cast<long long>(r.test.count));
   std::printf("test confusion matrix:\n%s", r.test.confusion_text().c_str());
@@ -50,8 +51,8 @@ void run_logic(const TrainFlags& f) {
                 static_cast<double>(r.weights[1]), static_cast<double>(r.weights[2]));
     const char* rows[] = {"0 0", "0 1", "1 0", "1 1"};
     for (size_t i = 0; i < 4; ++i)
-      std::printf("  %s -> %.4f (%d, expected %d)\n", rows[i], static_cast<double>(r.outputs[i]), r.outputs[i] > 0.5f ? 1 : 0,
-                  r.expected[i]);
+      std::printf("  %s -> %.4f (%d, expected %d)\n", rows[i], static_cast<double>(r.outputs[i]),
+                  r.outputs[i] > 0.5f ? 1 : 0, r.expected[i]);
     all_exact &= r.exact;
   }
   if (!all_exact) throw std::runtime_error("gradc: the neuron did not learn the exact truth table");
@@ -64,12 +65,14 @@ void add_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (defaults: the tutorial's recipe for MODEL)");
   cmd->add_option("model", f->model, "Model name (" + model_names() + ")")->required();
   cmd->add_option("--preset", f->preset, "Alternative recipe (dnn: tuned)");
-  cmd->add_option("--loss-reduction", f->loss_reduction, "Differentiate the batch loss as 'sum' (TF1 estimators) or 'mean'")
+  cmd->add_option("--loss-reduction", f->loss_reduction,
+                  "Differentiate the batch loss as 'sum' (TF1 estimators) or 'mean'")
       ->check(CLI::IsMember({"sum", "mean"}));
   cmd->add_option("--batch", f->batch, "Batch size")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--steps", f->steps, "Training steps (overrides --epochs)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--epochs", f->epochs, "Training epochs")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")
+      ->check(CLI::Range(1, 1000000000));
   cmd->add_option("--optimizer", f->optimizer, "sgd | momentum | adagrad | rmsprop | adam");
   cmd->add_option("--lr", f->lr, "Learning rate")->check(CLI::PositiveNumber);
   cmd->add_option("--clip", f->clip, "Clip gradients to this global norm (0 = off)")->check(CLI::NonNegativeNumber);
@@ -79,27 +82,35 @@ void add_train(CLI::App& app) {
   cmd->add_option("--momentum", f->momentum, "Momentum coefficient")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--schedule", f->schedule, "constant | exponential | per-epoch");
   cmd->add_option("--decay-rate", f->decay_rate, "Schedule decay factor")->check(CLI::PositiveNumber);
-  cmd->add_option("--decay-steps", f->decay_steps, "Exponential schedule: steps per decay")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--decay-steps", f->decay_steps, "Exponential schedule: steps per decay")
+      ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--staircase", f->staircase, "Exponential schedule: decay in discrete steps");
   cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)");
-  cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, 1000000000));
   cmd->add_option("--engine", f->engine, "jit (default) | reference");
-  cmd->add_option("--dataset", f->dataset, "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");
-  cmd->add_option("--data", f->data, "Data directory holding mnist/ and fashion-mnist/ (default $GRADC_DATA or ./data)");
+  cmd->add_option("--dataset", f->dataset,
+                  "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");
+  cmd->add_option("--data", f->data,
+                  "Data directory holding mnist/ and fashion-mnist/ (default $GRADC_DATA or ./data)");
   cmd->add_option("--first-n", f->first_n, "Use only the first N training images")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--train-n", f->train_n, "Training examples (from the front)")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--val-n", f->val_n, "Validation examples (after the training ones)")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--val-fraction", f->val_fraction, "Use the last fraction as validation")->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--val-n", f->val_n, "Validation examples (after the training ones)")
+      ->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--val-fraction", f->val_fraction, "Use the last fraction as validation")
+      ->check(CLI::Range(0.0, 0.9));
   cmd->add_option("--test-n", f->test_n, "Evaluate on the first N test images")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--checkpoint-dir", f->checkpoint_dir, "Write last/best/final .safetensors here");
-  cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")
+      ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--keep-best", f->keep_best, "Keep the weights of the lowest validation loss");
   cmd->add_flag("--no-keep-best", f->no_keep_best, "Keep the last weights even if the recipe keeps the best");
   cmd->add_flag("--early-stop", f->early_stop, "Stop when an epoch's training accuracy drops");
   cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
   cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
   cmd->add_option("--report", f->report, "Write metrics.csv, charts and index.html into this directory");
-  cmd->add_option("--weights-at", f->weights_at, "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
+  cmd->add_option("--weights-at", f->weights_at,
+                  "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
   f->compile.add(cmd);
   cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
   cmd->callback([f] {

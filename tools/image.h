@@ -12,13 +12,14 @@ namespace gradc::cli {
 struct Image {
   int w = 0, h = 0;
   std::vector<uint8_t> rgb;  // row-major, 3 bytes per pixel
-  Image(int width, int height, uint8_t fill = 255) : w(width), h(height), rgb(static_cast<size_t>(width * height * 3), fill) {}
+  Image(int width, int height, uint8_t fill = 255)
+      : w(width), h(height), rgb(static_cast<size_t>(width * height * 3), fill) {}
   void set(int x, int y, uint8_t r, uint8_t g, uint8_t b);
   const uint8_t* at(int x, int y) const { return &rgb[static_cast<size_t>((y * w + x) * 3)]; }
 };
 
 void write_png(const std::string& path, const Image& img);  // throws naming the file
-Image read_png(const std::string& path);                     // RGB8 only (what write_png writes)
+Image read_png(const std::string& path);                    // RGB8 only (what write_png writes)
 
 // First-layer weights as tiles: [784, units] -> one 28×28 tile per unit; HWIO conv filters ->
 // one KH×KW tile per output channel (input channel 0). Diverging colours, symmetric in ±max|w|:

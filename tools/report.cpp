@@ -26,9 +26,10 @@ void run_gnuplot(const std::string& dir, const std::string& script) {
   if (rc != 0) {
     std::ifstream e(dir + "/.plot.err");
     std::string err((std::istreambuf_iterator<char>(e)), {});
-    throw std::runtime_error("gradc: gnuplot failed in " + dir + (WIFEXITED(rc) && WEXITSTATUS(rc) == 127
-                                                                     ? " (gnuplot not found: tools/setup.sh installs gnuplot-nox)"
-                                                                     : ": " + err));
+    throw std::runtime_error("gradc: gnuplot failed in " + dir +
+                             (WIFEXITED(rc) && WEXITSTATUS(rc) == 127
+                                  ? " (gnuplot not found: tools/setup.sh installs gnuplot-nox)"
+                                  : ": " + err));
   }
   fs::remove(gp);
   fs::remove(dir + "/.plot.err");
@@ -52,7 +53,8 @@ void plot_prediction(const std::string& path, const Dataset& one, const std::vec
     << "plot '.digit.csv' using 1:2:3 with image\n"
     << "set size noratio\nset title 'class probabilities (predicted " << best << ")'\nset xtics 0,1,9\nset ytics\n"
     << "set yrange [0:1]\nset xrange [-0.6:9.6]\nset style fill solid 0.8\nset boxwidth 0.7\n"
-    << "plot '.probs.csv' using 1:2 with boxes lc rgb '#3b6fb6', '' using 1:2:(sprintf('%.2f',$2)) with labels offset 0,0.7\n"
+    << "plot '.probs.csv' using 1:2 with boxes lc rgb '#3b6fb6', '' using 1:2:(sprintf('%.2f',$2)) with labels offset "
+       "0,0.7\n"
     << "unset multiplot\n";
   run_gnuplot(dir, s.str());
   fs::remove(dir + "/.digit.csv");
@@ -70,7 +72,8 @@ Report::Report(std::string dir, TrainConfig& cfg, const std::string& weights_at)
     if (item.empty()) continue;
     char* end = nullptr;
     const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (*end != '\0' || v <= 0) throw std::invalid_argument("gradc: --weights-at: '" + item + "' is not a positive step");
+    if (*end != '\0' || v <= 0)
+      throw std::invalid_argument("gradc: --weights-at: '" + item + "' is not a positive step");
     cfg.snapshot_steps.push_back(v);
   }
   cfg.on_snapshot = [this](int64_t step, const std::vector<NamedTensor>& w) {
@@ -122,16 +125,19 @@ void Report::finish(const TrainResult& r) {
       for (int j = 0; j < 10; ++j) row += r.test.confusion[static_cast<size_t>(i * 10 + j)];
       for (int j = 0; j < 10; ++j) {
         const int64_t n = r.test.confusion[static_cast<size_t>(i * 10 + j)];
-        c << i << "," << j << "," << (row ? static_cast<double>(n) / static_cast<double>(row) : 0.0) << "," << n << "\n";
+        c << i << "," << j << "," << (row ? static_cast<double>(n) / static_cast<double>(row) : 0.0) << "," << n
+          << "\n";
       }
     }
   }
-  run_gnuplot(dir_, "set output 'confusion.png'\nset terminal pngcairo size 760,700\n"
-                    "set title 'confusion matrix (test, rows normalised)'\nset xlabel 'predicted'\nset ylabel 'true'\n"
-                    "set xrange [-0.5:9.5]\nset yrange [9.5:-0.5]\nset xtics 0,1,9\nset ytics 0,1,9\nset cbrange [0:1]\n"
-                    "set palette defined (0 'white', 0.3 '#9ecae1', 1 '#08306b')\nunset key\n"
-                    "plot 'confusion.csv' every ::1 using 2:1:3 with image, "
-                    "'' every ::1 using 2:1:(sprintf('%.2f',$3)):($3 > 0.5 ? 0xffffff : 0) with labels tc rgb variable font ',9'\n");
+  run_gnuplot(
+      dir_,
+      "set output 'confusion.png'\nset terminal pngcairo size 760,700\n"
+      "set title 'confusion matrix (test, rows normalised)'\nset xlabel 'predicted'\nset ylabel 'true'\n"
+      "set xrange [-0.5:9.5]\nset yrange [9.5:-0.5]\nset xtics 0,1,9\nset ytics 0,1,9\nset cbrange [0:1]\n"
+      "set palette defined (0 'white', 0.3 '#9ecae1', 1 '#08306b')\nunset key\n"
+      "plot 'confusion.csv' every ::1 using 2:1:3 with image, "
+      "'' every ::1 using 2:1:(sprintf('%.2f',$3)):($3 > 0.5 ? 0xffffff : 0) with labels tc rgb variable font ',9'\n");
   files_.push_back("confusion.png");
   files_.push_back("confusion.csv");
 
@@ -152,38 +158,44 @@ void Report::finish(const TrainResult& r) {
     std::ofstream d(dir_ + "/digit0.csv");
     d << "x,y,v\n";
     for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) d << x << "," << y << "," << static_cast<int>(train.x[static_cast<size_t>(y * 28 + x)] * 255 + 0.5f) << "\n";
+      for (int x = 0; x < 28; ++x)
+        d << x << "," << y << "," << static_cast<int>(train.x[static_cast<size_t>(y * 28 + x)] * 255 + 0.5f) << "\n";
   }
-  run_gnuplot(dir_, "set output 'labels.png'\nset title 'training-set labels'\nset style fill solid 0.8\nset boxwidth 0.7\n"
-                    "set xtics 0,1,9\nset yrange [0:*]\nunset key\nset xlabel 'label'\nset ylabel 'count'\n"
-                    "plot 'labels.csv' every ::1 using 1:2 with boxes lc rgb '#3b6fb6', '' every ::1 using 1:2:2 with labels offset 0,0.8\n"
-                    "set output 'pixels.png'\nset terminal pngcairo size 1000,1000\nset title 'training image 0 (label " +
-                        std::to_string(train.y[0]) +
-                        "): pixel values 0-255'\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset size ratio -1\n"
-                        "set palette gray negative\nset cbrange [0:255]\nset xtics 0,4,27\nset ytics 0,4,27\nunset key\n"
-                        "set xlabel ''\nset ylabel ''\n"
-                        "plot 'digit0.csv' every ::1 using 1:2:3 with image, '' every ::1 using 1:2:($3 > 0 ? sprintf('%d',$3) : '')"
-                        ":($3 > 128 ? 0xffffff : 0) with labels tc rgb variable font ',6'\n");
+  run_gnuplot(
+      dir_,
+      "set output 'labels.png'\nset title 'training-set labels'\nset style fill solid 0.8\nset boxwidth 0.7\n"
+      "set xtics 0,1,9\nset yrange [0:*]\nunset key\nset xlabel 'label'\nset ylabel 'count'\n"
+      "plot 'labels.csv' every ::1 using 1:2 with boxes lc rgb '#3b6fb6', '' every ::1 using 1:2:2 with labels offset "
+      "0,0.8\n"
+      "set output 'pixels.png'\nset terminal pngcairo size 1000,1000\nset title 'training image 0 (label " +
+          std::to_string(train.y[0]) +
+          "): pixel values 0-255'\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset size ratio -1\n"
+          "set palette gray negative\nset cbrange [0:255]\nset xtics 0,4,27\nset ytics 0,4,27\nunset key\n"
+          "set xlabel ''\nset ylabel ''\n"
+          "plot 'digit0.csv' every ::1 using 1:2:3 with image, '' every ::1 using 1:2:($3 > 0 ? sprintf('%d',$3) : '')"
+          ":($3 > 128 ? 0xffffff : 0) with labels tc rgb variable font ',6'\n");
   for (const char* f : {"labels.png", "labels.csv", "pixels.png", "digit0.csv"}) files_.push_back(f);
 
   // index.html: every picture, the configuration and the final figures; no scripts, no network.
   std::ofstream html(dir_ + "/index.html");
   html << "<!doctype html><html><head><meta charset='utf-8'><title>gradc report: " << cfg_.model
-       << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}img{max-width:100%;border:1px solid #ddd}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}</style></head><body>\n"
+       << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}img{max-width:100%;border:1px solid "
+          "#ddd}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px "
+          "8px;text-align:left}</style></head><body>\n"
        << "<h1>gradc train " << cfg_.model << "</h1>\n<h2>Result</h2><table>"
        << "<tr><th>test accuracy</th><td>" << r.test.accuracy() << "</td></tr><tr><th>test log-loss</th><td>"
        << r.test.log_loss() << "</td></tr>";
   if (has_val)
-    html << "<tr><th>validation accuracy</th><td>" << r.val.accuracy() << "</td></tr><tr><th>validation log-loss</th><td>"
-         << r.val.log_loss() << "</td></tr>";
+    html << "<tr><th>validation accuracy</th><td>" << r.val.accuracy()
+         << "</td></tr><tr><th>validation log-loss</th><td>" << r.val.log_loss() << "</td></tr>";
   html << "<tr><th>steps</th><td>" << r.steps << "</td></tr><tr><th>wall time</th><td>" << r.seconds
        << " s</td></tr><tr><th>steps/s</th><td>" << r.steps_per_s << "</td></tr></table>\n<h2>Configuration</h2><table>"
        << "<tr><th>dataset</th><td>" << cfg_.dataset << "</td></tr><tr><th>batch</th><td>" << cfg_.batch
-       << "</td></tr><tr><th>optimizer</th><td>" << optimizer_name(cfg_.opt.kind) << "</td></tr><tr><th>learning rate</th><td>"
-       << cfg_.lr << "</td></tr><tr><th>clip norm</th><td>" << cfg_.opt.clip_norm << "</td></tr><tr><th>L2</th><td>"
-       << cfg_.opt.l2 << "</td></tr><tr><th>EMA decay</th><td>" << cfg_.opt.ema_decay << "</td></tr><tr><th>seed</th><td>"
-       << cfg_.seed << "</td></tr></table>\n"
+       << "</td></tr><tr><th>optimizer</th><td>" << optimizer_name(cfg_.opt.kind)
+       << "</td></tr><tr><th>learning rate</th><td>" << cfg_.lr << "</td></tr><tr><th>clip norm</th><td>"
+       << cfg_.opt.clip_norm << "</td></tr><tr><th>L2</th><td>" << cfg_.opt.l2 << "</td></tr><tr><th>EMA decay</th><td>"
+       << cfg_.opt.ema_decay << "</td></tr><tr><th>seed</th><td>" << cfg_.seed << "</td></tr></table>\n"
        << "<p><a href='metrics.csv'>metrics.csv</a> · <a href='confusion.csv'>confusion.csv</a></p>\n";
   auto img = [&](const std::string& f, const std::string& caption) {
     html << "<h2>" << caption << "</h2><img src='" << f << "' alt='" << caption << "'>\n";
@@ -192,7 +204,8 @@ void Report::finish(const TrainResult& r) {
   img("accuracy.png", "Accuracy");
   img("lr.png", "Learning rate");
   img("confusion.png", "Confusion matrix");
-  if (std::find(files_.begin(), files_.end(), "weights.png") != files_.end()) img("weights.png", "First-layer weights (final)");
+  if (std::find(files_.begin(), files_.end(), "weights.png") != files_.end())
+    img("weights.png", "First-layer weights (final)");
   for (const auto& [step, f] : weight_snaps_) img(f, "First-layer weights at step " + std::to_string(step));
   img("samples.png", "Sample training digits");
   img("labels.png", "Label histogram");

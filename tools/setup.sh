@@ -20,7 +20,7 @@ done
 # Why each package: see README "Dependencies".
 PKGS=(cmake ninja-build clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
       libgtest-dev libgraphviz-dev graphviz libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
-      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates)
+      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -32,26 +32,66 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Tensor x = pick(), y = pick();
       Tensor r;
       switch (op) {
-        case 0: r = matmul(x, y, next() & 1, next() & 1); break;
-        case 1: r = x + y; break;
-        case 2: r = x * y; break;
-        case 3: r = x / y; break;
-        case 4: r = relu(x); break;
-        case 5: r = sum(x, static_cast<int>(next() % 6) - 1); break;
-        case 6: r = mean(x, static_cast<int>(next() % 6) - 1); break;
-        case 7: r = reshape(x, shape()); break;
-        case 8: r = transpose(x); break;
-        case 9: r = softmax(x); break;
-        case 10: r = log_softmax(x); break;
-        case 11: r = one_hot(x, static_cast<int64_t>(next() % 12) - 1); break;
-        case 12: r = softmax_xent(x, y); break;
-        case 13: r = sigmoid_xent(x, y); break;
-        case 14: r = conv2d(x, y, next() & 1 ? Padding::Same : Padding::Valid); break;
-        case 15: r = dropout(x, y, static_cast<float>(next()) / 128.f); break;
-        case 16: r = broadcast(x, shape(), static_cast<int>(next() % 6) - 1); break;
-        case 17: r = maximum(x, y); break;
-        case 18: r = flatten(x); break;
-        default: r = tanh(exp(x)); break;
+        case 0:
+          r = matmul(x, y, next() & 1, next() & 1);
+          break;
+        case 1:
+          r = x + y;
+          break;
+        case 2:
+          r = x * y;
+          break;
+        case 3:
+          r = x / y;
+          break;
+        case 4:
+          r = relu(x);
+          break;
+        case 5:
+          r = sum(x, static_cast<int>(next() % 6) - 1);
+          break;
+        case 6:
+          r = mean(x, static_cast<int>(next() % 6) - 1);
+          break;
+        case 7:
+          r = reshape(x, shape());
+          break;
+        case 8:
+          r = transpose(x);
+          break;
+        case 9:
+          r = softmax(x);
+          break;
+        case 10:
+          r = log_softmax(x);
+          break;
+        case 11:
+          r = one_hot(x, static_cast<int64_t>(next() % 12) - 1);
+          break;
+        case 12:
+          r = softmax_xent(x, y);
+          break;
+        case 13:
+          r = sigmoid_xent(x, y);
+          break;
+        case 14:
+          r = conv2d(x, y, next() & 1 ? Padding::Same : Padding::Valid);
+          break;
+        case 15:
+          r = dropout(x, y, static_cast<float>(next()) / 128.f);
+          break;
+        case 16:
+          r = broadcast(x, shape(), static_cast<int>(next() % 6) - 1);
+          break;
+        case 17:
+          r = maximum(x, y);
+          break;
+        case 18:
+          r = flatten(x);
+          break;
+        default:
+          r = tanh(exp(x));
+          break;
       }
       pool.push_back(r);
       if (r.shape().numel() == 1 && r.dtype() == DType::F32) grad(r, g.params());
