@@ -8,6 +8,8 @@
 // so results are identical for any thread count.
 #include <llvm/IR/Intrinsics.h>
 
+#include <algorithm>
+
 #include "compiler/emitter.h"
 
 namespace gradc {
@@ -59,8 +61,15 @@ struct KBlock {
   bool first, last;
 };
 
+// Where a tile's B vectors come from: B itself (row stride N, masked column tail, ReLU mask applied
+// per load) or a packed 64-column tile in scratch (row stride 64, zero-padded, mask already applied).
+struct BTile {
+  llvm::Value* base;  // element (k0, j0) of the tile, or its packed copy
+  bool packed;
+};
+
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
-                    const KBlock& kb) {
+                    const KBlock& kb, const BTile& bt) {
   auto& b = e.b;
   auto c_index = [&](int r, int v) {
     return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
@@ -74,14 +83,22 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
       b.CreateStore(kb.first ? llvm::Constant::getNullValue(vec(e)) : vload(e, e.gep(g.C, c_index(r, v)), active(v)),
                     a);
     }
-  e.loop(kb.k0, e.add(kb.k0, e.c64(kb.kn)), [&](llvm::Value* k) {
+  e.loop(e.c64(0), e.c64(kb.kn), [&](llvm::Value* kk) {
+    llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
-      llvm::Value* idx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
-      bv[static_cast<size_t>(v)] = vload(e, e.gep(g.B, idx), active(v));
-      if (g.mask_b)
+      if (bt.packed) {
         bv[static_cast<size_t>(v)] =
-            apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, idx), active(v)));
+            vload(e, e.gep(bt.base, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(v * kLanes))), kLanes);
+        continue;
+      }
+      llvm::Value* idx = e.add(e.mul(kk, e.c64(g.N)), e.c64(v * kLanes));
+      bv[static_cast<size_t>(v)] = vload(e, e.gep(bt.base, idx), active(v));
+      if (g.mask_b) {
+        llvm::Value* midx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
+        bv[static_cast<size_t>(v)] =
+            apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, midx), active(v)));
+      }
     }
     for (int r = 0; r < mr; ++r) {
       llvm::Value* row = e.add(i0, e.c64(r));
@@ -107,16 +124,51 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     }
 }
 
-void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb) {
-  const int64_t full = g.N / (kGemmTileCols), rem = g.N % kGemmTileCols;
+// A column panel [j0, j0 + width) of C; packed: its B block sits in scratch as 64-column tiles.
+struct Panel {
+  llvm::Value* j0;
+  int64_t width;
+  bool packed;
+};
+
+void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, const Panel& p) {
+  const int64_t full = p.width / kGemmTileCols, rem = p.width % kGemmTileCols;
   const int nvf = static_cast<int>(kGemmTileCols / kLanes);
-  if (full > 0)
-    e.loop(e.c64(0), e.c64(full),
-           [&](llvm::Value* jb) { tile_broadcast(e, g, i0, e.mul(jb, e.c64(kGemmTileCols)), mr, nvf, kLanes, kb); });
+  auto tile = [&](llvm::Value* t, int nv, int64_t last) {
+    llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(kGemmTileCols)));
+    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.c64(kb.kn * kGemmTileCols)))
+                      : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
+             p.packed};
+    tile_broadcast(e, g, i0, j0, mr, nv, last, kb, bt);
+  };
+  if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* t) { tile(t, nvf, kLanes); });
   if (rem > 0) {
     const int nv = static_cast<int>((rem + kLanes - 1) / kLanes);
-    tile_broadcast(e, g, i0, e.c64(full * kGemmTileCols), mr, nv, rem - (nv - 1) * kLanes, kb);
+    tile(e.c64(full), nv, rem - (nv - 1) * kLanes);
   }
+}
+
+// Copies B[k0 .. k0+kn, panel] into scratch as ceil(width/64) tiles of kn × 64 (zero-padded),
+// applying the ReLU mask of a matmul_relu_mask on the way.
+void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
+  const int64_t tiles = (p.width + kGemmTileCols - 1) / kGemmTileCols;
+  e.loop(e.c64(0), e.c64(kb.kn), [&](llvm::Value* kk) {
+    llvm::Value* src_row = e.add(e.mul(e.add(kb.k0, kk), e.c64(g.N)), p.j0);
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t v = 0; v < kGemmTileCols / kLanes; ++v) {
+        const int64_t col = t * kGemmTileCols + v * kLanes;
+        const int64_t active = std::clamp<int64_t>(p.width - col, 0, kLanes);
+        llvm::Value* dst =
+            e.gep(e.scratch, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(t * kb.kn * kGemmTileCols + v * kLanes)));
+        llvm::Value* x = llvm::Constant::getNullValue(vec(e));
+        if (active > 0) {
+          llvm::Value* idx = e.add(src_row, e.c64(col));
+          x = vload(e, e.gep(g.B, idx), active);
+          if (g.mask_b) x = apply_mask(e, x, vload(e, e.gep(g.mask_b, idx), active));
+        }
+        vstore(e, x, dst, kLanes);
+      }
+  });
 }
 
 // One tile of the dot form: C[i0+r][j0+c] = Σ_k A[i0+r][k]·B[j0+c][k].
@@ -202,8 +254,9 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   const int64_t mr = gemm_row_block(n);
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;
-  // One pass over this thread's row blocks for one K block.
-  auto pass = [&](const KBlock& kb) {
+  // One pass over this thread's row blocks for one K block of one column panel.
+  auto pass = [&](const KBlock& kb, const Panel& p) {
+    if (p.packed) pack_panel(e, g, kb, p);
     e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
       llvm::Value* i0 = e.mul(rb, e.c64(mr));
       if (g.ta && g.tb) {
@@ -214,7 +267,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         if (g.tb)
           rows_dot(e, g, i0, rows_here);
         else
-          rows_broadcast(e, g, i0, rows_here, kb);
+          rows_broadcast(e, g, i0, rows_here, kb, p);
       };
       if (tail == 0) {
         rows(static_cast<int>(mr));
@@ -233,14 +286,23 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
       b.SetInsertPoint(join);
     });
   };
-  // K blocking (broadcast form): the kc×N block of B stays in L2 while every row block of this
-  // thread sweeps it; partial sums go through C (the same k order for any thread count).
-  const int64_t kc = g.tb ? g.K : gemm_k_block(n, g.K);
-  const int64_t nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
-  if (nk == 1) return pass({e.c64(0), g.K, true, true});
-  pass({e.c64(0), kc, true, false});
-  if (nk > 2) e.loop(e.c64(1), e.c64(nk - 1), [&](llvm::Value* pc) { pass({e.mul(pc, e.c64(kc)), kc, false, false}); });
-  pass({e.c64((nk - 1) * kc), klast, false, true});
+  // Cache blocking (broadcast form, plan.h): for each column panel, the kc×nc block of B stays in
+  // L2 (packed or not) while every row block of this thread sweeps it; partial sums go through C,
+  // in the same k order for any thread count.
+  const GemmBlocking blk = gemm_blocking(e.g, n);
+  const int64_t kc = blk.kc, nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
+  auto k_sweep = [&](const Panel& p) {
+    if (nk == 1) return pass({e.c64(0), g.K, true, true}, p);
+    pass({e.c64(0), kc, true, false}, p);
+    if (nk > 2)
+      e.loop(e.c64(1), e.c64(nk - 1), [&](llvm::Value* pc) { pass({e.mul(pc, e.c64(kc)), kc, false, false}, p); });
+    pass({e.c64((nk - 1) * kc), klast, false, true}, p);
+  };
+  if (!blk.pack) return k_sweep({e.c64(0), g.N, false});
+  const int64_t panels = g.N / blk.nc, rest = g.N % blk.nc;
+  if (panels > 0)
+    e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) { k_sweep({e.mul(jp, e.c64(blk.nc)), blk.nc, true}); });
+  if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, true});
 }
 
 }  // namespace gradc

@@ -11,7 +11,7 @@ Emitter::Emitter(llvm::Module& m, const Graph& graph, const Plan& p, const std::
   i32 = llvm::Type::getInt32Ty(ctx);
   i64 = llvm::Type::getInt64Ty(ctx);
   ptr = llvm::PointerType::get(ctx, 0);
-  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, ptr}, false);
   fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->addFnAttr("prefer-vector-width", "512");
@@ -20,6 +20,8 @@ Emitter::Emitter(llvm::Module& m, const Graph& graph, const Plan& p, const std::
   bufs_ = fn->getArg(0);
   lo = fn->getArg(1);
   hi = fn->getArg(2);
+  scratch = fn->getArg(3);
+  fn->addParamAttr(3, llvm::Attribute::NoAlias);
   entry_ = llvm::BasicBlock::Create(ctx, "entry", fn);
   auto* body = llvm::BasicBlock::Create(ctx, "body", fn);
   b.SetInsertPoint(body);

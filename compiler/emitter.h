@@ -11,7 +11,7 @@ namespace gradc {
 
 class Emitter {
  public:
-  // Creates `void name(ptr bufs, i64 lo, i64 hi)` in `m` and positions the builder in its body.
+  // Creates `void name(ptr bufs, i64 lo, i64 hi, ptr scratch)` in `m` and positions the builder in its body.
   Emitter(llvm::Module& m, const Graph& g, const Plan& p, const std::string& name);
   // Terminates the function with `ret void`.
   void finish();
@@ -22,6 +22,7 @@ class Emitter {
   llvm::Function* fn = nullptr;
   llvm::Value* lo = nullptr;
   llvm::Value* hi = nullptr;
+  llvm::Value* scratch = nullptr;  // per-thread private memory (KernelInfo::scratch_bytes)
   llvm::Type* f32 = nullptr;
   llvm::Type* i32 = nullptr;
   llvm::Type* i64 = nullptr;

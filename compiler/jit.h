@@ -10,7 +10,9 @@
 
 namespace gradc {
 
-using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi);
+// `scratch`: this thread's KernelInfo::scratch_bytes of 64-byte-aligned private memory (packed
+// GEMM panels); the caller gives every thread its own.
+using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi, float* scratch);
 
 struct CompileOptions {
   bool keep_ir = false;   // keep the optimised IR text (for --dump-ir)

@@ -73,10 +73,24 @@ int64_t gemm_row_block(const Node& n) {
   return nv >= 4 ? 6 : nv == 3 ? 8 : 12;
 }
 
-int64_t gemm_k_block(const Node& n, int64_t K) {
-  const int64_t bytes = K * n.shape[1] * 4;
-  const int64_t blocks = (bytes + kGemmBlockBytes - 1) / kGemmBlockBytes;
-  return (K + blocks - 1) / blocks;
+GemmBlocking gemm_blocking(const Graph& g, const Node& n) {
+  const int64_t M = n.shape[0], N = n.shape[1];
+  const int64_t K = n.a.ta ? g.node(n.in[0]).shape[0] : g.node(n.in[0]).shape[1];
+  auto split = [](int64_t total, int64_t max_block) {  // equal blocks of at most max_block
+    const int64_t blocks = (total + max_block - 1) / max_block;
+    return (total + blocks - 1) / blocks;
+  };
+  GemmBlocking b{K, N, false};
+  if (n.a.tb) return b;  // dot form: no blocking
+  if (M < kGemmPackMinRows || K * N * 4 <= kGemmBlockBytes) {
+    b.kc = split(K, std::max<int64_t>(1, kGemmBlockBytes / (N * 4)));
+    return b;
+  }
+  b.pack = true;
+  b.kc = split(K, kGemmPackKc);
+  const int64_t nc_max = std::max<int64_t>(64, kGemmBlockBytes / (b.kc * 4) / 64 * 64);
+  b.nc = (split(N, nc_max) + 63) / 64 * 64;
+  return b;
 }
 
 int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused) {
@@ -173,6 +187,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     k.fn = std::string("k") + std::to_string(node) + "_" + op_name(kn.op);
     k.range = kernel_range(g, kn);
     k.flops = kernel_flops(g, kn);
+    if (op_info(kn.op).kind == OpKind::Gemm) k.scratch_bytes = gemm_blocking(g, kn).scratch_bytes();
     if (xent_into[i] >= 0) {
       k.fused.push_back(n.id);  // the loss, written by the same serial pass
       k.range = 1;

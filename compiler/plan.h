@@ -14,7 +14,7 @@ struct BufferInfo {
   int owner = -1;      // node that defines the contents
 };
 
-// One kernel = one JIT function `void k(char** bufs, int64_t lo, int64_t hi)`, run over [0, range)
+// One kernel = one JIT function `void k(char** bufs, int64_t lo, int64_t hi, float* scratch)`, run over [0, range)
 // split into contiguous static chunks across threads. Every output element is computed entirely by
 // the thread that owns its chunk, so results do not depend on the thread count.
 struct KernelInfo {
@@ -24,6 +24,7 @@ struct KernelInfo {
   int64_t range = 1;           // parallel iteration space
   double flops = 0;            // for benchmarks
   int copy_from = -1;          // >= 0: a parameter-update copy kernel from this node's buffer
+  int64_t scratch_bytes = 0;   // per-thread private memory the kernel needs (packed GEMM panels)
   bool barrier_before = true;  // threads must sync before this kernel (it touches memory that a
                                // kernel since the previous barrier wrote, or writes what one read)
 };
@@ -59,10 +60,21 @@ bool has_lowering(Op op);
 
 // Rows of C per GEMM microkernel call (the GEMM kernel's parallel unit), see codegen_gemm.cpp.
 int64_t gemm_row_block(const Node& matmul);
-// K block of a broadcast-form GEMM: the K×N operand is swept in blocks of at most kGemmBlockBytes
-// (sized to stay in a Zen 4/5 core's 1 MiB L2 next to the A rows and C tiles), equal-sized.
-inline constexpr int64_t kGemmBlockBytes = 384 * 1024;
-int64_t gemm_k_block(const Node& matmul, int64_t K);
+// Cache blocking of a broadcast-form GEMM (C = op(A)·B, B not transposed). The K×N operand is swept
+// in blocks of at most kGemmBlockBytes (sized to stay in a Zen 4/5 core's 1 MiB L2 next to the A
+// rows and C tiles). With enough rows to amortise it (M ≥ kGemmPackMinRows), each kc×nc block of
+// B is first copied into the thread's scratch as contiguous 64-column tiles (zero-padded, masks
+// applied): unit-stride streams, no L2 set conflicts from power-of-two row strides, no masked loads.
+inline constexpr int64_t kGemmBlockBytes = 512 * 1024;
+inline constexpr int64_t kGemmPackMinRows = 256;
+inline constexpr int64_t kGemmPackKc = 384;  // kc 256/384/512 × block 384K-768K tried: 384 & 512K best
+struct GemmBlocking {
+  int64_t kc = 0;  // K block (K: unblocked)
+  int64_t nc = 0;  // N panel, a multiple of 64 when packed (N: unblocked)
+  bool pack = false;
+  int64_t scratch_bytes() const { return pack ? kc * nc * 4 : 0; }
+};
+GemmBlocking gemm_blocking(const Graph& g, const Node& matmul);
 
 // Elementwise view of a kernel computing n (and the inlined producers `fused`): rows × cols where
 // cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most

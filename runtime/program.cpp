@@ -19,7 +19,11 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
   if (!arena_) throw std::bad_alloc();
   std::memset(arena_, 0, bytes);
   for (const BufferInfo& b : p.buffers) bufs_.push_back(arena_ + b.offset);
-  for (const KernelInfo& k : p.kernels) flops_ += k.flops;
+  for (const KernelInfo& k : p.kernels) {
+    flops_ += k.flops;
+    scratch_stride_ = std::max(scratch_stride_, (k.scratch_bytes + 63) / 64 * 64);
+  }
+  reserve_scratch(std::max(2, omp_get_max_threads()));
   for (int id : p.live) {
     const Node& n = code_->graph.node(id);
     if (n.op == Op::Parameter) {
@@ -35,7 +39,23 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
   }
 }
 
-Program::~Program() { std::free(arena_); }
+Program::~Program() {
+  std::free(arena_);
+  std::free(scratch_);
+}
+
+void Program::reserve_scratch(int threads) {
+  if (scratch_stride_ == 0 || threads <= scratch_threads_) return;
+  std::free(scratch_);
+  scratch_ =
+      static_cast<char*>(std::aligned_alloc(64, static_cast<size_t>(scratch_stride_) * static_cast<size_t>(threads)));
+  if (!scratch_) throw std::bad_alloc();
+  scratch_threads_ = threads;
+}
+
+float* Program::scratch(int thread) const {
+  return scratch_ ? reinterpret_cast<float*>(scratch_ + scratch_stride_ * thread) : nullptr;
+}
 
 int Program::opt_id(int node) const {
   const int id = code_->node_map.at(static_cast<size_t>(node));
@@ -85,22 +105,22 @@ int Program::threads() const {
 
 namespace {
 // One kernel with run()'s thread split.
-void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T) {
+void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T, const Program& p) {
   if (T == 1 || k.range < 2 || k.flops < kParallelMinFlops) {
-    fn(bufs, 0, k.range);
+    fn(bufs, 0, k.range, p.scratch(0));
     return;
   }
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t lo = k.range * t / nt, hi = k.range * (t + 1) / nt;
-    if (lo < hi) fn(bufs, lo, hi);
+    if (lo < hi) fn(bufs, lo, hi, p.scratch(t));
   }
 }
 }  // namespace
 
 std::vector<double> Program::profile_kernels(int reps) {
-  run();
+  run();  // also reserves scratch for threads()
   const auto& ks = code_->plan.kernels;
   std::vector<double> med(ks.size());
   std::vector<double> t(static_cast<size_t>(reps));
@@ -108,12 +128,12 @@ std::vector<double> Program::profile_kernels(int reps) {
   for (size_t k = 0; k < ks.size(); ++k) {
     // Each sample times `inner` back-to-back calls so sub-microsecond kernels are resolved.
     const auto w0 = Clock::now();
-    run_kernel(ks[k], code_->fns[k], bufs_.data(), threads());
+    run_kernel(ks[k], code_->fns[k], bufs_.data(), threads(), *this);
     const double once = std::chrono::duration<double, std::micro>(Clock::now() - w0).count();
     const int inner = static_cast<int>(std::clamp(20.0 / std::max(once, 0.01), 1.0, 1000.0));
     for (int r = 0; r < reps; ++r) {
       const auto a = Clock::now();
-      for (int i = 0; i < inner; ++i) run_kernel(ks[k], code_->fns[k], bufs_.data(), threads());
+      for (int i = 0; i < inner; ++i) run_kernel(ks[k], code_->fns[k], bufs_.data(), threads(), *this);
       t[static_cast<size_t>(r)] = std::chrono::duration<double, std::micro>(Clock::now() - a).count() / inner;
     }
     std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
@@ -127,8 +147,9 @@ void Program::run() {
   const KernelFn* fns = code_->fns.data();
   char** bufs = bufs_.data();
   const int T = threads();
+  reserve_scratch(T);  // allocates only when a larger thread count than before is asked for
   if (T == 1) {
-    for (size_t k = 0; k < ks.size(); ++k) fns[k](bufs, 0, ks[k].range);
+    for (size_t k = 0; k < ks.size(); ++k) fns[k](bufs, 0, ks[k].range, scratch(0));
     return;
   }
 #pragma omp parallel num_threads(T)
@@ -137,10 +158,10 @@ void Program::run() {
     for (size_t k = 0; k < ks.size(); ++k) {
       const int64_t n = ks[k].range;
       if (n < 2 || ks[k].flops < kParallelMinFlops) {
-        if (t == 0) fns[k](bufs, 0, n);
+        if (t == 0) fns[k](bufs, 0, n, scratch(0));
       } else {
         const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-        if (lo < hi) fns[k](bufs, lo, hi);
+        if (lo < hi) fns[k](bufs, lo, hi, scratch(t));
       }
       // The plan marks which kernels depend on unsynchronised work; the flag is the same for all
       // threads, so every thread reaches the same barriers.

@@ -45,16 +45,22 @@ class Program {
   // The node's id in the optimised graph, or throws if the passes removed or fused it away.
   int opt_id(int node) const;
   const Graph& graph() const { return g_; }
+  // Thread t's private kernel scratch (nullptr when no kernel needs any).
+  float* scratch(int thread) const;
 
  private:
   int input_id(const std::string& name, DType t, size_t n) const;
+  void reserve_scratch(int threads);
 
   const Graph& g_;
   std::shared_ptr<const CompiledProgram> code_;
   char* arena_ = nullptr;
   std::vector<char*> bufs_;
   int threads_ = 0;
-  double flops_ = 0;  // per run, from the plan
+  double flops_ = 0;         // per run, from the plan
+  char* scratch_ = nullptr;  // scratch_threads_ slices of scratch_stride_ bytes, 64-byte aligned
+  int64_t scratch_stride_ = 0;
+  int scratch_threads_ = 0;
 };
 
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting

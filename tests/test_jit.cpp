@@ -94,6 +94,60 @@ std::vector<Op> compute_ops() {
 INSTANTIATE_TEST_SUITE_P(EveryOp, JitOp, ::testing::ValuesIn(compute_ops()),
                          [](const ::testing::TestParamInfo<Op>& p) { return std::string(op_name(p.param)); });
 
+// The cache-blocked GEMM paths (plan.h gemm_blocking) need shapes beyond the op cases above: K
+// split into blocks with partial sums through C (unpacked, M < kGemmPackMinRows), and packed B
+// panels (several column panels + a narrower last one, two K blocks, a row tail) with every
+// epilogue and mask. Each is checked against the reference at 1 and 2 threads, and 1 == 2 threads
+// bit for bit.
+TEST(Jit, CacheBlockedGemmsMatchTheReference) {
+  struct Case {
+    const char* what;
+    int64_t M, K, N;
+    bool ta;
+    int kind;  // 0 matmul, 1 dense + bias + ReLU, 2 matmul_relu_mask on B
+  };
+  const Case cases[] = {{"K-blocked (3 blocks)", 40, 2000, 150, false, 0},
+                        {"K-blocked dense", 40, 2000, 150, false, 1},
+                        {"packed", 260, 400, 700, false, 0},
+                        {"packed Aᵀ", 260, 400, 700, true, 0},
+                        {"packed dense", 260, 400, 700, false, 1},
+                        {"packed mask on B", 260, 400, 700, false, 2}};
+  for (const Case& c : cases) {
+    Graph g;
+    Tensor a = g.input("a", c.ta ? Shape{c.K, c.M} : Shape{c.M, c.K}), b = g.input("b", {c.K, c.N});
+    Attrs at;
+    at.ta = c.ta;
+    Tensor out;
+    if (c.kind == 0) {
+      out = matmul(a, b, c.ta);
+    } else if (c.kind == 1) {
+      at.relu = true;
+      out = g.add(Op::Dense, {a.id, b.id, g.input("bias", {c.N}).id}, at);
+    } else {
+      at.mask = 2;
+      out = g.add(Op::MatMulMask, {a.id, b.id, g.input("m", {c.K, c.N}).id}, at);
+    }
+    g.mark_output(out, "out");
+    const GemmBlocking blk = gemm_blocking(g, out.node());
+    ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
+    ASSERT_EQ(blk.pack, c.M >= kGemmPackMinRows) << c.what;
+    if (blk.pack) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";
+    Interpreter ip(g);
+    Program jit(g);
+    feed(g, ip, jit, false);
+    ip.run();
+    std::vector<float> runs[2];
+    for (int threads : {1, 2}) {
+      jit.set_threads(threads);
+      jit.run();
+      runs[threads - 1] = jit.get(out.id);
+      expect_close(ip.value(out.id).f, runs[threads - 1], 1e-4, 1e-4,
+                   std::string(c.what) + " threads=" + std::to_string(threads));
+    }
+    EXPECT_EQ(0, std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4)) << c.what;
+  }
+}
+
 // A whole SGD training step (forward, backward, update) as one graph.
 std::unique_ptr<Model> sgd_model(const std::string& name, int64_t batch, float lr) {
   auto m = build_model(name, {.batch = batch});
