@@ -57,9 +57,12 @@ llvm::Value* epilogue(Emitter& e, const Gemm& g, llvm::Value* acc, llvm::Value* 
 // from zero, later ones from the partial sums in C; the last one applies the epilogue.
 struct KBlock {
   llvm::Value* k0;
-  int64_t kn;
-  bool first, last;
+  llvm::Value* kn;
+  llvm::Value* first;  // i1: constants when K is one block, else computed per block (one code copy)
+  llvm::Value* last;
 };
+
+bool is_true(llvm::Value* v) { return llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne(); }
 
 // Where a tile's B vectors come from: B itself (row stride N, masked column tail, ReLU mask applied
 // per load) or a packed 64-column tile in scratch (row stride 64, zero-padded, mask already applied).
@@ -76,14 +79,22 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
   };
   auto active = [&](int v) { return v == nv - 1 ? last : kLanes; };
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
-  for (int r = 0; r < mr; ++r)
-    for (int v = 0; v < nv; ++v) {
-      llvm::Value*& a = acc[static_cast<size_t>(r * nv + v)];
-      a = e.slot(vec(e), "acc");
-      b.CreateStore(kb.first ? llvm::Constant::getNullValue(vec(e)) : vload(e, e.gep(g.C, c_index(r, v)), active(v)),
-                    a);
-    }
-  e.loop(e.c64(0), e.c64(kb.kn), [&](llvm::Value* kk) {
+  for (auto& a : acc) {
+    a = e.slot(vec(e), "acc");
+    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
+  }
+  if (!is_true(kb.first)) {  // later K blocks continue from the partial sums in C
+    auto* load = llvm::BasicBlock::Create(b.getContext(), "load_c", e.fn);
+    auto* cont = llvm::BasicBlock::Create(b.getContext(), "acc_ready", e.fn);
+    b.CreateCondBr(kb.first, cont, load);
+    b.SetInsertPoint(load);
+    for (int r = 0; r < mr; ++r)
+      for (int v = 0; v < nv; ++v)
+        b.CreateStore(vload(e, e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
+    b.CreateBr(cont);
+    b.SetInsertPoint(cont);
+  }
+  e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
@@ -113,13 +124,13 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     }
   });
   std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
-  if (g.bias && kb.last)
+  if (g.bias)
     for (int v = 0; v < nv; ++v)
       bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
       llvm::Value* out = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]);
-      if (kb.last) out = epilogue(e, g, out, bias[static_cast<size_t>(v)]);
+      if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
       vstore(e, out, e.gep(g.C, c_index(r, v)), active(v));
     }
 }
@@ -136,7 +147,7 @@ void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KB
   const int nvf = static_cast<int>(kGemmTileCols / kLanes);
   auto tile = [&](llvm::Value* t, int nv, int64_t last) {
     llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(kGemmTileCols)));
-    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.c64(kb.kn * kGemmTileCols)))
+    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(kb.kn, e.c64(kGemmTileCols))))
                       : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
              p.packed};
     tile_broadcast(e, g, i0, j0, mr, nv, last, kb, bt);
@@ -152,14 +163,15 @@ void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KB
 // applying the ReLU mask of a matmul_relu_mask on the way.
 void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
   const int64_t tiles = (p.width + kGemmTileCols - 1) / kGemmTileCols;
-  e.loop(e.c64(0), e.c64(kb.kn), [&](llvm::Value* kk) {
+  llvm::Value* tile_stride = e.mul(kb.kn, e.c64(kGemmTileCols));
+  e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* src_row = e.add(e.mul(e.add(kb.k0, kk), e.c64(g.N)), p.j0);
     for (int64_t t = 0; t < tiles; ++t)
       for (int64_t v = 0; v < kGemmTileCols / kLanes; ++v) {
         const int64_t col = t * kGemmTileCols + v * kLanes;
         const int64_t active = std::clamp<int64_t>(p.width - col, 0, kLanes);
-        llvm::Value* dst =
-            e.gep(e.scratch, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(t * kb.kn * kGemmTileCols + v * kLanes)));
+        llvm::Value* dst = e.gep(
+            e.scratch, e.add(e.add(e.mul(kk, e.c64(kGemmTileCols)), e.mul(e.c64(t), tile_stride)), e.c64(v * kLanes)));
         llvm::Value* x = llvm::Constant::getNullValue(vec(e));
         if (active > 0) {
           llvm::Value* idx = e.add(src_row, e.c64(col));
@@ -292,11 +304,12 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   const GemmBlocking blk = gemm_blocking(e.g, n);
   const int64_t kc = blk.kc, nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
   auto k_sweep = [&](const Panel& p) {
-    if (nk == 1) return pass({e.c64(0), g.K, true, true}, p);
-    pass({e.c64(0), kc, true, false}, p);
-    if (nk > 2)
-      e.loop(e.c64(1), e.c64(nk - 1), [&](llvm::Value* pc) { pass({e.mul(pc, e.c64(kc)), kc, false, false}, p); });
-    pass({e.c64((nk - 1) * kc), klast, false, true}, p);
+    if (nk == 1) return pass({e.c64(0), e.c64(g.K), b.getTrue(), b.getTrue()}, p);
+    e.loop(e.c64(0), e.c64(nk), [&](llvm::Value* pc) {
+      llvm::Value* last = b.CreateICmpEQ(pc, e.c64(nk - 1));
+      pass({e.mul(pc, e.c64(kc)), b.CreateSelect(last, e.c64(klast), e.c64(kc)), b.CreateICmpEQ(pc, e.c64(0)), last},
+           p);
+    });
   };
   if (!blk.pack) return k_sweep({e.c64(0), g.N, false});
   const int64_t panels = g.N / blk.nc, rest = g.N % blk.nc;

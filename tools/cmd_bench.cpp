@@ -71,10 +71,10 @@ struct FusionRow {
   double fused[2], unfused[2];  // µs at 1 and 2 threads
 };
 
-FusionRow compare_fusion(const std::string& model, int64_t batch, int reps) {
+FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, const CompileOptions& fused) {
   StepGraph s = make_step_graph(model, batch);
   const Graph& g = s.model->g;
-  CompileOptions fused, unfused;
+  CompileOptions unfused;
   unfused.fuse = false;
   auto ef = make_engine(g, EngineKind::Jit, fused);
   auto eu = make_engine(g, EngineKind::Jit, unfused);
@@ -103,9 +103,10 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps) {
 }  // namespace
 
 namespace {
-void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report) {
+void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report,
+                  const CompileOptions& opt) {
   StepGraph s = make_step_graph(model, batch);
-  Program p(s.model->g);
+  Program p(s.model->g, opt);
   fill_inputs(
       s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
       [&p](int id) { return std::span<int32_t>(p.data_i32(id), static_cast<size_t>(p.numel(id))); });
@@ -180,6 +181,7 @@ void add_bench(CLI::App& app) {
     int reps = 200;
     bool json = false, no_reference = false, compare_fusion = false, kernels = false;
     std::string report, shape;
+    CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
@@ -187,6 +189,7 @@ void add_bench(CLI::App& app) {
                   "Model name (" + model_names() +
                       "), 'suite' with --compare-fusion, or 'gemm': every model GEMM alone vs OpenBLAS")
       ->required();
+  o->flags.add(cmd);
   cmd->add_option("--shape", o->shape, "With 'gemm': time the one GEMM MxNxK (e.g. 2048x2048x2048)");
   cmd->add_flag("--compare-fusion", o->compare_fusion,
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
@@ -215,7 +218,7 @@ void add_bench(CLI::App& app) {
                     "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
                     "unfused");
       for (auto& [m, b] : cfgs) {
-        FusionRow r = compare_fusion(m, b, o->reps);
+        FusionRow r = compare_fusion(m, b, o->reps, o->flags.options());
         rows.push_back(r);
         if (!o->json)
           std::printf("%-8s %6lld | %8zu %8zu | %10.1f %10.1f %5.2fx | %10.1f %10.1f %5.2fx | %9.2f %9.2f\n", m.c_str(),
@@ -265,15 +268,22 @@ void add_bench(CLI::App& app) {
       return;
     }
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report);
+    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options());
     StepGraph s = make_step_graph(o->model, batch);
     const Graph& g = s.model->g;
-    auto jit = make_engine(g, EngineKind::Jit);
+    auto jit = make_engine(g, EngineKind::Jit, o->flags.options());
     fill_inputs(g, *jit);
-    jit->set_threads(1);
-    const double t1 = median_us(*jit, o->reps, 10);
-    jit->set_threads(2);
-    const double t2 = median_us(*jit, o->reps, 10);
+    // Median per round, best of three rounds alternating 1 and 2 threads (the VM's neighbours vary).
+    double t1 = 1e30, t2 = 1e30;
+    for (int round = 0; round < 3; ++round) {
+      jit->set_threads(1);
+      t1 = std::min(t1, median_us(*jit, o->reps, 4));
+      jit->set_threads(2);
+      t2 = std::min(t2, median_us(*jit, o->reps, 4));
+    }
+    double flops = 0;
+    for (const KernelInfo& k : compile(g, o->flags.options())->plan.kernels) flops += k.flops;
+    const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
     double tref = 0;
     if (!o->no_reference) {
       auto ref = make_engine(g, EngineKind::Reference);
@@ -293,17 +303,24 @@ void add_bench(CLI::App& app) {
       std::printf(
           "{\"model\": \"%s\", \"batch\": %lld, \"compile_ms\": %.1f, \"reference_us\": %.1f, "
           "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
-          "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f}\n",
+          "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f, \"gflop_per_step\": %.4f, "
+          "\"peak_1t_gflops\": %.1f, \"peak_2t_gflops\": %.1f}\n",
           o->model.c_str(), static_cast<long long>(batch), jit->compile_ms(), tref, t1, t2,
-          tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2);
+          tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2, flops / 1e9, peak1, peak2);
       return;
     }
-    std::printf("%s training step (forward + backward + SGD), batch %lld — median µs per step\n", o->model.c_str(),
-                static_cast<long long>(batch));
-    std::printf("  %-22s %12s %10s\n", "engine", "µs/step", "vs ref");
-    if (tref > 0) std::printf("  %-22s %12.1f %10s\n", "reference interpreter", tref, "1.0x");
-    std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 1 thread", t1, tref > 0 ? tref / t1 : 0.0);
-    std::printf("  %-22s %12.1f %9.1fx\n", "JIT, 2 threads", t2, tref > 0 ? tref / t2 : 0.0);
+    std::printf(
+        "%s training step (forward + backward + SGD), batch %lld, %.2f MFLOP — median µs per step (best of 3 "
+        "rounds)\n",
+        o->model.c_str(), static_cast<long long>(batch), flops / 1e6);
+    std::printf("  %-22s %12s %10s %9s %14s\n", "engine", "µs/step", "vs ref", "GFLOP/s", "% FMA peak");
+    auto vs_ref = [&](double t) { return tref > 0 ? std::to_string(static_cast<int>(tref / t + 0.5)) + "x" : "-"; };
+    if (tref > 0) std::printf("  %-22s %12.1f %10s %9.2f\n", "reference interpreter", tref, "1x", flops / tref / 1e3);
+    std::printf("  %-22s %12.1f %10s %9.1f %13.0f%%\n", "JIT, 1 thread", t1, vs_ref(t1).c_str(), flops / t1 / 1e3,
+                100 * flops / t1 / 1e3 / peak1);
+    std::printf("  %-22s %12.1f %10s %9.1f %13.0f%%\n", "JIT, 2 threads", t2, vs_ref(t2).c_str(), flops / t2 / 1e3,
+                100 * flops / t2 / 1e3 / peak2);
+    std::printf("  measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n", peak1, peak2);
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
     std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1,
                 o2);
