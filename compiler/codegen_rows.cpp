@@ -38,6 +38,30 @@ void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llv
     b.CreateStore(fadd_reassoc(e, b.CreateLoad(e.f32, sum_slot), ex), sum_slot);
   });
 }
+
+// A row of at most 16 elements held in one zmm (the 10-class logits): the loops above would run
+// scalar exp per element. Lanes past C are masked off for the max and the sum.
+struct ShortRow {
+  llvm::Value* x;      // the row, zeros past C
+  llvm::Value* lanes;  // <0, 1, ..., 15> as i32
+  llvm::Value* lse;    // log Σ exp(x)
+};
+
+ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C) {
+  auto& b = e.b;
+  std::vector<llvm::Constant*> idx;
+  for (int l = 0; l < Emitter::kLanes; ++l) idx.push_back(b.getInt32(static_cast<uint32_t>(l)));
+  llvm::Value* lanes = llvm::ConstantVector::get(idx);
+  llvm::Value* ok = b.CreateICmpSLT(lanes, b.CreateVectorSplat(Emitter::kLanes, b.getInt32(static_cast<uint32_t>(C))));
+  llvm::Value* xv = e.vload(e.gep(x, row0), C);
+  llvm::Value* ninf = llvm::ConstantFP::getInfinity(e.vec(), true);
+  llvm::Value* mx = b.CreateFPMaxReduce(b.CreateSelect(ok, xv, ninf));
+  llvm::Value* ex = e.exp(b.CreateFSub(xv, b.CreateVectorSplat(Emitter::kLanes, mx)));
+  ex = b.CreateSelect(ok, ex, llvm::Constant::getNullValue(e.vec()));
+  llvm::Value* sum = b.CreateFAddReduce(e.cf(0.f), ex);
+  llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);  // a fixed tree order
+  return {xv, lanes, b.CreateFAdd(mx, e.log(sum))};
+}
 }  // namespace
 
 void emit_reduce(Emitter& e, const KernelInfo& k) {
@@ -203,6 +227,21 @@ void emit_row(Emitter& e, const KernelInfo& k) {
     const bool serial = loss_node >= 0;
     e.loop(serial ? e.c64(0) : e.lo, serial ? e.c64(n.shape[0]) : e.hi, [&](llvm::Value* r) {
       llvm::Value* row0 = e.mul(r, e.c64(C));
+      if (C <= Emitter::kLanes) {
+        const ShortRow sr = short_row(e, x, row0, C);
+        llvm::Value* label = b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, labels, r));
+        llvm::Value* hot = b.CreateICmpEQ(sr.lanes, b.CreateVectorSplat(Emitter::kLanes, label));
+        llvm::Value* splat_lse = b.CreateVectorSplat(Emitter::kLanes, sr.lse);
+        llvm::Value* p = b.CreateFSub(
+            e.exp(b.CreateFSub(sr.x, splat_lse)),
+            b.CreateSelect(hot, llvm::ConstantFP::get(e.vec(), 1.0), llvm::Constant::getNullValue(e.vec())));
+        e.vstore(b.CreateFMul(p, b.CreateVectorSplat(Emitter::kLanes, scale)), e.gep(out, row0), C);
+        if (serial)
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total),
+                                     b.CreateFSub(sr.lse, e.load(x, e.add(row0, b.CreateSExt(label, e.i64))))),
+                        total);
+        return;
+      }
       row_logsumexp(e, x, row0, C, mx, sum);
       llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
       llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, labels, r)), e.i64);
@@ -222,6 +261,12 @@ void emit_row(Emitter& e, const KernelInfo& k) {
   }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {
     llvm::Value* row0 = e.mul(r, e.c64(C));
+    if (C <= Emitter::kLanes) {
+      const ShortRow sr = short_row(e, x, row0, C);
+      llvm::Value* z = b.CreateFSub(sr.x, b.CreateVectorSplat(Emitter::kLanes, sr.lse));
+      e.vstore(n.op == Op::Softmax ? e.exp(z) : z, e.gep(out, row0), C);
+      return;
+    }
     row_logsumexp(e, x, row0, C, mx, sum);
     llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
     e.loop(e.c64(0), e.c64(C), [&](llvm::Value* j) {
@@ -246,8 +291,13 @@ void emit_loss(Emitter& e, const KernelInfo& k) {
     llvm::Value* sum = e.slot(e.f32);
     e.loop(e.c64(0), e.c64(B), [&](llvm::Value* r) {
       llvm::Value* row0 = e.mul(r, e.c64(C));
-      row_logsumexp(e, x, row0, C, mx, sum);
-      llvm::Value* lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
+      llvm::Value* lse = nullptr;
+      if (C <= Emitter::kLanes) {
+        lse = short_row(e, x, row0, C).lse;
+      } else {
+        row_logsumexp(e, x, row0, C, mx, sum);
+        lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));
+      }
       llvm::Value* label = b.CreateSExt(b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, t, r)), e.i64);
       llvm::Value* loss = b.CreateFSub(lse, e.load(x, e.add(row0, label)));
       b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total), loss), total);

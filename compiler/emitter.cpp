@@ -82,17 +82,22 @@ llvm::Value* Emitter::call_libm(const char* name, llvm::Value* x) {
 
 llvm::Value* Emitter::exp(llvm::Value* x) {
   // exp(x) = 2^n · e^r, n = round(x·log2 e), r = x - n·ln 2 (two-part ln 2), e^r by a degree-6
-  // Taylor/Horner polynomial on |r| <= ln2/2; 2^n built in the exponent bits.
-  x = b.CreateSelect(b.CreateFCmpOLT(x, cf(-87.3f)), cf(-87.3f), x);  // also maps NaN through below
-  x = b.CreateSelect(b.CreateFCmpOGT(x, cf(88.7f)), cf(88.7f), x);
-  llvm::Value* n = call_intrinsic(llvm::Intrinsic::rint, b.CreateFMul(x, cf(1.44269504f)));
-  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(n, cf(0.693145752f)));
-  r = b.CreateFSub(r, b.CreateFMul(n, cf(1.42860677e-06f)));
+  // Taylor/Horner polynomial on |r| <= ln2/2; 2^n built in the exponent bits. Works on f32 and on
+  // <16 x f32> (constants are splatted to x's type).
+  llvm::Type* t = x->getType();
+  llvm::Type* it = t->isVectorTy() ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(i32, kLanes)) : i32;
+  auto k = [&](float v) { return llvm::ConstantFP::get(t, static_cast<double>(v)); };
+  x = b.CreateSelect(b.CreateFCmpOLT(x, k(-87.3f)), k(-87.3f), x);  // also maps NaN through below
+  x = b.CreateSelect(b.CreateFCmpOGT(x, k(88.7f)), k(88.7f), x);
+  llvm::Value* n = call_intrinsic(llvm::Intrinsic::rint, b.CreateFMul(x, k(1.44269504f)));
+  llvm::Value* r = b.CreateFSub(x, b.CreateFMul(n, k(0.693145752f)));
+  r = b.CreateFSub(r, b.CreateFMul(n, k(1.42860677e-06f)));
   const float c[] = {1.f / 720, 1.f / 120, 1.f / 24, 1.f / 6, 0.5f, 1.f, 1.f};
-  llvm::Value* p = cf(c[0]);
-  for (int i = 1; i < 7; ++i) p = b.CreateFAdd(b.CreateFMul(p, r), cf(c[i]));
-  llvm::Value* bits = b.CreateShl(b.CreateAdd(b.CreateFPToSI(n, i32), b.getInt32(127)), 23);
-  return b.CreateFMul(p, b.CreateBitCast(bits, f32));
+  llvm::Value* p = k(c[0]);
+  for (int i = 1; i < 7; ++i) p = b.CreateFAdd(b.CreateFMul(p, r), k(c[i]));
+  llvm::Value* bits =
+      b.CreateShl(b.CreateAdd(b.CreateFPToSI(n, it), llvm::ConstantInt::get(it, 127)), llvm::ConstantInt::get(it, 23));
+  return b.CreateFMul(p, b.CreateBitCast(bits, t));
 }
 
 llvm::Value* Emitter::log(llvm::Value* x) {

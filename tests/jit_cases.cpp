@@ -78,9 +78,11 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   c[Op::Transpose].push_back({"[R,13]", [=](Graph& g, int64_t R) { return transpose(f32(g, "a", {R, 13})); }});
   c[Op::OneHot].push_back(
       {"depth 10", [=](Graph& g, int64_t R) { return one_hot(g.input("y", {R}, DType::I32), 10); }});
-  c[Op::SoftmaxXent].push_back({"[R,10]", [=](Graph& g, int64_t R) {
-                                  return softmax_xent(f32(g, "a", {R, 10}), g.input("y", {R}, DType::I32));
-                                }});
+  // Rows of ≤ 16 classes take the one-zmm path, longer rows the loops (codegen_rows.cpp).
+  for (int64_t C : {10, 16, 37})
+    c[Op::SoftmaxXent].push_back({"[R," + std::to_string(C) + "]", [=](Graph& g, int64_t R) {
+                                    return softmax_xent(f32(g, "a", {R, C}), g.input("y", {R}, DType::I32));
+                                  }});
   c[Op::SigmoidXent].push_back({"[R,13]", [=](Graph& g, int64_t R) {
                                   return sigmoid_xent(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}));
                                 }});
@@ -131,12 +133,13 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                Tensor m = f32(g, "m", mask == 1 ? as : bs);
                return g.add(Op::MatMulMask, {x.id, w.id, m.id}, a);
              }});
-  c[Op::SoftmaxXentGrad].push_back({"[R,10]", [=](Graph& g, int64_t R) {
-                                      Tensor x = f32(g, "a", {R, 10});
-                                      Tensor y = g.input("y", {R}, DType::I32);
-                                      Tensor s = f32(g, "s", {});
-                                      return g.add(Op::SoftmaxXentGrad, {x.id, y.id, s.id}, {});
-                                    }});
+  for (int64_t C : {10, 16, 37})
+    c[Op::SoftmaxXentGrad].push_back({"[R," + std::to_string(C) + "]", [=](Graph& g, int64_t R) {
+                                        Tensor x = f32(g, "a", {R, C});
+                                        Tensor y = g.input("y", {R}, DType::I32);
+                                        Tensor s = f32(g, "s", {});
+                                        return g.add(Op::SoftmaxXentGrad, {x.id, y.id, s.id}, {});
+                                      }});
   return c;
 }
 
