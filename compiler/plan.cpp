@@ -80,8 +80,9 @@ GemmBlocking gemm_blocking(const Graph& g, const Node& n) {
     const int64_t blocks = (total + max_block - 1) / max_block;
     return (total + blocks - 1) / blocks;
   };
-  GemmBlocking b{K, N, false};
+  GemmBlocking b{K, N, false, false};
   if (n.a.tb) return b;  // dot form: no blocking
+  b.pack_a = N > 64;     // A is reused by more than one register tile
   if (M < kGemmPackMinRows || K * N * 4 <= kGemmBlockBytes) {
     b.kc = split(K, std::max<int64_t>(1, kGemmBlockBytes / (N * 4)));
     return b;

@@ -104,14 +104,16 @@ TEST(Jit, CacheBlockedGemmsMatchTheReference) {
     const char* what;
     int64_t M, K, N;
     bool ta;
-    int kind;  // 0 matmul, 1 dense + bias + ReLU, 2 matmul_relu_mask on B
+    int kind;  // 0 matmul, 1 dense + bias + ReLU, 2 matmul_relu_mask on B, 3 on A
   };
   const Case cases[] = {{"K-blocked (3 blocks)", 40, 2000, 150, false, 0},
                         {"K-blocked dense", 40, 2000, 150, false, 1},
                         {"packed", 260, 400, 700, false, 0},
                         {"packed Aᵀ", 260, 400, 700, true, 0},
                         {"packed dense", 260, 400, 700, false, 1},
-                        {"packed mask on B", 260, 400, 700, false, 2}};
+                        {"packed mask on B", 260, 400, 700, false, 2},
+                        {"packed mask on Aᵀ", 260, 400, 700, true, 3},
+                        {"K-blocked mask on A", 40, 2000, 150, false, 3}};
   for (const Case& c : cases) {
     Graph g;
     Tensor a = g.input("a", c.ta ? Shape{c.K, c.M} : Shape{c.M, c.K}), b = g.input("b", {c.K, c.N});
@@ -124,8 +126,9 @@ TEST(Jit, CacheBlockedGemmsMatchTheReference) {
       at.relu = true;
       out = g.add(Op::Dense, {a.id, b.id, g.input("bias", {c.N}).id}, at);
     } else {
-      at.mask = 2;
-      out = g.add(Op::MatMulMask, {a.id, b.id, g.input("m", {c.K, c.N}).id}, at);
+      at.mask = c.kind == 2 ? 2 : 1;
+      const Shape ms = c.kind == 2 ? b.shape() : a.shape();
+      out = g.add(Op::MatMulMask, {a.id, b.id, g.input("m", ms).id}, at);
     }
     g.mark_output(out, "out");
     const GemmBlocking blk = gemm_blocking(g, out.node());
