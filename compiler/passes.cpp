@@ -329,9 +329,10 @@ PassResult fuse_xent(const Graph& g) {
   return then(r.finish(), dce);
 }
 
-// C = op(A)·Bᵀ with a short k: the dot-product GEMM form reduces along k, so k < 32 leaves most
-// zmm lanes idle (measured 9% of peak at k = 10). Transposing B once (k·n elements) lets the
-// broadcast form vectorise along n instead.
+// C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so k < 32 leaves most zmm lanes idle
+// (measured 9% of peak at k = 10), and even long k reached only 50-65%. Transposing B once (k·n
+// elements, 16×16 register tiles) lets the broadcast form vectorise along n instead; below 64 rows
+// the transpose is not amortised and the dot form stays.
 PassResult gemm_layout(const Graph& g) {
   Rewriter r(g);
   for (const Node& n : g.nodes()) {
@@ -349,6 +350,18 @@ PassResult gemm_layout(const Graph& g) {
         continue;
       }
     }
+    // C = Aᵀ·B with a narrow C (the weight gradient Xᵀ·dY of a layer with few units): register
+    // tiles span 64 columns, so N = 10 or 100 leaves lanes idle. Cᵀ = Bᵀ·A is as wide as C is tall;
+    // one transpose of the small result puts it back.
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= 128 && n.shape[0] >= 4 * n.shape[1]) {
+      Attrs a = n.a;
+      Tensor ct = r.dst().add(Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, a);
+      r.dst().node(ct.id).where = n.where;
+      Tensor c = r.dst().add(Op::Transpose, {ct.id}, Attrs{});
+      r.dst().node(c.id).where = n.where;
+      r.set_map(n.id, c.id);
+      continue;
+    }
     r.set_map(n.id, r.copy(n));
   }
   return r.finish();
@@ -362,7 +375,9 @@ constexpr PassInfo kPasses[] = {
     {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", fuse_xent},
     {"fuse-dense", "matmul + bias (+ relu) -> dense", fuse_dense},
     {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", fuse_dense_backward},
-    {"gemm-layout", "A·Bᵀ with k < 32 -> A·transpose(B) (vectorise along n, not k)", gemm_layout},
+    {"gemm-layout",
+     "A·Bᵀ with k < 32 or m >= 64 -> A·transpose(B); narrow Aᵀ·B -> transpose(Bᵀ·A); vectorise along the long side",
+     gemm_layout},
 };
 }  // namespace
 

@@ -82,7 +82,10 @@ GemmBlocking gemm_blocking(const Graph& g, const Node& n) {
   };
   GemmBlocking b{K, N, false, false};
   if (n.a.tb) return b;  // dot form: no blocking
-  b.pack_a = N > 64;     // A is reused by more than one register tile
+  // A's rows (columns when ta) at a stride of a multiple of 2 KiB map to a few L1 sets: measured
+  // 150 vs 210 GFLOP/s at K = 512 vs 496. Packing pays only there (and with > 1 tile to reuse it):
+  // on other strides the copy measured slower than reading A in place.
+  b.pack_a = N > 64 && ((n.a.ta ? M : K) * 4) % 2048 == 0;
   if (M < kGemmPackMinRows || K * N * 4 <= kGemmBlockBytes) {
     b.kc = split(K, std::max<int64_t>(1, kGemmBlockBytes / (N * 4)));
     return b;

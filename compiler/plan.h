@@ -73,6 +73,7 @@ struct GemmBlocking {
   int64_t nc = 0;  // N panel, a multiple of 64 when packed (N: unblocked)
   bool pack = false;
   bool pack_a = false;  // each row block's mr×kc slice of op(A) copied to scratch (after the B panel)
+                        // (A strides of a multiple of 2 KiB)
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t scratch_bytes() const { return (a_offset() + (pack_a ? kc * 12 : 0)) * 4; }
 };
