@@ -16,14 +16,7 @@ Geo geo(const Shape& x, const Shape& w, Padding p) {
 
 // if (0 <= v < n) body()
 void if_in_range(Emitter& e, llvm::Value* v, int64_t n, const std::function<void()>& body) {
-  auto& b = e.b;
-  auto* then = llvm::BasicBlock::Create(b.getContext(), "in", e.fn);
-  auto* done = llvm::BasicBlock::Create(b.getContext(), "out", e.fn);
-  b.CreateCondBr(b.CreateICmpULT(v, e.c64(n)), then, done);  // unsigned: negative -> huge
-  b.SetInsertPoint(then);
-  body();
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
+  e.if_else(e.b.CreateICmpULT(v, e.c64(n)), body);  // unsigned: negative -> huge
 }
 
 // dst[0..n) += s · src[0..n) (stride 1 unless given)

@@ -84,17 +84,12 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     a = e.slot(vec(e), "acc");
     b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
   }
-  if (!is_true(kb.first)) {  // later K blocks continue from the partial sums in C
-    auto* load = llvm::BasicBlock::Create(b.getContext(), "load_c", e.fn);
-    auto* cont = llvm::BasicBlock::Create(b.getContext(), "acc_ready", e.fn);
-    b.CreateCondBr(kb.first, cont, load);
-    b.SetInsertPoint(load);
-    for (int r = 0; r < mr; ++r)
-      for (int v = 0; v < nv; ++v)
-        b.CreateStore(vload(e, e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
-    b.CreateBr(cont);
-    b.SetInsertPoint(cont);
-  }
+  if (!is_true(kb.first))  // later K blocks continue from the partial sums in C
+    e.if_else(b.CreateNot(kb.first), [&] {
+      for (int r = 0; r < mr; ++r)
+        for (int v = 0; v < nv; ++v)
+          b.CreateStore(vload(e, e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
+    });
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
@@ -307,21 +302,10 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         }
         rows_broadcast(e, g, i0, rows_here, kr, p);
       };
-      if (tail == 0) {
-        rows(static_cast<int>(mr));
-        return;
-      }
-      auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_rows", e.fn);
-      auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_rows", e.fn);
-      auto* join = llvm::BasicBlock::Create(b.getContext(), "rows_done", e.fn);
-      b.CreateCondBr(b.CreateICmpSLT(rb, e.c64(full_blocks)), fullbb, tailbb);
-      b.SetInsertPoint(fullbb);
-      rows(static_cast<int>(mr));
-      b.CreateBr(join);
-      b.SetInsertPoint(tailbb);
-      rows(static_cast<int>(tail));
-      b.CreateBr(join);
-      b.SetInsertPoint(join);
+      if (tail == 0) return rows(static_cast<int>(mr));
+      e.if_else(
+          b.CreateICmpSLT(rb, e.c64(full_blocks)), [&] { rows(static_cast<int>(mr)); },
+          [&] { rows(static_cast<int>(tail)); });
     });
   };
   // Cache blocking (broadcast form, plan.h): for each column panel, the kc×nc block of B stays in

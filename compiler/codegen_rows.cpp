@@ -164,18 +164,9 @@ void emit_layout(Emitter& e, const KernelInfo& k) {
     const int64_t cfull = C / 16, ctail = C % 16;
     e.loop(e.lo, e.hi, [&](llvm::Value* cb) {
       if (ctail == 0) return block(e.mul(cb, e.c64(16)), 16);
-      auto& b = e.b;
-      auto* fullbb = llvm::BasicBlock::Create(b.getContext(), "full_cols", e.fn);
-      auto* tailbb = llvm::BasicBlock::Create(b.getContext(), "tail_cols", e.fn);
-      auto* join = llvm::BasicBlock::Create(b.getContext(), "cols_done", e.fn);
-      b.CreateCondBr(b.CreateICmpSLT(cb, e.c64(cfull)), fullbb, tailbb);
-      b.SetInsertPoint(fullbb);
-      block(e.mul(cb, e.c64(16)), 16);
-      b.CreateBr(join);
-      b.SetInsertPoint(tailbb);
-      block(e.c64(cfull * 16), ctail);
-      b.CreateBr(join);
-      b.SetInsertPoint(join);
+      e.if_else(
+          e.b.CreateICmpSLT(cb, e.c64(cfull)), [&] { block(e.mul(cb, e.c64(16)), 16); },
+          [&] { block(e.c64(cfull * 16), ctail); });
     });
     return;
   }

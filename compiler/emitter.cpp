@@ -65,6 +65,24 @@ void Emitter::loop(llvm::Value* begin, llvm::Value* end, const std::function<voi
   b.SetInsertPoint(exit);
 }
 
+void Emitter::if_else(llvm::Value* cond, const std::function<void()>& then_body,
+                      const std::function<void()>& else_body) {
+  auto& ctx = b.getContext();
+  auto* then_bb = llvm::BasicBlock::Create(ctx, "then", fn);
+  auto* else_bb = else_body ? llvm::BasicBlock::Create(ctx, "else", fn) : nullptr;
+  auto* join = llvm::BasicBlock::Create(ctx, "join", fn);
+  b.CreateCondBr(cond, then_bb, else_bb ? else_bb : join);
+  b.SetInsertPoint(then_bb);
+  then_body();
+  b.CreateBr(join);
+  if (else_bb) {
+    b.SetInsertPoint(else_bb);
+    else_body();
+    b.CreateBr(join);
+  }
+  b.SetInsertPoint(join);
+}
+
 llvm::Value* Emitter::slot(llvm::Type* t, const char* name) {
   llvm::IRBuilder<> eb(entry_, entry_->begin());
   return eb.CreateAlloca(t, nullptr, name);

@@ -40,6 +40,9 @@ class Emitter {
 
   // for (i = begin; i < end; ++i) body(i)
   void loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
+  // if (cond) then_body() else else_body() (else_body may be empty).
+  void if_else(llvm::Value* cond, const std::function<void()>& then_body,
+               const std::function<void()>& else_body = nullptr);
   // A stack slot in the entry block (promoted to a register by SROA/mem2reg).
   llvm::Value* slot(llvm::Type* t, const char* name = "");
 
