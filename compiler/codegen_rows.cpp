@@ -153,13 +153,13 @@ void emit_layout(Emitter& e, const KernelInfo& k) {
           for (int i = 0; i < cw; ++i)
             e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), 16);
         });
-      if (R % 16)
-        for (int i = 0; i < cw; ++i) {
-          llvm::Value* c = e.add(c0, e.c64(i));
+      if (R % 16)  // the last R % 16 columns of out: one scalar loop nest (unrolled copies cost compile time)
+        e.loop(e.c64(0), e.c64(cw), [&](llvm::Value* i) {
+          llvm::Value* c = e.add(c0, i);
           e.loop(e.c64(rfull * 16), e.c64(R), [&](llvm::Value* r) {
             e.store(e.load(x, e.add(e.mul(r, e.c64(C)), c)), out, e.add(e.mul(c, e.c64(R)), r));
           });
-        }
+        });
     };
     const int64_t cfull = C / 16, ctail = C % 16;
     e.loop(e.lo, e.hi, [&](llvm::Value* cb) {
