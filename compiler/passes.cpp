@@ -362,6 +362,18 @@ PassResult gemm_layout(const Graph& g) {
       r.set_map(n.id, c.id);
       continue;
     }
+    // C = Aᵀ·B where A's rows are a multiple of 2 KiB apart (A = X [1024, 512] for a 512-wide
+    // layer's weight gradient): reading A's columns then defeats the caches and the prefetcher
+    // (512×512×1024 at 71-75% of peak). Transposing A once (2 MiB, 125 µs) and multiplying
+    // row-major measured 3400 -> 2980 µs on 1 thread.
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && (n.shape[0] * 4) % 2048 == 0 && g.node(n.in[0]).shape[0] >= 256) {
+      Tensor at = r.dst().add(Op::Transpose, {r.mapped(n.in[0])}, Attrs{});
+      r.dst().node(at.id).where = n.where;
+      Attrs a = n.a;
+      a.ta = false;
+      r.set_map(n.id, r.emit(n, n.op, {at.id, r.mapped(n.in[1])}, a));
+      continue;
+    }
     r.set_map(n.id, r.copy(n));
   }
   return r.finish();

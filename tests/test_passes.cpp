@@ -172,6 +172,31 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes);
 }
 
+// gemm-layout's four rewrites, each on a graph where it must fire, keep the values (reference
+// interpreter before/after) and leave the transposes the rule promises.
+TEST(Passes, GemmLayoutRewritesFireAndKeepValues) {
+  struct Case {
+    const char* what;
+    Shape a, b;
+    bool ta, tb;
+    int transposes;
+  };
+  const Case cases[] = {{"A·Bᵀ, k < 32", {20, 10}, {30, 10}, false, true, 1},
+                        {"A·Bᵀ, M >= 64", {70, 40}, {30, 40}, false, true, 1},
+                        {"narrow Aᵀ·B -> (Bᵀ·A)ᵀ", {40, 300}, {40, 20}, true, false, 1},
+                        {"Aᵀ·B with 2 KiB-strided A -> transpose(A)·B", {300, 512}, {300, 200}, true, false, 1},
+                        {"A·Bᵀ, M < 64, k >= 32: dot form kept", {30, 40}, {20, 40}, false, true, 0}};
+  for (const Case& c : cases) {
+    Graph g;
+    g.mark_output(matmul(g.input("a", c.a), g.input("b", c.b), c.ta, c.tb), "c");
+    expect_same_semantics(g, {"gemm-layout"}, c.what);
+    PassResult r = run_passes(g, {"gemm-layout"});
+    int transposes = 0;
+    for (const Node& n : r.g.nodes()) transposes += n.op == Op::Transpose;
+    EXPECT_EQ(transposes, c.transposes) << c.what;
+  }
+}
+
 TEST(Passes, SoftmaxXentGradIsStableAtPlusMinus1e4) {
   Graph g;
   Tensor x = g.input("x", {4, 10});
