@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "autodiff/dsl.h"
 #include "runtime/program.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
+#include "tools/report.h"
 
 namespace gradc::cli {
 
@@ -63,7 +65,7 @@ std::string shape_str(const GemmCase& c) {
 }
 }  // namespace
 
-void gemm_table(const std::string& shape, int reps) {
+void gemm_table(const std::string& shape, int reps, const std::string& report) {
   std::vector<GemmCase> cases;
   if (shape.empty()) {
     cases = suite();
@@ -83,6 +85,13 @@ void gemm_table(const std::string& shape, int reps) {
   std::printf("%-5s %-20s | %9s %7s %5s | %9s %7s %5s | %9s %9s | %s\n", "gemm", "MxNxK", "µs 1t", "GF/s", "%pk",
               "µs 2t", "GF/s", "%pk", "BLAS 1t", "BLAS 2t", "goal");
   int met = 0, judged = 0;
+  std::FILE* csv = nullptr;
+  if (!report.empty()) {
+    std::filesystem::create_directories(report);
+    csv = std::fopen((report + "/gemm.csv").c_str(), "w");
+    if (!csv) throw UsageError("gradc: cannot write " + report + "/gemm.csv");
+    std::fprintf(csv, "gemm,us_1t,gflops_1t,us_2t,gflops_2t,blas_us_1t,blas_us_2t,blas_gflops_best,goals\n");
+  }
   std::mt19937 rng(7);
   for (const GemmCase& c : cases) {
     Graph g = case_graph(c);
@@ -146,6 +155,24 @@ void gemm_table(const std::string& shape, int reps) {
                 shape_str(c).c_str(), us[0], gf1, 100 * gf1 / peak1, us[1], gf2, 100 * gf2 / peak2, b1, b2,
                 goal.c_str());
     std::fflush(stdout);
+    if (csv)
+      std::fprintf(csv, "%s %s,%.3f,%.2f,%.3f,%.2f,%.3f,%.3f,%.2f,%s\n", c.what.c_str(), shape_str(c).c_str(), us[0],
+                   gf1, us[1], gf2, b1, b2, blas ? flops / std::min(b1, b2) / 1e3 : 0.0, goal.c_str());
+  }
+  if (csv) {
+    std::fclose(csv);
+    run_gnuplot(report,
+                "set terminal pngcairo size 2200,700 font 'Sans,9'\nset output 'gemm.png'\n"
+                "set title 'GEMM kernels alone: JIT (1 and 2 threads) vs OpenBLAS SGEMM (best of 1/2 threads); "
+                "dashed: measured FMA peak, 1 and 2 threads'\n"
+                "set datafile separator ','\nset style data histograms\nset style histogram clustered gap 1\n"
+                "set style fill solid 0.85\nset xtics rotate by -60 font ',7'\nset ylabel 'GFLOP/s'\n"
+                "set key top left\nset yrange [0:*]\nset termoption noenhanced\n"
+                "plot 'gemm.csv' every ::1 using 3:xtic(1) title 'JIT, 1 thread', '' every ::1 using 5 title "
+                "'JIT, 2 threads', '' every ::1 using 8 title 'OpenBLAS (best)', " +
+                    std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' notitle, " + std::to_string(peak2) +
+                    " with lines dt 2 lw 2 lc rgb 'gray40' notitle\n");
+    std::printf("wrote %s/gemm.csv and gemm.png\n", report.c_str());
   }
   std::printf(
       "goals met on %d of %d rows (fwd = dense+bias(+ReLU) fused; dX = dY·Wᵀ; dW = Xᵀ·dY; µs = median of a round, "

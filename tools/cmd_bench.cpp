@@ -198,13 +198,14 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")
       ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
-  cmd->add_option("--report", o->report,
-                  "With --compare-fusion or --kernels: also write the figures as CSV and a bar chart (PNG) into DIR");
+  cmd->add_option(
+      "--report", o->report,
+      "With --compare-fusion, --kernels or 'gemm': also write the figures as CSV and a bar chart (PNG) into DIR");
   cmd->add_flag("--kernels", o->kernels,
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->callback([o] {
-    if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30));
+    if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30), o->report);
     if (!o->shape.empty()) throw UsageError("gradc: --shape only applies to 'gradc bench gemm'");
     if (o->compare_fusion) {
       std::vector<std::pair<std::string, int64_t>> cfgs;
