@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI: every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (14 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -35,4 +35,7 @@ expect "unknown pass 'nope'" "$GRADC" compile dnn --passes simplify,nope
 expect "unknown optimizer 'lion'" "$GRADC" train dnn --optimizer lion --steps 1
 expect "unknown image format 'bmp'" "$GRADC" dot linear -o "$tmp/x.bmp"
 expect "--checkpoint or --watch" "$GRADC" eval
+expect "--shape expects MxNxK" "$GRADC" bench gemm --shape 0x5x5
+expect "--shape only applies to 'gradc bench gemm'" "$GRADC" bench dnn --shape 4x4x4
+expect "cannot write $tmp/garbage.safetensors/gemm.csv" "$GRADC" bench gemm --shape 4x4x4 --report "$tmp/garbage.safetensors"
 exit $fail

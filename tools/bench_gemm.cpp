@@ -78,6 +78,10 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
                        shape + "'");
     cases.push_back({"gemm", m, n, k, false, false, false, false});
   }
+  std::FILE* csv = report.empty() ? nullptr
+                                  : open_report_csv(report, "gemm.csv",
+                                                    "gemm,us_1t,gflops_1t,us_2t,gflops_2t,blas_us_1t,blas_us_2t,"
+                                                    "blas_gflops_best,goals");
   const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
   const Blas* blas = openblas();
   std::printf("GEMM kernels alone; measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", peak1, peak2,
@@ -85,13 +89,6 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
   std::printf("%-5s %-20s | %9s %7s %5s | %9s %7s %5s | %9s %9s | %s\n", "gemm", "MxNxK", "µs 1t", "GF/s", "%pk",
               "µs 2t", "GF/s", "%pk", "BLAS 1t", "BLAS 2t", "goal");
   int met = 0, judged = 0;
-  std::FILE* csv = nullptr;
-  if (!report.empty()) {
-    std::filesystem::create_directories(report);
-    csv = std::fopen((report + "/gemm.csv").c_str(), "w");
-    if (!csv) throw UsageError("gradc: cannot write " + report + "/gemm.csv");
-    std::fprintf(csv, "gemm,us_1t,gflops_1t,us_2t,gflops_2t,blas_us_1t,blas_us_2t,blas_gflops_best,goals\n");
-  }
   std::mt19937 rng(7);
   for (const GemmCase& c : cases) {
     Graph g = case_graph(c);

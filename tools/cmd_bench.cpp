@@ -124,13 +124,9 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
               "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
   double total1 = 0, total2 = 0;
-  std::FILE* csv = nullptr;
-  if (!report.empty()) {
-    std::filesystem::create_directories(report);
-    csv = std::fopen((report + "/kernels.csv").c_str(), "w");
-    if (!csv) throw UsageError("gradc: cannot write " + report + "/kernels.csv");
-    std::fprintf(csv, "kernel,us_1t,gflops_1t,us_2t,gflops_2t,blas_us\n");
-  }
+  std::FILE* csv = report.empty()
+                       ? nullptr
+                       : open_report_csv(report, "kernels.csv", "kernel,us_1t,gflops_1t,us_2t,gflops_2t,blas_us");
   for (size_t k = 0; k < t1.size(); ++k) {
     const KernelInfo& ki = p.code().plan.kernels[k];
     total1 += t1[k];
@@ -229,10 +225,9 @@ void add_bench(CLI::App& app) {
         std::fflush(stdout);
       }
       if (!o->report.empty()) {
-        std::filesystem::create_directories(o->report);
-        std::FILE* csv = std::fopen((o->report + "/fusion.csv").c_str(), "w");
-        if (!csv) throw UsageError("gradc: cannot write " + o->report + "/fusion.csv");
-        std::fprintf(csv, "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused\n");
+        std::FILE* csv =
+            open_report_csv(o->report, "fusion.csv",
+                            "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused");
         for (const FusionRow& r : rows)
           std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu\n", r.model.c_str(), static_cast<long long>(r.batch),
                        r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused);

@@ -3,6 +3,9 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +17,15 @@
 namespace gradc::cli {
 
 namespace fs = std::filesystem;
+
+std::FILE* open_report_csv(const std::string& dir, const std::string& file, const std::string& header) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::FILE* f = std::fopen((dir + "/" + file).c_str(), "w");
+  if (!f) throw std::invalid_argument("gradc: cannot write " + dir + "/" + file + ": " + std::strerror(errno));
+  std::fprintf(f, "%s\n", header.c_str());
+  return f;
+}
 
 void run_gnuplot(const std::string& dir, const std::string& script) {
   const std::string gp = dir + "/.plot.gp";

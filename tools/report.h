@@ -10,6 +10,10 @@
 
 namespace gradc::cli {
 
+// Creates `dir` and opens dir/file for writing with `header` as its first line (a benchmark's
+// --report CSV); throws std::invalid_argument naming the path when it cannot.
+std::FILE* open_report_csv(const std::string& dir, const std::string& file, const std::string& header);
+
 // Runs a gnuplot script (pngcairo terminal) in `dir`; throws with gnuplot's complaint on failure.
 void run_gnuplot(const std::string& dir, const std::string& script);
 
