@@ -15,7 +15,7 @@
 namespace gradc {
 
 namespace {
-constexpr int kLanes = 16;
+constexpr int kLanes = Emitter::kLanes;
 constexpr int64_t kGemmTileCols = 64;  // 4 zmm columns per register tile
 
 struct Gemm {
@@ -28,10 +28,6 @@ struct Gemm {
   bool relu = false;
 };
 
-llvm::FixedVectorType* vec(Emitter& e) { return e.vec(); }
-llvm::Value* vload(Emitter& e, llvm::Value* p, int64_t active) { return e.vload(p, active); }
-void vstore(Emitter& e, llvm::Value* v, llvm::Value* p, int64_t active) { e.vstore(v, p, active); }
-
 llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
   return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
 }
@@ -40,6 +36,13 @@ llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
 llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
   llvm::Value* zero = llvm::Constant::getNullValue(x->getType());
   return e.b.CreateSelect(e.b.CreateFCmpOGT(m, zero), x, zero);
+}
+
+// op(A)[row][k] as a scalar, zero where a matmul_relu_mask's mask on A is not positive.
+llvm::Value* load_a(Emitter& e, const Gemm& g, llvm::Value* row, llvm::Value* k) {
+  llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
+  llvm::Value* a = e.load(g.A, idx);
+  return g.mask_a ? apply_mask(e, a, e.load(g.mask_a, idx)) : a;
 }
 
 // The fused epilogue on a finished accumulator (vector or scalar): + bias, ReLU.
@@ -81,14 +84,14 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
   auto active = [&](int v) { return v == nv - 1 ? last : kLanes; };
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
   for (auto& a : acc) {
-    a = e.slot(vec(e), "acc");
-    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
+    a = e.slot(e.vec(), "acc");
+    b.CreateStore(llvm::Constant::getNullValue(e.vec()), a);
   }
   if (!is_true(kb.first))  // later K blocks continue from the partial sums in C
     e.if_else(b.CreateNot(kb.first), [&] {
       for (int r = 0; r < mr; ++r)
         for (int v = 0; v < nv; ++v)
-          b.CreateStore(vload(e, e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
+          b.CreateStore(e.vload(e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
     });
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* k = e.add(kb.k0, kk);
@@ -96,43 +99,36 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     for (int v = 0; v < nv; ++v) {
       if (bt.packed) {
         bv[static_cast<size_t>(v)] =
-            vload(e, e.gep(bt.base, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(v * kLanes))), kLanes);
+            e.vload(e.gep(bt.base, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(v * kLanes))), kLanes);
         continue;
       }
       llvm::Value* idx = e.add(e.mul(kk, e.c64(g.N)), e.c64(v * kLanes));
-      bv[static_cast<size_t>(v)] = vload(e, e.gep(bt.base, idx), active(v));
+      bv[static_cast<size_t>(v)] = e.vload(e.gep(bt.base, idx), active(v));
       if (g.mask_b) {
         llvm::Value* midx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
         bv[static_cast<size_t>(v)] =
-            apply_mask(e, bv[static_cast<size_t>(v)], vload(e, e.gep(g.mask_b, midx), active(v)));
+            apply_mask(e, bv[static_cast<size_t>(v)], e.vload(e.gep(g.mask_b, midx), active(v)));
       }
     }
     for (int r = 0; r < mr; ++r) {
-      llvm::Value* as = nullptr;
-      if (kb.apack) {
-        as = e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r)));
-      } else {
-        llvm::Value* row = e.add(i0, e.c64(r));
-        llvm::Value* aidx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
-        as = e.load(g.A, aidx);
-        if (g.mask_a) as = apply_mask(e, as, e.load(g.mask_a, aidx));
-      }
+      llvm::Value* as =
+          kb.apack ? e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r))) : load_a(e, g, e.add(i0, e.c64(r)), k);
       llvm::Value* a = b.CreateVectorSplat(kLanes, as);
       for (int v = 0; v < nv; ++v) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
-        b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(vec(e), slotp)), slotp);
+        b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(e.vec(), slotp)), slotp);
       }
     }
   });
   std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
   if (g.bias)
     for (int v = 0; v < nv; ++v)
-      bias[static_cast<size_t>(v)] = vload(e, e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
+      bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
-      llvm::Value* out = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nv + v)]);
+      llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
       if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
-      vstore(e, out, e.gep(g.C, c_index(r, v)), active(v));
+      e.vstore(out, e.gep(g.C, c_index(r, v)), active(v));
     }
 }
 
@@ -166,13 +162,8 @@ void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KB
 void pack_a(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* dst) {
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* k = e.add(kb.k0, kk);
-    for (int r = 0; r < mr; ++r) {
-      llvm::Value* row = e.add(i0, e.c64(r));
-      llvm::Value* aidx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
-      llvm::Value* a = e.load(g.A, aidx);
-      if (g.mask_a) a = apply_mask(e, a, e.load(g.mask_a, aidx));
-      e.store(a, dst, e.add(e.mul(kk, e.c64(mr)), e.c64(r)));
-    }
+    for (int r = 0; r < mr; ++r)
+      e.store(load_a(e, g, e.add(i0, e.c64(r)), k), dst, e.add(e.mul(kk, e.c64(mr)), e.c64(r)));
   });
 }
 
@@ -189,13 +180,13 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
         const int64_t active = std::clamp<int64_t>(p.width - col, 0, kLanes);
         llvm::Value* dst = e.gep(
             e.scratch, e.add(e.add(e.mul(kk, e.c64(kGemmTileCols)), e.mul(e.c64(t), tile_stride)), e.c64(v * kLanes)));
-        llvm::Value* x = llvm::Constant::getNullValue(vec(e));
+        llvm::Value* x = llvm::Constant::getNullValue(e.vec());
         if (active > 0) {
           llvm::Value* idx = e.add(src_row, e.c64(col));
-          x = vload(e, e.gep(g.B, idx), active);
-          if (g.mask_b) x = apply_mask(e, x, vload(e, e.gep(g.mask_b, idx), active));
+          x = e.vload(e.gep(g.B, idx), active);
+          if (g.mask_b) x = apply_mask(e, x, e.vload(e.gep(g.mask_b, idx), active));
         }
-        vstore(e, x, dst, kLanes);
+        e.vstore(x, dst, kLanes);
       }
   });
 }
@@ -205,25 +196,25 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
   auto& b = e.b;
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nc));
   for (auto& a : acc) {
-    a = e.slot(vec(e), "acc");
-    b.CreateStore(llvm::Constant::getNullValue(vec(e)), a);
+    a = e.slot(e.vec(), "acc");
+    b.CreateStore(llvm::Constant::getNullValue(e.vec()), a);
   }
   auto body = [&](llvm::Value* k, int64_t active) {
     std::vector<llvm::Value*> av, bv;
     for (int r = 0; r < mr; ++r) {
       llvm::Value* idx = e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.K)), k);
-      av.push_back(vload(e, e.gep(g.A, idx), active));
-      if (g.mask_a) av.back() = apply_mask(e, av.back(), vload(e, e.gep(g.mask_a, idx), active));
+      av.push_back(e.vload(e.gep(g.A, idx), active));
+      if (g.mask_a) av.back() = apply_mask(e, av.back(), e.vload(e.gep(g.mask_a, idx), active));
     }
     for (int c = 0; c < nc; ++c) {
       llvm::Value* idx = e.add(e.mul(e.add(j0, e.c64(c)), e.c64(g.K)), k);
-      bv.push_back(vload(e, e.gep(g.B, idx), active));
-      if (g.mask_b) bv.back() = apply_mask(e, bv.back(), vload(e, e.gep(g.mask_b, idx), active));
+      bv.push_back(e.vload(e.gep(g.B, idx), active));
+      if (g.mask_b) bv.back() = apply_mask(e, bv.back(), e.vload(e.gep(g.mask_b, idx), active));
     }
     for (int r = 0; r < mr; ++r)
       for (int c = 0; c < nc; ++c) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nc + c)];
-        b.CreateStore(fma(e, av[static_cast<size_t>(r)], bv[static_cast<size_t>(c)], b.CreateLoad(vec(e), slotp)),
+        b.CreateStore(fma(e, av[static_cast<size_t>(r)], bv[static_cast<size_t>(c)], b.CreateLoad(e.vec(), slotp)),
                       slotp);
       }
   };
@@ -232,7 +223,7 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
   if (krem > 0) body(e.c64(kfull * kLanes), krem);
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < nc; ++c) {
-      llvm::Value* v = b.CreateLoad(vec(e), acc[static_cast<size_t>(r * nc + c)]);
+      llvm::Value* v = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nc + c)]);
       llvm::Value* s = b.CreateFAddReduce(e.cf(0.f), v);
       llvm::cast<llvm::Instruction>(s)->setHasAllowReassoc(true);  // tree order: fixed, not thread-dependent
       llvm::Value* col = e.add(j0, e.c64(c));
@@ -256,11 +247,9 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
     llvm::Value* acc = e.slot(e.f32);
     b.CreateStore(e.cf(0.f), acc);
     e.loop(e.c64(0), e.c64(g.K), [&](llvm::Value* k) {
-      llvm::Value* aidx = e.add(e.mul(k, e.c64(g.M)), i);
       llvm::Value* bidx = e.add(e.mul(j, e.c64(g.K)), k);
-      llvm::Value* a = e.load(g.A, aidx);
+      llvm::Value* a = load_a(e, g, i, k);
       llvm::Value* bb = e.load(g.B, bidx);
-      if (g.mask_a) a = apply_mask(e, a, e.load(g.mask_a, aidx));
       if (g.mask_b) bb = apply_mask(e, bb, e.load(g.mask_b, bidx));
       b.CreateStore(b.CreateIntrinsic(llvm::Intrinsic::fma, {e.f32}, {a, bb, b.CreateLoad(e.f32, acc)}), acc);
     });
