@@ -137,10 +137,7 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
     Ctx c{e, group, total, cols, flat, col, {}, scalars};
     e.store(value_of(c, k.node), out, flat);
   };
-  bool broadcast = false;  // some operand repeats with period `cols`: loop rows × cols
-  for (int id : group)
-    for (int in : e.g.node(id).in) broadcast |= e.g.node(in).shape.numel() > 1 && e.g.node(in).shape.numel() < total;
-  if (!broadcast) {
+  if (elementwise_period(e.g, root, k.fused) == 0) {  // else an operand repeats every `cols`: rows × cols
     // Flat: elements [lo·cols, min(hi·cols, total)) in one loop.
     llvm::Value* end = e.mul(e.hi, e.c64(cols));
     end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(total)), end, e.c64(total));

@@ -10,12 +10,13 @@ constexpr int64_t kAlign = 64;
 
 int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
-// The parallel iteration space of a node's kernel (see the emitters in codegen_*.cpp).
-int64_t kernel_range(const Graph& g, const Node& n) {
+// The parallel iteration space of a node's kernel (see the emitters in codegen_*.cpp); `fused`:
+// the producers inlined into it.
+int64_t kernel_range(const Graph& g, const Node& n, const std::vector<int>& fused) {
   switch (op_info(n.op).kind) {
     case OpKind::Unary:
     case OpKind::Binary: {
-      const int64_t cols = elementwise_cols(g, n);
+      const int64_t cols = elementwise_cols(g, n, fused);
       return (n.shape.numel() + cols - 1) / cols;
     }
     case OpKind::Gemm:
@@ -97,7 +98,7 @@ GemmBlocking gemm_blocking(const Graph& g, const Node& n) {
   return b;
 }
 
-int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused) {
+int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused) {
   const int64_t total = n.shape.numel();
   int64_t period = 0;
   auto scan = [&](const Node& m) {
@@ -108,7 +109,12 @@ int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& 
   };
   scan(n);
   for (int f : fused) scan(g.node(f));
-  if (period) return period;
+  return period;
+}
+
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused) {
+  const int64_t total = n.shape.numel();
+  if (const int64_t period = elementwise_period(g, n, fused)) return period;
   // No broadcast operand: one flat loop in chunks (rows of the node's own shape could be as short
   // as 10 elements, e.g. the W[784,10] update, which LLVM then unrolled instead of vectorising).
   return std::max<int64_t>(1, std::min(total, kElementwiseChunk));
@@ -189,13 +195,9 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     k.node = node;
     const Node& kn = g.node(node);
     k.fn = std::string("k") + std::to_string(node) + "_" + op_name(kn.op);
-    k.range = kernel_range(g, kn);
     k.flops = kernel_flops(g, kn);
     if (op_info(kn.op).kind == OpKind::Gemm) k.scratch_bytes = gemm_blocking(g, kn).scratch_bytes();
-    if (xent_into[i] >= 0) {
-      k.fused.push_back(n.id);  // the loss, written by the same serial pass
-      k.range = 1;
-    }
+    if (xent_into[i] >= 0) k.fused.push_back(n.id);  // the loss, written by the same serial pass
     // Collect the inlined producers feeding this kernel.
     std::vector<int> stack(kn.in.begin(), kn.in.end());
     while (!stack.empty()) {
@@ -206,10 +208,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       k.flops += static_cast<double>(g.node(id).shape.numel());
       for (int j : g.node(id).in) stack.push_back(j);
     }
-    if (op_info(kn.op).kind == OpKind::Unary || op_info(kn.op).kind == OpKind::Binary) {
-      const int64_t cols = elementwise_cols(g, kn, k.fused);
-      k.range = (kn.shape.numel() + cols - 1) / cols;
-    }
+    k.range = xent_into[i] >= 0 ? 1 : kernel_range(g, kn, k.fused);
     p.kernels.push_back(k);
   }
   // Parameter updates. The new value is computed straight into the parameter's buffer when that is

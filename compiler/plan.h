@@ -83,6 +83,9 @@ GemmBlocking gemm_blocking(const Graph& g, const Node& matmul);
 // cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
 // kElementwiseChunk elements (the last chunk may be short). The kernel's range is ceil(numel / cols).
 inline constexpr int64_t kElementwiseChunk = 4096;
-int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused = {});
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused);
+// The smallest period of an operand that repeats along the kernel's elements (1 < numel < n's),
+// 0 when none does (the flat case).
+int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused);
 
 }  // namespace gradc
