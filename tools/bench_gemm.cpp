@@ -100,25 +100,16 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
     }
     const double flops = 2.0 * static_cast<double>(c.M * c.N) * static_cast<double>(c.K);
     const int r = flops > 1e9 ? std::min(reps, 5) : flops > 1e8 ? std::min(reps, 11) : reps;
-    // Median per round, best of three rounds alternating 1 and 2 threads: the VM's neighbours come
-    // and go, and a round they disturb should not decide the row.
-    double us[2] = {1e30, 1e30};
-    for (int round = 0; round < 3; ++round)
-      for (int t = 1; t <= 2; ++t) {
-        p.set_threads(t);
-        double sum = 0;
-        for (double x : p.profile_kernels(r)) sum += x;
-        us[t - 1] = std::min(us[t - 1], sum);
-      }
+    const std::array<double, 2> us = best_of_rounds_1_2([&](int t) {
+      p.set_threads(t);
+      double sum = 0;
+      for (double x : p.profile_kernels(r)) sum += x;
+      return sum;
+    });
     const double gf1 = flops / us[0] / 1e3, gf2 = flops / us[1] / 1e3;
-    double b1 = 0, b2 = 0;
-    if (blas) {
-      b1 = b2 = 1e30;
-      for (int round = 0; round < 3; ++round) {
-        b1 = std::min(b1, blas_sgemm_us(*blas, c.M, c.N, c.K, c.ta, c.tb, 1, r));
-        b2 = std::min(b2, blas_sgemm_us(*blas, c.M, c.N, c.K, c.ta, c.tb, 2, r));
-      }
-    }
+    std::array<double, 2> bl = {0, 0};
+    if (blas) bl = best_of_rounds_1_2([&](int t) { return blas_sgemm_us(*blas, c.M, c.N, c.K, c.ta, c.tb, t, r); });
+    const double b1 = bl[0], b2 = bl[1];
     // The goals: at least the faster BLAS setting; ≥ 90% of the per-thread peak × threads
     // for ≥ 512-wide layers at M ≥ 128; ≥ 90 GFLOP/s on one core for N = 10 outputs; ≥ 80% of the
     // 1-thread peak for the 2048³ GEMM.

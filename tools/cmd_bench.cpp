@@ -269,14 +269,10 @@ void add_bench(CLI::App& app) {
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit, o->flags.options());
     fill_inputs(g, *jit);
-    // Median per round, best of three rounds alternating 1 and 2 threads (the VM's neighbours vary).
-    double t1 = 1e30, t2 = 1e30;
-    for (int round = 0; round < 3; ++round) {
-      jit->set_threads(1);
-      t1 = std::min(t1, median_us(*jit, o->reps, 4));
-      jit->set_threads(2);
-      t2 = std::min(t2, median_us(*jit, o->reps, 4));
-    }
+    const auto [t1, t2] = best_of_rounds_1_2([&](int t) {
+      jit->set_threads(t);
+      return median_us(*jit, o->reps, 4);
+    });
     double flops = 0;
     for (const KernelInfo& k : compile(g, o->flags.options())->plan.kernels) flops += k.flops;
     const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);

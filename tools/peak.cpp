@@ -65,6 +65,14 @@ const Blas* openblas() {
   return b.sgemm ? &b : nullptr;
 }
 
+std::array<double, 2> best_of_rounds_1_2(const std::function<double(int threads)>& us_at, int rounds) {
+  std::array<double, 2> best = {1e30, 1e30};
+  for (int round = 0; round < rounds; ++round)
+    for (int t = 1; t <= 2; ++t)
+      best[static_cast<size_t>(t - 1)] = std::min(best[static_cast<size_t>(t - 1)], us_at(t));
+  return best;
+}
+
 double blas_sgemm_us(const Blas& blas, int64_t M, int64_t N, int64_t K, bool ta, bool tb, int threads, int reps) {
   using Clock = std::chrono::steady_clock;
   std::vector<float> A(static_cast<size_t>(M * K), 0.5f), B(static_cast<size_t>(K * N), 0.25f),

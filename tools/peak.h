@@ -1,6 +1,8 @@
 // Machine facts for the benchmarks: the measured FP32 FMA peak, and OpenBLAS SGEMM when present.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <functional>
 
 namespace gradc::cli {
 
@@ -15,6 +17,10 @@ struct Blas {
   void (*set_threads)(int) = nullptr;
 };
 const Blas* openblas();
+
+// Best (lowest) of `rounds` timings of us_at(threads) for 1 and 2 threads, the two alternating so
+// that a round the VM's neighbours disturb neither decides a figure nor hits only one of them.
+std::array<double, 2> best_of_rounds_1_2(const std::function<double(int threads)>& us_at, int rounds = 3);
 
 // Median µs of cblas_sgemm C[M,N] = op(A)·op(B) (row-major, op = transpose when ta/tb) over `reps`
 // calls after one warm-up, on `threads` OpenBLAS threads; fresh constant operands.
