@@ -110,7 +110,7 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   fill_inputs(
       s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
       [&p](int id) { return std::span<int32_t>(p.data_i32(id), static_cast<size_t>(p.numel(id))); });
-  const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
+  const double peak1 = measure_fma_peak(1, host_lanes()), peak2 = measure_fma_peak(2, host_lanes());
   const Blas* blas = openblas();
   p.set_threads(1);
   const std::vector<double> t1 = p.profile_kernels(reps);
@@ -275,7 +275,7 @@ void add_bench(CLI::App& app) {
     });
     double flops = 0;
     for (const KernelInfo& k : compile(g, o->flags.options())->plan.kernels) flops += k.flops;
-    const double peak1 = measure_fma_peak(1), peak2 = measure_fma_peak(2);
+    const double peak1 = measure_fma_peak(1, host_lanes()), peak2 = measure_fma_peak(2, host_lanes());
     double tref = 0;
     if (!o->no_reference) {
       auto ref = make_engine(g, EngineKind::Reference);

@@ -6,6 +6,7 @@
 #include "compiler/passes.h"
 #include "runtime/dataset.h"
 #include "tools/commands.h"
+#include "tools/peak.h"
 
 namespace gradc::cli {
 void CompileFlags::add(CLI::App* cmd) {
@@ -28,6 +29,12 @@ std::string default_mnist_dir() {
 }  // namespace gradc::cli
 
 int main(int argc, char** argv) {
+  // The JIT's code and the benchmarks' probes need at least x86-64-v3 (AVX2 + FMA): say so and stop
+  // rather than die of SIGILL later.
+  if (!gradc::cli::host_has_avx2_fma()) {
+    std::fprintf(stderr, "gradc: error: this CPU lacks AVX2+FMA; gradc needs an x86-64-v3 CPU or newer\n");
+    return 2;
+  }
   CLI::App app{"gradc: a deep-learning graph compiler for the MNIST tutorial models"};
   app.require_subcommand(1);
   gradc::cli::add_dot(app);

@@ -6,44 +6,64 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <vector>
 
 namespace gradc::cli {
 
 namespace {
-// 16 independent FMA chains: enough to cover FMA latency × pipes on Zen 4/5 (4 cycles × 2 pipes).
-__attribute__((target("avx512f"))) float fma_loop(int64_t iters) {
-  __m512 c0 = _mm512_set1_ps(0.f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  __m512 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+// Independent FMA chains held in registers: chains ≥ FMA latency × pipes (4 × 2 on Zen 3/4/5), and
+// within the register file (16 ymm for AVX2, 32 zmm for AVX-512). Each function is compiled for its
+// own ISA and only called after the CPU was asked, so no host ever sees an instruction it lacks.
+__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
+  constexpr int kChains = 16;
+  __m512 c[kChains];
+  for (auto& x : c) x = _mm512_set1_ps(0.f);
   const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it) {
-    c0 = _mm512_fmadd_ps(c0, a, b), c1 = _mm512_fmadd_ps(c1, a, b), c2 = _mm512_fmadd_ps(c2, a, b);
-    c3 = _mm512_fmadd_ps(c3, a, b), c4 = _mm512_fmadd_ps(c4, a, b), c5 = _mm512_fmadd_ps(c5, a, b);
-    c6 = _mm512_fmadd_ps(c6, a, b), c7 = _mm512_fmadd_ps(c7, a, b), c8 = _mm512_fmadd_ps(c8, a, b);
-    c9 = _mm512_fmadd_ps(c9, a, b), c10 = _mm512_fmadd_ps(c10, a, b), c11 = _mm512_fmadd_ps(c11, a, b);
-    c12 = _mm512_fmadd_ps(c12, a, b), c13 = _mm512_fmadd_ps(c13, a, b), c14 = _mm512_fmadd_ps(c14, a, b);
-    c15 = _mm512_fmadd_ps(c15, a, b);
-  }
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                           _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)),
-                                     _mm512_add_ps(_mm512_add_ps(c12, c13), _mm512_add_ps(c14, c15))));
-  return _mm512_reduce_add_ps(s);
+  for (int64_t it = 0; it < iters; ++it)
+#pragma unroll
+    for (int i = 0; i < kChains; ++i) c[i] = _mm512_fmadd_ps(c[i], a, b);
+  for (int i = 1; i < kChains; ++i) c[0] = _mm512_add_ps(c[0], c[i]);
+  return _mm512_reduce_add_ps(c[0]);
+}
+
+__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
+  constexpr int kChains = 12;
+  __m256 c[kChains];
+  for (auto& x : c) x = _mm256_set1_ps(0.f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+#pragma unroll
+    for (int i = 0; i < kChains; ++i) c[i] = _mm256_fmadd_ps(c[i], a, b);
+  for (int i = 1; i < kChains; ++i) c[0] = _mm256_add_ps(c[0], c[i]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, c[0]);
+  float s = 0;
+  for (float v : out) s += v;
+  return s;
 }
 }  // namespace
 
-double measure_fma_peak(int threads) {
-  const int64_t iters = 4'000'000;  // 16 zmm × 16 lanes × 2 flops × iters ≈ 2 GFLOP per thread
+bool host_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool host_has_avx512() { return __builtin_cpu_supports("avx512f"); }
+
+double measure_fma_peak(int threads, int lanes) {
+  if (lanes == 16 && !host_has_avx512())
+    throw std::invalid_argument("gradc: this CPU has no AVX-512: cannot measure a 16-lane FMA peak");
+  if (!host_has_avx2_fma()) throw std::invalid_argument("gradc: this CPU has no AVX2+FMA");
+  const bool wide = lanes == 16;
+  const int chains = wide ? 16 : 12;
+  const int64_t iters = wide ? 4'000'000 : 6'000'000;  // ≈ 2 GFLOP per thread, ~10 ms
   double best = 0;
   volatile float sink = 0;
   for (int rep = 0; rep < 7; ++rep) {  // the best of 7: clock boost and neighbours vary run to run
     const double t0 = omp_get_wtime();
     float local = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : local)
-    local += fma_loop(iters);
+    local += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
     const double dt = omp_get_wtime() - t0;
     sink = sink + local;
-    best = std::max(best, 16.0 * 16 * 2 * static_cast<double>(iters) * threads / dt / 1e9);
+    best = std::max(best, static_cast<double>(chains) * lanes * 2 * static_cast<double>(iters) * threads / dt / 1e9);
   }
   (void)sink;
   return best;
