@@ -29,7 +29,7 @@ std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::L
   auto m = std::make_unique<llvm::Module>(prefix, ctx);
   for (size_t idx : which) {
     const KernelInfo& k = p.kernels[idx];
-    Emitter e(*m, g, p, prefix + k.fn);
+    Emitter e(*m, g, p, prefix + k.fn, k.spec.lanes);
     if (k.copy_from >= 0) {
       emit_copy(e, k);
     } else {

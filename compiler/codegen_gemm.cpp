@@ -1,9 +1,11 @@
-// GEMM kernels C[M,N] = op(A)·op(B), fully specialised to the static shape and transposes.
-//  - B not transposed ("broadcast" form): a 6-row × up-to-4-zmm register tile; per k, one zmm load
-//    of each B vector and one broadcast of each A element feed 6×4 FMAs. Column tails use masked
-//    loads/stores, row tails a second copy of the tile with fewer rows.
-//  - B transposed ("dot" form, C = A·Bᵀ): both operands are contiguous along k, so a 4×4 tile of
-//    zmm accumulators runs along k and is reduced horizontally at the end.
+// GEMM kernels C[M,N] = op(A)·op(B), fully specialised to the static shape, the transposes and the
+// kernel's GemmSpec (compiler/schedule.h: lanes, register tile, blocking, packing for the target).
+//  - B not transposed ("broadcast" form): an mr-row × nv-vector register tile (6×4 zmm on AVX-512,
+//    6×2 ymm on AVX2); per k, one vector load of each B vector and one broadcast of each A element
+//    feed mr·nv FMAs. Column tails use masked loads/stores, row tails a second copy of the tile
+//    with fewer rows.
+//  - B transposed ("dot" form, C = A·Bᵀ): both operands are contiguous along k, so an mr × nv tile
+//    of vector accumulators runs along k and is reduced horizontally at the end.
 // The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
 // so results are identical for any thread count.
 #include <llvm/IR/Intrinsics.h>
@@ -15,10 +17,9 @@
 namespace gradc {
 
 namespace {
-constexpr int kLanes = Emitter::kLanes;
-constexpr int64_t kGemmTileCols = 64;  // 4 zmm columns per register tile
-
 struct Gemm {
+  int L;       // f32 lanes per vector
+  int64_t TC;  // columns per full register tile = packed tile width
   int64_t M, N, K;
   bool ta, tb;
   llvm::Value *A, *B, *C;
@@ -78,10 +79,8 @@ struct BTile {
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                     const KBlock& kb, const BTile& bt) {
   auto& b = e.b;
-  auto c_index = [&](int r, int v) {
-    return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * kLanes));
-  };
-  auto active = [&](int v) { return v == nv - 1 ? last : kLanes; };
+  auto c_index = [&](int r, int v) { return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * g.L)); };
+  auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
   for (auto& a : acc) {
     a = e.slot(e.vec(), "acc");
@@ -98,14 +97,13 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
       if (bt.packed) {
-        bv[static_cast<size_t>(v)] =
-            e.vload(e.gep(bt.base, e.add(e.mul(kk, e.c64(kGemmTileCols)), e.c64(v * kLanes))), kLanes);
+        bv[static_cast<size_t>(v)] = e.vload(e.gep(bt.base, e.add(e.mul(kk, e.c64(g.TC)), e.c64(v * g.L))), g.L);
         continue;
       }
-      llvm::Value* idx = e.add(e.mul(kk, e.c64(g.N)), e.c64(v * kLanes));
+      llvm::Value* idx = e.add(e.mul(kk, e.c64(g.N)), e.c64(v * g.L));
       bv[static_cast<size_t>(v)] = e.vload(e.gep(bt.base, idx), active(v));
       if (g.mask_b) {
-        llvm::Value* midx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * kLanes));
+        llvm::Value* midx = e.add(e.add(e.mul(k, e.c64(g.N)), j0), e.c64(v * g.L));
         bv[static_cast<size_t>(v)] =
             apply_mask(e, bv[static_cast<size_t>(v)], e.vload(e.gep(g.mask_b, midx), active(v)));
       }
@@ -113,7 +111,7 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     for (int r = 0; r < mr; ++r) {
       llvm::Value* as =
           kb.apack ? e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r))) : load_a(e, g, e.add(i0, e.c64(r)), k);
-      llvm::Value* a = b.CreateVectorSplat(kLanes, as);
+      llvm::Value* a = e.splat(as);
       for (int v = 0; v < nv; ++v) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
         b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(e.vec(), slotp)), slotp);
@@ -123,7 +121,7 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
   std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
   if (g.bias)
     for (int v = 0; v < nv; ++v)
-      bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * kLanes))), active(v));
+      bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < nv; ++v) {
       llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
@@ -140,19 +138,19 @@ struct Panel {
 };
 
 void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, const Panel& p) {
-  const int64_t full = p.width / kGemmTileCols, rem = p.width % kGemmTileCols;
-  const int nvf = static_cast<int>(kGemmTileCols / kLanes);
+  const int64_t full = p.width / g.TC, rem = p.width % g.TC;
+  const int nvf = static_cast<int>(g.TC / g.L);
   auto tile = [&](llvm::Value* t, int nv, int64_t last) {
-    llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(kGemmTileCols)));
-    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(kb.kn, e.c64(kGemmTileCols))))
+    llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(g.TC)));
+    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(kb.kn, e.c64(g.TC))))
                       : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
              p.packed};
     tile_broadcast(e, g, i0, j0, mr, nv, last, kb, bt);
   };
-  if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* t) { tile(t, nvf, kLanes); });
+  if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* t) { tile(t, nvf, g.L); });
   if (rem > 0) {
-    const int nv = static_cast<int>((rem + kLanes - 1) / kLanes);
-    tile(e.c64(full), nv, rem - (nv - 1) * kLanes);
+    const int nv = static_cast<int>((rem + g.L - 1) / g.L);
+    tile(e.c64(full), nv, rem - (nv - 1) * g.L);
   }
 }
 
@@ -170,23 +168,23 @@ void pack_a(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb
 // Copies B[k0 .. k0+kn, panel] into scratch as ceil(width/64) tiles of kn × 64 (zero-padded),
 // applying the ReLU mask of a matmul_relu_mask on the way.
 void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
-  const int64_t tiles = (p.width + kGemmTileCols - 1) / kGemmTileCols;
-  llvm::Value* tile_stride = e.mul(kb.kn, e.c64(kGemmTileCols));
+  const int64_t tiles = (p.width + g.TC - 1) / g.TC;
+  llvm::Value* tile_stride = e.mul(kb.kn, e.c64(g.TC));
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* src_row = e.add(e.mul(e.add(kb.k0, kk), e.c64(g.N)), p.j0);
     for (int64_t t = 0; t < tiles; ++t)
-      for (int64_t v = 0; v < kGemmTileCols / kLanes; ++v) {
-        const int64_t col = t * kGemmTileCols + v * kLanes;
-        const int64_t active = std::clamp<int64_t>(p.width - col, 0, kLanes);
-        llvm::Value* dst = e.gep(
-            e.scratch, e.add(e.add(e.mul(kk, e.c64(kGemmTileCols)), e.mul(e.c64(t), tile_stride)), e.c64(v * kLanes)));
+      for (int64_t v = 0; v < g.TC / g.L; ++v) {
+        const int64_t col = t * g.TC + v * g.L;
+        const int64_t active = std::clamp<int64_t>(p.width - col, 0, g.L);
+        llvm::Value* dst =
+            e.gep(e.scratch, e.add(e.add(e.mul(kk, e.c64(g.TC)), e.mul(e.c64(t), tile_stride)), e.c64(v * g.L)));
         llvm::Value* x = llvm::Constant::getNullValue(e.vec());
         if (active > 0) {
           llvm::Value* idx = e.add(src_row, e.c64(col));
           x = e.vload(e.gep(g.B, idx), active);
           if (g.mask_b) x = apply_mask(e, x, e.vload(e.gep(g.mask_b, idx), active));
         }
-        e.vstore(x, dst, kLanes);
+        e.vstore(x, dst, g.L);
       }
   });
 }
@@ -218,9 +216,9 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
                       slotp);
       }
   };
-  const int64_t kfull = g.K / kLanes, krem = g.K % kLanes;
-  if (kfull > 0) e.loop(e.c64(0), e.c64(kfull), [&](llvm::Value* kb) { body(e.mul(kb, e.c64(kLanes)), kLanes); });
-  if (krem > 0) body(e.c64(kfull * kLanes), krem);
+  const int64_t kfull = g.K / g.L, krem = g.K % g.L;
+  if (kfull > 0) e.loop(e.c64(0), e.c64(kfull), [&](llvm::Value* kb) { body(e.mul(kb, e.c64(g.L)), g.L); });
+  if (krem > 0) body(e.c64(kfull * g.L), krem);
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < nc; ++c) {
       llvm::Value* v = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nc + c)]);
@@ -232,8 +230,7 @@ void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int m
     }
 }
 
-void rows_dot(Emitter& e, const Gemm& g, llvm::Value* i0, int mr) {
-  constexpr int kNC = 4;
+void rows_dot(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, int kNC) {
   const int64_t full = g.N / kNC, rem = g.N % kNC;
   if (full > 0)
     e.loop(e.c64(0), e.c64(full), [&](llvm::Value* jb) { tile_dot(e, g, i0, e.mul(jb, e.c64(kNC)), mr, kNC); });
@@ -262,17 +259,17 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const Shape& as = e.g.node(n.in[0]).shape;
-  Gemm g{n.shape[0], n.shape[1],      n.a.ta ? as[0] : as[1], n.a.ta,
-         n.a.tb,     e.base(n.in[0]), e.base(n.in[1]),        e.base(k.node)};
+  Gemm g{e.lanes, k.spec.gemm.tile_cols, n.shape[0],      n.shape[1],    n.a.ta ? as[0] : as[1], n.a.ta,
+         n.a.tb,  e.base(n.in[0]),       e.base(n.in[1]), e.base(k.node)};
   if (n.op == Op::Dense) {
     g.bias = e.base(n.in[2]);
     g.relu = n.a.relu;
   }
   if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
-  const int64_t mr = gemm_row_block(n);
+  const GemmSpec& blk = k.spec.gemm;
+  const int64_t mr = blk.mr;
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;
-  const GemmBlocking blk = gemm_blocking(e.g, n);
   // One pass over this thread's row blocks for one K block of one column panel.
   auto pass = [&](const KBlock& kb, const Panel& p) {
     if (p.packed) pack_panel(e, g, kb, p);
@@ -283,7 +280,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         return;
       }
       auto rows = [&](int rows_here) {
-        if (g.tb) return rows_dot(e, g, i0, rows_here);
+        if (g.tb) return rows_dot(e, g, i0, rows_here, blk.nv);
         KBlock kr = kb;
         if (blk.pack_a) {
           kr.apack = e.gep(e.scratch, e.c64(blk.a_offset()));

@@ -39,28 +39,30 @@ void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llv
   });
 }
 
-// A row of at most 16 elements held in one zmm (the 10-class logits): the loops above would run
-// scalar exp per element. Lanes past C are masked off for the max and the sum.
+// A row of at most spec.tile elements (the 10-class logits) held in one vector of `w` = spec.tile
+// lanes — one zmm with AVX-512, two ymm with AVX2 — rather than loops running a scalar exp per
+// element. Lanes past C are masked off for the max and the sum.
 struct ShortRow {
+  int w;               // vector width
   llvm::Value* x;      // the row, zeros past C
-  llvm::Value* lanes;  // <0, 1, ..., 15> as i32
+  llvm::Value* lanes;  // <0, 1, ..., w-1> as i32
   llvm::Value* lse;    // log Σ exp(x)
 };
 
-ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C) {
+ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, int w) {
   auto& b = e.b;
   std::vector<llvm::Constant*> idx;
-  for (int l = 0; l < Emitter::kLanes; ++l) idx.push_back(b.getInt32(static_cast<uint32_t>(l)));
+  for (int l = 0; l < w; ++l) idx.push_back(b.getInt32(static_cast<uint32_t>(l)));
   llvm::Value* lanes = llvm::ConstantVector::get(idx);
-  llvm::Value* ok = b.CreateICmpSLT(lanes, b.CreateVectorSplat(Emitter::kLanes, b.getInt32(static_cast<uint32_t>(C))));
-  llvm::Value* xv = e.vload(e.gep(x, row0), C);
-  llvm::Value* ninf = llvm::ConstantFP::getInfinity(e.vec(), true);
+  llvm::Value* ok = b.CreateICmpSLT(lanes, e.splat(b.getInt32(static_cast<uint32_t>(C)), w));
+  llvm::Value* xv = e.vload(e.gep(x, row0), C, w);
+  llvm::Value* ninf = llvm::ConstantFP::getInfinity(e.vec(w), true);
   llvm::Value* mx = b.CreateFPMaxReduce(b.CreateSelect(ok, xv, ninf));
-  llvm::Value* ex = e.exp(b.CreateFSub(xv, b.CreateVectorSplat(Emitter::kLanes, mx)));
-  ex = b.CreateSelect(ok, ex, llvm::Constant::getNullValue(e.vec()));
+  llvm::Value* ex = e.exp(b.CreateFSub(xv, e.splat(mx, w)));
+  ex = b.CreateSelect(ok, ex, llvm::Constant::getNullValue(e.vec(w)));
   llvm::Value* sum = b.CreateFAddReduce(e.cf(0.f), ex);
   llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);  // a fixed tree order
-  return {xv, lanes, b.CreateFAdd(mx, e.log(sum))};
+  return {w, xv, lanes, b.CreateFAdd(mx, e.log(sum))};
 }
 }  // namespace
 
@@ -114,16 +116,18 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
 }
 
 namespace {
-// In-register transpose of 16 rows of 16 lanes: stage b swaps the off-diagonal b×b blocks of every
-// 2b×2b block, so after b = 8, 4, 2, 1 element (i, l) has moved to (l, i).
-void transpose16(Emitter& e, std::vector<llvm::Value*>& v) {
-  for (int bsz = 8; bsz >= 1; bsz /= 2) {
+// In-register transpose of L rows of L lanes (L = v.size(), a power of two): stage b swaps the
+// off-diagonal b×b blocks of every 2b×2b block, so after b = L/2, ..., 2, 1 element (i, l) has
+// moved to (l, i).
+void transpose_tile(Emitter& e, std::vector<llvm::Value*>& v) {
+  const int L = static_cast<int>(v.size());
+  for (int bsz = L / 2; bsz >= 1; bsz /= 2) {
     std::vector<int> lo_mask, hi_mask;
-    for (int l = 0; l < 16; ++l) {
-      lo_mask.push_back((l & bsz) ? 16 + l - bsz : l);
-      hi_mask.push_back((l & bsz) ? 16 + l : l + bsz);
+    for (int l = 0; l < L; ++l) {
+      lo_mask.push_back((l & bsz) ? L + l - bsz : l);
+      hi_mask.push_back((l & bsz) ? L + l : l + bsz);
     }
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < L; ++i) {
       if (i & bsz) continue;
       llvm::Value* a = v[static_cast<size_t>(i)];
       llvm::Value* c = v[static_cast<size_t>(i + bsz)];
@@ -139,34 +143,36 @@ void emit_layout(Emitter& e, const KernelInfo& k) {
   llvm::Value* x = e.base(n.in[0]);
   llvm::Value* out = e.base(k.node);
   if (n.op == Op::Transpose) {
-    // out[c][r] = x[r][c] in 16×16 tiles: 16 row loads, a 4-stage shuffle network, 16 row stores
-    // (the element-wise gather was strided on every load). Parallel over 16-row blocks of out.
-    const int64_t R = n.shape[1], C = n.shape[0], rfull = R / 16;
-    auto block = [&](llvm::Value* c0, int64_t cw) {  // out rows [c0, c0 + cw), cw <= 16
+    // out[c][r] = x[r][c] in T×T tiles (T = spec.tile, one vector per row): T row loads, a
+    // log2(T)-stage shuffle network, T row stores (the element-wise gather was strided on every
+    // load). Parallel over T-row blocks of out.
+    const int64_t T = k.spec.tile;
+    const int64_t R = n.shape[1], C = n.shape[0], rfull = R / T;
+    auto block = [&](llvm::Value* c0, int64_t cw) {  // out rows [c0, c0 + cw), cw <= T
       if (rfull > 0)
         e.loop(e.c64(0), e.c64(rfull), [&](llvm::Value* rb) {
-          llvm::Value* r0 = e.mul(rb, e.c64(16));
+          llvm::Value* r0 = e.mul(rb, e.c64(T));
           std::vector<llvm::Value*> v;
-          for (int i = 0; i < 16; ++i)
+          for (int64_t i = 0; i < T; ++i)
             v.push_back(e.vload(e.gep(x, e.add(e.mul(e.add(r0, e.c64(i)), e.c64(C)), c0)), cw));
-          transpose16(e, v);
-          for (int i = 0; i < cw; ++i)
-            e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), 16);
+          transpose_tile(e, v);
+          for (int64_t i = 0; i < cw; ++i)
+            e.vstore(v[static_cast<size_t>(i)], e.gep(out, e.add(e.mul(e.add(c0, e.c64(i)), e.c64(R)), r0)), T);
         });
-      if (R % 16)  // the last R % 16 columns of out: one scalar loop nest (unrolled copies cost compile time)
+      if (R % T)  // the last R % T columns of out: one scalar loop nest (unrolled copies cost compile time)
         e.loop(e.c64(0), e.c64(cw), [&](llvm::Value* i) {
           llvm::Value* c = e.add(c0, i);
-          e.loop(e.c64(rfull * 16), e.c64(R), [&](llvm::Value* r) {
+          e.loop(e.c64(rfull * T), e.c64(R), [&](llvm::Value* r) {
             e.store(e.load(x, e.add(e.mul(r, e.c64(C)), c)), out, e.add(e.mul(c, e.c64(R)), r));
           });
         });
     };
-    const int64_t cfull = C / 16, ctail = C % 16;
+    const int64_t cfull = C / T, ctail = C % T;
     e.loop(e.lo, e.hi, [&](llvm::Value* cb) {
-      if (ctail == 0) return block(e.mul(cb, e.c64(16)), 16);
+      if (ctail == 0) return block(e.mul(cb, e.c64(T)), T);
       e.if_else(
-          e.b.CreateICmpSLT(cb, e.c64(cfull)), [&] { block(e.mul(cb, e.c64(16)), 16); },
-          [&] { block(e.c64(cfull * 16), ctail); });
+          e.b.CreateICmpSLT(cb, e.c64(cfull)), [&] { block(e.mul(cb, e.c64(T)), T); },
+          [&] { block(e.c64(cfull * T), ctail); });
     });
     return;
   }
@@ -218,15 +224,15 @@ void emit_row(Emitter& e, const KernelInfo& k) {
     const bool serial = loss_node >= 0;
     e.loop(serial ? e.c64(0) : e.lo, serial ? e.c64(n.shape[0]) : e.hi, [&](llvm::Value* r) {
       llvm::Value* row0 = e.mul(r, e.c64(C));
-      if (C <= Emitter::kLanes) {
-        const ShortRow sr = short_row(e, x, row0, C);
+      if (C <= k.spec.tile) {
+        const ShortRow sr = short_row(e, x, row0, C, static_cast<int>(k.spec.tile));
         llvm::Value* label = b.CreateLoad(e.i32, b.CreateInBoundsGEP(e.i32, labels, r));
-        llvm::Value* hot = b.CreateICmpEQ(sr.lanes, b.CreateVectorSplat(Emitter::kLanes, label));
-        llvm::Value* splat_lse = b.CreateVectorSplat(Emitter::kLanes, sr.lse);
+        llvm::Value* hot = b.CreateICmpEQ(sr.lanes, e.splat(label, sr.w));
+        llvm::Value* splat_lse = e.splat(sr.lse, sr.w);
         llvm::Value* p = b.CreateFSub(
             e.exp(b.CreateFSub(sr.x, splat_lse)),
-            b.CreateSelect(hot, llvm::ConstantFP::get(e.vec(), 1.0), llvm::Constant::getNullValue(e.vec())));
-        e.vstore(b.CreateFMul(p, b.CreateVectorSplat(Emitter::kLanes, scale)), e.gep(out, row0), C);
+            b.CreateSelect(hot, llvm::ConstantFP::get(e.vec(sr.w), 1.0), llvm::Constant::getNullValue(e.vec(sr.w))));
+        e.vstore(b.CreateFMul(p, e.splat(scale, sr.w)), e.gep(out, row0), C, sr.w);
         if (serial)
           b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, total),
                                      b.CreateFSub(sr.lse, e.load(x, e.add(row0, b.CreateSExt(label, e.i64))))),
@@ -252,10 +258,10 @@ void emit_row(Emitter& e, const KernelInfo& k) {
   }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {
     llvm::Value* row0 = e.mul(r, e.c64(C));
-    if (C <= Emitter::kLanes) {
-      const ShortRow sr = short_row(e, x, row0, C);
-      llvm::Value* z = b.CreateFSub(sr.x, b.CreateVectorSplat(Emitter::kLanes, sr.lse));
-      e.vstore(n.op == Op::Softmax ? e.exp(z) : z, e.gep(out, row0), C);
+    if (C <= k.spec.tile) {
+      const ShortRow sr = short_row(e, x, row0, C, static_cast<int>(k.spec.tile));
+      llvm::Value* z = b.CreateFSub(sr.x, e.splat(sr.lse, sr.w));
+      e.vstore(n.op == Op::Softmax ? e.exp(z) : z, e.gep(out, row0), C, sr.w);
       return;
     }
     row_logsumexp(e, x, row0, C, mx, sum);
@@ -283,8 +289,8 @@ void emit_loss(Emitter& e, const KernelInfo& k) {
     e.loop(e.c64(0), e.c64(B), [&](llvm::Value* r) {
       llvm::Value* row0 = e.mul(r, e.c64(C));
       llvm::Value* lse = nullptr;
-      if (C <= Emitter::kLanes) {
-        lse = short_row(e, x, row0, C).lse;
+      if (C <= k.spec.tile) {
+        lse = short_row(e, x, row0, C, static_cast<int>(k.spec.tile)).lse;
       } else {
         row_logsumexp(e, x, row0, C, mx, sum);
         lse = b.CreateFAdd(b.CreateLoad(e.f32, mx), e.log(b.CreateLoad(e.f32, sum)));

@@ -4,8 +4,8 @@
 
 namespace gradc {
 
-Emitter::Emitter(llvm::Module& m, const Graph& graph, const Plan& p, const std::string& name)
-    : b(m.getContext()), g(graph), plan(p), m_(m) {
+Emitter::Emitter(llvm::Module& m, const Graph& graph, const Plan& p, const std::string& name, int vector_lanes)
+    : b(m.getContext()), g(graph), plan(p), lanes(vector_lanes), m_(m) {
   auto& ctx = m.getContext();
   f32 = llvm::Type::getFloatTy(ctx);
   i32 = llvm::Type::getInt32Ty(ctx);
@@ -14,8 +14,9 @@ Emitter::Emitter(llvm::Module& m, const Graph& graph, const Plan& p, const std::
   auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, ptr}, false);
   fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
-  fn->addFnAttr("prefer-vector-width", "512");
-  fn->addFnAttr("min-legal-vector-width", "512");
+  // The loop vectoriser and the backend use exactly the target's register width.
+  fn->addFnAttr("prefer-vector-width", std::to_string(lanes * 32));
+  fn->addFnAttr("min-legal-vector-width", std::to_string(lanes * 32));
   fn->addParamAttr(0, llvm::Attribute::NoAlias);
   bufs_ = fn->getArg(0);
   lo = fn->getArg(1);
@@ -101,9 +102,10 @@ llvm::Value* Emitter::call_libm(const char* name, llvm::Value* x) {
 llvm::Value* Emitter::exp(llvm::Value* x) {
   // exp(x) = 2^n · e^r, n = round(x·log2 e), r = x - n·ln 2 (two-part ln 2), e^r by a degree-6
   // Taylor/Horner polynomial on |r| <= ln2/2; 2^n built in the exponent bits. Works on f32 and on
-  // <16 x f32> (constants are splatted to x's type).
+  // <lanes x f32> (constants are splatted to x's type).
   llvm::Type* t = x->getType();
-  llvm::Type* it = t->isVectorTy() ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(i32, kLanes)) : i32;
+  llvm::Type* it =
+      t->isVectorTy() ? static_cast<llvm::Type*>(llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t))) : i32;
   auto k = [&](float v) { return llvm::ConstantFP::get(t, static_cast<double>(v)); };
   x = b.CreateSelect(b.CreateFCmpOLT(x, k(-87.3f)), k(-87.3f), x);  // also maps NaN through below
   x = b.CreateSelect(b.CreateFCmpOGT(x, k(88.7f)), k(88.7f), x);
@@ -140,23 +142,25 @@ llvm::Value* Emitter::log(llvm::Value* x) {
 }
 
 namespace {
-llvm::Constant* lane_mask(llvm::IRBuilder<>& b, int64_t active) {
+llvm::Constant* lane_mask(llvm::IRBuilder<>& b, int lanes, int64_t active) {
   std::vector<llvm::Constant*> bits;
-  for (int l = 0; l < Emitter::kLanes; ++l) bits.push_back(b.getInt1(l < active));
+  for (int l = 0; l < lanes; ++l) bits.push_back(b.getInt1(l < active));
   return llvm::ConstantVector::get(bits);
 }
 }  // namespace
 
-llvm::Value* Emitter::vload(llvm::Value* p, int64_t active) {
-  if (active == kLanes) return b.CreateAlignedLoad(vec(), p, llvm::Align(4));
-  return b.CreateMaskedLoad(vec(), p, llvm::Align(4), lane_mask(b, active), llvm::Constant::getNullValue(vec()));
+llvm::Value* Emitter::vload(llvm::Value* p, int64_t active, int width) {
+  const int w = width ? width : lanes;
+  if (active == w) return b.CreateAlignedLoad(vec(w), p, llvm::Align(4));
+  return b.CreateMaskedLoad(vec(w), p, llvm::Align(4), lane_mask(b, w, active), llvm::Constant::getNullValue(vec(w)));
 }
 
-void Emitter::vstore(llvm::Value* v, llvm::Value* p, int64_t active) {
-  if (active == kLanes)
+void Emitter::vstore(llvm::Value* v, llvm::Value* p, int64_t active, int width) {
+  const int w = width ? width : lanes;
+  if (active == w)
     b.CreateAlignedStore(v, p, llvm::Align(4));
   else
-    b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, active));
+    b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, w, active));
 }
 
 llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) { return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y); }

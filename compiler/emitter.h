@@ -11,8 +11,9 @@ namespace gradc {
 
 class Emitter {
  public:
-  // Creates `void name(ptr bufs, i64 lo, i64 hi, ptr scratch)` in `m` and positions the builder in its body.
-  Emitter(llvm::Module& m, const Graph& g, const Plan& p, const std::string& name);
+  // Creates `void name(ptr bufs, i64 lo, i64 hi, ptr scratch)` in `m` and positions the builder in its
+  // body; vectors are `lanes` × f32 (the kernel spec's, from the target).
+  Emitter(llvm::Module& m, const Graph& g, const Plan& p, const std::string& name, int lanes);
   // Terminates the function with `ret void`.
   void finish();
 
@@ -49,17 +50,24 @@ class Emitter {
   llvm::Value* call_intrinsic(llvm::Intrinsic::ID id, llvm::Value* x);
   llvm::Value* call_libm(const char* name, llvm::Value* x);  // float f(float)
   // exp/log as inline polynomial IR rather than libm calls: LLVM would scalarise a vectorised
-  // llvm.exp into 16 expf calls per zmm. Max error ~2 ulp on the normal range (tests compare
+  // llvm.exp into one expf call per lane. Max error ~2 ulp on the normal range (tests compare
   // against libm with a 1e-4 tolerance).
   llvm::Value* exp(llvm::Value* x);
   llvm::Value* log(llvm::Value* x);
   llvm::Value* fmax(llvm::Value* x, llvm::Value* y);  // x > y ? x : y (NaN-agnostic like the reference)
 
-  // 16 × f32 (one zmm) loads/stores of the first `active` lanes (masked when active < 16).
-  static constexpr int kLanes = 16;
-  llvm::FixedVectorType* vec() { return llvm::FixedVectorType::get(f32, kLanes); }
-  llvm::Value* vload(llvm::Value* p, int64_t active);
-  void vstore(llvm::Value* v, llvm::Value* p, int64_t active);
+  // One vector register of f32 (16 lanes with AVX-512, 8 with AVX2): loads/stores of the first
+  // `active` lanes (masked when active < lanes).
+  // `width` > 0 asks for a vector of that many lanes instead (LLVM splits it into registers).
+  const int lanes;
+  llvm::FixedVectorType* vec(int width = 0) {
+    return llvm::FixedVectorType::get(f32, static_cast<unsigned>(width ? width : lanes));
+  }
+  llvm::Value* splat(llvm::Value* scalar, int width = 0) {
+    return b.CreateVectorSplat(static_cast<unsigned>(width ? width : lanes), scalar);
+  }
+  llvm::Value* vload(llvm::Value* p, int64_t active, int width = 0);
+  void vstore(llvm::Value* v, llvm::Value* p, int64_t active, int width = 0);
 
  private:
   llvm::Module& m_;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "compiler/codegen.h"
@@ -40,31 +41,41 @@ struct Worker {
 struct Jit {
   std::mutex mu;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
-  std::vector<Worker> workers;
-  std::string cpu, features;
+  std::map<uint64_t, std::vector<Worker>> workers;  // by Target::key()
   std::map<uint64_t, std::shared_ptr<const CompiledProgram>> cache;
   int compiles = 0;
 
   Jit() {
-    // A scalar epilogue is enough after a zmm loop (the vectorised epilogue doubles loop code).
+    // A scalar epilogue is enough after a vector loop (the vectorised epilogue doubles loop code).
     // Loop strength reduction took over half of the machine-code time on the unrolled GEMM tiles
     // (llc -time-passes) for no measurable kernel speedup: addresses are already base + c·k.
     const char* args[] = {"gradc", "-enable-epilogue-vectorization=false", "-disable-lsr"};
     llvm::cl::ParseCommandLineOptions(3, args);
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-    jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
-    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-    cpu = jtmb->getCPU();
-    features = jtmb->getFeatures().getString();
-    const unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
-    for (unsigned i = 0; i < n; ++i) workers.push_back({check(jtmb->createTargetMachine(), "target machine")});
-    lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create(), "LLJIT");
+    // The JIT only links objects: the code in them is compiled per target by the workers below.
+    auto jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
+    lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "LLJIT");
     // Kernels may call libm (log1pf in the sigmoid loss): resolve from this process.
     lljit->getMainJITDylib().addGenerator(
         check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(lljit->getDataLayout().getGlobalPrefix()),
               "symbol generator"));
+  }
+
+  // One TargetMachine per compile worker for target t (TargetMachines are not thread-safe).
+  std::vector<Worker>& workers_for(const Target& t) {
+    auto it = workers.find(t.key());
+    if (it != workers.end()) return it->second;
+    llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(llvm::sys::getProcessTriple())};
+    jtmb.setCPU(t.cpu);
+    std::stringstream fs(t.features);
+    for (std::string f; std::getline(fs, f, ',');)
+      if (!f.empty()) jtmb.getFeatures().AddFeature(f);
+    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    std::vector<Worker> w;
+    const unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+    for (unsigned i = 0; i < n; ++i) w.push_back({check(jtmb.createTargetMachine(), "target machine")});
+    return workers[t.key()] = std::move(w);
   }
 
   static void optimise(llvm::Module& m, llvm::TargetMachine& tm) {
@@ -118,10 +129,12 @@ int compile_count() {
 }
 
 std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt) {
+  const Target& target = opt.target ? *opt.target : default_target();
   Jit& j = jit();
   std::lock_guard<std::mutex> lock(j.mu);
   const std::vector<std::string> passes = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
   uint64_t h = graph_hash(g) ^ (opt.fuse ? 0x9e37ULL : 0x7f4aULL) ^ (opt.plan_memory ? 0x1234500ULL : 0);
+  h = (h ^ target.key()) * 0x100000001b3ULL;
   for (const std::string& p : passes)
     for (char c : p) h = (h ^ static_cast<uint64_t>(c)) * 0x100000001b3ULL;
   auto it = j.cache.find(h);
@@ -131,24 +144,25 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
-  PassResult opt_graph = run_passes(g, passes);
+  PassResult opt_graph = run_passes(g, passes, "", &target);
   prog->graph = std::move(opt_graph.g);
   prog->node_map = std::move(opt_graph.map);
   prog->passes = passes;
   PlanOptions po;
   po.fuse_elementwise = opt.fuse;
   po.plan_memory = opt.plan_memory;
+  po.target = &target;
   prog->plan = make_plan(prog->graph, po);
   const Graph& gg = prog->graph;
   prog->hash = h;
-  prog->cpu = j.cpu;
-  prog->features = j.features;
+  prog->target = target;
+  std::vector<Worker>& workers = j.workers_for(target);
   // A fresh prefix per compilation keeps symbols unique even when recompiling for dumps.
   const std::string prefix = "g" + std::to_string(h % 1000000007ULL) + "_" + std::to_string(j.compiles) + "_";
 
   // Split the kernels across the workers, balancing a rough code-size estimate (GEMM and conv
   // kernels carry unrolled tiles), then emit + O3 + machine code per part in parallel.
-  std::vector<Part> parts(std::min(j.workers.size(), std::max<size_t>(1, prog->plan.kernels.size())));
+  std::vector<Part> parts(std::min(workers.size(), std::max<size_t>(1, prog->plan.kernels.size())));
   std::vector<double> load(parts.size(), 0);
   for (size_t k = 0; k < prog->plan.kernels.size(); ++k) {
     const KernelInfo& ki = prog->plan.kernels[k];
@@ -163,14 +177,15 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
     try {
       const auto a = Clock::now();
       llvm::LLVMContext ctx;
-      llvm::TargetMachine& tm = *j.workers[w].tm;
+      llvm::TargetMachine& tm = *workers[w].tm;
       auto m = emit_module(gg, prog->plan, ctx, prefix, part.kernels);
       m->setDataLayout(tm.createDataLayout());
       m->setTargetTriple(tm.getTargetTriple().str());
       for (llvm::Function& f : *m)
         if (!f.isDeclaration()) {
-          f.addFnAttr("target-cpu", j.cpu);
-          f.addFnAttr("target-features", j.features);
+          f.addFnAttr("target-cpu", target.cpu);
+          if (!target.features.empty()) f.addFnAttr("target-features", target.features);
+          f.addFnAttr("tune-cpu", target.tune_cpu);
         }
       const auto b = Clock::now();
       Jit::optimise(*m, tm);

@@ -1,12 +1,15 @@
 // The LLVM JIT: a graph's plan becomes one LLVM module (one function per kernel), optimised with
-// the O3 pipeline for the host CPU (AVX-512 detected), compiled by ORC LLJIT. Compiled programs are
-// cached by graph hash, so repeated steps and repeated builds of the same graph never recompile.
+// the O3 pipeline for a target (compiler/target.h: the host by default, or x86-64-v3 / x86-64-v4 /
+// an LLVM CPU name), compiled by ORC LLJIT. Compiled programs are cached by graph hash + target, so
+// repeated steps and repeated builds of the same graph never recompile.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "compiler/plan.h"
+#include "compiler/target.h"
 
 namespace gradc {
 
@@ -20,6 +23,7 @@ struct CompileOptions {
   bool fuse = true;       // graph fusion passes + plan-level elementwise fusion
   bool plan_memory = true;
   std::vector<std::string> passes;  // explicit pipeline (overrides the default for `fuse`)
+  std::optional<Target> target;     // what to compile for (unset: default_target())
 };
 
 struct CompiledProgram {
@@ -32,7 +36,7 @@ struct CompiledProgram {
   double compile_ms = 0;                           // IR emission + O3 + machine code, measured
   double emit_ms = 0, opt_ms = 0, codegen_ms = 0;  // its parts (slowest of the parallel workers)
   std::string ir, assembly;
-  std::string cpu, features;  // what the code was compiled for
+  Target target;  // what the code was compiled for (runnable: the host can execute it)
 };
 
 std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt = {});

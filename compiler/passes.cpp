@@ -6,6 +6,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "compiler/schedule.h"
+
 namespace gradc {
 
 namespace {
@@ -59,10 +61,13 @@ class Rewriter {
 };
 
 // a then b: old id -> a.map -> b.map.
-PassResult then(PassResult a, PassResult (*f)(const Graph&)) {
-  PassResult b = f(a.g);
+PassResult compose(PassResult a, PassResult b) {
   for (int& m : a.map) m = m < 0 ? -1 : b.map[static_cast<size_t>(m)];
   return {std::move(b.g), std::move(a.map)};
+}
+PassResult then(PassResult a, PassResult (*f)(const Graph&)) {
+  PassResult b = f(a.g);
+  return compose(std::move(a), std::move(b));
 }
 
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
@@ -329,11 +334,13 @@ PassResult fuse_xent(const Graph& g) {
   return then(r.finish(), dce);
 }
 
-// C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so k < 32 leaves most zmm lanes idle
-// (measured 9% of peak at k = 10), and even long k reached only 50-65%. Transposing B once (k·n
-// elements, 16×16 register tiles) lets the broadcast form vectorise along n instead; below 64 rows
-// the transpose is not amortised and the dot form stays.
-PassResult gemm_layout(const Graph& g) {
+// C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so a k of under two vectors leaves most
+// lanes idle (measured 9% of peak at k = 10 on AVX-512), and even long k reached only 50-65%.
+// Transposing B once (k·n elements, register tiles) lets the broadcast form vectorise along n
+// instead; below four vectors' worth of rows the transpose is not amortised and the dot form stays.
+// The thresholds are the target's (layout_rules in schedule.cpp).
+PassResult gemm_layout(const Graph& g, const Target& t) {
+  const LayoutRules rules = layout_rules(t);
   Rewriter r(g);
   // A node the rewrite introduces (a transpose or the swapped product), at n's source location.
   auto add_at = [&r](const Node& n, Op op, std::vector<int> in, const Attrs& a) {
@@ -344,7 +351,7 @@ PassResult gemm_layout(const Graph& g) {
   for (const Node& n : g.nodes()) {
     if (op_info(n.op).kind == OpKind::Gemm && n.a.tb && n.op != Op::MatMulMask) {
       const Shape& bs = g.node(n.in[1]).shape;  // [N, K]
-      if (bs[1] < 32 || n.shape[0] >= 64) {
+      if (bs[1] < rules.dot_min_k || n.shape[0] >= rules.dot_max_rows) {
         Attrs a = n.a;
         a.tb = false;
         std::vector<int> in;
@@ -355,9 +362,9 @@ PassResult gemm_layout(const Graph& g) {
       }
     }
     // C = Aᵀ·B with a narrow C (the weight gradient Xᵀ·dY of a layer with few units): register
-    // tiles span 64 columns, so N = 10 or 100 leaves lanes idle. Cᵀ = Bᵀ·A is as wide as C is tall;
-    // one transpose of the small result puts it back.
-    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= 128 && n.shape[0] >= 4 * n.shape[1]) {
+    // tiles span 64 (AVX-512) or 16 (AVX2) columns, so N = 10 or 100 leaves lanes idle. Cᵀ = Bᵀ·A is as wide as C is
+    // tall; one transpose of the small result puts it back.
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= rules.narrow_n && n.shape[0] >= 4 * n.shape[1]) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;
@@ -377,16 +384,23 @@ PassResult gemm_layout(const Graph& g) {
   return r.finish();
 }
 
+// Passes that do not depend on the target.
+template <PassResult (*F)(const Graph&)>
+PassResult any_target(const Graph& g, const Target&) {
+  return F(g);
+}
+
 constexpr PassInfo kPasses[] = {
-    {"dce", "dead-code elimination", dce},
-    {"cse", "common-subexpression elimination", cse},
-    {"fold", "constant folding", fold},
-    {"simplify", "algebraic simplification", simplify},
-    {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", fuse_xent},
-    {"fuse-dense", "matmul + bias (+ relu) -> dense", fuse_dense},
-    {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", fuse_dense_backward},
+    {"dce", "dead-code elimination", any_target<dce>},
+    {"cse", "common-subexpression elimination", any_target<cse>},
+    {"fold", "constant folding", any_target<fold>},
+    {"simplify", "algebraic simplification", any_target<simplify>},
+    {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", any_target<fuse_xent>},
+    {"fuse-dense", "matmul + bias (+ relu) -> dense", any_target<fuse_dense>},
+    {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", any_target<fuse_dense_backward>},
     {"gemm-layout",
-     "A·Bᵀ with k < 32 or m >= 64 -> A·transpose(B); narrow Aᵀ·B -> transpose(Bᵀ·A); vectorise along the long side",
+     "A·Bᵀ with a short k or many rows -> A·transpose(B); narrow Aᵀ·B -> transpose(Bᵀ·A); vectorise along the long "
+     "side (thresholds from the target)",
      gemm_layout},
 };
 }  // namespace
@@ -418,11 +432,14 @@ std::vector<std::string> split_passes(const std::string& list) {
   return out;
 }
 
-PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after) {
+PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after,
+                      const Target* target) {
+  const Target& t = target ? *target : default_target();
   PassResult cur{g, {}};
   for (size_t i = 0; i < g.size(); ++i) cur.map.push_back(static_cast<int>(i));
   for (const std::string& p : passes) {
-    cur = then(std::move(cur), find_pass(p).run);
+    PassResult next = find_pass(p).run(cur.g, t);
+    cur = compose(std::move(cur), std::move(next));
     if (p == stop_after) break;
   }
   return cur;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autodiff/graph.h"
+#include "compiler/target.h"
 
 namespace gradc {
 
@@ -27,7 +28,7 @@ struct PassResult {
 struct PassInfo {
   const char* name;
   const char* summary;
-  PassResult (*run)(const Graph&);
+  PassResult (*run)(const Graph&, const Target&);  // thresholds may depend on the target
 };
 
 std::span<const PassInfo> pass_table();
@@ -38,8 +39,9 @@ const PassInfo& find_pass(const std::string& name);
 std::vector<std::string> default_passes(bool fuse);
 
 // Runs `passes` in order (the map composes across them); if `stop_after` names one of them, stops
-// right after it.
-PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after = "");
+// right after it. `target`: whose thresholds apply (nullptr: default_target()).
+PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after = "",
+                      const Target* target = nullptr);
 
 // Parses "a,b,c".
 std::vector<std::string> split_passes(const std::string& list);

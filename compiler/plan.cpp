@@ -10,46 +10,6 @@ constexpr int64_t kAlign = 64;
 
 int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
-// The parallel iteration space of a node's kernel (see the emitters in codegen_*.cpp); `fused`:
-// the producers inlined into it.
-int64_t kernel_range(const Graph& g, const Node& n, const std::vector<int>& fused) {
-  switch (op_info(n.op).kind) {
-    case OpKind::Unary:
-    case OpKind::Binary: {
-      const int64_t cols = elementwise_cols(g, n, fused);
-      return (n.shape.numel() + cols - 1) / cols;
-    }
-    case OpKind::Gemm:
-      return (n.shape[0] + gemm_row_block(n) - 1) / gemm_row_block(n);
-    case OpKind::Reduce: {
-      if (n.a.axis == -1) return 1;
-      const Shape& x = g.node(n.in[0]).shape;
-      int64_t outer = 1, inner = 1;
-      for (int k = 0; k < x.rank; ++k) (k < n.a.axis ? outer : inner) *= (k == n.a.axis ? 1 : x[k]);
-      return outer > 1 ? outer : inner;
-    }
-    case OpKind::Layout:
-      if (n.op == Op::Transpose) return (n.shape[0] + 15) / 16;  // 16-row tiles, codegen_rows.cpp
-      if (n.op == Op::Broadcast) {                               // rows of the elements after the axis
-        if (n.a.axis == -1) return 1;
-        int64_t inner = 1;
-        for (int k = n.a.axis + 1; k < n.shape.rank; ++k) inner *= n.shape[k];
-        return n.shape.numel() / inner;
-      }
-      return 1;
-    case OpKind::Row:
-      return n.shape.rows();
-    case OpKind::Loss:
-      return 1;
-    case OpKind::Conv:
-      if (n.op == Op::Conv2dGradFilter) return n.shape[0] * n.shape[1] * n.shape[2];
-      return n.shape[0] * n.shape[1];
-    case OpKind::Source:
-      return 0;
-  }
-  return 1;
-}
-
 double kernel_flops(const Graph& g, const Node& n) {
   if (op_info(n.op).kind == OpKind::Gemm) {
     const Node& a = g.node(n.in[0]);
@@ -64,39 +24,6 @@ double kernel_flops(const Graph& g, const Node& n) {
 
 void mix(uint64_t& h, uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; }
 }  // namespace
-
-int64_t gemm_row_block(const Node& n) {
-  if (n.a.tb) return n.a.ta ? 1 : 4;
-  // Broadcast form: mr rows × nv zmm accumulators, nv = the columns' zmm count up to 4. Fewer
-  // columns get more rows so ≥ 12 independent FMA chains cover the FMA latency (4 cycles × 2 pipes)
-  // and accumulators + B vectors + the broadcast stay within 32 zmm registers.
-  const int64_t nv = std::min<int64_t>(4, (n.shape[1] + 15) / 16);
-  return nv >= 4 ? 6 : nv == 3 ? 8 : 12;
-}
-
-GemmBlocking gemm_blocking(const Graph& g, const Node& n) {
-  const int64_t M = n.shape[0], N = n.shape[1];
-  const int64_t K = n.a.ta ? g.node(n.in[0]).shape[0] : g.node(n.in[0]).shape[1];
-  auto split = [](int64_t total, int64_t max_block) {  // equal blocks of at most max_block
-    const int64_t blocks = (total + max_block - 1) / max_block;
-    return (total + blocks - 1) / blocks;
-  };
-  GemmBlocking b{K, N, false, false};
-  if (n.a.tb) return b;  // dot form: no blocking
-  // A's rows (columns when ta) at a stride of a multiple of 2 KiB map to a few L1 sets: measured
-  // 150 vs 210 GFLOP/s at K = 512 vs 496. Packing pays only there (and with > 1 tile to reuse it):
-  // on other strides the copy measured slower than reading A in place.
-  b.pack_a = N > 64 && ((n.a.ta ? M : K) * 4) % 2048 == 0;
-  if (M < kGemmPackMinRows || K * N * 4 <= kGemmBlockBytes) {
-    b.kc = split(K, std::max<int64_t>(1, kGemmBlockBytes / (N * 4)));
-    return b;
-  }
-  b.pack = true;
-  b.kc = split(K, kGemmPackKc);
-  const int64_t nc_max = std::max<int64_t>(64, kGemmBlockBytes / (b.kc * 4) / 64 * 64);
-  b.nc = (split(N, nc_max) + 63) / 64 * 64;
-  return b;
-}
 
 int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused) {
   const int64_t total = n.shape.numel();
@@ -122,6 +49,7 @@ int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& 
 
 Plan make_plan(const Graph& g, const PlanOptions& opt) {
   Plan p;
+  p.target = opt.target ? *opt.target : default_target();
   const size_t N = g.size();
   std::vector<char> live(N, 0), pinned(N, 0);
   for (int o : g.outputs()) live[static_cast<size_t>(o)] = pinned[static_cast<size_t>(o)] = 1;
@@ -196,7 +124,6 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     const Node& kn = g.node(node);
     k.fn = std::string("k") + std::to_string(node) + "_" + op_name(kn.op);
     k.flops = kernel_flops(g, kn);
-    if (op_info(kn.op).kind == OpKind::Gemm) k.scratch_bytes = gemm_blocking(g, kn).scratch_bytes();
     if (xent_into[i] >= 0) k.fused.push_back(n.id);  // the loss, written by the same serial pass
     // Collect the inlined producers feeding this kernel.
     std::vector<int> stack(kn.in.begin(), kn.in.end());
@@ -208,7 +135,9 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       k.flops += static_cast<double>(g.node(id).shape.numel());
       for (int j : g.node(id).in) stack.push_back(j);
     }
-    k.range = xent_into[i] >= 0 ? 1 : kernel_range(g, kn, k.fused);
+    k.spec = schedule_kernel(g, kn, k.fused, p.target);
+    k.scratch_bytes = k.spec.scratch_bytes();
+    k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
     p.kernels.push_back(k);
   }
   // Parameter updates. The new value is computed straight into the parameter's buffer when that is
@@ -241,6 +170,8 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
     k.node = u.param;
     k.copy_from = u.value;
     k.range = 1;
+    k.spec.strategy = "copy";
+    k.spec.lanes = p.target.lanes;
     p.kernels.push_back(k);
   }
 

@@ -13,6 +13,7 @@
 namespace gradc {
 
 Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compile(g, opt)) {
+  require_runnable(code_->target);  // compiled for an ISA this CPU lacks: refuse before any kernel runs
   const Plan& p = code_->plan;
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, p.arena_bytes));
   arena_ = static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));

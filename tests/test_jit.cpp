@@ -131,7 +131,7 @@ TEST(Jit, CacheBlockedGemmsMatchTheReference) {
       out = g.add(Op::MatMulMask, {a.id, b.id, g.input("m", ms).id}, at);
     }
     g.mark_output(out, "out");
-    const GemmBlocking blk = gemm_blocking(g, out.node());
+    const GemmSpec blk = schedule_gemm(g, out.node(), default_target());
     ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
     ASSERT_EQ(blk.pack, c.M >= kGemmPackMinRows) << c.what;
     if (blk.pack) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";

@@ -1,0 +1,158 @@
+#include "compiler/schedule.h"
+
+#include <algorithm>
+
+#include "compiler/plan.h"
+
+namespace gradc {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// K blocks: the K×N operand is swept in blocks of at most half the core's L2 (the other half holds
+// the A rows and C tiles streaming past: 512 KiB of 1 MiB measured best on Zen 4/5). With enough
+// rows to amortise it, each kc×nc block of B is packed first (unit-stride streams, no L2 set
+// conflicts from power-of-two row strides, no masked loads in the tile).
+constexpr int64_t kPackKc = 384;  // kc 256/384/512 × block 384K-768K tried on Zen 5: 384 & 512K best
+// A's rows at a stride of a multiple of 2 KiB map to a few L1 sets: measured 150 vs 210 GFLOP/s at
+// K = 512 vs 496 (Zen 5). Packing pays only there: elsewhere the copy measured slower.
+constexpr int64_t kAliasStride = 2048;
+
+// Equal blocks of at most max_block.
+int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
+
+void blocking(GemmSpec& s, const Target& t, bool ta) {
+  s.kc = s.K;
+  s.nc = s.N;
+  s.pack_a = s.N > s.tile_cols && ((ta ? s.M : s.K) * 4) % kAliasStride == 0;
+  const int64_t block = t.l2_bytes / 2;
+  if (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block) {
+    s.kc = split(s.K, std::max<int64_t>(1, block / (s.N * 4)));
+    return;
+  }
+  s.pack = true;
+  s.kc = split(s.K, kPackKc);
+  const int64_t nc_max = std::max(s.tile_cols, block / (s.kc * 4) / s.tile_cols * s.tile_cols);
+  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+}
+}  // namespace
+
+std::vector<GemmTile> gemm_tiles(const Target& t) {
+  // Accumulators + the nv B vectors + one broadcast fit the register file, with ≥ 12 independent
+  // FMA chains (≥ latency 4 × 2 pipes, with slack for the loads).
+  if (t.isa == Isa::Avx512) return {{4, 6}, {3, 8}, {2, 12}, {1, 12}};  // 24 + 4 + 1 ≤ 32 zmm
+  return {{2, 6}, {1, 12}};                                             // 12 + 2 + 1 ≤ 16 ymm
+}
+
+GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
+  GemmSpec s;
+  s.M = n.shape[0];
+  s.N = n.shape[1];
+  s.K = n.a.ta ? g.node(n.in[0]).shape[0] : g.node(n.in[0]).shape[1];
+  if (n.a.tb) {
+    s.form = n.a.ta ? GemmSpec::Scalar : GemmSpec::Dot;
+    // Dot form: mr × nv vector accumulators + mr + nv operand vectors within the register file.
+    s.mr = n.a.ta ? 1 : 4;
+    s.nv = t.isa == Isa::Avx512 ? 4 : 2;
+    s.kc = s.K;
+    s.nc = s.N;
+    return s;
+  }
+  const std::vector<GemmTile> tiles = gemm_tiles(t);
+  s.tile_cols = tiles.front().nv * t.lanes;
+  const int64_t want = std::min<int64_t>(tiles.front().nv, ceil_div(s.N, t.lanes));
+  GemmTile pick = tiles.back();
+  for (const GemmTile& tile : tiles)
+    if (tile.nv <= want) {
+      pick = tile;
+      break;
+    }
+  s.nv = pick.nv;
+  s.mr = pick.mr;
+  blocking(s, t, n.a.ta);
+  return s;
+}
+
+LayoutRules layout_rules(const Target& t) {
+  // The dot form reduces along k: k < 2 vectors leaves most lanes idle (9% of peak at k = 10), and
+  // below 4 vectors' worth of rows one transpose of B is not amortised. Narrow weight gradients:
+  // at most two full tiles wide.
+  const int64_t tile_cols = gemm_tiles(t).front().nv * t.lanes;
+  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols};
+}
+
+KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>& fused, const Target& t) {
+  KernelSpec s;
+  s.lanes = t.lanes;
+  switch (op_info(n.op).kind) {
+    case OpKind::Unary:
+    case OpKind::Binary: {
+      const int64_t cols = elementwise_cols(g, n, fused);
+      s.strategy = elementwise_period(g, n, fused) ? "elementwise-rows" : "elementwise-flat";
+      s.range = ceil_div(n.shape.numel(), cols);
+      return s;
+    }
+    case OpKind::Gemm: {
+      s.gemm = schedule_gemm(g, n, t);
+      s.strategy = s.gemm.form == GemmSpec::Broadcast ? "gemm-broadcast"
+                   : s.gemm.form == GemmSpec::Dot     ? "gemm-dot"
+                                                      : "gemm-scalar";
+      s.range = ceil_div(s.gemm.M, s.gemm.mr);
+      return s;
+    }
+    case OpKind::Reduce: {
+      s.strategy = "reduce";
+      if (n.a.axis == -1) return s;
+      const Shape& x = g.node(n.in[0]).shape;
+      int64_t outer = 1, inner = 1;
+      for (int k = 0; k < x.rank; ++k) (k < n.a.axis ? outer : inner) *= (k == n.a.axis ? 1 : x[k]);
+      s.range = outer > 1 ? outer : inner;
+      return s;
+    }
+    case OpKind::Layout:
+      s.strategy = "layout";
+      if (n.op == Op::Transpose) {  // square register tiles of one vector per row (codegen_rows.cpp)
+        s.strategy = "transpose-tiles";
+        s.tile = t.lanes;
+        s.range = ceil_div(n.shape[0], s.tile);
+      } else if (n.op == Op::Broadcast && n.a.axis != -1) {  // rows of the elements after the axis
+        int64_t inner = 1;
+        for (int k = n.a.axis + 1; k < n.shape.rank; ++k) inner *= n.shape[k];
+        s.range = n.shape.numel() / inner;
+      }
+      return s;
+    case OpKind::Row:
+    case OpKind::Loss:
+      // Rows of at most 16 elements (the 10-class logits) are held in one vector value: one zmm, or
+      // two ymm (a vector exp on two registers beats a scalar exp per element).
+      s.tile = std::max(16, t.lanes);
+      s.strategy = "rows";
+      s.range = op_info(n.op).kind == OpKind::Row ? n.shape.rows() : 1;
+      return s;
+    case OpKind::Conv:
+      s.strategy = "conv-direct";
+      s.range = n.op == Op::Conv2dGradFilter ? n.shape[0] * n.shape[1] * n.shape[2] : n.shape[0] * n.shape[1];
+      return s;
+    case OpKind::Source:
+      s.range = 0;
+      return s;
+  }
+  return s;
+}
+
+std::string KernelSpec::describe() const {
+  std::string d = strategy + " lanes=" + std::to_string(lanes) + " range=" + std::to_string(range);
+  if (strategy.rfind("gemm", 0) == 0) {
+    const GemmSpec& m = gemm;
+    d += " MxNxK=" + std::to_string(m.M) + "x" + std::to_string(m.N) + "x" + std::to_string(m.K) +
+         " tile=" + std::to_string(m.mr) + "x" + std::to_string(m.nv) + (m.form == GemmSpec::Dot ? "acc" : "vec");
+    if (m.form == GemmSpec::Broadcast)
+      d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
+           (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "");
+    if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";
+  }
+  if (tile) d += " tile=" + std::to_string(tile);
+  return d;
+}
+
+}  // namespace gradc

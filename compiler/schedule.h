@@ -1,0 +1,68 @@
+// The schedule stage: between the passes and codegen, each kernel gets a spec for the target — its
+// strategy and every parameter the emitter needs (vector lanes, register tile, cache blocking,
+// packing, transpose tile, parallel range, scratch). Codegen reads the spec and decides nothing
+// width- or cache-dependent itself. All tile and blocking policy lives in schedule.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autodiff/graph.h"
+#include "compiler/target.h"
+
+namespace gradc {
+
+// One row of a per-ISA microkernel table: a broadcast-form register tile of mr rows × nv vectors.
+struct GemmTile {
+  int nv;  // vectors per tile row (columns = nv · lanes)
+  int mr;  // rows
+};
+
+// A GEMM C[M,N] = op(A)·op(B) kernel. Broadcast form (B not transposed): mr × nv-vector register
+// tiles, tile_cols = nv_max · lanes columns per tile; K swept in kc blocks, N in nc panels; with
+// `pack`, each kc×nc block of B is copied to per-thread scratch as zero-padded tile_cols-wide tiles.
+// Dot form (C = A·Bᵀ): mr × nc_dot tiles of vector accumulators along k, reduced at the end.
+struct GemmSpec {
+  enum Form { Broadcast, Dot, Scalar } form = Broadcast;
+  int64_t M = 0, N = 0, K = 0;
+  int mr = 1;              // rows per register tile = the kernel's parallel row block
+  int nv = 1;              // broadcast: vectors per full tile; dot: accumulator columns per tile
+  int64_t tile_cols = 16;  // broadcast: columns per full tile (nv · lanes), packed tile width
+  int64_t kc = 0;          // K block (K: unblocked)
+  int64_t nc = 0;          // N panel, a multiple of tile_cols when packed (N: unblocked)
+  bool pack = false;       // B blocks packed into scratch
+  bool pack_a = false;     // each row block's mr×kc slice of op(A) packed (after the B panel)
+  int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
+  int64_t scratch_bytes() const { return (a_offset() + (pack_a ? kc * mr : 0)) * 4; }
+};
+
+// GEMMs with at least this many rows pack their B blocks (when B outgrows half the L2).
+inline constexpr int64_t kGemmPackMinRows = 256;
+
+struct KernelSpec {
+  std::string strategy;  // e.g. "gemm-broadcast", "gemm-dot", "elementwise-rows", "transpose-tiles"
+  int lanes = 16;        // f32 per vector (the target's)
+  int64_t range = 1;     // parallel iteration space
+  GemmSpec gemm;         // GEMM kernels only
+  int64_t tile = 0;      // transpose: square register tile edge; row ops: rows ≤ this held in one vector
+  int64_t scratch_bytes() const { return strategy.rfind("gemm", 0) == 0 ? gemm.scratch_bytes() : 0; }
+  // One line with every parameter, for `gradc compile --schedule`.
+  std::string describe() const;
+};
+
+// The spec of the kernel computing node `n` with the inlined producers `fused`, for target `t`.
+KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>& fused, const Target& t);
+
+// The broadcast-form microkernel table of a target (widest tile first), and the GEMM spec alone.
+std::vector<GemmTile> gemm_tiles(const Target& t);
+GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t);
+
+// gemm-layout thresholds for a target (compiler/passes.cpp): A·Bᵀ runs as A·transpose(B) when
+// k < dot_min_k or M ≥ dot_max_rows; a weight gradient Xᵀ·dY with N ≤ narrow_n (and M ≥ 4N) runs as
+// (dYᵀ·X)ᵀ.
+struct LayoutRules {
+  int64_t dot_min_k, dot_max_rows, narrow_n;
+};
+LayoutRules layout_rules(const Target& t);
+
+}  // namespace gradc

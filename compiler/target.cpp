@@ -1,0 +1,182 @@
+#include "compiler/target.h"
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/TargetParser/Host.h>
+
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+namespace gradc {
+
+namespace {
+constexpr const char* kNames =
+    "host, x86-64-v3 (AVX2+FMA), x86-64-v4 (AVX-512), or an LLVM x86-64 CPU name with AVX2+FMA "
+    "(znver3, znver4, haswell, skylake-avx512, ...)";
+
+std::unique_ptr<llvm::MCSubtargetInfo> subtarget(const std::string& cpu, const std::string& features) {
+  llvm::InitializeNativeTarget();
+  const std::string triple = llvm::sys::getProcessTriple();
+  std::string err;
+  const llvm::Target* t = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!t) throw std::runtime_error("gradc: LLVM has no target for " + triple + ": " + err);
+  return std::unique_ptr<llvm::MCSubtargetInfo>(t->createMCSubtargetInfo(triple, cpu, features));
+}
+
+// The host's features as an LLVM feature string ("+avx2,-avx512f,...").
+std::string host_features() {
+  std::string s;
+  for (const auto& f : llvm::sys::getHostCPUFeatures())
+    s += (s.empty() ? "" : ",") + std::string(f.second ? "+" : "-") + f.first().str();
+  return s;
+}
+
+// "48K" / "1024K" / "32M" from sysfs.
+int64_t parse_size(const std::string& s) {
+  if (s.empty()) return 0;
+  int64_t v = std::atoll(s.c_str());
+  if (s.back() == 'K') v <<= 10;
+  if (s.back() == 'M') v <<= 20;
+  return v;
+}
+
+std::string read_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+// Per-core L1d and L2 of cpu0 from sysfs (0 when unreadable: the caller keeps its defaults).
+void host_caches(int64_t& l1d, int64_t& l2) {
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    const std::string level = read_line(dir + "level"), type = read_line(dir + "type");
+    const int64_t size = parse_size(read_line(dir + "size"));
+    if (size <= 0) continue;
+    if (level == "1" && type == "Data") l1d = size;
+    if (level == "2") l2 = size;
+  }
+}
+
+// Physical cores: distinct (package, core) pairs over the online CPUs.
+int host_cores() {
+  std::set<std::string> cores;
+  for (int c = 0; c < 4096; ++c) {
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
+    const std::string core = read_line(dir + "core_id");
+    if (core.empty()) break;
+    cores.insert(read_line(dir + "physical_package_id") + ":" + core);
+  }
+  return cores.empty() ? 1 : static_cast<int>(cores.size());
+}
+
+// True when every feature that `t` enables is one the host has.
+bool host_can_run(const llvm::MCSubtargetInfo& t) {
+  const auto host = llvm::sys::getHostCPUFeatures();
+  std::set<std::string> known;
+  for (const auto& kv : t.getAllProcessorFeatures()) known.insert(kv.Key);
+  for (const auto& f : host)
+    if (!f.second && known.count(f.first().str()) && t.checkFeatures("+" + f.first().str())) return false;
+  return true;
+}
+
+void mix(uint64_t& h, const std::string& s) {
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  h = (h ^ 0xff) * 0x100000001b3ULL;
+}
+}  // namespace
+
+Target make_target(const std::string& name) {
+  Target t;
+  t.name = name;
+  const std::string host_cpu = llvm::sys::getHostCPUName().str();
+  if (name == "host" || name.empty()) {
+    t.name = "host";
+    t.cpu = host_cpu;
+    t.features = host_features();
+  } else {
+    t.cpu = name;
+  }
+  auto sti = subtarget(t.cpu, t.features);
+  if (!sti->isCPUStringValid(t.cpu))
+    throw std::invalid_argument("gradc: unknown target '" + name + "' (accepted: " + kNames + ")");
+  if (!sti->checkFeatures("+avx2,+fma"))
+    throw std::invalid_argument("gradc: target '" + name + "' lacks AVX2+FMA (accepted: " + std::string(kNames) + ")");
+  const bool avx512 = sti->checkFeatures("+avx512f");
+  t.isa = avx512 ? Isa::Avx512 : Isa::Avx2;
+  t.lanes = avx512 ? 16 : 8;
+  t.vector_regs = avx512 ? 32 : 16;
+  t.mask_regs = avx512;
+  t.l2_bytes = avx512 ? (1 << 20) : (512 << 10);  // Zen 4/5 and Skylake-SP: 1 MiB; Zen 3: 512 KiB
+  t.runnable = host_can_run(*sti);
+  t.cores = host_cores();
+  if (t.runnable) {  // the code runs here: size blocks for these caches, schedule for this core
+    host_caches(t.l1d_bytes, t.l2_bytes);
+    t.tune_cpu = host_cpu;
+  } else {
+    t.tune_cpu = t.cpu;
+  }
+  return t;
+}
+
+std::string Target::describe() const {
+  return name + " (cpu " + cpu + ", tuned for " + tune_cpu + "): " + isa_name() + ", " + std::to_string(lanes) +
+         " f32 lanes, " + std::to_string(vector_regs) + " vector registers, " +
+         (mask_regs ? "mask registers" : "no mask registers") + ", L1d " + std::to_string(l1d_bytes >> 10) +
+         " KiB, L2 " + std::to_string(l2_bytes >> 10) + " KiB, FMA " + std::to_string(fma_pipes) + " pipes x " +
+         std::to_string(fma_latency) + " cycles, " + std::to_string(cores) + (cores == 1 ? " core" : " cores") +
+         (runnable ? "" : "; NOT runnable on this host (compile and dump only)");
+}
+
+uint64_t Target::key() const {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::string& s : {cpu, tune_cpu, features, std::to_string(lanes), std::to_string(vector_regs),
+                               std::to_string(l1d_bytes), std::to_string(l2_bytes)})
+    mix(h, s);
+  return h;
+}
+
+namespace {
+std::mutex g_mu;
+std::deque<Target> g_targets;  // never shrinks: references handed out stay valid
+const Target* g_default = nullptr;
+}  // namespace
+
+const Target& default_target() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_default) {
+    const char* env = std::getenv("GRADC_TARGET");
+    try {
+      g_targets.push_back(make_target(env && *env ? env : "host"));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string(e.what()) + (env && *env ? " [from GRADC_TARGET]" : ""));
+    }
+    g_default = &g_targets.back();
+  }
+  return *g_default;
+}
+
+void set_default_target(const std::string& name) {
+  Target t = make_target(name);
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_targets.push_back(std::move(t));
+  g_default = &g_targets.back();
+}
+
+void require_runnable(const Target& t) {
+  if (!t.runnable)
+    throw std::invalid_argument("gradc: target '" + t.name + "' (" + t.isa_name() +
+                                ") cannot run on this CPU; it can be compiled and dumped (gradc compile) only");
+}
+
+const char* target_names_help() { return kNames; }
+
+}  // namespace gradc
