@@ -13,9 +13,11 @@
 #include "runtime/interpreter.h"
 #include "runtime/program.h"
 #include "tests/jit_cases.h"
+#include "tests/targets.h"
 
 namespace gradc {
 namespace {
+using testing_targets::ScopedTarget;
 
 // Fills every input of g identically in both engines: f32 in [-1,1] (positive for ops with a
 // restricted domain), i32 labels in [0,10), dropout keys = 5.
@@ -58,13 +60,15 @@ TEST(Jit, EveryOpInTheTableHasALoweringAndACase) {
   }
 }
 
-class JitOp : public ::testing::TestWithParam<Op> {};
+class JitOp : public ::testing::TestWithParam<std::tuple<Op, std::string>> {};
 
 // Tolerance: |jit - ref| <= 1e-4 + 1e-4·|ref|. The reference accumulates in double, the JIT in
 // float with FMA (and libm vs LLVM exp/log), so exact equality is not expected.
 TEST_P(JitOp, MatchesReferenceOverShapes) {
   static const auto cases = testing_cases::op_cases();
-  const Op op = GetParam();
+  const Op op = std::get<0>(GetParam());
+  ScopedTarget target(std::get<1>(GetParam()));
+  if (!target.runnable()) GTEST_SKIP() << target.why();
   const bool positive = op == Op::Log || op == Op::Sqrt || op == Op::Div;
   for (const auto& cs : cases.at(op))
     for (int64_t rows : {1, 7, 30, 128}) {
@@ -91,15 +95,24 @@ std::vector<Op> compute_ops() {
     if (i.kind != OpKind::Source) ops.push_back(i.op);
   return ops;
 }
-INSTANTIATE_TEST_SUITE_P(EveryOp, JitOp, ::testing::ValuesIn(compute_ops()),
-                         [](const ::testing::TestParamInfo<Op>& p) { return std::string(op_name(p.param)); });
+INSTANTIATE_TEST_SUITE_P(EveryOp, JitOp,
+                         ::testing::Combine(::testing::ValuesIn(compute_ops()),
+                                            ::testing::ValuesIn(testing_targets::names())),
+                         [](const ::testing::TestParamInfo<std::tuple<Op, std::string>>& p) {
+                           return std::string(op_name(std::get<0>(p.param))) + "_" +
+                                  testing_targets::ident(std::get<1>(p.param));
+                         });
 
-// The cache-blocked GEMM paths (plan.h gemm_blocking) need shapes beyond the op cases above: K
+class JitTarget : public ::testing::TestWithParam<std::string> {};
+
+// The cache-blocked GEMM paths (schedule.h GemmSpec) need shapes beyond the op cases above: K
 // split into blocks with partial sums through C (unpacked, M < kGemmPackMinRows), and packed B
 // panels (several column panels + a narrower last one, two K blocks, a row tail) with every
 // epilogue and mask. Each is checked against the reference at 1 and 2 threads, and 1 == 2 threads
 // bit for bit.
-TEST(Jit, CacheBlockedGemmsMatchTheReference) {
+TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
   struct Case {
     const char* what;
     int64_t M, K, N;
@@ -171,10 +184,12 @@ void feed_batch(const Graph& g, int step, int64_t batch, Interpreter* ip, Progra
   (void)g;
 }
 
-class JitTraining : public ::testing::TestWithParam<std::string> {};
+class JitTraining : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(JitTraining, TenStepsMatchTheReference) {
-  auto m = sgd_model(GetParam(), 30, 0.1f);
+  ScopedTarget target(std::get<1>(GetParam()));
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  auto m = sgd_model(std::get<0>(GetParam()), 30, 0.1f);
   Interpreter ip(m->g);
   Program jit(m->g);
   for (int step = 0; step < 10; ++step) {
@@ -186,9 +201,16 @@ TEST_P(JitTraining, TenStepsMatchTheReference) {
   for (Tensor p : m->g.params())
     expect_close(ip.value(p.id).f, jit.get(p.id), 1e-5, 1e-4, "parameter " + p.node().name);
 }
-INSTANTIATE_TEST_SUITE_P(Models, JitTraining, ::testing::Values("linear", "dnn"));
+INSTANTIATE_TEST_SUITE_P(Models, JitTraining,
+                         ::testing::Combine(::testing::Values("linear", "dnn"),
+                                            ::testing::ValuesIn(testing_targets::names())),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& p) {
+                           return std::get<0>(p.param) + "_" + testing_targets::ident(std::get<1>(p.param));
+                         });
 
-TEST(Jit, OneAndTwoThreadsAreBitIdentical) {
+TEST_P(JitTarget, OneAndTwoThreadsAreBitIdentical) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
   for (const char* name : {"dnn", "cnn"}) {
     const int64_t batch = std::string(name) == "cnn" ? 8 : 30;
     auto m = sgd_model(name, batch, 0.05f);
@@ -221,21 +243,30 @@ TEST(Jit, CompiledProgramsAreCachedByGraphHash) {
   EXPECT_EQ(compile_count(), after_first + 1);
 }
 
-// The host's widest FMA registers: zmm where the CPU has AVX-512, ymm (and never zmm) elsewhere.
-TEST(Jit, GemmAssemblyUsesTheHostsWidestFmaRegisters) {
-  const bool avx512 = __builtin_cpu_supports("avx512f");
+// The GEMM runs on the target's widest FMA registers and no wider: zmm for x86-64-v4, ymm and never
+// a zmm for x86-64-v3 (the AVX2 code must run on CPUs without AVX-512). Compiling needs no
+// AVX-512 on the host, so this runs for both targets everywhere.
+TEST_P(JitTarget, GemmUsesTheTargetsWidestFmaRegistersAndNoWider) {
   Graph g;
   Tensor c = matmul(g.input("a", {30, 784}), g.input("b", {784, 100}));
   g.mark_output(c, "c");
   CompileOptions o;
   o.keep_asm = true;
   o.keep_ir = true;
+  o.target = make_target(GetParam());
+  const bool avx512 = o.target->isa == Isa::Avx512;
   auto code = compile(g, o);
   EXPECT_NE(code->assembly.find(avx512 ? "vfmadd231ps\t%zmm" : "vfmadd231ps\t%ymm"), std::string::npos)
       << code->assembly.substr(0, 2000);
-  if (!avx512) EXPECT_EQ(code->assembly.find("%zmm"), std::string::npos);
-  if (avx512) EXPECT_NE(code->ir.find("<16 x float>"), std::string::npos);
+  if (!avx512) EXPECT_EQ(code->assembly.find("%zmm"), std::string::npos) << "a zmm register in AVX2 code";
+  EXPECT_NE(code->ir.find(avx512 ? "<16 x float>" : "<8 x float>"), std::string::npos);
+  EXPECT_EQ(code->target.lanes, avx512 ? 16 : 8);
 }
+
+INSTANTIATE_TEST_SUITE_P(Targets, JitTarget, ::testing::ValuesIn(testing_targets::names()),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return testing_targets::ident(p.param);
+                         });
 
 }  // namespace
 }  // namespace gradc
