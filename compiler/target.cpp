@@ -1,5 +1,6 @@
 #include "compiler/target.h"
 
+#include <cpuid.h>
 #include <llvm/ADT/StringMap.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
@@ -54,8 +55,24 @@ std::string read_line(const std::string& path) {
   return s;
 }
 
-// Per-core L1d and L2 of cpu0 from sysfs (0 when unreadable: the caller keeps its defaults).
+// L1d and L2 from cpuid's deterministic cache parameters (leaf 4 on Intel, 0x8000001D on AMD):
+// size = ways × partitions × line × sets. VMs often hide sysfs's cache folders but not cpuid.
+void cpuid_caches(int64_t& l1d, int64_t& l2) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __get_cpuid(0x80000000, &a, &b, &c, &d);
+  const unsigned leaf = a >= 0x8000001D ? 0x8000001D : 4;
+  for (unsigned i = 0; i < 8; ++i) {
+    if (!__get_cpuid_count(leaf, i, &a, &b, &c, &d) || (a & 0x1f) == 0) break;
+    const unsigned type = a & 0x1f, level = (a >> 5) & 7;
+    const int64_t size = static_cast<int64_t>((b >> 22) + 1) * (((b >> 12) & 0x3ff) + 1) * ((b & 0xfff) + 1) * (c + 1);
+    if (level == 1 && type == 1) l1d = size;
+    if (level == 2 && type != 2) l2 = size;
+  }
+}
+
+// Per-core L1d and L2 of cpu0 from sysfs, else cpuid (unchanged when neither says).
 void host_caches(int64_t& l1d, int64_t& l2) {
+  if (read_line("/sys/devices/system/cpu/cpu0/cache/index0/size").empty()) return cpuid_caches(l1d, l2);
   for (int i = 0; i < 8; ++i) {
     const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
     const std::string level = read_line(dir + "level"), type = read_line(dir + "type");
@@ -78,13 +95,26 @@ int host_cores() {
   return cores.empty() ? 1 : static_cast<int>(cores.size());
 }
 
-// True when every feature that `t` enables is one the host has.
+// Features LLVM's instruction selection may use for ordinary IR (vector and scalar ALU ISA). System
+// features (xsaves, invpcid, pku, ...) are left out: codegen never emits them, and VMs often hide
+// them from guests, which would make e.g. znver3 code look unrunnable on a Zen 5 guest.
+bool codegen_feature(const std::string& f) {
+  for (const char* p :
+       {"avx",  "sse",  "ssse3",      "fma",    "f16c", "bmi", "lzcnt", "popcnt",  "movbe",  "cx16", "adx",
+        "gfni", "vaes", "vpclmulqdq", "pclmul", "aes",  "sha", "amx",   "evex512", "prfchw", "tbm",  "xop"})
+    if (f.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// True when every codegen feature that `t` enables is one the host has.
 bool host_can_run(const llvm::MCSubtargetInfo& t) {
   const auto host = llvm::sys::getHostCPUFeatures();
   std::set<std::string> known;
   for (const auto& kv : t.getAllProcessorFeatures()) known.insert(kv.Key);
-  for (const auto& f : host)
-    if (!f.second && known.count(f.first().str()) && t.checkFeatures("+" + f.first().str())) return false;
+  for (const auto& f : host) {
+    const std::string name = f.first().str();
+    if (!f.second && known.count(name) && codegen_feature(name) && t.checkFeatures("+" + name)) return false;
+  }
   return true;
 }
 
@@ -105,9 +135,9 @@ Target make_target(const std::string& name) {
   } else {
     t.cpu = name;
   }
-  auto sti = subtarget(t.cpu, t.features);
-  if (!sti->isCPUStringValid(t.cpu))
+  if (!subtarget("x86-64", "")->isCPUStringValid(t.cpu))  // before LLVM warns about it on stderr
     throw std::invalid_argument("gradc: unknown target '" + name + "' (accepted: " + kNames + ")");
+  auto sti = subtarget(t.cpu, t.features);
   if (!sti->checkFeatures("+avx2,+fma"))
     throw std::invalid_argument("gradc: target '" + name + "' lacks AVX2+FMA (accepted: " + std::string(kNames) + ")");
   const bool avx512 = sti->checkFeatures("+avx512f");
@@ -118,12 +148,9 @@ Target make_target(const std::string& name) {
   t.l2_bytes = avx512 ? (1 << 20) : (512 << 10);  // Zen 4/5 and Skylake-SP: 1 MiB; Zen 3: 512 KiB
   t.runnable = host_can_run(*sti);
   t.cores = host_cores();
-  if (t.runnable) {  // the code runs here: size blocks for these caches, schedule for this core
-    host_caches(t.l1d_bytes, t.l2_bytes);
-    t.tune_cpu = host_cpu;
-  } else {
-    t.tune_cpu = t.cpu;
-  }
+  // A generic ISA level that runs here is scheduled for this core; a named CPU for itself.
+  t.tune_cpu = t.runnable && t.cpu.rfind("x86-64", 0) == 0 ? host_cpu : t.cpu;
+  if (t.runnable) host_caches(t.l1d_bytes, t.l2_bytes);  // the code runs here: block for these caches
   return t;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (14 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (18 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -38,4 +38,13 @@ expect "--checkpoint or --watch" "$GRADC" eval
 expect "--shape expects MxNxK" "$GRADC" bench gemm --shape 0x5x5
 expect "--shape only applies to 'gradc bench gemm'" "$GRADC" bench dnn --shape 4x4x4
 expect "cannot write $tmp/garbage.safetensors/gemm.csv" "$GRADC" bench gemm --shape 4x4x4 --report "$tmp/garbage.safetensors"
+expect "unknown target 'bogus' (accepted: host, x86-64-v3" "$GRADC" compile linear --target bogus
+expect "[from GRADC_TARGET]" env GRADC_TARGET=znver99 "$GRADC" compile linear
+expect "target 'westmere' lacks AVX2+FMA" "$GRADC" compile linear --target westmere
+# A target this CPU cannot execute compiles and dumps, and refuses to run (AMD hosts lack AMX).
+if "$GRADC" compile linear --target sapphirerapids | grep -q "NOT runnable"; then
+  expect "target 'sapphirerapids' (AVX-512) cannot run on this CPU" "$GRADC" bench linear --target sapphirerapids
+else
+  expect "unknown target" "$GRADC" bench linear --target nosuchcpu
+fi
 exit $fail

@@ -82,8 +82,9 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
                                   : open_report_csv(report, "gemm.csv",
                                                     "gemm,us_1t,gflops_1t,us_2t,gflops_2t,blas_us_1t,blas_us_2t,"
                                                     "blas_gflops_best,goals");
-  const double peak1 = measure_fma_peak(1, host_lanes()), peak2 = measure_fma_peak(2, host_lanes());
+  const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
   const Blas* blas = openblas();
+  std::printf("%s\n", target_line().c_str());
   std::printf("GEMM kernels alone; measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", peak1, peak2,
               blas ? "; BLAS = OpenBLAS cblas_sgemm" : "; OpenBLAS not installed: BLAS columns skipped");
   std::printf("%-5s %-20s | %9s %7s %5s | %9s %7s %5s | %9s %9s | %s\n", "gemm", "MxNxK", "µs 1t", "GF/s", "%pk",

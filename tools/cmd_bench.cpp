@@ -110,13 +110,14 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   fill_inputs(
       s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
       [&p](int id) { return std::span<int32_t>(p.data_i32(id), static_cast<size_t>(p.numel(id))); });
-  const double peak1 = measure_fma_peak(1, host_lanes()), peak2 = measure_fma_peak(2, host_lanes());
+  const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
   const Blas* blas = openblas();
   p.set_threads(1);
   const std::vector<double> t1 = p.profile_kernels(reps);
   p.set_threads(2);
   const std::vector<double> t2 = p.profile_kernels(reps);
   const Graph& g = p.code().graph;
+  std::printf("%s\n", target_line().c_str());
   std::printf(
       "%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
       static_cast<long long>(batch), peak1, peak2,
@@ -275,7 +276,7 @@ void add_bench(CLI::App& app) {
     });
     double flops = 0;
     for (const KernelInfo& k : compile(g, o->flags.options())->plan.kernels) flops += k.flops;
-    const double peak1 = measure_fma_peak(1, host_lanes()), peak2 = measure_fma_peak(2, host_lanes());
+    const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
     double tref = 0;
     if (!o->no_reference) {
       auto ref = make_engine(g, EngineKind::Reference);
@@ -313,6 +314,7 @@ void add_bench(CLI::App& app) {
     std::printf("  %-22s %12.1f %10s %9.1f %13.0f%%\n", "JIT, 2 threads", t2, vs_ref(t2).c_str(), flops / t2 / 1e3,
                 100 * flops / t2 / 1e3 / peak2);
     std::printf("  measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n", peak1, peak2);
+    std::printf("  %s\n", target_line().c_str());
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
     std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1,
                 o2);

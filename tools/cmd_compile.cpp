@@ -13,6 +13,7 @@ void add_compile(CLI::App& app) {
     std::string model, ir, assembly;
     int64_t batch = 0;
     int repeat = 0;
+    bool schedule = false;
     CompileFlags flags;
   };
   auto o = std::make_shared<Opts>();
@@ -24,6 +25,8 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
+  cmd->add_flag("--schedule", o->schedule,
+                "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");
   cmd->callback([o] {
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     StepGraph s = make_step_graph(o->model, batch);
@@ -36,6 +39,7 @@ void add_compile(CLI::App& app) {
         "(%.1f KiB without memory planning)\n",
         o->model.c_str(), static_cast<long long>(batch), s.model->g.size(), p->graph.size(), p->plan.kernels.size(),
         static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
+    std::printf("target: %s\n", p->target.describe().c_str());
     std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->target.cpu.c_str(),
                 p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
     const auto barriers = std::count_if(p->plan.kernels.begin(), p->plan.kernels.end(),
@@ -50,6 +54,7 @@ void add_compile(CLI::App& app) {
       for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
       std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6,
                   fused.c_str());
+      if (o->schedule) std::printf("    schedule: %s\n", k.spec.describe().c_str());
     }
     for (int r = 1; r <= o->repeat; ++r) {
       StepGraph s2 = make_step_graph(o->model, batch + r);

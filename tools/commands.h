@@ -25,6 +25,10 @@ struct CompileFlags {
   CompileOptions options() const;
 };
 
+// --target NAME on every subcommand: sets the process's default target (compiler/target.h) while
+// the command line is parsed, before the subcommand runs; unknown names are exit 2.
+void add_target_option(CLI::App& app);
+
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();
 

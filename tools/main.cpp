@@ -1,9 +1,11 @@
 // gradc: define, inspect, train and benchmark MNIST models compiled from a C++ graph DSL.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "autodiff/graph.h"
 #include "compiler/passes.h"
+#include "compiler/target.h"
 #include "runtime/dataset.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
@@ -20,6 +22,25 @@ CompileOptions CompileFlags::options() const {
   o.passes = split_passes(passes);
   for (const std::string& p : o.passes) find_pass(p);  // unknown names fail before any work
   return o;
+}
+
+void add_target_option(CLI::App& app) {
+  const CLI::Validator known(
+      [](std::string& name) {
+        try {
+          make_target(name);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      },
+      "TARGET");
+  static std::string chosen;  // the last --target seen (set_default_target already applied it)
+  for (CLI::App* sub : app.get_subcommands({}))
+    sub->add_option("--target", chosen,
+                    "Compile for this target instead of $GRADC_TARGET or the host: " + std::string(target_names_help()))
+        ->check(known)
+        ->each([](const std::string& name) { set_default_target(name); });
 }
 
 std::string default_mnist_dir() {
@@ -45,7 +66,12 @@ int main(int argc, char** argv) {
   gradc::cli::add_bench(app);
   gradc::cli::add_eval(app);
   gradc::cli::add_predict(app);
+  gradc::cli::add_target_option(app);
   try {
+    // An unknown GRADC_TARGET is an error before any work, unless --target overrides it.
+    bool flag = false;
+    for (int i = 1; i < argc; ++i) flag |= std::string(argv[i]).rfind("--target", 0) == 0;
+    if (!flag) gradc::default_target();
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

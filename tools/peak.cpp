@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "compiler/target.h"
+
 namespace gradc::cli {
 
 namespace {
@@ -67,6 +69,17 @@ double measure_fma_peak(int threads, int lanes) {
   }
   (void)sink;
   return best;
+}
+
+double target_fma_peak(int threads) {
+  require_runnable(default_target());
+  return measure_fma_peak(threads, default_target().lanes);
+}
+
+std::string target_line() {
+  const Target& t = default_target();
+  return "target: " + t.describe() + "\n% of peak = against the measured " + std::to_string(t.lanes) +
+         "-lane FMA peak of this target";
 }
 
 const Blas* openblas() {

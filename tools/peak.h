@@ -3,20 +3,23 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace gradc::cli {
 
 // What the CPU running this process can execute (asked with cpuid, never assumed).
 bool host_has_avx2_fma();
 bool host_has_avx512();
-// f32 lanes of the widest vectors the host JIT code uses (16 with AVX-512, else 8).
-inline int host_lanes() { return host_has_avx512() ? 16 : 8; }
 
 // GFLOP/s of a register-resident FMA loop on `threads` threads, best of a few runs, at the vector
 // width of a target: lanes = 16 (AVX-512, 16 zmm chains) or 8 (AVX2+FMA, 12 ymm chains). So an
 // AVX2 program's "% of peak" is measured against the ymm peak even on an AVX-512 host. Throws
 // std::invalid_argument when the host cannot execute that width.
 double measure_fma_peak(int threads, int lanes);
+// The peak at the default target's width (compiler/target.h): what the benchmarks' "% of peak" uses.
+double target_fma_peak(int threads);
+// "target x86-64-v3: AVX2+FMA, 8 lanes, ... — % of peak against its 8-lane FMA peak", for bench output.
+std::string target_line();
 
 // OpenBLAS's cblas_sgemm, loaded at run time (optional dependency); nullptr when not installed.
 struct Blas {
