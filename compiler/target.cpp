@@ -55,19 +55,28 @@ std::string read_line(const std::string& path) {
   return s;
 }
 
-// L1d and L2 from cpuid's deterministic cache parameters (leaf 4 on Intel, 0x8000001D on AMD):
-// size = ways × partitions × line × sets. VMs often hide sysfs's cache folders but not cpuid.
+// L1d and L2 from cpuid. First the deterministic cache parameters (leaf 4 on Intel, 0x8000001D on
+// AMD: size = ways × partitions × line × sets); VMs may leave those empty (this project's Zen 5
+// guests do), so then the older extended leaves: 0x80000005 ECX[31:24] = L1d KiB (AMD only),
+// 0x80000006 ECX[31:16] = L2 KiB.
 void cpuid_caches(int64_t& l1d, int64_t& l2) {
   unsigned a = 0, b = 0, c = 0, d = 0;
   __get_cpuid(0x80000000, &a, &b, &c, &d);
-  const unsigned leaf = a >= 0x8000001D ? 0x8000001D : 4;
+  const unsigned max_ext = a;
+  const unsigned leaf = max_ext >= 0x8000001D ? 0x8000001D : 4;
+  bool found_l1 = false, found_l2 = false;
   for (unsigned i = 0; i < 8; ++i) {
     if (!__get_cpuid_count(leaf, i, &a, &b, &c, &d) || (a & 0x1f) == 0) break;
     const unsigned type = a & 0x1f, level = (a >> 5) & 7;
     const int64_t size = static_cast<int64_t>((b >> 22) + 1) * (((b >> 12) & 0x3ff) + 1) * ((b & 0xfff) + 1) * (c + 1);
-    if (level == 1 && type == 1) l1d = size;
-    if (level == 2 && type != 2) l2 = size;
+    if (level == 1 && type == 1) l1d = size, found_l1 = true;
+    if (level == 2 && type != 2) l2 = size, found_l2 = true;
   }
+  const bool amd = __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541;  // "Auth"enticAMD
+  if (!found_l1 && amd && max_ext >= 0x80000005 && __get_cpuid(0x80000005, &a, &b, &c, &d) && (c >> 24))
+    l1d = static_cast<int64_t>(c >> 24) << 10;
+  if (!found_l2 && max_ext >= 0x80000006 && __get_cpuid(0x80000006, &a, &b, &c, &d) && (c >> 16))
+    l2 = static_cast<int64_t>(c >> 16) << 10;
 }
 
 // Per-core L1d and L2 of cpu0 from sysfs, else cpuid (unchanged when neither says).

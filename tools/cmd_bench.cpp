@@ -10,6 +10,7 @@
 #include "runtime/engine.h"
 #include "runtime/program.h"
 #include "tools/bench_gemm.h"
+#include "tools/bench_torch.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
 #include "tools/report.h"
@@ -19,6 +20,12 @@ namespace gradc::cli {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
 
 double median(std::vector<double> t) {
   std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
@@ -69,6 +76,8 @@ struct FusionRow {
   size_t kernels_fused, kernels_unfused;
   int64_t bytes_fused, bytes_unfused;
   double fused[2], unfused[2];  // µs at 1 and 2 threads
+  TorchStep torch;              // PyTorch eager on the same step (us = 0: not measured, see torch.error)
+  double best() const { return std::min(fused[0], fused[1]); }
 };
 
 FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, const CompileOptions& fused) {
@@ -80,7 +89,7 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, cons
   auto eu = make_engine(g, EngineKind::Jit, unfused);
   fill_inputs(g, *ef);
   fill_inputs(g, *eu);
-  FusionRow r{model, batch, 0, 0, 0, 0, {0, 0}, {0, 0}};
+  FusionRow r{model, batch, 0, 0, 0, 0, {0, 0}, {0, 0}, {}};
   auto pf = compile(g, fused), pu = compile(g, unfused);
   r.kernels_fused = pf->plan.kernels.size();
   r.kernels_unfused = pu->plan.kernels.size();
@@ -169,18 +178,95 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   }
   std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
 }
+struct BenchOpts {
+  std::string model;
+  int64_t batch = 0;
+  int reps = 200;
+  bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false;
+  std::string report, shape;
+  CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
+};
+
+// --compare-fusion: fused vs unfused per configuration, and PyTorch eager on the same steps.
+void fusion_suite(const BenchOpts& o) {
+  std::vector<std::pair<std::string, int64_t>> cfgs;
+  if (o.model == "suite")
+    cfgs = {{"linear", 30}, {"dnn", 30}, {"dnn", 128}, {"mlp512", 128}, {"mlp512", 1024}};
+  else
+    cfgs = {{o.model, o.batch ? o.batch : find_model(o.model).default_batch}};
+  std::vector<FusionRow> rows;
+  if (!o.json) {
+    std::printf("target: %s\n", default_target().describe().c_str());
+    std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s | %10s %8s\n", "model", "batch",
+                "kernels", "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
+                "unfused", "PyTorch", "speedup");
+  }
+  std::string torch_note;
+  for (auto& [m, b] : cfgs) {
+    FusionRow r = compare_fusion(m, b, o.reps, o.flags.options());
+    if (!o.no_torch) r.torch = torch_step_us(m, b, o.reps);
+    if (!r.torch.error.empty()) torch_note = r.torch.error;
+    rows.push_back(r);
+    if (!o.json)
+      std::printf("%-8s %6lld | %8zu %8zu | %10.1f %10.1f %5.2fx | %10.1f %10.1f %5.2fx | %9.2f %9.2f | %10s %8s\n",
+                  m.c_str(), static_cast<long long>(b), r.kernels_fused, r.kernels_unfused, r.fused[0], r.unfused[0],
+                  r.unfused[0] / r.fused[0], r.fused[1], r.unfused[1], r.unfused[1] / r.fused[1], r.bytes_fused / 1e6,
+                  r.bytes_unfused / 1e6, r.torch.us ? fmt("%.1f", r.torch.us).c_str() : "-",
+                  r.torch.us ? fmt("%.2fx", r.torch.us / r.best()).c_str() : "-");
+    std::fflush(stdout);
+  }
+  if (!o.report.empty()) {
+    std::FILE* csv =
+        open_report_csv(o.report, "fusion.csv",
+                        "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused,"
+                        "pytorch_us");
+    for (const FusionRow& r : rows)
+      std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu,%.2f\n", r.model.c_str(), static_cast<long long>(r.batch),
+                   r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused, r.torch.us);
+    std::fclose(csv);
+    run_gnuplot(o.report,
+                "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
+                "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
+                "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
+                "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
+                "set termoption noenhanced\n"
+                "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
+                "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
+                "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
+    std::printf("wrote %s/fusion.csv and fusion.png\n", o.report.c_str());
+  }
+  if (o.json) {
+    std::printf("[");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const FusionRow& r = rows[i];
+      std::printf(
+          "%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
+          "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
+          "\"bytes_fused\": %lld, \"bytes_unfused\": %lld, \"pytorch_us\": %.2f, \"pytorch_config\": \"%s\"}",
+          i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
+          r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
+          static_cast<long long>(r.bytes_unfused), r.torch.us, r.torch.config.c_str());
+    }
+    std::printf("]\n");
+  } else {
+    std::printf(
+        "µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
+        "bytes read + written per step\n");
+    if (!rows.empty() && rows[0].torch.us)
+      std::printf(
+          "PyTorch %s eager SGD on the same steps, best of torch 1t x OpenBLAS 1t/2t and torch 2t (%s for "
+          "the last row); speedup = PyTorch / best gradc\n",
+          rows[0].torch.version.c_str(), rows.back().torch.config.c_str());
+    else if (o.no_torch)
+      std::printf("PyTorch column skipped (--no-torch)\n");
+    else
+      std::printf("PyTorch column skipped: %s\n", torch_note.c_str());
+  }
+}
 }  // namespace
 
 void add_bench(CLI::App& app) {
-  struct Opts {
-    std::string model;
-    int64_t batch = 0;
-    int reps = 200;
-    bool json = false, no_reference = false, compare_fusion = false, kernels = false;
-    std::string report, shape;
-    CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<BenchOpts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
   cmd->add_option("model", o->model,
                   "Model name (" + model_names() +
@@ -201,69 +287,11 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--kernels", o->kernels,
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
+  cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
   cmd->callback([o] {
     if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30), o->report);
     if (!o->shape.empty()) throw UsageError("gradc: --shape only applies to 'gradc bench gemm'");
-    if (o->compare_fusion) {
-      std::vector<std::pair<std::string, int64_t>> cfgs;
-      if (o->model == "suite")
-        cfgs = {{"linear", 30}, {"dnn", 30}, {"dnn", 128}, {"mlp512", 128}, {"mlp512", 1024}};
-      else
-        cfgs = {{o->model, o->batch ? o->batch : find_model(o->model).default_batch}};
-      std::vector<FusionRow> rows;
-      if (!o->json)
-        std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s\n", "model", "batch", "kernels",
-                    "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
-                    "unfused");
-      for (auto& [m, b] : cfgs) {
-        FusionRow r = compare_fusion(m, b, o->reps, o->flags.options());
-        rows.push_back(r);
-        if (!o->json)
-          std::printf("%-8s %6lld | %8zu %8zu | %10.1f %10.1f %5.2fx | %10.1f %10.1f %5.2fx | %9.2f %9.2f\n", m.c_str(),
-                      static_cast<long long>(b), r.kernels_fused, r.kernels_unfused, r.fused[0], r.unfused[0],
-                      r.unfused[0] / r.fused[0], r.fused[1], r.unfused[1], r.unfused[1] / r.fused[1],
-                      r.bytes_fused / 1e6, r.bytes_unfused / 1e6);
-        std::fflush(stdout);
-      }
-      if (!o->report.empty()) {
-        std::FILE* csv =
-            open_report_csv(o->report, "fusion.csv",
-                            "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused");
-        for (const FusionRow& r : rows)
-          std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu\n", r.model.c_str(), static_cast<long long>(r.batch),
-                       r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused);
-        std::fclose(csv);
-        run_gnuplot(o->report,
-                    "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
-                    "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
-                    "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
-                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
-                    "set termoption noenhanced\n"
-                    "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
-                    "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
-                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
-        std::printf("wrote %s/fusion.csv and fusion.png\n", o->report.c_str());
-      }
-      if (o->json) {
-        std::printf("[");
-        for (size_t i = 0; i < rows.size(); ++i) {
-          const FusionRow& r = rows[i];
-          std::printf(
-              "%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
-              "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
-              "\"bytes_fused\": %lld, \"bytes_unfused\": %lld}",
-              i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
-              r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
-              static_cast<long long>(r.bytes_unfused));
-        }
-        std::printf("]\n");
-      } else {
-        std::printf(
-            "µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
-            "bytes read + written per step\n");
-      }
-      return;
-    }
+    if (o->compare_fusion) return fusion_suite(*o);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options());
     StepGraph s = make_step_graph(o->model, batch);
