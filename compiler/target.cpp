@@ -200,12 +200,13 @@ const Target& default_target() {
   return *g_default;
 }
 
-void set_default_target(const std::string& name) {
-  Target t = make_target(name);
+void set_default_target(const Target& t) {
   std::lock_guard<std::mutex> lock(g_mu);
-  g_targets.push_back(std::move(t));
+  g_targets.push_back(t);
   g_default = &g_targets.back();
 }
+
+void set_default_target(const std::string& name) { set_default_target(make_target(name)); }
 
 void require_runnable(const Target& t) {
   if (!t.runnable)

@@ -43,6 +43,7 @@ Target make_target(const std::string& name);
 // The process-wide default: set_default_target() if called, else $GRADC_TARGET, else "host".
 const Target& default_target();
 void set_default_target(const std::string& name);
+void set_default_target(const Target& t);  // e.g. a target with cache sizes fixed for a test
 
 // Throws std::invalid_argument when the host cannot run code for `t` ("compile and dump only").
 void require_runnable(const Target& t);

@@ -30,6 +30,7 @@ inline std::string ident(const std::string& target) {
 class ScopedTarget {
  public:
   explicit ScopedTarget(const std::string& name) : previous_(default_target().name) { set_default_target(name); }
+  explicit ScopedTarget(const Target& t) : previous_(default_target().name) { set_default_target(t); }
   ~ScopedTarget() { set_default_target(previous_); }
   ScopedTarget(const ScopedTarget&) = delete;
   ScopedTarget& operator=(const ScopedTarget&) = delete;

