@@ -152,13 +152,15 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
     std::fclose(csv);
     run_gnuplot(report,
                 "set terminal pngcairo size 2200,700 font 'Sans,9'\nset output 'gemm.png'\n"
-                "set title 'GEMM kernels alone: JIT (1 and 2 threads) vs OpenBLAS SGEMM (best of 1/2 threads); "
-                "dashed: measured FMA peak, 1 and 2 threads'\n"
-                "set datafile separator ','\nset style data histograms\nset style histogram clustered gap 1\n"
-                "set style fill solid 0.85\nset xtics rotate by -60 font ',7'\nset ylabel 'GFLOP/s'\n"
-                "set key top left\nset yrange [0:*]\nset termoption noenhanced\n"
-                "plot 'gemm.csv' every ::1 using 3:xtic(1) title 'JIT, 1 thread', '' every ::1 using 5 title "
-                "'JIT, 2 threads', '' every ::1 using 8 title 'OpenBLAS (best)', " +
+                "set title 'GEMM kernels alone (" +
+                    target_short() +
+                    "): JIT (1 and 2 threads) vs OpenBLAS SGEMM (best of 1/2 threads); dashed: measured FMA peak of "
+                    "the target, 1 and 2 threads'\n"
+                    "set datafile separator ','\nset style data histograms\nset style histogram clustered gap 1\n"
+                    "set style fill solid 0.85\nset xtics rotate by -60 font ',7'\nset ylabel 'GFLOP/s'\n"
+                    "set key top left\nset yrange [0:*]\nset termoption noenhanced\n"
+                    "plot 'gemm.csv' every ::1 using 3:xtic(1) title 'JIT, 1 thread', '' every ::1 using 5 title "
+                    "'JIT, 2 threads', '' every ::1 using 8 title 'OpenBLAS (best)', " +
                     std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' notitle, " + std::to_string(peak2) +
                     " with lines dt 2 lw 2 lc rgb 'gray40' notitle\n");
     std::printf("wrote %s/gemm.csv and gemm.png\n", report.c_str());

@@ -167,7 +167,7 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
         report,
         "set terminal pngcairo size 1100,600 font 'Sans,10'\nset output 'kernels.png'\n"
         "set title 'per-kernel GFLOP/s, " +
-            model + " batch " + std::to_string(batch) +
+            model + " batch " + std::to_string(batch) + ", " + target_short() +
             " (dashed: measured FMA peak, 1 thread)'\nset style data histograms\n"
             "set style histogram clustered gap 1\nset style fill solid 0.85\nset xtics rotate by -45 font ',8'\n"
             "set ylabel 'GFLOP/s'\nset key top right\nset yrange [0:*]\n"
@@ -226,13 +226,15 @@ void fusion_suite(const BenchOpts& o) {
     std::fclose(csv);
     run_gnuplot(o.report,
                 "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
-                "set title 'training step time, fused vs unfused (relative to unfused, 1 thread)'\n"
-                "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
-                "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
-                "set termoption noenhanced\n"
-                "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
-                "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
-                "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
+                "set title 'training step time, fused vs unfused (relative to unfused, 1 thread; " +
+                    target_short() +
+                    ")'\n"
+                    "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
+                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
+                    "set termoption noenhanced\n"
+                    "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
+                    "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
+                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
     std::printf("wrote %s/fusion.csv and fusion.png\n", o.report.c_str());
   }
   if (o.json) {

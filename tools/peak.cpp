@@ -82,6 +82,11 @@ std::string target_line() {
          "-lane FMA peak of this target";
 }
 
+std::string target_short() {
+  const Target& t = default_target();
+  return (t.name == "host" ? "host " + t.cpu : t.name) + ", " + t.isa_name();
+}
+
 const Blas* openblas() {
   static Blas b;
   static bool tried = false;

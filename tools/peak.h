@@ -20,6 +20,8 @@ double measure_fma_peak(int threads, int lanes);
 double target_fma_peak(int threads);
 // "target x86-64-v3: AVX2+FMA, 8 lanes, ... — % of peak against its 8-lane FMA peak", for bench output.
 std::string target_line();
+// "x86-64-v3, AVX2+FMA" for chart titles (target names are validated LLVM CPU names: no quotes).
+std::string target_short();
 
 // OpenBLAS's cblas_sgemm, loaded at run time (optional dependency); nullptr when not installed.
 struct Blas {
