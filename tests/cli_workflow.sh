@@ -13,5 +13,12 @@ for f in last final; do test -s "$tmp/ck/$f.safetensors"; done
 n=$(grep -c "accuracy" "$tmp/watch.log")
 [[ $n -eq 2 ]] || { echo "eval --watch evaluated $n checkpoints, expected 2"; cat "$tmp/watch.log"; exit 1; }
 "$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 | grep -q "label 7"
+# Output paths are data, never shell or gnuplot text: a name with quotes and a command in it is
+# written as that file, and the command does not run.
+evil="$tmp/a';touch $tmp/pwned;'b"
+mkdir -p "$evil"
+"$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 --plot "$evil/p'\"\$(touch $tmp/pwned2).png" >/dev/null
+test -s "$evil/p'\"\$(touch $tmp/pwned2).png" || { echo "predict --plot did not write the quoted path"; exit 1; }
+[[ ! -e "$tmp/pwned" && ! -e "$tmp/pwned2" ]] || { echo "a path reached a shell"; exit 1; }
 "$GRADC" summary mlp512 | grep -q "total parameters: 932,362"
 echo "cli workflow ok"

@@ -16,7 +16,10 @@ TorchStep torch_step_us(const std::string& model, int64_t batch, int reps) {
   for (auto [torch_threads, blas_threads] : settings) {
     const SpawnResult r = run_capture(
         {python, GRADC_TORCH_SCRIPT, model, std::to_string(batch), std::to_string(torch_threads), std::to_string(reps)},
-        {"OPENBLAS_NUM_THREADS=" + std::to_string(blas_threads), "OMP_NUM_THREADS=" + std::to_string(torch_threads)});
+        {.extra_env = {"OPENBLAS_NUM_THREADS=" + std::to_string(blas_threads),
+                       "OMP_NUM_THREADS=" + std::to_string(torch_threads)},
+         .cwd = "",
+         .stderr_path = ""});
     if (r.status == 3) return {0, "", "", "python3-torch not installed (apt-get install python3-torch)"};
     nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
     if (r.status != 0 || j.is_discarded() || !j.contains("us"))

@@ -13,6 +13,7 @@
 
 #include "autodiff/optim.h"
 #include "tools/image.h"
+#include "tools/spawn.h"
 
 namespace gradc::cli {
 
@@ -33,14 +34,16 @@ void run_gnuplot(const std::string& dir, const std::string& script) {
     std::ofstream f(gp);
     f << "set terminal pngcairo size 900,600 font 'Sans,11'\nset datafile separator ','\n" << script;
   }
-  const std::string cmd = "cd '" + dir + "' && gnuplot .plot.gp 2> .plot.err";
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0) {
+  // gnuplot gets an argument vector and runs in `dir`: no shell ever sees the directory's name, and
+  // the scripts name only files of their own (never a user's path: see plot_prediction).
+  const SpawnResult r =
+      run_capture({"gnuplot", ".plot.gp"}, {.extra_env = {}, .cwd = dir, .stderr_path = dir + "/.plot.err"});
+  if (r.status != 0) {
     std::ifstream e(dir + "/.plot.err");
     std::string err((std::istreambuf_iterator<char>(e)), {});
     throw std::runtime_error("gradc: gnuplot failed in " + dir +
-                             (WIFEXITED(rc) && WEXITSTATUS(rc) == 127
-                                  ? " (gnuplot not found: tools/setup.sh installs gnuplot-nox)"
+                             (r.status == -1 || r.status == 127
+                                  ? " (gnuplot could not be started: tools/setup.sh installs gnuplot-nox)"
                                   : ": " + err));
   }
   fs::remove(gp);
@@ -59,7 +62,9 @@ void plot_prediction(const std::string& path, const Dataset& one, const std::vec
   }
   const auto best = std::max_element(probs.begin(), probs.end()) - probs.begin();
   std::ostringstream s;
-  s << "set terminal pngcairo size 1000,420 font 'Sans,11'\nset output '" << p.filename().string() << "'\n"
+  // The chart is drawn to a name of ours and renamed: the user's file name never enters the script
+  // (gnuplot strings can run commands through system()).
+  s << "set terminal pngcairo size 1000,420 font 'Sans,11'\nset output '.predict.png'\n"
     << "set multiplot layout 1,2\nunset key\nset palette gray negative\nunset colorbox\nset size ratio -1\n"
     << "set title 'image (label " << one.y[0] << ")'\nunset xtics\nunset ytics\n"
     << "plot '.digit.csv' using 1:2:3 with image\n"
@@ -71,6 +76,7 @@ void plot_prediction(const std::string& path, const Dataset& one, const std::vec
   run_gnuplot(dir, s.str());
   fs::remove(dir + "/.digit.csv");
   fs::remove(dir + "/.probs.csv");
+  fs::rename(dir + "/.predict.png", p);
 }
 
 Report::Report(std::string dir, TrainConfig& cfg, const std::string& weights_at) : dir_(std::move(dir)), cfg_(cfg) {

@@ -35,7 +35,7 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 }
 }  // namespace
 
-SpawnResult run_capture(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+SpawnResult run_capture(const std::vector<std::string>& argv, const SpawnOptions& opt) {
   SpawnResult r;
   int fds[2];
   if (argv.empty() || pipe2(fds, O_CLOEXEC) != 0) return r;
@@ -43,7 +43,10 @@ SpawnResult run_capture(const std::vector<std::string>& argv, const std::vector<
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  std::vector<std::string> args = argv, env = merged_env(extra_env);
+  if (!opt.stderr_path.empty())
+    posix_spawn_file_actions_addopen(&fa, 2, opt.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!opt.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, opt.cwd.c_str());
+  std::vector<std::string> args = argv, env = merged_env(opt.extra_env);
   std::vector<char*> cargs = c_strings(args), cenv = c_strings(env);
   pid_t pid = 0;
   const int err = posix_spawnp(&pid, cargs[0], &fa, nullptr, cargs.data(), cenv.data());

@@ -11,8 +11,14 @@ struct SpawnResult {
   std::string out;  // everything the child wrote to stdout
 };
 
-// Runs argv[0] (searched in PATH unless it contains '/') with `argv`, this process's environment
-// plus `extra_env` ("NAME=value" entries, which override), stdin from /dev/null, stderr inherited.
-SpawnResult run_capture(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
+struct SpawnOptions {
+  std::vector<std::string> extra_env;  // "NAME=value" entries added to (and overriding) this process's
+  std::string cwd;                     // the child's working directory ("" = ours)
+  std::string stderr_path;             // the child's stderr goes to this file ("" = ours)
+};
+
+// Runs argv[0] (searched in PATH unless it contains '/') with `argv`, stdin from /dev/null, stdout
+// captured; the paths in `opt` are handed to the kernel as data, never to a shell.
+SpawnResult run_capture(const std::vector<std::string>& argv, const SpawnOptions& opt = {});
 
 }  // namespace gradc::cli
