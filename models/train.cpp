@@ -126,10 +126,17 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
   return load_mnist_dir(dir + "/" + dataset, split);
 }
 
+// Values per example of the model's input "x" ([batch, ...]).
+int64_t per_example(const Graph& g) {
+  const Shape& s = g.node(g.find_id("x")).shape;
+  return s.numel() / s[0];
+}
+
 Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d, EngineKind engine,
                  int threads) {
   const int64_t eb = std::min<int64_t>(500, std::max<int64_t>(1, d.n));
   auto m = build_model(model, {.batch = eb, .training = false});
+  check_features(d, per_example(m->g), "model '" + model + "'");
   auto e = make_engine(m->g, engine);
   e->set_threads(threads);
   restore(m->g, *e, weights, "weights");
@@ -151,6 +158,7 @@ Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weigh
 
 std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d) {
   auto m = build_model(model, {.batch = 1, .training = false});
+  check_features(d, per_example(m->g), "model '" + model + "'");
   auto e = make_engine(m->g, EngineKind::Jit);
   restore(m->g, *e, weights, "weights");
   auto xs = e->f32(m->g.find_id("x"));
@@ -197,6 +205,8 @@ TrainResult train(TrainConfig cfg) {
   if (total <= 0) throw std::invalid_argument("gradc: nothing to train: give --steps or --epochs > 0");
 
   auto m = build_model(cfg.model, {.batch = cfg.batch, .training = true, .seed = cfg.seed});
+  for (const Dataset* d : {&tr, &val, &test})
+    if (d->n > 0) check_features(*d, per_example(m->g), "model '" + cfg.model + "'");
   if (cfg.sum_loss) cfg.opt.loss_scale = static_cast<float>(cfg.batch);
   TrainStep ts = add_optimizer(m->loss, cfg.opt);
   m->g.mark_output(ts.total_loss, "total_loss");

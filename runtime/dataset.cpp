@@ -93,7 +93,10 @@ Dataset load_idx_pair(const std::string& images, const std::string& labels) {
                     std::to_string(lb.dims[0]) + " labels");
   Dataset d;
   d.n = im.dims[0];
-  d.features = static_cast<int64_t>(im.data.size()) / (d.n ? d.n : 1);
+  d.source = images;
+  d.item_dims.assign(im.dims.begin() + 1, im.dims.end());
+  d.features = 1;
+  for (int64_t v : d.item_dims) d.features *= v;
   d.x.resize(im.data.size());
   for (size_t i = 0; i < im.data.size(); ++i) d.x[i] = static_cast<float>(im.data[i]) / 255.f;
   d.y.resize(lb.data.size());
@@ -157,7 +160,24 @@ Dataset parse_csv(const std::string& text, const std::string& path) {
     ++d.n;
   }
   if (d.n == 0) throw DataError("gradc: " + path + ": no data rows");
+  d.source = path;
+  d.item_dims = {784};
   return d;
+}
+
+std::string Dataset::item_shape() const {
+  std::string s;
+  for (int64_t v : item_dims) s += (s.empty() ? "" : "x") + std::to_string(v);
+  return s.empty() ? std::to_string(features) : s;
+}
+
+void check_features(const Dataset& d, int64_t features, const std::string& what) {
+  if (d.features == features && static_cast<int64_t>(d.x.size()) == d.n * features &&
+      static_cast<int64_t>(d.y.size()) == d.n)
+    return;
+  throw DataError("gradc: " + (d.source.empty() ? std::string("dataset") : d.source) + ": examples are " +
+                  d.item_shape() + " = " + std::to_string(d.features) + " values, but " + what + " takes " +
+                  std::to_string(features) + " per example");
 }
 
 Dataset slice(const Dataset& d, int64_t start, int64_t count) {
@@ -167,6 +187,8 @@ Dataset slice(const Dataset& d, int64_t start, int64_t count) {
   Dataset s;
   s.n = count;
   s.features = d.features;
+  s.source = d.source;
+  s.item_dims = d.item_dims;
   s.x.assign(d.x.begin() + start * d.features, d.x.begin() + (start + count) * d.features);
   s.y.assign(d.y.begin() + start, d.y.begin() + start + count);
   return s;

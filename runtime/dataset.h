@@ -28,9 +28,16 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name);
 struct Dataset {
   int64_t n = 0;
   int64_t features = 784;
-  std::vector<float> x;    // n × features, scaled to [0, 1]
-  std::vector<int32_t> y;  // n labels in [0, 10)
+  std::vector<float> x;            // n × features, scaled to [0, 1]
+  std::vector<int32_t> y;          // n labels in [0, 10)
+  std::string source;              // the file the examples came from (for error messages)
+  std::vector<int64_t> item_dims;  // one example's dimensions in that file, e.g. {28, 28}
+  std::string item_shape() const;  // "28x28"
 };
+
+// Throws DataError naming d.source, its example dimensions and the expected ones unless each
+// example holds exactly `features` values: called before any copy of examples into a model input.
+void check_features(const Dataset& d, int64_t features, const std::string& what);
 
 // Pairs an images file and a labels file; checks counts and label range.
 Dataset load_idx_pair(const std::string& images, const std::string& labels);

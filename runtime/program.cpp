@@ -8,12 +8,14 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/dataset.h"
 #include "runtime/init.h"
 
 namespace gradc {
 
 Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compile(g, opt)) {
   require_runnable(code_->target);  // compiled for an ISA this CPU lacks: refuse before any kernel runs
+  labels_ = label_checks(code_->graph);
   const Plan& p = code_->plan;
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, p.arena_bytes));
   arena_ = static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
@@ -144,6 +146,12 @@ std::vector<double> Program::profile_kernels(int reps) {
 }
 
 void Program::run() {
+  for (const LabelCheck& c : labels_) {
+    const auto* y = reinterpret_cast<const int32_t*>(
+        bufs_[static_cast<size_t>(code_->plan.node_buffer[static_cast<size_t>(c.input)])]);
+    for (int64_t i = 0, n = code_->graph.node(c.input).shape.numel(); i < n; ++i)
+      if (y[i] < 0 || y[i] >= c.classes) throw DataError(label_error(code_->graph.node(c.op), y[i], c.classes));
+  }
   const auto& ks = code_->plan.kernels;
   const KernelFn* fns = code_->fns.data();
   char** bufs = bufs_.data();

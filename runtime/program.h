@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compiler/jit.h"
+#include "runtime/labels.h"
 
 namespace gradc {
 
@@ -21,7 +22,8 @@ class Program {
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
-  // One execution of the whole graph, then the parameter updates. No heap allocation.
+  // One execution of the whole graph, then the parameter updates. No heap allocation. Class-index
+  // inputs are checked first (runtime/labels.h): an out-of-range label throws DataError.
   void run();
 
   void set_input(const std::string& name, std::span<const float> data);
@@ -61,6 +63,7 @@ class Program {
   char* scratch_ = nullptr;  // scratch_threads_ slices of scratch_stride_ bytes, 64-byte aligned
   int64_t scratch_stride_ = 0;
   int scratch_threads_ = 0;
+  std::vector<LabelCheck> labels_;  // in the optimised graph's ids
 };
 
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting

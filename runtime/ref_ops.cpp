@@ -6,6 +6,8 @@
 
 #include "autodiff/rng.h"
 #include "autodiff/shape_rules.h"
+#include "runtime/dataset.h"
+#include "runtime/labels.h"
 
 namespace gradc {
 
@@ -71,9 +73,7 @@ float logsumexp_row(const float* x, size_t c) {
 }
 
 void check_label(int32_t y, int64_t c, const Node& n) {
-  if (y < 0 || y >= c)
-    throw std::runtime_error("gradc: op '" + std::string(op_name(n.op)) + "' (" + n.where + "): label " +
-                             std::to_string(y) + " outside [0, " + std::to_string(c) + ")");
+  if (y < 0 || y >= c) throw DataError(label_error(n, y, c));
 }
 
 struct ConvGeo {

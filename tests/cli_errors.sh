@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (18 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (21 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -47,4 +47,31 @@ if "$GRADC" compile linear --target sapphirerapids | grep -q "NOT runnable"; the
 else
   expect "unknown target" "$GRADC" bench linear --target nosuchcpu
 fi
+# Data whose examples are not the model's input size: a named error before any copy (was a heap
+# overflow for 28x29 and silent training on the wrong pixels for 28x27).
+mkdir -p "$tmp/odd/mnist"
+python3 - "$tmp/odd/mnist" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def idx(name, dims, n_bytes):
+    with open(f"{d}/{name}", "wb") as f:
+        f.write(struct.pack(">HBB", 0, 8, len(dims)) + b"".join(struct.pack(">I", v) for v in dims) + bytes(n_bytes))
+idx("train-images-idx3-ubyte", [64, 28, 29], 64 * 28 * 29)
+idx("train-labels-idx1-ubyte", [64], 64)
+idx("t10k-images-idx3-ubyte", [4, 1, 1000], 4000)
+idx("t10k-labels-idx1-ubyte", [4], 4)
+PY
+expect "train-images-idx3-ubyte: examples are 28x29 = 812 values, but model 'dnn' takes 784 per example" \
+  "$GRADC" train dnn --data "$tmp/odd" --steps 1 --batch 8
+python3 - "$tmp/odd/mnist" <<'PY'
+import struct, sys
+d = sys.argv[1]
+with open(f"{d}/train-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">HBBIII", 0, 8, 3, 64, 28, 27) + bytes(64 * 28 * 27))
+PY
+expect "examples are 28x27 = 756 values, but model 'linear' takes 784" "$GRADC" train linear --data "$tmp/odd" --steps 1 --batch 8
+"$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 2 --checkpoint-dir "$tmp/lck" \
+  >/dev/null
+expect "t10k-images-idx3-ubyte: examples are 1x1000 = 1000 values, but model 'linear' takes 784" \
+  "$GRADC" eval --checkpoint "$tmp/lck/final.safetensors" --data "$tmp/odd" --model linear
 exit $fail

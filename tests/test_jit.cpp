@@ -10,6 +10,7 @@
 #include "autodiff/dsl.h"
 #include "compiler/plan.h"
 #include "models/models.h"
+#include "runtime/dataset.h"
 #include "runtime/interpreter.h"
 #include "runtime/program.h"
 #include "tests/jit_cases.h"
@@ -229,6 +230,33 @@ TEST_P(JitTarget, OneAndTwoThreadsAreBitIdentical) {
       std::vector<float> pa = a.get(p.id), pb = b.get(p.id);
       EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size() * 4)) << name << " " << p.node().name;
     }
+  }
+}
+
+// A label outside [0, classes) is refused by both engines with the same named error before any
+// kernel indexes memory by it (the JIT once gave a garbage loss for 12 and crashed for 1 000 000).
+TEST(Jit, OutOfRangeLabelsAreTheSameNamedErrorInBothEngines) {
+  for (int32_t bad : {10, 12, -1, 1000000}) {
+    auto m = sgd_model("linear", 4, 0.1f);
+    Interpreter ip(m->g);
+    Program jit(m->g);
+    feed_batch(m->g, 0, 4, &ip, &jit);
+    const std::vector<int32_t> y = {1, 2, bad, 3};
+    ip.set_input_i32("y", y);
+    jit.set_input_i32("y", y);
+    std::string ref_msg, jit_msg;
+    try {
+      ip.run();
+    } catch (const DataError& e) {
+      ref_msg = e.what();
+    }
+    try {
+      jit.run();
+    } catch (const DataError& e) {
+      jit_msg = e.what();
+    }
+    EXPECT_NE(ref_msg.find("label " + std::to_string(bad) + " outside [0, 10)"), std::string::npos) << ref_msg;
+    EXPECT_EQ(ref_msg, jit_msg);
   }
 }
 

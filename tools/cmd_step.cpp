@@ -34,6 +34,7 @@ void add_step(CLI::App& app) {
     for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);
 
     Dataset d = slice(load_mnist_dir(o->data.empty() ? default_mnist_dir() : o->data, "train"), 0, mo.batch);
+    check_features(d, m->g.node(m->g.find_id("x")).shape.numel() / mo.batch, "model '" + o->model + "'");
     Interpreter it(m->g);
     it.set_input("x", d.x);
     it.set_input_i32("y", d.y);
