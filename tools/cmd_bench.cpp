@@ -230,7 +230,7 @@ void fusion_suite(const BenchOpts& o) {
                     target_short() +
                     ")'\n"
                     "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
-                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key top left\n"
+                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key below horizontal\n"
                     "set termoption noenhanced\n"
                     "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
                     "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
