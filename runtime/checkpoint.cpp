@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/dataset.h"
+#include "runtime/files.h"
 
 namespace gradc {
 
@@ -78,10 +79,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) bad(path, "file not found");
-  std::string bytes((std::istreambuf_iterator<char>(f)), {});
-  return parse_checkpoint(bytes, path);
+  return parse_checkpoint(read_regular(path, size_t{4} << 30), path);  // regular files only: no FIFO hang
 }
 
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {

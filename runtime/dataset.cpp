@@ -1,5 +1,6 @@
 #include "runtime/dataset.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cctype>
@@ -8,15 +9,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/files.h"
+
 namespace gradc {
 
 namespace {
 constexpr size_t kMaxFileBytes = size_t{1} << 30;  // refuse to inflate anything beyond 1 GiB
 
 std::vector<uint8_t> read_all(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw DataError("gradc: " + path + ": file not found");
-  gzFile f = gzopen(path.c_str(), "rb");  // zlib passes uncompressed files through unchanged
-  if (!f) throw DataError("gradc: " + path + ": cannot open");
+  const int fd = open_regular(path);  // a FIFO or directory is an error, not a hang
+  gzFile f = gzdopen(fd, "rb");       // zlib passes uncompressed files through unchanged
+  if (!f) {
+    ::close(fd);
+    throw DataError("gradc: " + path + ": cannot open");
+  }
   std::vector<uint8_t> out;
   uint8_t buf[1 << 16];
   for (;;) {
@@ -35,7 +41,10 @@ std::vector<uint8_t> read_all(const std::string& path) {
       throw DataError("gradc: " + path + ": larger than 1 GiB, refusing to load");
     }
   }
-  gzclose(f);
+  // zlib reports a gzip stream that ended before its CRC-32 + length trailer only here.
+  if (gzclose(f) == Z_BUF_ERROR)
+    throw DataError("gradc: " + path + ": gzip stream truncated after " + std::to_string(out.size()) +
+                    " decompressed bytes (no CRC-32/length trailer)");
   return out;
 }
 
@@ -45,7 +54,7 @@ uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
 
 std::string find_file(const std::string& dir, const std::string& base) {
   for (const std::string& p : {dir + "/" + base, dir + "/" + base + ".gz"})
-    if (std::filesystem::exists(p)) return p;
+    if (file_kind(p) != "missing") return p;  // a FIFO or directory of that name: read_all names it
   throw DataError("gradc: " + dir + "/" + base + "[.gz]: file not found (run tools/setup.sh to fetch MNIST)");
 }
 }  // namespace

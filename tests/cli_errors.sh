@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (21 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (25 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -10,7 +10,7 @@ expect() {  # expect "needle" cmd...
   local needle=$1
   shift
   local out rc
-  out=$("$@" 2>&1)
+  out=$(timeout 60 "$@" 2>&1)  # a hang (e.g. on a FIFO) fails the case instead of the suite
   rc=$?
   if [[ $rc -ne 2 || "$out" != *"$needle"* ]]; then
     echo "FAIL: $* -> exit $rc, output: $out"
@@ -74,4 +74,17 @@ expect "examples are 28x27 = 756 values, but model 'linear' takes 784" "$GRADC" 
   >/dev/null
 expect "t10k-images-idx3-ubyte: examples are 1x1000 = 1000 values, but model 'linear' takes 784" \
   "$GRADC" eval --checkpoint "$tmp/lck/final.safetensors" --data "$tmp/odd" --model linear
+# Only regular files are read: a FIFO or a directory is a named error, never a hang.
+mkfifo "$tmp/fifo.safetensors"
+expect "fifo.safetensors: is a FIFO, not a regular file" "$GRADC" eval --checkpoint "$tmp/fifo.safetensors"
+expect "odd: is a directory, not a regular file" "$GRADC" predict --checkpoint "$tmp/odd" --image 0
+mkdir -p "$tmp/fifo/mnist"
+mkfifo "$tmp/fifo/mnist/train-images-idx3-ubyte"
+cp "$tmp/odd/mnist/train-labels-idx1-ubyte" "$tmp/fifo/mnist/"
+expect "train-images-idx3-ubyte: is a FIFO, not a regular file" "$GRADC" train dnn --data "$tmp/fifo" --steps 1
+# A gzip IDX file without its CRC-32/length trailer is truncated, not data.
+mkdir -p "$tmp/gz/mnist"
+gzip -c "$tmp/odd/mnist/train-images-idx3-ubyte" | head -c -8 > "$tmp/gz/mnist/train-images-idx3-ubyte.gz"
+cp "$tmp/odd/mnist/train-labels-idx1-ubyte" "$tmp/gz/mnist/"
+expect "train-images-idx3-ubyte.gz: gzip stream truncated" "$GRADC" train linear --data "$tmp/gz" --steps 1 --batch 8
 exit $fail

@@ -13,6 +13,17 @@ for f in last final; do test -s "$tmp/ck/$f.safetensors"; done
 n=$(grep -c "accuracy" "$tmp/watch.log")
 [[ $n -eq 2 ]] || { echo "eval --watch evaluated $n checkpoints, expected 2"; cat "$tmp/watch.log"; exit 1; }
 "$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 | grep -q "label 7"
+# The watcher reports and skips bad entries (a FIFO, a directory, a checkpoint naming no model) and
+# keeps evaluating the good ones; it must not hang on the FIFO.
+mkdir -p "$tmp/w/dir.safetensors"
+mkfifo "$tmp/w/fifo.safetensors"
+printf '\x02\x00\x00\x00\x00\x00\x00\x00{}' > "$tmp/w/nomodel.safetensors"
+cp "$tmp/ck/final.safetensors" "$tmp/w/good.safetensors"
+timeout 120 "$GRADC" eval --watch "$tmp/w" --watch-timeout 1 --limit 100 > "$tmp/w.log" 2> "$tmp/w.err"
+grep -q "good.safetensors.*accuracy" "$tmp/w.log" || { echo "watcher did not evaluate the good checkpoint"; exit 1; }
+for bad in dir fifo nomodel; do
+  grep -q "skipping $tmp/w/$bad.safetensors" "$tmp/w.err" || { echo "watcher did not report $bad"; cat "$tmp/w.err"; exit 1; }
+done
 # Output paths are data, never shell or gnuplot text: a name with quotes and a command in it is
 # written as that file, and the command does not run.
 evil="$tmp/a';touch $tmp/pwned;'b"

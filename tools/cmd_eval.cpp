@@ -21,12 +21,15 @@ std::string model_of(const Checkpoint& c, const std::string& path, const std::st
   return it->second;
 }
 
-void eval_one(const std::string& path, const std::string& model, const std::string& dataset, const std::string& data,
-              const std::string& split, int64_t limit) {
+Dataset load_eval_data(const std::string& dataset, const std::string& data, const std::string& split, int64_t limit) {
+  Dataset d = load_named(dataset, data, split);
+  return limit > 0 ? slice(d, 0, std::min(limit, d.n)) : d;
+}
+
+void eval_one(const std::string& path, const std::string& model, const Dataset& d, const std::string& dataset,
+              const std::string& split) {
   Checkpoint c = load_checkpoint(path);
   const std::string m = model_of(c, path, model);
-  Dataset d = load_named(dataset, data, split);
-  if (limit > 0) d = slice(d, 0, std::min(limit, d.n));
   Metrics met = evaluate(m, c.tensors, d);
   auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
   std::printf("%s (%s, step %s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
@@ -56,8 +59,12 @@ void add_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->callback([o] {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
-    if (!o->checkpoint.empty()) return eval_one(o->checkpoint, o->model, o->dataset, o->data, o->split, o->limit);
+    if (!o->checkpoint.empty()) {
+      return eval_one(o->checkpoint, o->model, load_eval_data(o->dataset, o->data, o->split, o->limit), o->dataset,
+                      o->split);
+    }
     if (!std::filesystem::is_directory(o->watch)) throw UsageError("gradc: --watch " + o->watch + ": not a directory");
+    const Dataset d = load_eval_data(o->dataset, o->data, o->split, o->limit);  // once: its errors end the watch
     std::printf("watching %s for checkpoints%s\n", o->watch.c_str(), o->watch_timeout > 0 ? "" : " (Ctrl-C to stop)");
     std::map<std::string, std::filesystem::file_time_type> seen;
     auto last_new = std::chrono::steady_clock::now();
@@ -70,9 +77,11 @@ void add_eval(CLI::App& app) {
         seen[e.path().string()] = t;
         last_new = std::chrono::steady_clock::now();
         try {
-          eval_one(e.path().string(), o->model, o->dataset, o->data, o->split, o->limit);
-        } catch (const DataError& err) {  // a bad file does not stop the watcher
-          std::fprintf(stderr, "%s\n", err.what());
+          eval_one(e.path().string(), o->model, d, o->dataset, o->split);
+        } catch (const std::exception& err) {  // a bad entry (FIFO, directory, no or unknown model) is skipped
+          std::string why = err.what();
+          if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
+          std::fprintf(stderr, "gradc: skipping %s: %s\n", e.path().c_str(), why.c_str());
         }
         std::fflush(stdout);
       }

@@ -1,0 +1,70 @@
+#include "runtime/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/dataset.h"
+
+namespace gradc {
+
+namespace {
+std::string kind_of(mode_t m) {
+  if (S_ISREG(m)) return "a regular file";
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+  return "not a regular file";
+}
+}  // namespace
+
+std::string file_kind(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? kind_of(st.st_mode) : "missing";
+}
+
+int open_regular(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO without a writer must not wait; fstat then tells what it is.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw DataError("gradc: " + path + ": " + (err == ENOENT ? std::string("file not found") : std::strerror(err)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string what = kind_of(st.st_mode);
+    ::close(fd);
+    throw DataError("gradc: " + path + ": is " + what + ", not a regular file");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string read_regular(const std::string& path, size_t max_bytes) {
+  const int fd = open_regular(path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw DataError("gradc: " + path + ": read error: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      throw DataError("gradc: " + path + ": larger than " + std::to_string(max_bytes >> 20) + " MiB, refusing to load");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace gradc
