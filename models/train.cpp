@@ -11,6 +11,7 @@
 
 #include "autodiff/dsl.h"
 #include "models/models.h"
+#include "models/resume.h"
 
 namespace gradc {
 
@@ -39,7 +40,9 @@ std::vector<NamedTensor> snapshot(const Graph& g, Engine& e, bool include_state)
   return out;
 }
 
-void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from) {
+// `with_state`: optimizer state and EMA (non-trainable parameters) must be present too (resume).
+void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from,
+             bool with_state = false) {
   for (const NamedTensor& t : ts) {
     const int id = g.find_id(t.name);
     if (id < 0) continue;
@@ -50,10 +53,12 @@ void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, cons
     std::copy(t.data.begin(), t.data.end(), d.begin());
   }
   for (const Node& n : g.nodes())
-    if (n.op == Op::Parameter && n.role == Role::Param) {
+    if (n.op == Op::Parameter && (with_state || n.role == Role::Param)) {
       bool found = false;
       for (const NamedTensor& t : ts) found |= t.name == n.name;
-      if (!found) throw DataError("gradc: " + from + ": no tensor for parameter '" + n.name + "'");
+      if (!found)
+        throw DataError("gradc: " + from + ": no tensor for " +
+                        (n.role == Role::Param ? "parameter '" : "optimizer state '") + n.name + "'");
     }
 }
 
@@ -81,6 +86,7 @@ void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig&
                 {"batch", std::to_string(cfg.batch)},
                 {"optimizer", optimizer_name(cfg.opt.kind)},
                 {"val_loss", std::to_string(val_loss)}};
+  add_recipe(c.metadata, cfg);
   save_checkpoint(path, c);
 }
 }  // namespace
@@ -224,10 +230,8 @@ TrainResult train(TrainConfig cfg) {
   if (!cfg.resume_dir.empty()) {
     const std::string path = cfg.resume_dir + "/last.safetensors";
     Checkpoint c = load_checkpoint(path);
-    if (c.metadata["model"] != cfg.model)
-      throw DataError("gradc: " + path + " is a '" + c.metadata["model"] + "' checkpoint, not '" + cfg.model + "'");
-    restore(m->g, *eng, c.tensors, path);
-    start_step = std::stoll(c.metadata["step"]);
+    start_step = validate_resume(c, path, cfg, total);
+    restore(m->g, *eng, c.tensors, path, true);
     if (cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
     if (cfg.verbose) std::printf("resumed %s at step %lld\n", path.c_str(), static_cast<long long>(start_step));
   }

@@ -36,22 +36,23 @@ struct TrainConfig {
   uint64_t seed = 42;
   int threads = 0;  // 0 = OpenMP default
   EngineKind engine = EngineKind::Jit;
-  std::string dataset = "mnist";    // or fashion-mnist
-  std::string data_dir;             // default $GRADC_DATA or ./data
-  int64_t first_n = 0;              // use only the first N training images (0 = all)
-  bool shuffle_split = false;       // permute those (seeded) before splitting, as the MLCC notebook does
-  int64_t train_n = 0, val_n = 0;   // explicit split sizes (from the front) ...
-  double val_fraction = 0;          // ... or the last fraction as validation
-  int64_t test_n = 0;               // evaluate on the first N test images (0 = all 10k)
-  std::string checkpoint_dir;       // empty = no checkpoints
-  int64_t checkpoint_every = 0;     // steps; 0 = only at the end
-  bool keep_best = false;           // restore (and save best.safetensors) at the lowest val loss
-  bool early_stop = false;          // stop when the epoch's train accuracy drops
-  bool check_numerics = false;      // on NaN/Inf: name the first op that produced it (compiles unfused,
-                                    // one buffer per node, so every intermediate can be inspected)
-  bool fuse = true;                 // compiler fusion (--no-fuse to compare)
-  std::vector<std::string> passes;  // explicit pass pipeline (--passes)
-  std::string resume_dir;           // continue from <dir>/last.safetensors
+  std::string dataset = "mnist";     // or fashion-mnist
+  std::string data_dir;              // default $GRADC_DATA or ./data
+  int64_t first_n = 0;               // use only the first N training images (0 = all)
+  bool shuffle_split = false;        // permute those (seeded) before splitting, as the MLCC notebook does
+  int64_t train_n = 0, val_n = 0;    // explicit split sizes (from the front) ...
+  double val_fraction = 0;           // ... or the last fraction as validation
+  int64_t test_n = 0;                // evaluate on the first N test images (0 = all 10k)
+  std::string checkpoint_dir;        // empty = no checkpoints
+  int64_t checkpoint_every = 0;      // steps; 0 = only at the end
+  bool keep_best = false;            // restore (and save best.safetensors) at the lowest val loss
+  bool early_stop = false;           // stop when the epoch's train accuracy drops
+  bool check_numerics = false;       // on NaN/Inf: name the first op that produced it (compiles unfused,
+                                     // one buffer per node, so every intermediate can be inspected)
+  bool fuse = true;                  // compiler fusion (--no-fuse to compare)
+  std::vector<std::string> passes;   // explicit pass pipeline (--passes)
+  std::string resume_dir;            // continue from <dir>/last.safetensors
+  bool allow_recipe_change = false;  // resume a checkpoint trained with another recipe (models/resume.h)
   bool verbose = true;
   // Called after every evaluation point (for reports); may be empty.
   std::function<void(const struct PeriodRow&)> on_period;

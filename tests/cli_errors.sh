@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (25 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (33 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -87,4 +87,24 @@ mkdir -p "$tmp/gz/mnist"
 gzip -c "$tmp/odd/mnist/train-images-idx3-ubyte" | head -c -8 > "$tmp/gz/mnist/train-images-idx3-ubyte.gz"
 cp "$tmp/odd/mnist/train-labels-idx1-ubyte" "$tmp/gz/mnist/"
 expect "train-images-idx3-ubyte.gz: gzip stream truncated" "$GRADC" train linear --data "$tmp/gz" --steps 1 --batch 8
+# Resume checks what it resumes: every metadata field, the optimizer state, the recipe.
+EDIT="$(dirname "$0")/edit_checkpoint.py"
+"$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 4 --optimizer adagrad \
+  --checkpoint-dir "$tmp/r" --checkpoint-every 2 >/dev/null
+resume_with() {  # resume_with "needle" edits... : resume a copy of r/last.safetensors edited so
+  local needle=$1
+  shift
+  rm -rf "$tmp/r2" && mkdir -p "$tmp/r2"
+  python3 "$EDIT" "$tmp/r/last.safetensors" "$tmp/r2/last.safetensors" "$@"
+  expect "$needle" "$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 8 \
+    --optimizer adagrad --resume "$tmp/r2"
+}
+resume_with "metadata 'step' is '-30', expected an integer in [0, 8]" step=-30
+resume_with "metadata 'step' is 'abc'" step=abc
+resume_with "metadata 'step' is '1e3'" step=1e3
+resume_with "metadata 'step' is '20x'" step=20x
+resume_with "metadata has no 'step'" -step
+resume_with "metadata 'step' is '100000000000000000000'" step=100000000000000000000
+resume_with "no tensor for optimizer state 'logits/W/adagrad'" rename:logits/W/adagrad=gone
+resume_with "trained with another recipe (seed 7 -> 42" recipe.seed=7
 exit $fail

@@ -19,6 +19,7 @@ struct TrainFlags {
   std::optional<uint64_t> seed;
   std::string loss_reduction;
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
+  bool allow_recipe_change = false;
   std::string weights_at;
   CompileFlags compile;
 };
@@ -108,6 +109,8 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--early-stop", f->early_stop, "Stop when an epoch's training accuracy drops");
   cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
   cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
+  cmd->add_flag("--allow-recipe-change", f->allow_recipe_change,
+                "With --resume: accept a checkpoint trained with another seed, batch, optimizer or lr recipe");
   cmd->add_option("--report", f->report, "Write metrics.csv, charts and index.html into this directory");
   cmd->add_option("--weights-at", f->weights_at,
                   "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
@@ -150,6 +153,7 @@ void add_train(CLI::App& app) {
     c.fuse = !f->compile.no_fuse;
     c.passes = f->compile.options().passes;
     c.resume_dir = f->resume;
+    c.allow_recipe_change = f->allow_recipe_change;
     std::unique_ptr<Report> report;
     if (!f->report.empty()) report = std::make_unique<Report>(f->report, c, f->weights_at);
     if (report) c.on_period = [&r = *report](const PeriodRow& row) { r.add_row(row); };

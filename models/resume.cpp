@@ -1,0 +1,87 @@
+#include "models/resume.h"
+
+#include <cstdio>
+
+namespace gradc {
+
+namespace {
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+const char* schedule_name(Schedule::Kind k) {
+  switch (k) {
+    case Schedule::Kind::Constant:
+      return "constant";
+    case Schedule::Kind::Exponential:
+      return "exponential";
+    case Schedule::Kind::PerEpoch:
+      return "per-epoch";
+  }
+  return "?";
+}
+}  // namespace
+
+std::map<std::string, std::string> recipe_of(const TrainConfig& c) {
+  return {{"seed", std::to_string(c.seed)},
+          {"batch", std::to_string(c.batch)},
+          {"optimizer", optimizer_name(c.opt.kind)},
+          {"lr", num(c.lr)},
+          {"schedule", schedule_name(c.schedule.kind)},
+          {"decay_rate", num(c.schedule.rate)},
+          {"decay_steps", std::to_string(c.schedule.decay_steps)},
+          {"staircase", c.schedule.staircase ? "1" : "0"},
+          {"momentum", num(c.opt.momentum)},
+          {"clip", num(c.opt.clip_norm)},
+          {"l2", num(c.opt.l2)},
+          {"ema", num(c.opt.ema_decay)},
+          {"loss_reduction", c.sum_loss ? "sum" : "mean"},
+          {"dataset", c.dataset},
+          {"first_n", std::to_string(c.first_n)},
+          {"train_n", std::to_string(c.train_n)},
+          {"val_n", std::to_string(c.val_n)},
+          {"val_fraction", num(c.val_fraction)},
+          {"shuffle_split", c.shuffle_split ? "1" : "0"}};
+}
+
+void add_recipe(std::map<std::string, std::string>& metadata, const TrainConfig& cfg) {
+  for (const auto& [k, v] : recipe_of(cfg)) metadata["recipe." + k] = v;
+}
+
+int64_t metadata_int(const std::map<std::string, std::string>& metadata, const std::string& key, int64_t max,
+                     const std::string& path) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) throw DataError("gradc: " + path + ": metadata has no '" + key + "'");
+  const std::string& s = it->second;
+  bool ok = !s.empty() && s.size() <= 18;  // 18 digits cannot overflow int64
+  for (char ch : s) ok &= ch >= '0' && ch <= '9';
+  const int64_t v = ok ? std::stoll(s) : -1;
+  if (!ok || v > max)
+    throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + s.substr(0, 40) +
+                    "', expected an integer in [0, " + std::to_string(max) + "]");
+  return v;
+}
+
+int64_t validate_resume(const Checkpoint& c, const std::string& path, const TrainConfig& cfg, int64_t total) {
+  auto field = [&](const std::string& k) {
+    auto it = c.metadata.find(k);
+    return it == c.metadata.end() ? std::string("(missing)") : it->second;
+  };
+  if (field("model") != cfg.model)
+    throw DataError("gradc: " + path + ": a '" + field("model") + "' checkpoint, not '" + cfg.model + "'");
+  const int64_t step = metadata_int(c.metadata, "step", total, path);
+  if (cfg.allow_recipe_change) return step;
+  std::string diff;
+  for (const auto& [k, v] : recipe_of(cfg)) {
+    const std::string was = field("recipe." + k);
+    if (was != v) diff += (diff.empty() ? "" : ", ") + k + " " + was + " -> " + v;
+  }
+  if (!diff.empty())
+    throw DataError("gradc: " + path + ": trained with another recipe (" + diff +
+                    "); resuming would not continue that run (--allow-recipe-change to resume anyway)");
+  return step;
+}
+
+}  // namespace gradc
