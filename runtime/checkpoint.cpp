@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +45,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   h["__metadata__"] = meta;
   uint64_t off = 0;
   for (const NamedTensor& t : c.tensors) {
+    if (static_cast<int64_t>(t.data.size()) != t.shape.numel())  // the loader would reject the file
+      throw std::invalid_argument("gradc: " + path + ": tensor '" + t.name + "' has " + std::to_string(t.data.size()) +
+                                  " values for shape " + t.shape.str() + " (" + std::to_string(t.shape.numel()) +
+                                  "); nothing written");
     std::vector<int64_t> dims(t.shape.d.begin(), t.shape.d.begin() + t.shape.rank);
     const uint64_t bytes = t.data.size() * 4;
     h[t.name] = {{"dtype", "F32"}, {"shape", dims}, {"data_offsets", {off, off + bytes}}};
@@ -53,8 +58,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   while ((header.size() + 8) % 8) header += ' ';  // align the data section to 8 bytes
   const std::filesystem::path target(path);
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // A temp name of this writer's own (pid + counter): two trainers sharing a directory never
+  // collide on it; O_EXCL refuses to reuse a leftover.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = (dir / ("." + target.filename().string() + "." + std::to_string(::getpid()) + "." +
+                                  std::to_string(counter++) + ".tmp"))
+                              .string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("gradc: cannot create " + tmp + ": " + std::strerror(errno));
   try {
     uint64_t n = header.size();

@@ -1,10 +1,12 @@
 // safetensors checkpoints: round trip, Python-compatible header layout, atomic write, corrupt files.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
@@ -28,10 +30,47 @@ Checkpoint sample() {
   return c;
 }
 
+// A tensor whose data does not fill its shape is refused before anything is written (it used to
+// write a file its own loader rejects), and an existing checkpoint stays as it was.
+TEST(Checkpoint, RefusesTensorsWhoseDataDoesNotMatchTheirShape) {
+  const std::string path = (dir() / "mismatch.safetensors").string();
+  save_checkpoint(path, sample());
+  Checkpoint bad = sample();
+  bad.tensors[1].data.pop_back();
+  try {
+    save_checkpoint(path, bad);
+    ADD_FAILURE() << "saved a tensor of 2 values for shape [3]";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'hidden1/b' has 2 values for shape [3]"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(load_checkpoint(path).find("hidden1/b")->data, sample().tensors[1].data);
+}
+
+// Two writers saving into one directory at once never share a temp file (they once collided on
+// "last.safetensors.tmp" and one died with "cannot rename").
+TEST(Checkpoint, ConcurrentWritersUseTheirOwnTempFiles) {
+  const std::string path = (dir() / "shared.safetensors").string();
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) try {
+          save_checkpoint(path, sample());
+        } catch (...) {
+          ++failures;
+        }
+    });
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(load_checkpoint(path).metadata.at("step"), "7");
+}
+
 TEST(Checkpoint, RoundTripAndHeaderLayout) {
   const std::string path = (dir() / "a.safetensors").string();
   save_checkpoint(path, sample());
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  for (const auto& e : fs::directory_iterator(dir()))  // no temp file left behind
+    EXPECT_NE(e.path().extension(), ".tmp") << e.path();
   Checkpoint c = load_checkpoint(path);
   EXPECT_EQ(c.metadata.at("step"), "7");
   ASSERT_EQ(c.tensors.size(), 2u);
