@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -129,16 +130,45 @@ Dataset load_csv(const std::string& path) {
   return parse_csv(std::string(raw.begin(), raw.end()), path);
 }
 
-Dataset parse_csv(const std::string& text, const std::string& path) {
-  std::istringstream in(text);
+namespace {
+// True when `cell` (surrounding spaces allowed) is a whole decimal number: "-1", " 5", "2.5".
+bool is_number(const std::string& cell) {
+  const char* b = cell.c_str();
+  char* end = nullptr;
+  std::strtod(b, &end);
+  if (end == b) return false;
+  while (*end == ' ') ++end;
+  return *end == '\0';
+}
+
+// Control bytes (NUL included) make a line unreadable as numbers: strtol would stop at a NUL and
+// read "\0" as 0. Names line and 1-based byte column.
+void check_bytes(const std::string& line, const std::string& path, int64_t lineno) {
+  for (size_t i = 0; i < line.size(); ++i)
+    if (static_cast<unsigned char>(line[i]) < 0x20 || line[i] == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(line[i]));
+      throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": column " + std::to_string(i + 1) +
+                      ": control byte " + hex);
+    }
+}
+}  // namespace
+
+Dataset parse_csv(const std::string& text_in, const std::string& path) {
+  // A UTF-8 byte-order mark is not part of the first field.
+  const bool bom = text_in.size() >= 3 && text_in.compare(0, 3, "\xEF\xBB\xBF") == 0;
+  std::istringstream in(bom ? text_in.substr(3) : text_in);
   Dataset d;
   std::string line;
   int64_t lineno = 0;
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    check_bytes(line, path, lineno);
     if (line.empty()) continue;
-    if (lineno == 1 && !std::isdigit(static_cast<unsigned char>(line[0]))) continue;  // header
+    // A header is exactly a first line whose first field is not a number ("label,pixel0,..."); a
+    // first row with label -1 or " 5" is data, and its label is checked like any other.
+    if (lineno == 1 && !is_number(line.substr(0, line.find(',')))) continue;
     std::vector<long> vals;
     size_t pos = 0;
     while (pos <= line.size()) {

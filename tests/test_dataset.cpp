@@ -97,6 +97,36 @@ TEST(Dataset, CsvWithHeaderAndErrors) {
             std::string::npos);
 }
 
+// No silent change of data: a first row is a header only when its first field is not a number, a
+// UTF-8 BOM is stripped, control bytes (NUL included) are errors naming line and column.
+TEST(Dataset, CsvHeaderBomAndControlBytes) {
+  std::string pixels;
+  for (int i = 0; i < 784; ++i) pixels += "," + std::to_string(i % 256);
+  auto parse = [](const std::string& text) { return parse_csv(text, "t.csv"); };
+  auto error = [&](const std::string& text) {
+    try {
+      parse(text);
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(parse("3" + pixels + "\n5" + pixels + "\n").n, 2);  // no header: both rows kept
+  EXPECT_EQ(parse("label,p0\n3" + pixels + "\n").n, 1);         // a header
+  Dataset bom = parse(
+      "\xEF\xBB\xBF"
+      "3" +
+      pixels + "\n5" + pixels + "\n");
+  ASSERT_EQ(bom.n, 2);  // the BOM was dropped, not the row
+  EXPECT_EQ(bom.y[0], 3);
+  EXPECT_EQ(parse(" 3" + pixels + "\n").n, 1);  // a leading space is data
+  EXPECT_NE(error("-1" + pixels + "\n5" + pixels + "\n").find("t.csv:1: label -1 outside 0..9"), std::string::npos);
+  EXPECT_NE(
+      error("3" + pixels + "\n" + std::string(1, '\0') + pixels + "\n").find("t.csv:2: column 1: control byte 0x00"),
+      std::string::npos);
+  EXPECT_NE(error("3,1\x07" + pixels + "\n").find("t.csv:1: column 4: control byte 0x07"), std::string::npos);
+}
+
 TEST(Dataset, RealMnistFromSetup) {
   const char* env = std::getenv("GRADC_DATA");
   const std::string dir = std::string(env ? env : "data") + "/mnist";
