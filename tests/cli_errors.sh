@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (33 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (48 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -87,6 +87,22 @@ mkdir -p "$tmp/gz/mnist"
 gzip -c "$tmp/odd/mnist/train-images-idx3-ubyte" | head -c -8 > "$tmp/gz/mnist/train-images-idx3-ubyte.gz"
 cp "$tmp/odd/mnist/train-labels-idx1-ubyte" "$tmp/gz/mnist/"
 expect "train-images-idx3-ubyte.gz: gzip stream truncated" "$GRADC" train linear --data "$tmp/gz" --steps 1 --batch 8
+# Flags are values, checked: finite, representable, in range; every flag honoured or refused.
+expect "--lr: 'nan' is not a finite float" "$GRADC" train dnn --lr nan --steps 1
+expect "--lr: '1e39' is not a finite float" "$GRADC" train dnn --lr 1e39 --steps 1
+expect "--clip: 'nan' is not a finite float" "$GRADC" train dnn --clip nan --steps 1
+expect "--l2: 'inf' is not a finite float" "$GRADC" train dnn --l2 inf --steps 1
+expect "--ema: 'nan' is not a finite float" "$GRADC" train dnn --ema nan --steps 1
+expect "--val-fraction: 'nan' is not a finite float" "$GRADC" train dnn --val-fraction nan --steps 1
+expect "--momentum: '1.5' is outside [0, 1]" "$GRADC" train dnn --momentum 1.5 --steps 1
+expect "--seed: '-1' is not a non-negative decimal integer" "$GRADC" train dnn --seed -1 --steps 1
+expect "--seed: '18446744073709551616' exceeds" "$GRADC" train dnn --seed 18446744073709551616 --steps 1
+expect "--seed: '1e23' is not a non-negative decimal integer" "$GRADC" train dnn --seed 1e23 --steps 1
+expect "--engine: bogus not in {jit,reference}" "$GRADC" train dnn --engine bogus --steps 1
+expect "train logic: --report does not apply to the logic model" "$GRADC" train logic --report "$tmp/rep"
+expect "train logic: --optimizer does not apply" "$GRADC" train logic --optimizer adam
+expect "--gate applies only to 'train logic'" "$GRADC" train dnn --gate and --steps 1
+expect "--weights-at needs --report DIR" "$GRADC" train dnn --weights-at 10 --steps 1
 # Resume checks what it resumes: every metadata field, the optimizer state, the recipe.
 EDIT="$(dirname "$0")/edit_checkpoint.py"
 "$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 4 --optimizer adagrad \

@@ -23,7 +23,7 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
   o->flags.add(cmd);
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1000000000));
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
   cmd->add_flag("--schedule", o->schedule,
                 "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");

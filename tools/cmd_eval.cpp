@@ -8,6 +8,7 @@
 #include "models/train.h"
 #include "runtime/checkpoint.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/report.h"
 
 namespace gradc::cli {
@@ -56,7 +57,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_float(0, 1e9));
   cmd->callback([o] {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
     if (!o->checkpoint.empty()) {
@@ -101,7 +102,7 @@ void add_predict(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image");
   cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
-  cmd->add_option("--image", o->image, "Index of the image in the split")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--image", o->image, "Index of the image in the split")->required()->check(CLI::Range(0, 1000000000));
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
   cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");

@@ -8,6 +8,7 @@
 #include "runtime/dataset.h"
 #include "runtime/interpreter.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 
 namespace gradc::cli {
 
@@ -21,7 +22,7 @@ void add_step(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("step", "One SGD step on an MNIST batch with the reference interpreter");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(finite_float(0, 1e6, Bound::Open));
   cmd->add_option("--data", o->data, "MNIST directory (default: $GRADC_DATA/mnist or data/mnist)");
   cmd->add_option("--svg", o->svg, "Also write the gradient graph here (.svg/.png/.dot)");
   cmd->callback([o] {

@@ -1,10 +1,12 @@
 // gradc train MODEL: every tutorial hyperparameter is a flag whose default is the model's recipe.
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "models/models.h"
 #include "models/train.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/report.h"
 
 namespace gradc::cli {
@@ -38,6 +40,22 @@ void print_result(const TrainConfig& c, const TrainResult& r) {
   std::printf("test:       accuracy %.4f  log-loss %.4f  (%lld examples)\n", r.test.accuracy(), r.test.log_loss(),
               static_cast<long long>(r.test.count));
   std::printf("test confusion matrix:\n%s", r.test.confusion_text().c_str());
+}
+
+// Every flag is honoured or refused: the logic model takes only a few; --gate only it;
+// --weights-at only with --report.
+void refuse_unused(const CLI::App& cmd, const std::string& model, bool report) {
+  static const std::set<std::string> logic = {"model",    "--lr",   "--steps", "--seed",
+                                              "--engine", "--gate", "--help",  "--target"};
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string name = opt->get_name();
+    if (model == "logic" && !logic.count(name))
+      throw UsageError("gradc: train logic: " + name +
+                       " does not apply to the logic model (it takes --lr, --steps, --seed, --engine, --gate)");
+    if (model != "logic" && name == "--gate") throw UsageError("gradc: --gate applies only to 'train logic'");
+    if (name == "--weights-at" && !report) throw UsageError("gradc: --weights-at needs --report DIR");
+  }
 }
 
 void run_logic(const TrainFlags& f) {
@@ -75,21 +93,21 @@ void add_train(CLI::App& app) {
   cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")
       ->check(CLI::Range(1, 1000000000));
   cmd->add_option("--optimizer", f->optimizer, "sgd | momentum | adagrad | rmsprop | adam");
-  cmd->add_option("--lr", f->lr, "Learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--clip", f->clip, "Clip gradients to this global norm (0 = off)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--l2", f->l2, "L2 penalty on weight matrices")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--lr", f->lr, "Learning rate")->check(finite_float(0, 1e6, Bound::Open));
+  cmd->add_option("--clip", f->clip, "Clip gradients to this global norm (0 = off)")->check(finite_float(0, 1e30));
+  cmd->add_option("--l2", f->l2, "L2 penalty on weight matrices")->check(finite_float(0, 1e30));
   cmd->add_option("--ema", f->ema, "Decay of the weights' moving average used for evaluation (0 = off)")
-      ->check(CLI::Range(0.0, 0.99999));
-  cmd->add_option("--momentum", f->momentum, "Momentum coefficient")->check(CLI::Range(0.0, 1.0));
+      ->check(finite_float(0, 0.99999));
+  cmd->add_option("--momentum", f->momentum, "Momentum coefficient")->check(finite_float(0, 1));
   cmd->add_option("--schedule", f->schedule, "constant | exponential | per-epoch");
-  cmd->add_option("--decay-rate", f->decay_rate, "Schedule decay factor")->check(CLI::PositiveNumber);
+  cmd->add_option("--decay-rate", f->decay_rate, "Schedule decay factor")->check(finite_float(0, 1e30, Bound::Open));
   cmd->add_option("--decay-steps", f->decay_steps, "Exponential schedule: steps per decay")
       ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--staircase", f->staircase, "Exponential schedule: decay in discrete steps");
-  cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)");
+  cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)")->check(unsigned64());
   cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
       ->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--engine", f->engine, "jit (default) | reference");
+  cmd->add_option("--engine", f->engine, "jit (default) | reference")->check(CLI::IsMember({"jit", "reference"}));
   cmd->add_option("--dataset", f->dataset,
                   "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");
   cmd->add_option("--data", f->data,
@@ -99,7 +117,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-n", f->val_n, "Validation examples (after the training ones)")
       ->check(CLI::Range(1, 1000000000));
   cmd->add_option("--val-fraction", f->val_fraction, "Use the last fraction as validation")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(finite_float(0, 0.9));
   cmd->add_option("--test-n", f->test_n, "Evaluate on the first N test images")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--checkpoint-dir", f->checkpoint_dir, "Write last/best/final .safetensors here");
   cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")
@@ -116,7 +134,8 @@ void add_train(CLI::App& app) {
                   "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
   f->compile.add(cmd);
   cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
-  cmd->callback([f] {
+  cmd->callback([f, cmd] {
+    refuse_unused(*cmd, f->model, !f->report.empty());
     if (f->model == "logic") return run_logic(*f);
     TrainConfig c = recipe(f->model, f->preset);
     set_if(f->batch, c.batch);

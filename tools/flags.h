@@ -1,0 +1,18 @@
+// Flag values are values, checked: CLI11 validators for the numeric flags. Floats must be finite,
+// representable as float and in range (`--lr nan` trained into NaN, `--clip nan` turned clipping
+// off, `--lr 1e39` became inf); unsigned integers must be plain decimal in range (`--seed -1`,
+// `2^64` and `1e23` all became 18446744073709551615); the messages print short numbers.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace gradc::cli {
+
+enum class Bound { Closed, Open };  // whether `lo` itself is allowed
+
+// A finite float in [lo, hi] (or (lo, hi] with Bound::Open).
+CLI::Validator finite_float(double lo, double hi, Bound low = Bound::Closed);
+// A decimal integer in [0, 2^64 - 1].
+CLI::Validator unsigned64();
+
+}  // namespace gradc::cli
