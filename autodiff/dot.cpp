@@ -3,7 +3,9 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
@@ -107,15 +109,25 @@ void render_dot(const std::string& dot, const std::string& path) {
   static GVC_t* gvc = gvContext();
   static Agraph_t* previous = nullptr;
   std::lock_guard<std::mutex> lock(mu);
+  // We open the output ourselves: gvRenderFilename reports a path it cannot write only on stderr
+  // and returns success.
+  std::FILE* out = std::fopen(path.c_str(), "w");
+  if (!out) throw std::invalid_argument("gradc: -o " + path + ": cannot write: " + std::strerror(errno));
   Agraph_t* graph = agmemread(dot.c_str());
-  if (!graph) throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + path);
+  if (!graph) {
+    std::fclose(out);
+    throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + path);
+  }
   int rc = gvLayout(gvc, graph, "dot");
   if (rc == 0) {
-    rc = gvRenderFilename(gvc, graph, ext.c_str(), path.c_str());
+    rc = gvRender(gvc, graph, ext.c_str(), out);
     gvFreeLayout(gvc, graph);
   }
   if (previous) agclose(previous);
   previous = graph;
+  const bool write_failed = std::ferror(out) != 0;
+  if (std::fclose(out) != 0 || write_failed)
+    throw std::invalid_argument("gradc: -o " + path + ": write failed: " + std::strerror(errno));
   if (rc != 0) throw std::runtime_error("gradc: Graphviz failed to render " + path);
 }
 

@@ -12,6 +12,7 @@
 #include "autodiff/dsl.h"
 #include "models/models.h"
 #include "models/resume.h"
+#include "runtime/files.h"
 
 namespace gradc {
 
@@ -124,6 +125,8 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
     const auto comma = files.find(',');
     const std::string train_file = files.substr(0, comma);
     const std::string test_file = comma == std::string::npos ? train_file : files.substr(comma + 1);
+    if (train_file.empty() || test_file.empty())
+      throw DataError("gradc: --dataset '" + dataset + "' names no file (use csv:TRAIN.csv[,TEST.csv])");
     return load_csv(split == "test" ? test_file : train_file);
   }
   if (dataset != "mnist" && dataset != "fashion-mnist")
@@ -139,13 +142,13 @@ int64_t per_example(const Graph& g) {
 }
 
 Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d, EngineKind engine,
-                 int threads) {
+                 int threads, const std::string& source) {
   const int64_t eb = std::min<int64_t>(500, std::max<int64_t>(1, d.n));
   auto m = build_model(model, {.batch = eb, .training = false});
   check_features(d, per_example(m->g), "model '" + model + "'");
   auto e = make_engine(m->g, engine);
   e->set_threads(threads);
-  restore(m->g, *e, weights, "weights");
+  restore(m->g, *e, weights, source);
   Metrics met;
   const int x = m->g.find_id("x"), y = m->g.find_id("y");
   for (int64_t start = 0; start < d.n; start += eb) {
@@ -162,11 +165,12 @@ Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weigh
   return met;
 }
 
-std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d) {
+std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d,
+                                  const std::string& source) {
   auto m = build_model(model, {.batch = 1, .training = false});
   check_features(d, per_example(m->g), "model '" + model + "'");
   auto e = make_engine(m->g, EngineKind::Jit);
-  restore(m->g, *e, weights, "weights");
+  restore(m->g, *e, weights, source);
   auto xs = e->f32(m->g.find_id("x"));
   std::copy(d.x.begin(), d.x.begin() + d.features, xs.begin());
   e->run();
@@ -235,7 +239,7 @@ TrainResult train(TrainConfig cfg) {
     if (cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
     if (cfg.verbose) std::printf("resumed %s at step %lld\n", path.c_str(), static_cast<long long>(start_step));
   }
-  if (!cfg.checkpoint_dir.empty()) std::filesystem::create_directories(cfg.checkpoint_dir);
+  if (!cfg.checkpoint_dir.empty()) make_dirs(cfg.checkpoint_dir, "--checkpoint-dir");
 
   const bool by_steps = cfg.steps > 0;
   const int64_t eval_every = by_steps ? std::max<int64_t>(1, total / std::max(1, cfg.periods)) : per_epoch;

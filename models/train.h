@@ -85,11 +85,13 @@ TrainConfig recipe(const std::string& model, const std::string& preset = "");
 TrainResult train(TrainConfig cfg);
 
 // Evaluates the model's forward graph with the given weights on a dataset.
+// `source`: where the weights came from (a checkpoint's path), named in errors.
 Metrics evaluate(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d,
-                 EngineKind engine = EngineKind::Jit, int threads = 0);
+                 EngineKind engine = EngineKind::Jit, int threads = 0, const std::string& source = "weights");
 
 // Softmax probabilities of the first example of `d`.
-std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d);
+std::vector<double> predict_probs(const std::string& model, const std::vector<NamedTensor>& weights, const Dataset& d,
+                                  const std::string& source = "weights");
 
 // Loads the dataset split "train" or "test" by name (mnist | fashion-mnist) from data_dir.
 Dataset load_named(const std::string& dataset, const std::string& data_dir, const std::string& split);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "runtime/dataset.h"
 
@@ -25,6 +26,14 @@ std::string kind_of(mode_t m) {
 std::string file_kind(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? kind_of(st.st_mode) : "missing";
+}
+
+void make_dirs(const std::string& dir, const std::string& what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw DataError("gradc: " + what + " " + dir +
+                    ": cannot create directory: " + (ec ? ec.message() : file_kind(dir) + " of that name exists"));
 }
 
 int open_regular(const std::string& path) {

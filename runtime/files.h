@@ -14,6 +14,9 @@ int open_regular(const std::string& path);
 // The whole regular file `path` (throws DataError as above, or when it exceeds max_bytes).
 std::string read_regular(const std::string& path, size_t max_bytes);
 
+// Creates directory `dir` (and its parents) or throws DataError naming `what` (a flag) and the path.
+void make_dirs(const std::string& dir, const std::string& what);
+
 // What `path` is, for messages: "a FIFO", "a directory", "a socket", "a device", "a regular file",
 // or "missing".
 std::string file_kind(const std::string& path);

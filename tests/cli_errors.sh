@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (48 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (54 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -74,6 +74,15 @@ expect "examples are 28x27 = 756 values, but model 'linear' takes 784" "$GRADC" 
   >/dev/null
 expect "t10k-images-idx3-ubyte: examples are 1x1000 = 1000 values, but model 'linear' takes 784" \
   "$GRADC" eval --checkpoint "$tmp/lck/final.safetensors" --data "$tmp/odd" --model linear
+# Errors name the file or flag and exit 2 (no raw filesystem_error, no exit 0 after a failed write).
+expect "gradc: -o /proc/x.svg: cannot write" "$GRADC" dot linear -o /proc/x.svg
+expect "--checkpoint-dir /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --checkpoint-dir /proc/nope
+expect "--report /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --report /proc/nope
+expect "--plot /proc/nope: cannot create directory" "$GRADC" predict --checkpoint "$tmp/lck/final.safetensors" \
+  --image 0 --plot /proc/nope/p.png
+expect "--dataset 'csv:' names no file" "$GRADC" train dnn --dataset csv: --steps 1
+expect "lck/final.safetensors: tensor 'logits/W' has shape [784,10], the model needs [100,10]" "$GRADC" eval \
+  --checkpoint "$tmp/lck/final.safetensors" --model dnn --limit 10
 # Only regular files are read: a FIFO or a directory is a named error, never a hang.
 mkfifo "$tmp/fifo.safetensors"
 expect "fifo.safetensors: is a FIFO, not a regular file" "$GRADC" eval --checkpoint "$tmp/fifo.safetensors"

@@ -31,7 +31,7 @@ void eval_one(const std::string& path, const std::string& model, const Dataset& 
               const std::string& split) {
   Checkpoint c = load_checkpoint(path);
   const std::string m = model_of(c, path, model);
-  Metrics met = evaluate(m, c.tensors, d);
+  Metrics met = evaluate(m, c.tensors, d, EngineKind::Jit, 0, path);
   auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
   std::printf("%s (%s, step %s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
               step.c_str(), dataset.c_str(), split.c_str(), static_cast<long long>(met.count), met.accuracy(),
@@ -116,7 +116,7 @@ void add_predict(CLI::App& app) {
       throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) +
                        " images");
     Dataset one = slice(d, o->image, 1);
-    auto probs = predict_probs(m, c.tensors, one);
+    auto probs = predict_probs(m, c.tensors, one, o->checkpoint);
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(o->image),
                 o->dataset.c_str(), o->split.c_str(), one.y[0], best, probs[best]);

@@ -1,7 +1,5 @@
 #include "tools/report.h"
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <stdexcept>
 
 #include "autodiff/optim.h"
+#include "runtime/files.h"
 #include "tools/image.h"
 #include "tools/spawn.h"
 
@@ -53,7 +52,7 @@ void run_gnuplot(const std::string& dir, const std::string& script) {
 void plot_prediction(const std::string& path, const Dataset& one, const std::vector<double>& probs) {
   const fs::path p = fs::absolute(path);
   const std::string dir = p.parent_path().string();
-  fs::create_directories(dir);
+  make_dirs(dir, "--plot");
   {
     std::ofstream d(dir + "/.digit.csv"), b(dir + "/.probs.csv");
     for (int y = 0; y < 28; ++y)
@@ -80,9 +79,9 @@ void plot_prediction(const std::string& path, const Dataset& one, const std::vec
 }
 
 Report::Report(std::string dir, TrainConfig& cfg, const std::string& weights_at) : dir_(std::move(dir)), cfg_(cfg) {
-  fs::create_directories(dir_);
+  make_dirs(dir_, "--report");
   csv_ = std::fopen((dir_ + "/metrics.csv").c_str(), "w");
-  if (!csv_) throw std::runtime_error("gradc: cannot write " + dir_ + "/metrics.csv");
+  if (!csv_) throw DataError("gradc: --report " + dir_ + ": cannot write metrics.csv: " + std::strerror(errno));
   std::fprintf(csv_, "step,epoch,lr,train_loss,val_loss,train_acc,val_acc,steps_per_s\n");
   files_.push_back("metrics.csv");
   std::stringstream ss(weights_at);
