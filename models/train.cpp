@@ -135,6 +135,12 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
   return load_mnist_dir(dir + "/" + dataset, split);
 }
 
+std::string fmt_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 // Values per example of the model's input "x" ([batch, ...]).
 int64_t per_example(const Graph& g) {
   const Shape& s = g.node(g.find_id("x")).shape;
@@ -260,6 +266,8 @@ TrainResult train(TrainConfig cfg) {
   std::vector<NamedTensor> best;
   auto t0 = Clock::now(), t_period = t0, t_print = t0;
   int64_t period_start = start_step, step = start_step;
+  float first_loss = 0;   // this run's first step's loss: the divergence warning's reference
+  bool diverged = false;  // the warning was printed
   const int classes = 10;
   for (step = start_step; step < total;) {
     const int64_t epoch = step / per_epoch, in_epoch = step % per_epoch;
@@ -287,7 +295,18 @@ TrainResult train(TrainConfig cfg) {
     }
     if (!std::isfinite(loss))
       throw NumericsError("gradc: loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
-                          " (rerun with --check-numerics to find the op that produced it)");
+                          " (lower --lr, now " + fmt_g(cfg.lr) + (cfg.opt.clip_norm > 0 ? "" : ", or set --clip") +
+                          "; rerun with --check-numerics to find the op that produced it)");
+    if (step == start_step + 1) first_loss = loss;
+    if (!diverged && loss > 1e3f * std::max(first_loss, 1.f)) {  // exploding, not yet non-finite: say so once
+      diverged = true;
+      std::fprintf(stderr,
+                   "gradc: warning: the training loss exploded to %g at step %lld (it was %g at the start): lower --lr "
+                   "(now %g)%s\n",
+                   static_cast<double>(loss), static_cast<long long>(step), static_cast<double>(first_loss),
+                   static_cast<double>(cfg.lr), cfg.opt.clip_norm > 0 ? "" : " or set --clip");
+      std::fflush(stderr);
+    }
     if (!cfg.checkpoint_dir.empty() && cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
       save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, NAN);
     if (cfg.on_snapshot &&

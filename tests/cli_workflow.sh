@@ -31,5 +31,10 @@ mkdir -p "$evil"
 "$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 --plot "$evil/p'\"\$(touch $tmp/pwned2).png" >/dev/null
 test -s "$evil/p'\"\$(touch $tmp/pwned2).png" || { echo "predict --plot did not write the quoted path"; exit 1; }
 [[ ! -e "$tmp/pwned" && ! -e "$tmp/pwned2" ]] || { echo "a path reached a shell"; exit 1; }
+# Divergence is reported with the flag to change (it used to finish at a loss of 8.6e18 in silence).
+"$GRADC" train dnn --lr 1e6 --steps 30 --first-n 1200 --train-n 1000 --val-n 200 --test-n 100 --periods 2 \
+  > /dev/null 2> "$tmp/diverge.err" || true
+grep -q "warning: the training loss exploded to .* lower --lr (now 1e+06)" "$tmp/diverge.err" ||
+  { echo "no divergence warning"; cat "$tmp/diverge.err"; exit 1; }
 "$GRADC" summary mlp512 | grep -q "total parameters: 932,362"
 echo "cli workflow ok"
