@@ -1,6 +1,8 @@
 #include "models/resume.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace gradc {
 
@@ -62,6 +64,43 @@ int64_t metadata_int(const std::map<std::string, std::string>& metadata, const s
     throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + s.substr(0, 40) +
                     "', expected an integer in [0, " + std::to_string(max) + "]");
   return v;
+}
+
+void add_state(std::map<std::string, std::string>& metadata, const LoopState& s) {
+  auto exact = [](double v) {  // %.17g round-trips every double, "inf" included
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return std::string(buf);
+  };
+  metadata["state.best_val"] = exact(s.best_val);
+  metadata["state.prev_epoch_acc"] = exact(s.prev_epoch_acc);
+  metadata["state.run_loss"] = exact(s.run_loss);
+  metadata["state.run_steps"] = std::to_string(s.run_steps);
+  metadata["state.run_correct"] = std::to_string(s.run_correct);
+  metadata["state.run_count"] = std::to_string(s.run_count);
+}
+
+LoopState read_state(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  auto real = [&](const std::string& key) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) throw DataError("gradc: " + path + ": metadata has no '" + key + "'");
+    const char* b = it->second.c_str();
+    char* end = nullptr;
+    const double v = std::strtod(b, &end);
+    if (end == b || *end != '\0' || std::isnan(v))
+      throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + it->second.substr(0, 40) +
+                      "', expected a number");
+    return v;
+  };
+  constexpr int64_t kMax = int64_t{1} << 53;
+  LoopState s;
+  s.best_val = real("state.best_val");
+  s.prev_epoch_acc = real("state.prev_epoch_acc");
+  s.run_loss = real("state.run_loss");
+  s.run_steps = metadata_int(metadata, "state.run_steps", kMax, path);
+  s.run_correct = metadata_int(metadata, "state.run_correct", kMax, path);
+  s.run_count = metadata_int(metadata, "state.run_count", kMax, path);
+  return s;
 }
 
 int64_t validate_resume(const Checkpoint& c, const std::string& path, const TrainConfig& cfg, int64_t total) {

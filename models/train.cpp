@@ -76,7 +76,7 @@ std::string first_nonfinite(const Graph& g, Engine& e) {
 }
 
 void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig& cfg, int64_t step, int64_t epoch,
-          double val_loss) {
+          double val_loss, const LoopState& state) {
   Checkpoint c;
   c.tensors = snapshot(g, e, true);
   c.metadata = {{"format", "gradc-1"},
@@ -88,6 +88,7 @@ void save(const std::string& path, const Graph& g, Engine& e, const TrainConfig&
                 {"optimizer", optimizer_name(cfg.opt.kind)},
                 {"val_loss", std::to_string(val_loss)}};
   add_recipe(c.metadata, cfg);
+  add_state(c.metadata, state);
   save_checkpoint(path, c);
 }
 }  // namespace
@@ -133,6 +134,20 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
     throw std::invalid_argument("gradc: unknown dataset '" + dataset +
                                 "' (use mnist, fashion-mnist or csv:TRAIN.csv[,TEST.csv])");
   return load_mnist_dir(dir + "/" + dataset, split);
+}
+
+// The weights keep-best holds after a resume: best.safetensors' parameters, or their EMA copies
+// when the run evaluates with EMA.
+std::vector<NamedTensor> best_from(const std::string& path, const Graph& g, bool ema) {
+  const Checkpoint c = load_checkpoint(path);
+  std::vector<NamedTensor> out;
+  for (const Node& n : g.nodes())
+    if (n.op == Op::Parameter && n.role == Role::Param) {
+      const NamedTensor* t = c.find(ema ? n.name + "/ema" : n.name);
+      if (!t || t->shape != n.shape) throw DataError("gradc: " + path + ": no usable tensor for '" + n.name + "'");
+      out.push_back({n.name, n.shape, t->data});
+    }
+  return out;
 }
 
 std::string fmt_g(double v) {
@@ -237,11 +252,13 @@ TrainResult train(TrainConfig cfg) {
   const int xid = m->g.find_id("x"), yid = m->g.find_id("y"), lrid = ts.lr.id, keyid = m->g.find_id("dropout_key");
 
   int64_t start_step = 0;
+  LoopState resumed_state;
   if (!cfg.resume_dir.empty()) {
     const std::string path = cfg.resume_dir + "/last.safetensors";
     Checkpoint c = load_checkpoint(path);
     start_step = validate_resume(c, path, cfg, total);
     restore(m->g, *eng, c.tensors, path, true);
+    resumed_state = read_state(c.metadata, path);
     if (cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
     if (cfg.verbose) std::printf("resumed %s at step %lld\n", path.c_str(), static_cast<long long>(start_step));
   }
@@ -261,9 +278,12 @@ TrainResult train(TrainConfig cfg) {
 
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
-  double run_loss = 0, best_val = INFINITY, prev_epoch_acc = -1;
-  int64_t run_correct = 0, run_count = 0, run_steps = 0;
-  std::vector<NamedTensor> best;
+  LoopState st = resumed_state;
+  // keep-best after a resume: the best weights so far are those of best.safetensors (their EMA when
+  // evaluating with EMA), exactly what the unbroken run holds in memory.
+  std::vector<NamedTensor> best = cfg.keep_best && std::isfinite(st.best_val)
+                                      ? best_from(cfg.resume_dir + "/best.safetensors", m->g, !ts.ema.empty())
+                                      : std::vector<NamedTensor>{};
   auto t0 = Clock::now(), t_period = t0, t_print = t0;
   int64_t period_start = start_step, step = start_step;
   float first_loss = 0;   // this run's first step's loss: the divergence warning's reference
@@ -307,32 +327,40 @@ TrainResult train(TrainConfig cfg) {
                    static_cast<double>(cfg.lr), cfg.opt.clip_norm > 0 ? "" : " or set --clip");
       std::fflush(stderr);
     }
-    if (!cfg.checkpoint_dir.empty() && cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0)
-      save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, NAN);
     if (cfg.on_snapshot &&
         std::find(cfg.snapshot_steps.begin(), cfg.snapshot_steps.end(), step) != cfg.snapshot_steps.end())
       cfg.on_snapshot(step, snapshot(m->g, *eng, false));
-    run_loss += loss;
-    ++run_steps;
+    st.run_loss += loss;
+    ++st.run_steps;
     {
       Metrics bm(classes);
       bm.add(eng->f32(m->logits.id), eng->i32(yid), cfg.batch);
-      run_correct += bm.correct;
-      run_count += bm.count;
+      st.run_correct += bm.correct;
+      st.run_count += bm.count;
     }
     const auto now = Clock::now();
     if (tty && secs(t_print, now) > 0.25) {
       const double sps = static_cast<double>(step - start_step) / secs(t0, now);
       std::printf("\r  step %lld/%lld epoch %lld loss %.4f acc %.3f %.0f steps/s ETA %.0fs   ",
                   static_cast<long long>(step), static_cast<long long>(total), static_cast<long long>(epoch + 1),
-                  run_loss / static_cast<double>(run_steps),
-                  static_cast<double>(run_correct) / static_cast<double>(run_count), sps,
+                  st.run_loss / static_cast<double>(st.run_steps),
+                  static_cast<double>(st.run_correct) / static_cast<double>(st.run_count), sps,
                   static_cast<double>(total - step) / sps);
       std::fflush(stdout);
       t_print = now;
     }
     const bool period_end = step % eval_every == 0 || step == total;
-    if (!period_end) continue;
+    // A checkpoint is written at the end of the step, after the evaluation point's bookkeeping, so
+    // that resuming from it continues exactly where the unbroken run is.
+    const bool periodic = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
+    auto checkpoint = [&](double val_loss) {
+      if (!cfg.checkpoint_dir.empty())
+        save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, epoch + 1, val_loss, st);
+    };
+    if (!period_end) {
+      if (periodic) checkpoint(NAN);
+      continue;
+    }
 
     PeriodRow row;
     row.step = step;
@@ -354,8 +382,8 @@ TrainResult train(TrainConfig cfg) {
       row.train_loss = tm.log_loss();
       row.train_acc = tm.accuracy();
     } else {
-      row.train_loss = run_loss / static_cast<double>(run_steps);
-      row.train_acc = static_cast<double>(run_correct) / static_cast<double>(run_count);
+      row.train_loss = st.run_loss / static_cast<double>(st.run_steps);
+      row.train_acc = static_cast<double>(st.run_correct) / static_cast<double>(st.run_count);
     }
     if (val.n > 0) {
       Metrics vm = evaluate(cfg.model, eval_weights, val, cfg.engine, cfg.threads);
@@ -371,27 +399,29 @@ TrainResult train(TrainConfig cfg) {
                   by_steps ? "period" : "epoch", static_cast<long long>(by_steps ? step / eval_every : row.epoch),
                   static_cast<long long>(step), row.train_loss, row.train_acc, val_text, row.lr, row.steps_per_s);
     }
-    if (cfg.keep_best && val.n > 0 && row.val_loss < best_val) {
-      best_val = row.val_loss;
+    if (cfg.keep_best && val.n > 0 && row.val_loss < st.best_val) {
+      st.best_val = row.val_loss;
       best = eval_weights;
       if (!cfg.checkpoint_dir.empty())
-        save(cfg.checkpoint_dir + "/best.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss);
+        save(cfg.checkpoint_dir + "/best.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss, st);
     }
-    const double epoch_acc = static_cast<double>(run_correct) / static_cast<double>(run_count);
-    run_loss = 0;
-    run_steps = run_correct = run_count = 0;
+    const double epoch_acc = static_cast<double>(st.run_correct) / static_cast<double>(st.run_count);
+    st.run_loss = 0;
+    st.run_steps = st.run_correct = st.run_count = 0;
     t_period = Clock::now();
     period_start = step;
-    if (!cfg.checkpoint_dir.empty() && (cfg.checkpoint_every == 0 || step == total))
-      save(cfg.checkpoint_dir + "/last.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss);
-    if (cfg.early_stop && !by_steps && prev_epoch_acc >= 0 && epoch_acc < prev_epoch_acc) {
+    const bool stop = cfg.early_stop && !by_steps && st.prev_epoch_acc >= 0 && epoch_acc < st.prev_epoch_acc;
+    if (stop)
       res.stopped_early =
-          "train accuracy dropped from " + std::to_string(prev_epoch_acc) + " to " + std::to_string(epoch_acc);
+          "train accuracy dropped from " + std::to_string(st.prev_epoch_acc) + " to " + std::to_string(epoch_acc);
+    else
+      st.prev_epoch_acc = epoch_acc;
+    if (periodic || cfg.checkpoint_every == 0 || step == total || stop) checkpoint(row.val_loss);
+    if (stop) {
       if (cfg.verbose)
         std::printf("early stop after epoch %lld: %s\n", static_cast<long long>(row.epoch), res.stopped_early.c_str());
       break;
     }
-    prev_epoch_acc = epoch_acc;
   }
   res.steps = step;
   res.seconds = secs(t0, Clock::now());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -80,9 +81,13 @@ void plot_prediction(const std::string& path, const Dataset& one, const std::vec
 
 Report::Report(std::string dir, TrainConfig& cfg, const std::string& weights_at) : dir_(std::move(dir)), cfg_(cfg) {
   make_dirs(dir_, "--report");
-  csv_ = std::fopen((dir_ + "/metrics.csv").c_str(), "w");
-  if (!csv_) throw DataError("gradc: --report " + dir_ + ": cannot write metrics.csv: " + std::strerror(errno));
-  std::fprintf(csv_, "step,epoch,lr,train_loss,val_loss,train_acc,val_acc,steps_per_s\n");
+  if (!cfg.resume_dir.empty() && file_kind(dir_ + "/metrics.csv") == "a regular file") {
+    std::istringstream in(read_regular(dir_ + "/metrics.csv", size_t{1} << 30));
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) earlier_.emplace_back(std::strtoll(line.c_str(), nullptr, 10), line);
+  }
+  rewrite_csv(INT64_MAX);
   files_.push_back("metrics.csv");
   std::stringstream ss(weights_at);
   for (std::string item; std::getline(ss, item, ',');) {
@@ -107,7 +112,21 @@ Report::~Report() {
   if (csv_) std::fclose(csv_);
 }
 
+void Report::rewrite_csv(int64_t before_step) {
+  if (csv_) std::fclose(csv_);
+  csv_ = std::fopen((dir_ + "/metrics.csv").c_str(), "w");
+  if (!csv_) throw DataError("gradc: --report " + dir_ + ": cannot write metrics.csv: " + std::strerror(errno));
+  std::fprintf(csv_, "step,epoch,lr,train_loss,val_loss,train_acc,val_acc,steps_per_s\n");
+  for (const auto& [step, line] : earlier_)
+    if (step < before_step) std::fprintf(csv_, "%s\n", line.c_str());
+  std::fflush(csv_);
+}
+
 void Report::add_row(const PeriodRow& r) {
+  if (!earlier_.empty()) {  // first row after a resume: drop the rows this run is about to redo
+    rewrite_csv(r.step);
+    earlier_.clear();
+  }
   rows_.push_back(r);
   std::fprintf(csv_, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f\n", static_cast<long long>(r.step),
                static_cast<long long>(r.epoch), r.lr, r.train_loss, r.val_loss, r.train_acc, r.val_acc, r.steps_per_s);

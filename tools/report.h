@@ -37,6 +37,10 @@ class Report {
   std::vector<std::string> files_;
   std::vector<std::pair<int64_t, std::string>> weight_snaps_;
   std::FILE* csv_ = nullptr;
+  // A resumed run continues metrics.csv: the rows written before the interruption (step, line);
+  // those past the resumed step (written after its checkpoint) are dropped at the first new row.
+  std::vector<std::pair<int64_t, std::string>> earlier_;
+  void rewrite_csv(int64_t before_step);
 };
 
 }  // namespace gradc::cli
