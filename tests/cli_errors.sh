@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (54 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (62 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -112,6 +112,21 @@ expect "train logic: --report does not apply to the logic model" "$GRADC" train 
 expect "train logic: --optimizer does not apply" "$GRADC" train logic --optimizer adam
 expect "--gate applies only to 'train logic'" "$GRADC" train dnn --gate and --steps 1
 expect "--weights-at needs --report DIR" "$GRADC" train dnn --weights-at 10 --steps 1
+expect "--lr: '-1' is outside (0, 1e+06]" "$GRADC" train dnn --lr -1 --steps 1
+expect "--momentum: 'nan' is not a finite float" "$GRADC" train dnn --momentum nan --steps 1
+expect "--decay-rate: '0' is outside (0, 1e+30]" "$GRADC" train dnn --decay-rate 0 --steps 1
+# CSV data is never silently changed: NUL bytes and negative first labels are named errors.
+pix=$(python3 -c 'print(",".join(["0"] * 784))')
+printf '\x00,%s\n' "$pix" > "$tmp/nul.csv"
+expect "nul.csv:1: column 1: control byte 0x00" "$GRADC" train linear --dataset "csv:$tmp/nul.csv" --steps 1
+printf -- '-1,%s\n3,%s\n' "$pix" "$pix" > "$tmp/neg.csv"
+expect "neg.csv:1: label -1 outside 0..9" "$GRADC" train linear --dataset "csv:$tmp/neg.csv" --steps 1
+printf '\x02\x00\x00\x00\x00\x00\x00\x00{}' > "$tmp/nomodel.safetensors"
+expect "nomodel.safetensors names no model in its metadata; pass --model" "$GRADC" eval \
+  --checkpoint "$tmp/nomodel.safetensors"
+expect "gradc: --image 99999999 outside the 10000 images" "$GRADC" predict \
+  --checkpoint "$tmp/lck/final.safetensors" --image 99999999
+expect "--steps: Value 0 not in range 1 to 1000000000" "$GRADC" train dnn --steps 0
 # Resume checks what it resumes: every metadata field, the optimizer state, the recipe.
 EDIT="$(dirname "$0")/edit_checkpoint.py"
 "$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 4 --optimizer adagrad \

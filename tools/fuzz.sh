@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang-19, ASan + UBSan) and runs each for a bounded time.
-# Usage: tools/fuzz.sh [SECONDS_PER_TARGET=600] [TARGET...]   targets: idx csv safetensors graph
+# Usage: tools/fuzz.sh [SECONDS_PER_TARGET=600] [TARGET...]   targets: idx csv safetensors graph resume
 # Seeds come from tests/fuzz/corpus/<target>; the growing corpus lives in build-fuzz/corpus/<target>.
 # Exits non-zero if any target finds a crash (the reproducer is left in build-fuzz/).
 set -euo pipefail
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-600}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(idx csv safetensors graph)
+((${#TARGETS[@]})) || TARGETS=(idx csv safetensors graph resume)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-19 -DGRADC_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "${JOBS:-2}" --target $(printf 'fuzz_%s ' "${TARGETS[@]}")
 status=0
