@@ -36,5 +36,17 @@ test -s "$evil/p'\"\$(touch $tmp/pwned2).png" || { echo "predict --plot did not 
   > /dev/null 2> "$tmp/diverge.err" || true
 grep -q "warning: the training loss exploded to .* lower --lr (now 1e+06)" "$tmp/diverge.err" ||
   { echo "no divergence warning"; cat "$tmp/diverge.err"; exit 1; }
-"$GRADC" summary mlp512 | grep -q "total parameters: 932,362"
+summary=$("$GRADC" summary mlp512)  # captured first: grep -q closing the pipe early is a SIGPIPE
+grep -q "total parameters: 932,362" <<<"$summary"
+version=$("$GRADC" --version)
+grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
+# Logs reach a file while training runs (stdout is line-buffered), not only at exit.
+"$GRADC" train dnn --engine reference --first-n 1200 --train-n 1000 --val-n 200 --test-n 100 --steps 3000 \
+  --periods 30 > "$tmp/live.log" 2>&1 &
+live=$!
+for _ in $(seq 600); do grep -q "^period 1 " "$tmp/live.log" && break; sleep 0.05; done
+kill -0 "$live" 2>/dev/null || { echo "training ended before the check"; exit 1; }
+grep -q "^period 1 " "$tmp/live.log" || { echo "no period line in the log while training"; cat "$tmp/live.log"; exit 1; }
+kill "$live"
+wait "$live" 2>/dev/null || true
 echo "cli workflow ok"

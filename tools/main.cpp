@@ -56,7 +56,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gradc: error: this CPU lacks AVX2+FMA; gradc needs an x86-64-v3 CPU or newer\n");
     return 2;
   }
+  // Line-buffered even into a file or pipe: every progress and period line reaches `> log`, `tee`
+  // and CI logs when it is written, not at exit.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"gradc: a deep-learning graph compiler for the MNIST tutorial models"};
+  app.set_version_flag("--version", [] {
+    const gradc::Target& t = gradc::default_target();
+    return std::string("gradc ") + GRADC_VERSION + " (LLVM " + LLVM_VERSION_TEXT + ", clang " + __clang_version__ +
+           ")\ntarget: " + t.describe();
+  });
   app.require_subcommand(1);
   gradc::cli::add_dot(app);
   gradc::cli::add_step(app);
@@ -77,6 +85,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
@@ -90,7 +100,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gradc: error: %s\n", e.what());
+    std::string what = e.what();  // internal failures: one "gradc: error:" prefix, not two
+    if (what.rfind("gradc: ", 0) == 0) what.erase(0, 7);
+    std::fprintf(stderr, "gradc: error: %s\n", what.c_str());
     return 1;
   }
   return 0;
