@@ -75,6 +75,7 @@ void add_state(std::map<std::string, std::string>& metadata, const LoopState& s)
   metadata["state.best_val"] = exact(s.best_val);
   metadata["state.prev_epoch_acc"] = exact(s.prev_epoch_acc);
   metadata["state.run_loss"] = exact(s.run_loss);
+  metadata["state.best_step"] = std::to_string(s.best_step);
   metadata["state.run_steps"] = std::to_string(s.run_steps);
   metadata["state.run_correct"] = std::to_string(s.run_correct);
   metadata["state.run_count"] = std::to_string(s.run_count);
@@ -100,6 +101,7 @@ LoopState read_state(const std::map<std::string, std::string>& metadata, const s
   s.run_steps = metadata_int(metadata, "state.run_steps", kMax, path);
   s.run_correct = metadata_int(metadata, "state.run_correct", kMax, path);
   s.run_count = metadata_int(metadata, "state.run_count", kMax, path);
+  s.best_step = metadata_int(metadata, "state.best_step", kMax, path);
   return s;
 }
 

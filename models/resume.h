@@ -27,10 +27,11 @@ int64_t metadata_int(const std::map<std::string, std::string>& metadata, const s
 // every checkpoint so that a resumed run equals an unbroken one with --keep-best, --early-stop and
 // evaluation points that fall between checkpoints.
 struct LoopState {
-  double best_val =
-      std::numeric_limits<double>::infinity();  // keep-best: the lowest validation loss so far (inf: none yet)
-  double prev_epoch_acc = -1;                   // early stop: the previous epoch's training accuracy (-1: none)
-  double run_loss = 0;                          // running sums since the last evaluation point
+  // keep-best: the lowest validation loss so far (inf: none yet) and the step of those weights.
+  double best_val = std::numeric_limits<double>::infinity();
+  int64_t best_step = 0;
+  double prev_epoch_acc = -1;  // early stop: the previous epoch's training accuracy (-1: none)
+  double run_loss = 0;         // running sums since the last evaluation point
   int64_t run_steps = 0, run_correct = 0, run_count = 0;
 };
 void add_state(std::map<std::string, std::string>& metadata, const LoopState& s);

@@ -275,6 +275,10 @@ TrainResult train(TrainConfig cfg) {
         static_cast<long long>(test.n), static_cast<long long>(cfg.batch), static_cast<long long>(total),
         static_cast<long long>(per_epoch), optimizer_name(cfg.opt.kind), static_cast<double>(cfg.lr),
         cfg.engine == EngineKind::Jit ? "jit" : "reference");
+  if (cfg.verbose && (cfg.keep_best || cfg.early_stop))
+    std::printf("%s%s%s\n", cfg.keep_best ? "keep-best: on (the lowest val_loss's weights are kept)" : "",
+                cfg.keep_best && cfg.early_stop ? "; " : "",
+                cfg.early_stop ? "early stopping: on (stops when an epoch's training accuracy drops)" : "");
 
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
@@ -400,7 +404,12 @@ TrainResult train(TrainConfig cfg) {
                   static_cast<long long>(step), row.train_loss, row.train_acc, val_text, row.lr, row.steps_per_s);
     }
     if (cfg.keep_best && val.n > 0 && row.val_loss < st.best_val) {
+      if (cfg.verbose)
+        std::printf("  val_loss improved from %.4f to %.4f%s\n", st.best_val, row.val_loss,
+                    cfg.checkpoint_dir.empty() ? ", keeping these weights"
+                                               : (", saving " + cfg.checkpoint_dir + "/best.safetensors").c_str());
       st.best_val = row.val_loss;
+      st.best_step = step;
       best = eval_weights;
       if (!cfg.checkpoint_dir.empty())
         save(cfg.checkpoint_dir + "/best.safetensors", m->g, *eng, cfg, step, row.epoch, row.val_loss, st);
@@ -427,6 +436,10 @@ TrainResult train(TrainConfig cfg) {
   res.seconds = secs(t0, Clock::now());
   res.steps_per_s = static_cast<double>(step - start_step) / res.seconds;
   res.final_params = best.empty() ? snapshot(m->g, *eng, false) : best;
+  if (!best.empty() && cfg.verbose)
+    std::printf("restored the best weights: step %lld, epoch %lld (val_loss %.4f)\n",
+                static_cast<long long>(st.best_step), static_cast<long long>((st.best_step - 1) / per_epoch + 1),
+                st.best_val);
   if (best.empty() && !ts.ema.empty())
     for (NamedTensor& w : res.final_params) {
       auto d = eng->f32(m->g.find_id(w.name + "/ema"));

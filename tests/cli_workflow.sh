@@ -12,7 +12,8 @@ for f in last final; do test -s "$tmp/ck/$f.safetensors"; done
 "$GRADC" eval --watch "$tmp/ck" --watch-timeout 1 --limit 300 > "$tmp/watch.log"
 n=$(grep -c "accuracy" "$tmp/watch.log")
 [[ $n -eq 2 ]] || { echo "eval --watch evaluated $n checkpoints, expected 2"; cat "$tmp/watch.log"; exit 1; }
-"$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 | grep -q "label 7"
+predicted=$("$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0)  # no pipe into grep -q: SIGPIPE
+grep -q "label 7" <<<"$predicted"
 # The watcher reports and skips bad entries (a FIFO, a directory, a checkpoint naming no model) and
 # keeps evaluating the good ones; it must not hang on the FIFO.
 mkdir -p "$tmp/w/dir.safetensors"

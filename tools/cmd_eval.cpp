@@ -27,16 +27,42 @@ Dataset load_eval_data(const std::string& dataset, const std::string& data, cons
   return limit > 0 ? slice(d, 0, std::min(limit, d.n)) : d;
 }
 
-void eval_one(const std::string& path, const std::string& model, const Dataset& d, const std::string& dataset,
-              const std::string& split) {
+// The weights the trainer evaluates with: each parameter's "<name>/ema" moving average when the
+// checkpoint holds one (unless raw), so eval reproduces the trainer's figures.
+bool use_ema(Checkpoint& c) {
+  bool any = false;
+  for (NamedTensor& t : c.tensors)
+    if (const NamedTensor* e = c.find(t.name + "/ema"); e && e->shape == t.shape) {
+      t.data = e->data;
+      any = true;
+    }
+  return any;
+}
+
+// A checkpoint's "step" metadata without evaluating it ("" if it has none).
+std::string peek_step(const std::string& path) {
+  const Checkpoint c = load_checkpoint(path);
+  auto it = c.metadata.find("step");
+  return it == c.metadata.end() ? "" : it->second;
+}
+
+struct EvalOptions {
+  std::string model, dataset, split;
+  bool raw_weights = false, confusion = false;
+};
+
+// Evaluates one checkpoint: one line, the confusion matrix on request; returns its step.
+std::string eval_one(const std::string& path, const Dataset& d, const EvalOptions& o) {
   Checkpoint c = load_checkpoint(path);
-  const std::string m = model_of(c, path, model);
+  const std::string m = model_of(c, path, o.model);
+  const bool ema = !o.raw_weights && use_ema(c);
   Metrics met = evaluate(m, c.tensors, d, EngineKind::Jit, 0, path);
   auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
-  std::printf("%s (%s, step %s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
-              step.c_str(), dataset.c_str(), split.c_str(), static_cast<long long>(met.count), met.accuracy(),
-              met.log_loss());
-  std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
+  std::printf("%s (%s, step %s%s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
+              step.c_str(), ema ? ", EMA weights" : "", o.dataset.c_str(), o.split.c_str(),
+              static_cast<long long>(met.count), met.accuracy(), met.log_loss());
+  if (o.confusion) std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
+  return step;
 }
 }  // namespace
 
@@ -45,6 +71,7 @@ void add_eval(CLI::App& app) {
     std::string checkpoint, watch, model, dataset = "mnist", data, split = "test";
     int64_t limit = 0;
     double watch_timeout = 0;
+    bool raw_weights = false, confusion = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint (accuracy, log-loss, confusion matrix)");
@@ -56,18 +83,23 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::Range(1, 1000000000));
+  cmd->add_flag("--raw-weights", o->raw_weights,
+                "Evaluate the raw weights even when the checkpoint holds their EMA (the default, as the trainer)");
+  cmd->add_flag("--confusion", o->confusion, "Also print the confusion matrix");
   cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
       ->check(finite_float(0, 1e9));
   cmd->callback([o] {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
+    const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion};
     if (!o->checkpoint.empty()) {
-      return eval_one(o->checkpoint, o->model, load_eval_data(o->dataset, o->data, o->split, o->limit), o->dataset,
-                      o->split);
+      eval_one(o->checkpoint, load_eval_data(o->dataset, o->data, o->split, o->limit), eo);
+      return;
     }
     if (!std::filesystem::is_directory(o->watch)) throw UsageError("gradc: --watch " + o->watch + ": not a directory");
     const Dataset d = load_eval_data(o->dataset, o->data, o->split, o->limit);  // once: its errors end the watch
     std::printf("watching %s for checkpoints%s\n", o->watch.c_str(), o->watch_timeout > 0 ? "" : " (Ctrl-C to stop)");
     std::map<std::string, std::filesystem::file_time_type> seen;
+    std::map<std::string, std::string> evaluated_step;  // path -> step: a rewrite at the same step is not news
     auto last_new = std::chrono::steady_clock::now();
     for (;;) {
       for (const auto& e : std::filesystem::directory_iterator(o->watch)) {
@@ -78,7 +110,10 @@ void add_eval(CLI::App& app) {
         seen[e.path().string()] = t;
         last_new = std::chrono::steady_clock::now();
         try {
-          eval_one(e.path().string(), o->model, d, o->dataset, o->split);
+          const std::string path = e.path().string();
+          const std::string step = peek_step(path);
+          if (!step.empty() && evaluated_step[path] == step) continue;
+          evaluated_step[path] = eval_one(path, d, eo);
         } catch (const std::exception& err) {  // a bad entry (FIFO, directory, no or unknown model) is skipped
           std::string why = err.what();
           if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
