@@ -1,7 +1,6 @@
 #include "tools/peak.h"
 
 #include <dlfcn.h>
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -15,35 +14,26 @@ namespace gradc::cli {
 
 namespace {
 // Independent FMA chains held in registers: chains ≥ FMA latency × pipes (4 × 2 on Zen 3/4/5), and
-// within the register file (16 ymm for AVX2, 32 zmm for AVX-512). Each function is compiled for its
-// own ISA and only called after the CPU was asked, so no host ever sees an instruction it lacks.
-__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
-  constexpr int kChains = 16;
-  __m512 c[kChains];
-  for (auto& x : c) x = _mm512_set1_ps(0.f);
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+// within the register file (16 ymm for AVX2, 32 zmm for AVX-512). The loop is written once for any
+// width and inlined into one function per ISA, each compiled for its own ISA and only called after
+// the CPU was asked, so no host ever sees an instruction it lacks.
+template <int Lanes, int Chains>
+[[gnu::always_inline]] inline float fma_chains(int64_t iters) {
+  using V = float __attribute__((ext_vector_type(Lanes)));
+  V c[Chains];
+  for (V& x : c) x = 0.f;
+  const V a = 0.999999f, b = 1e-7f;
   for (int64_t it = 0; it < iters; ++it)
 #pragma unroll
-    for (int i = 0; i < kChains; ++i) c[i] = _mm512_fmadd_ps(c[i], a, b);
-  for (int i = 1; i < kChains; ++i) c[0] = _mm512_add_ps(c[0], c[i]);
-  return _mm512_reduce_add_ps(c[0]);
-}
-
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
-  constexpr int kChains = 12;
-  __m256 c[kChains];
-  for (auto& x : c) x = _mm256_set1_ps(0.f);
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it)
-#pragma unroll
-    for (int i = 0; i < kChains; ++i) c[i] = _mm256_fmadd_ps(c[i], a, b);
-  for (int i = 1; i < kChains; ++i) c[0] = _mm256_add_ps(c[0], c[i]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, c[0]);
+    for (int i = 0; i < Chains; ++i) c[i] = __builtin_elementwise_fma(c[i], a, b);
+  for (int i = 1; i < Chains; ++i) c[0] += c[i];
   float s = 0;
-  for (float v : out) s += v;
+  for (int l = 0; l < Lanes; ++l) s += c[0][l];
   return s;
 }
+
+__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) { return fma_chains<16, 16>(iters); }
+__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) { return fma_chains<8, 12>(iters); }
 }  // namespace
 
 bool host_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
