@@ -143,6 +143,26 @@ Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
   return add(matmul(x, w, false, false, loc), b, loc);
 }
 
+Tensor gelu(Tensor x, Loc loc) {
+  constexpr float kSqrt2OverPi = 0.7978845608f;
+  Tensor cube = mul(square(x, loc), x, loc);
+  Tensor inner = mul(add(x, mul(cube, constant(graph_of(x, loc), 0.044715f, {}, loc), loc), loc),
+                     constant(graph_of(x, loc), kSqrt2OverPi, {}, loc), loc);
+  Tensor one_plus = add(tanh(inner, loc), constant(graph_of(x, loc), 1.f, {}, loc), loc);
+  return mul(mul(x, one_plus, loc), constant(graph_of(x, loc), 0.5f, {}, loc), loc);
+}
+
+const char* activation_names() { return "relu, tanh, sigmoid, gelu, linear"; }
+
+Tensor activation(Tensor x, const std::string& kind, Loc loc) {
+  if (kind == "relu") return relu(x, loc);
+  if (kind == "tanh") return tanh(x, loc);
+  if (kind == "sigmoid") return sigmoid(x, loc);
+  if (kind == "gelu") return gelu(x, loc);
+  if (kind == "linear") return x;
+  throw std::invalid_argument("gradc: unknown activation '" + kind + "' (use " + activation_names() + ")");
+}
+
 Tensor operator+(At a, Tensor b) { return add(a.t, b, a.loc); }
 Tensor operator-(At a, Tensor b) { return sub(a.t, b, a.loc); }
 Tensor operator*(At a, Tensor b) { return mul(a.t, b, a.loc); }

@@ -68,6 +68,12 @@ Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, GRADC
 
 // A fully connected layer: x·W + b with Glorot-uniform W and zero b, named name/W and name/b.
 Tensor dense(Tensor x, int64_t units, const std::string& name, GRADC_LOC);
+// GELU, tanh form (Hendrycks & Gimpel 2016): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — built from
+// table ops, so its gradient, fusion and kernels come for free.
+Tensor gelu(Tensor x, GRADC_LOC);
+// An activation by name: relu | tanh | sigmoid | gelu | linear (identity); std::invalid_argument else.
+Tensor activation(Tensor x, const std::string& kind, GRADC_LOC);
+const char* activation_names();  // "relu, tanh, sigmoid, gelu, linear"
 
 Tensor operator+(At a, Tensor b);
 Tensor operator-(At a, Tensor b);

@@ -41,3 +41,22 @@ void build_mlp500(Model& m, const ModelOptions& o) {
 }
 
 }  // namespace gradc
+
+namespace gradc {
+
+// The flag-defined MLP: dense layers of the given widths, each followed by the activation and
+// (when set) dropout, then a 10-way softmax layer.
+void build_mlp(Model& m, const ModelOptions& o, const Arch& a) {
+  Tensor x = m.g.input("x", {o.batch, 784});
+  Tensor y = m.g.input("y", {o.batch}, DType::I32);
+  Tensor key = a.dropout > 0 ? m.g.input("dropout_key", Shape::scalar(), DType::I32) : Tensor{};
+  Tensor h = x;
+  for (size_t i = 0; i < a.hidden.size(); ++i) {
+    h = activation(dense(h, a.hidden[i], "dense" + std::to_string(i + 1)), a.activation);
+    if (a.dropout > 0) h = dropout(h, key, a.dropout, o.training);
+  }
+  m.logits = dense(h, 10, "logits");
+  m.loss = softmax_xent(m.logits, y);
+}
+
+}  // namespace gradc

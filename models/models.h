@@ -16,6 +16,24 @@ struct ModelOptions {
   uint64_t seed = 42;
 };
 
+// The shape of a model family, set by flags (gradc train mlp --hidden 256,128 --activation tanh
+// --dropout 0.2; cnn --filters --kernel --dense). Each model's defaults are its spec's.
+struct Arch {
+  std::vector<int64_t> hidden;       // mlp: the hidden layers' widths
+  std::string activation = "relu";   // mlp: relu | tanh | sigmoid | gelu
+  float dropout = 0;                 // mlp: after each hidden layer
+  int64_t filters = 28, kernel = 3;  // cnn: the convolution
+  int64_t dense = 128;               // cnn: the dense layer
+  bool operator==(const Arch&) const = default;
+};
+enum class ArchKind { Fixed, Mlp, Cnn };  // which flags a model takes
+// "hidden=256,128 activation=tanh dropout=0.2" (the fields kind uses), for metadata and headers.
+std::string arch_text(const Arch& a, ArchKind kind);
+// Parses arch_text; throws std::invalid_argument naming the bad field.
+Arch parse_arch(const std::string& text, ArchKind kind);
+// Shape errors before any graph is built: widths >= 1, dropout in [0, 1), a kernel that fits 28×28.
+void check_arch(const Arch& a, ArchKind kind);
+
 // Tensors point into `g`, so a Model never moves: it lives behind a unique_ptr.
 struct Model {
   Model() = default;
@@ -26,24 +44,37 @@ struct Model {
   Tensor loss;    // scalar
 };
 
+using ModelFn = std::function<void(Model&, const ModelOptions&)>;
+
 struct ModelSpec {
   std::string name;
   std::string summary;
   int64_t default_batch;
-  std::function<void(Model&, const ModelOptions&)> build;
+  ArchKind kind = ArchKind::Fixed;
+  Arch arch;  // the defaults of its flags
+  std::function<void(Model&, const ModelOptions&, const Arch&)> build;
+  // The builder with `arch` bound (the Trainer's and Evaluator's ModelFn).
+  ModelFn fn(const Arch& a) const;
+  ModelFn fn() const { return fn(arch); }
 };
+
+// Adds a model to the registry (a user's own, so that train/eval/summary/dot reach it by name).
+// Throws std::invalid_argument if the name is taken.
+void register_model(ModelSpec spec);
 
 const std::vector<ModelSpec>& model_registry();
 // Throws std::invalid_argument listing the known names when `name` is unknown.
 const ModelSpec& find_model(const std::string& name);
 std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt);
+std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt, const Arch& arch);
 std::string model_names();  // "linear, dnn, ..."
 
 void build_linear(Model& m, const ModelOptions& opt);
 void build_dnn(Model& m, const ModelOptions& opt);
 void build_mlp512(Model& m, const ModelOptions& opt);
 void build_mlp500(Model& m, const ModelOptions& opt);
-void build_cnn(Model& m, const ModelOptions& opt);
+void build_mlp(Model& m, const ModelOptions& opt, const Arch& arch);  // any widths and activation
+void build_cnn(Model& m, const ModelOptions& opt, const Arch& arch);
 void build_logic(Model& m, const ModelOptions& opt);
 
 }  // namespace gradc

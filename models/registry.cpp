@@ -4,16 +4,46 @@
 
 namespace gradc {
 
-const std::vector<ModelSpec>& model_registry() {
-  static const std::vector<ModelSpec> kModels = {
-      {"linear", "softmax regression 784-10", 30, build_linear},
-      {"dnn", "784-100-100-10 ReLU classifier", 30, build_dnn},
-      {"mlp512", "784-512-512-512-10 ReLU, dropout 0.2", 128, build_mlp512},
-      {"mlp500", "784-500-10 ReLU", 100, build_mlp500},
-      {"cnn", "conv 28x3x3 + dense 128 + dense 10", 100, build_cnn},
-      {"logic", "one sigmoid neuron (AND/OR gates)", 4, build_logic},
-  };
-  return kModels;
+namespace {
+// A fixed-architecture builder as a registry entry.
+std::function<void(Model&, const ModelOptions&, const Arch&)> fixed(void (*f)(Model&, const ModelOptions&)) {
+  return [f](Model& m, const ModelOptions& o, const Arch&) { f(m, o); };
+}
+
+std::vector<ModelSpec>& registry() {
+  static std::vector<ModelSpec> models = [] {
+    Arch mlp;
+    mlp.hidden = {128};
+    return std::vector<ModelSpec>{
+        {"linear", "softmax regression 784-10", 30, ArchKind::Fixed, {}, fixed(build_linear)},
+        {"dnn", "784-100-100-10 ReLU classifier", 30, ArchKind::Fixed, {}, fixed(build_dnn)},
+        {"mlp512", "784-512-512-512-10 ReLU, dropout 0.2", 128, ArchKind::Fixed, {}, fixed(build_mlp512)},
+        {"mlp500", "784-500-10 ReLU", 100, ArchKind::Fixed, {}, fixed(build_mlp500)},
+        {"mlp", "784-H1-...-10 MLP (--hidden, --activation, --dropout)", 32, ArchKind::Mlp, mlp, build_mlp},
+        {"cnn",
+         "conv FxKxK + dense D + dense 10 (--filters 28 --kernel 3 --dense 128)",
+         100,
+         ArchKind::Cnn,
+         {},
+         build_cnn},
+        {"logic", "one sigmoid neuron (AND/OR gates)", 4, ArchKind::Fixed, {}, fixed(build_logic)},
+    };
+  }();
+  return models;
+}
+}  // namespace
+
+ModelFn ModelSpec::fn(const Arch& a) const {
+  check_arch(a, kind);
+  return [b = build, a](Model& m, const ModelOptions& o) { b(m, o, a); };
+}
+
+const std::vector<ModelSpec>& model_registry() { return registry(); }
+
+void register_model(ModelSpec spec) {
+  for (const ModelSpec& m : registry())
+    if (m.name == spec.name) throw std::invalid_argument("gradc: a model named '" + spec.name + "' is registered");
+  registry().push_back(std::move(spec));
 }
 
 std::string model_names() {
@@ -28,15 +58,20 @@ const ModelSpec& find_model(const std::string& name) {
   throw std::invalid_argument("gradc: unknown model '" + name + "' (known: " + model_names() + ")");
 }
 
-std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt) {
+std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt, const Arch& arch) {
   const ModelSpec& spec = find_model(name);
+  check_arch(arch, spec.kind);
   auto m = std::make_unique<Model>();
   m->g.seed = opt.seed;
   m->g.name = name;
-  spec.build(*m, opt);
+  spec.build(*m, opt, arch);
   m->g.mark_output(m->loss, "loss");
   m->g.mark_output(m->logits, "logits");
   return m;
+}
+
+std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt) {
+  return build_model(name, opt, find_model(name).arch);
 }
 
 }  // namespace gradc

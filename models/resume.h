@@ -3,8 +3,6 @@
 // must be this run's — a different seed, batch, optimizer or learning-rate schedule would silently
 // make a different run — unless the user asks for it (--allow-recipe-change).
 #pragma once
-#include <cstdint>
-#include <limits>
 #include <map>
 #include <string>
 
@@ -18,28 +16,8 @@ std::map<std::string, std::string> recipe_of(const TrainConfig& cfg);
 // Adds "recipe.<key>" entries for recipe_of(cfg) to a checkpoint's metadata.
 void add_recipe(std::map<std::string, std::string>& metadata, const TrainConfig& cfg);
 
-// A non-negative decimal integer field of `metadata` at most `max`; throws DataError naming `path`,
-// the field and the value otherwise (missing, empty, "abc", "-30", "1e3", "20x", out of range).
-int64_t metadata_int(const std::map<std::string, std::string>& metadata, const std::string& key, int64_t max,
-                     const std::string& path);
-
-// What the training loop remembers between steps beyond the weights and optimizer state: saved in
-// every checkpoint so that a resumed run equals an unbroken one with --keep-best, --early-stop and
-// evaluation points that fall between checkpoints.
-struct LoopState {
-  // keep-best: the lowest validation loss so far (inf: none yet) and the step of those weights.
-  double best_val = std::numeric_limits<double>::infinity();
-  int64_t best_step = 0;
-  double prev_epoch_acc = -1;  // early stop: the previous epoch's training accuracy (-1: none)
-  double run_loss = 0;         // running sums since the last evaluation point
-  int64_t run_steps = 0, run_correct = 0, run_count = 0;
-};
-void add_state(std::map<std::string, std::string>& metadata, const LoopState& s);
-// Throws DataError naming `path` and the field when one is missing or not a number.
-LoopState read_state(const std::map<std::string, std::string>& metadata, const std::string& path);
-
-// Validates a checkpoint to resume `cfg` from (model, step within [0, total], recipe) and returns
-// the step to continue at.
-int64_t validate_resume(const Checkpoint& c, const std::string& path, const TrainConfig& cfg, int64_t total);
+// Throws DataError naming `path` unless the checkpoint was trained with cfg's recipe (or
+// cfg.allow_recipe_change). The Trainer checks the model, step and loop state when it resumes.
+void validate_resume(const Checkpoint& c, const std::string& path, const TrainConfig& cfg);
 
 }  // namespace gradc

@@ -31,6 +31,20 @@ void Metrics::add(std::span<const float> logits, std::span<const int32_t> labels
   }
 }
 
+void Metrics::add_binary(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const double z = logits[static_cast<size_t>(r)];
+    const int32_t y = labels[static_cast<size_t>(r)];
+    const int32_t pred = z > 0 ? 1 : 0;
+    // -log σ(z) for y = 1, -log(1 - σ(z)) = -log σ(-z) for y = 0, as softplus(∓z) without overflow.
+    const double t = y == 1 ? -z : z;
+    loss_sum += std::max(t, 0.0) + std::log1p(std::exp(-std::abs(t)));
+    correct += pred == y;
+    ++confusion[static_cast<size_t>(y) * 2 + static_cast<size_t>(pred)];
+    ++count;
+  }
+}
+
 std::string Metrics::confusion_text() const {
   std::string s = "true\\pred";
   char buf[32];

@@ -17,6 +17,9 @@ struct Metrics {
   explicit Metrics(int c = 10) : confusion(static_cast<size_t>(c * c), 0), classes(c) {}
   // Adds `rows` examples: logits row-major [rows, classes].
   void add(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows);
+  // Adds `rows` examples of a one-logit (sigmoid) classifier: p(1) = σ(z), predicted class z > 0;
+  // classes must be 2.
+  void add_binary(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows);
   double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0; }
   double log_loss() const { return count ? loss_sum / static_cast<double>(count) : 0; }
   std::string confusion_text() const;

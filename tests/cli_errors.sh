@@ -139,7 +139,8 @@ resume_with() {  # resume_with "needle" edits... : resume a copy of r/last.safet
   expect "$needle" "$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 8 \
     --optimizer adagrad --resume "$tmp/r2"
 }
-resume_with "metadata 'step' is '-30', expected an integer in [0, 8]" step=-30
+resume_with "metadata 'step' is '-30', expected an integer in [0, " step=-30
+resume_with "the checkpoint is at step 9, past this run's 8 steps" step=9
 resume_with "metadata 'step' is 'abc'" step=abc
 resume_with "metadata 'step' is '1e3'" step=1e3
 resume_with "metadata 'step' is '20x'" step=20x

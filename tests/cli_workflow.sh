@@ -45,9 +45,9 @@ grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; e
 "$GRADC" train dnn --engine reference --first-n 1200 --train-n 1000 --val-n 200 --test-n 100 --steps 3000 \
   --periods 30 > "$tmp/live.log" 2>&1 &
 live=$!
-for _ in $(seq 600); do grep -q "^period 1 " "$tmp/live.log" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "^Period 1/30" "$tmp/live.log" && break; sleep 0.05; done
 kill -0 "$live" 2>/dev/null || { echo "training ended before the check"; exit 1; }
-grep -q "^period 1 " "$tmp/live.log" || { echo "no period line in the log while training"; cat "$tmp/live.log"; exit 1; }
+grep -q "^Period 1/30" "$tmp/live.log" || { echo "no period line in the log while training"; cat "$tmp/live.log"; exit 1; }
 kill "$live"
 wait "$live" 2>/dev/null || true
 echo "cli workflow ok"

@@ -13,6 +13,7 @@
 #include "compiler/passes.h"
 #include "models/models.h"
 #include "runtime/interpreter.h"
+#include "runtime/labels.h"
 #include "runtime/program.h"
 #include "tests/targets.h"
 
@@ -25,8 +26,11 @@ void feed(const Graph& g, Interpreter& ip, uint32_t seed) {
     if (n.op != Op::Input) continue;
     const auto count = static_cast<size_t>(n.shape.numel());
     if (n.dtype == DType::I32) {
+      int64_t classes = 10;  // labels stay within every consumer's class count
+      for (const LabelCheck& c : label_checks(g))
+        if (c.input == n.id) classes = std::min(classes, c.classes);
       std::vector<int32_t> v(count);
-      for (auto& x : v) x = static_cast<int32_t>(rng() % 10);
+      for (auto& x : v) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(classes));
       ip.set_input_i32(n.name, v);
     } else {
       std::vector<float> v(count);

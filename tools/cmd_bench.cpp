@@ -12,6 +12,7 @@
 #include "tools/bench_gemm.h"
 #include "tools/bench_torch.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/peak.h"
 #include "tools/report.h"
 #include "tools/step_graph.h"
@@ -113,8 +114,8 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, cons
 
 namespace {
 void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report,
-                  const CompileOptions& opt) {
-  StepGraph s = make_step_graph(model, batch);
+                  const CompileOptions& opt, const Arch& arch) {
+  StepGraph s = make_step_graph(model, batch, {}, &arch);
   Program p(s.model->g, opt);
   fill_inputs(
       s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
@@ -185,6 +186,7 @@ struct BenchOpts {
   bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false;
   std::string report, shape;
   CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
+  ArchFlags arch;      // mlp/cnn layer shapes (plain and --kernels runs)
 };
 
 // --compare-fusion: fused vs unfused per configuration, and PyTorch eager on the same steps.
@@ -275,6 +277,7 @@ void add_bench(CLI::App& app) {
                       "), 'suite' with --compare-fusion, or 'gemm': every model GEMM alone vs OpenBLAS")
       ->required();
   o->flags.add(cmd);
+  o->arch.add(cmd);
   cmd->add_option("--shape", o->shape, "With 'gemm': time the one GEMM MxNxK (e.g. 2048x2048x2048)");
   cmd->add_flag("--compare-fusion", o->compare_fusion,
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
@@ -293,10 +296,16 @@ void add_bench(CLI::App& app) {
   cmd->callback([o] {
     if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30), o->report);
     if (!o->shape.empty()) throw UsageError("gradc: --shape only applies to 'gradc bench gemm'");
-    if (o->compare_fusion) return fusion_suite(*o);
+    if (o->compare_fusion) {
+      if (o->arch.resolve(o->model == "suite" ? "dnn" : o->model) !=
+          find_model(o->model == "suite" ? "dnn" : o->model).arch)
+        throw UsageError("gradc: --compare-fusion times the models' default layers (the PyTorch side builds them)");
+      return fusion_suite(*o);
+    }
+    const Arch arch = o->arch.resolve(o->model);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options());
-    StepGraph s = make_step_graph(o->model, batch);
+    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options(), arch);
+    StepGraph s = make_step_graph(o->model, batch, {}, &arch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit, o->flags.options());
     fill_inputs(g, *jit);

@@ -4,12 +4,14 @@
 
 #include "compiler/jit.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
 
 void add_compile(CLI::App& app) {
   struct Opts {
+    ArchFlags arch;
     std::string model, ir, assembly;
     int64_t batch = 0;
     int repeat = 0;
@@ -19,6 +21,7 @@ void add_compile(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("compile", "JIT-compile a model's training step; list kernels, dump IR/assembly");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  o->arch.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
   o->flags.add(cmd);
@@ -28,8 +31,9 @@ void add_compile(CLI::App& app) {
   cmd->add_flag("--schedule", o->schedule,
                 "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");
   cmd->callback([o] {
+    const Arch arch = o->arch.resolve(o->model);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    StepGraph s = make_step_graph(o->model, batch);
+    StepGraph s = make_step_graph(o->model, batch, {}, &arch);
     CompileOptions opt = o->flags.options();
     opt.keep_ir = !o->ir.empty();
     opt.keep_asm = !o->assembly.empty();
@@ -57,7 +61,7 @@ void add_compile(CLI::App& app) {
       if (o->schedule) std::printf("    schedule: %s\n", k.spec.describe().c_str());
     }
     for (int r = 1; r <= o->repeat; ++r) {
-      StepGraph s2 = make_step_graph(o->model, batch + r);
+      StepGraph s2 = make_step_graph(o->model, batch + r, {}, &arch);
       auto p2 = compile(s2.model->g, o->flags.options());
       std::printf("recompile at batch %lld: %.1f ms (IR %.1f + O3 %.1f + machine code %.1f)\n",
                   static_cast<long long>(batch + r), p2->compile_ms, p2->emit_ms, p2->opt_ms, p2->codegen_ms);

@@ -4,13 +4,16 @@
 #include "compiler/passes.h"
 #include "compiler/plan.h"
 #include "models/models.h"
+#include "models/train.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
 
 void add_dot(CLI::App& app) {
   struct Opts {
+    ArchFlags arch;
     std::string model, out, after;
     bool grad = false, step = false;
     int64_t batch = 0;
@@ -19,22 +22,27 @@ void add_dot(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("dot", "Render a model's graph, optionally after compiler passes");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  o->arch.add(cmd);
   cmd->add_option("-o,--output", o->out, "Output file: .svg, .png or .dot")->required();
   auto* g = cmd->add_flag("--grad", o->grad, "Append the gradient nodes of the loss w.r.t. every parameter");
-  cmd->add_flag("--step", o->step, "The whole training step: gradients and SGD updates")->excludes(g);
+  cmd->add_flag("--step", o->step,
+                "The whole training step: gradients and the recipe's optimizer (Adagrad + clipping for dnn, RMSprop "
+                "for mlp512, ...)")
+      ->excludes(g);
   cmd->add_option(
       "--after", o->after,
       "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
   o->flags.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
+    const Arch arch = o->arch.resolve(o->model);
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;
     std::unique_ptr<Model> m;
     if (o->step) {
-      m = make_step_graph(o->model, mo.batch).model;
+      m = make_step_graph(o->model, mo.batch, recipe(o->model).opt, &arch).model;
     } else {
-      m = build_model(o->model, mo);
+      m = build_model(o->model, mo, arch);
       if (o->grad) {
         std::vector<Tensor> ps = m->g.params();
         std::vector<Tensor> gs = grad(m->loss, ps);

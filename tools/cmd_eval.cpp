@@ -56,7 +56,7 @@ std::string eval_one(const std::string& path, const Dataset& d, const EvalOption
   Checkpoint c = load_checkpoint(path);
   const std::string m = model_of(c, path, o.model);
   const bool ema = !o.raw_weights && use_ema(c);
-  Metrics met = evaluate(m, c.tensors, d, EngineKind::Jit, 0, path);
+  Metrics met = evaluate(m, arch_of(c, m, path), c.tensors, d, EngineKind::Jit, 0, path);
   auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
   std::printf("%s (%s, step %s%s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
               step.c_str(), ema ? ", EMA weights" : "", o.dataset.c_str(), o.split.c_str(),
@@ -151,7 +151,7 @@ void add_predict(CLI::App& app) {
       throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) +
                        " images");
     Dataset one = slice(d, o->image, 1);
-    auto probs = predict_probs(m, c.tensors, one, o->checkpoint);
+    auto probs = predict_probs(m, arch_of(c, m, o->checkpoint), c.tensors, one, o->checkpoint);
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(o->image),
                 o->dataset.c_str(), o->split.c_str(), one.y[0], best, probs[best]);

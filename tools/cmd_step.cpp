@@ -14,6 +14,7 @@ namespace gradc::cli {
 
 void add_step(CLI::App& app) {
   struct Opts {
+    ArchFlags arch;
     std::string model = "dnn", data, svg;
     int64_t batch = 0;
     float lr = 0.1f;
@@ -21,15 +22,17 @@ void add_step(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("step", "One SGD step on an MNIST batch with the reference interpreter");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->capture_default_str();
+  o->arch.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(finite_float(0, 1e6, Bound::Open));
   cmd->add_option("--data", o->data, "MNIST directory (default: $GRADC_DATA/mnist or data/mnist)");
   cmd->add_option("--svg", o->svg, "Also write the gradient graph here (.svg/.png/.dot)");
   cmd->callback([o] {
+    const Arch arch = o->arch.resolve(o->model);
     if (o->model == "logic") throw UsageError("gradc step: 'logic' has no MNIST input; pick an MNIST model");
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    auto m = build_model(o->model, mo);
+    auto m = build_model(o->model, mo, arch);
     std::vector<Tensor> ps = m->g.params();
     std::vector<Tensor> gs = grad(m->loss, ps);
     for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);

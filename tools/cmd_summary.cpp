@@ -2,23 +2,27 @@
 #include "compiler/jit.h"
 #include "models/models.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
 
 void add_summary(CLI::App& app) {
   struct Opts {
+    ArchFlags arch;
     std::string model;
     int64_t batch = 0;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("summary", "Print layers, output shapes and parameter counts");
   cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  o->arch.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
+    const Arch arch = o->arch.resolve(o->model);
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    auto m = build_model(o->model, mo);
+    auto m = build_model(o->model, mo, arch);
     std::printf("model %s: %s (batch %lld)\n", o->model.c_str(), find_model(o->model).summary.c_str(),
                 static_cast<long long>(mo.batch));
     std::printf("%-4s %-16s %-22s %-18s %s\n", "id", "op", "name", "output shape", "params");
@@ -37,7 +41,7 @@ void add_summary(CLI::App& app) {
     }
     std::printf("total parameters: %s\n", grouped.c_str());
     // The compiled training step (SGD), with and without fusion and memory planning.
-    StepGraph step = make_step_graph(o->model, mo.batch);
+    StepGraph step = make_step_graph(o->model, mo.batch, {}, &arch);
     CompileOptions unfused;
     unfused.fuse = false;
     unfused.plan_memory = false;

@@ -22,8 +22,11 @@ struct TrainFlags {
   std::string loss_reduction;
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
   bool allow_recipe_change = false;
-  std::string weights_at;
+  std::string weights_at, monitor, csv_log;
+  std::optional<int> patience;
+  std::optional<double> plateau;
   CompileFlags compile;
+  ArchFlags arch;
 };
 
 template <class T, class U>
@@ -124,7 +127,14 @@ void add_train(CLI::App& app) {
       ->check(CLI::Range(1, 1000000000));
   cmd->add_flag("--keep-best", f->keep_best, "Keep the weights of the lowest validation loss");
   cmd->add_flag("--no-keep-best", f->no_keep_best, "Keep the last weights even if the recipe keeps the best");
-  cmd->add_flag("--early-stop", f->early_stop, "Stop when an epoch's training accuracy drops");
+  cmd->add_flag("--early-stop", f->early_stop, "Stop when --monitor stops improving (default: training accuracy)");
+  cmd->add_option("--monitor", f->monitor, "Metric of --early-stop and --reduce-lr-on-plateau (default acc)")
+      ->check(CLI::IsMember({"loss", "acc", "val_loss", "val_acc"}));
+  cmd->add_option("--patience", f->patience, "Evaluation points without improvement before acting (default 1)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--reduce-lr-on-plateau", f->plateau, "Multiply the learning rate by this factor on a plateau")
+      ->check(finite_float(0, 1, Bound::Open) & CLI::Range(0.0, 0.999999));
+  cmd->add_option("--csv-log", f->csv_log, "Also append every evaluation point to this CSV file");
   cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
   cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
   cmd->add_flag("--allow-recipe-change", f->allow_recipe_change,
@@ -133,11 +143,17 @@ void add_train(CLI::App& app) {
   cmd->add_option("--weights-at", f->weights_at,
                   "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
   f->compile.add(cmd);
+  f->arch.add(cmd);
   cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
   cmd->callback([f, cmd] {
     refuse_unused(*cmd, f->model, !f->report.empty());
     if (f->model == "logic") return run_logic(*f);
     TrainConfig c = recipe(f->model, f->preset);
+    c.arch = f->arch.resolve(f->model);
+    if (!f->monitor.empty()) c.monitor = f->monitor;
+    set_if(f->patience, c.patience);
+    set_if(f->plateau, c.plateau_factor);
+    c.csv_log = f->csv_log;
     set_if(f->batch, c.batch);
     if (!f->loss_reduction.empty()) c.sum_loss = f->loss_reduction == "sum";
     if (f->steps) c.steps = *f->steps, c.epochs = 0;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "tools/commands.h"
+
 namespace gradc::cli {
 
 namespace {
@@ -45,6 +47,42 @@ CLI::Validator unsigned64() {
         return "";
       },
       "UINT64");
+}
+
+}  // namespace gradc::cli
+
+namespace gradc::cli {
+
+void ArchFlags::add(CLI::App* cmd) {
+  cmd->add_option("--hidden", hidden, "mlp: hidden layer widths, e.g. 256,128 (default 128)")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--activation", activation, "mlp: relu | tanh | sigmoid | gelu (default relu)")
+      ->check(CLI::IsMember({"relu", "tanh", "sigmoid", "gelu"}));
+  cmd->add_option("--dropout", dropout, "mlp: dropout rate after each hidden layer (default 0)")
+      ->check(finite_float(0, 0.95));
+  cmd->add_option("--filters", filters, "cnn: convolution filters (default 28)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--kernel", kernel, "cnn: convolution kernel size (default 3)")->check(CLI::Range(1, 28));
+  cmd->add_option("--dense", dense, "cnn: dense layer width (default 128)")->check(CLI::Range(1, 1 << 20));
+}
+
+Arch ArchFlags::resolve(const std::string& model) const {
+  const ModelSpec& spec = find_model(model);
+  const bool mlp_flags = !hidden.empty() || !activation.empty() || dropout;
+  const bool cnn_flags = filters || kernel || dense;
+  if (mlp_flags && spec.kind != ArchKind::Mlp)
+    throw UsageError("gradc: --hidden, --activation and --dropout apply to the mlp model, not '" + model +
+                     "' (a fixed tutorial preset)");
+  if (cnn_flags && spec.kind != ArchKind::Cnn)
+    throw UsageError("gradc: --filters, --kernel and --dense apply to the cnn model, not '" + model + "'");
+  Arch a = spec.arch;
+  if (!hidden.empty()) a.hidden = hidden;
+  if (!activation.empty()) a.activation = activation;
+  if (dropout) a.dropout = *dropout;
+  if (filters) a.filters = *filters;
+  if (kernel) a.kernel = *kernel;
+  if (dense) a.dense = *dense;
+  return a;
 }
 
 }  // namespace gradc::cli

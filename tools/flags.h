@@ -4,7 +4,9 @@
 // `2^64` and `1e23` all became 18446744073709551615); the messages print short numbers.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace gradc::cli {
 
@@ -14,5 +16,22 @@ enum class Bound { Closed, Open };  // whether `lo` itself is allowed
 CLI::Validator finite_float(double lo, double hi, Bound low = Bound::Closed);
 // A decimal integer in [0, 2^64 - 1].
 CLI::Validator unsigned64();
+
+}  // namespace gradc::cli
+
+#include "models/models.h"
+
+namespace gradc::cli {
+
+// --hidden/--activation/--dropout (the mlp model) and --filters/--kernel/--dense (cnn), on every
+// command that builds a model. resolve() refuses a flag the model does not take.
+struct ArchFlags {
+  std::vector<int64_t> hidden;
+  std::string activation;
+  std::optional<float> dropout;
+  std::optional<int64_t> filters, kernel, dense;
+  void add(CLI::App* cmd);
+  Arch resolve(const std::string& model) const;
+};
 
 }  // namespace gradc::cli

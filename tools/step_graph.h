@@ -14,9 +14,10 @@ struct StepGraph {
 
 // Forward + backward + the given optimizer's update (default: plain SGD, as in the PyTorch
 // per-step reference figures), all in one graph.
-inline StepGraph make_step_graph(const std::string& name, int64_t batch, OptimizerConfig opt = {}) {
+inline StepGraph make_step_graph(const std::string& name, int64_t batch, OptimizerConfig opt = {},
+                                 const Arch* arch = nullptr) {
   StepGraph s;
-  s.model = build_model(name, {.batch = batch, .training = true});
+  s.model = build_model(name, {.batch = batch, .training = true}, arch ? *arch : find_model(name).arch);
   s.step = add_optimizer(s.model->loss, opt);
   return s;
 }

@@ -1,0 +1,46 @@
+#include "models/metadata.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/dataset.h"
+
+namespace gradc {
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string exact(double v) { return format("%.17g", v); }
+
+int64_t metadata_int(const std::map<std::string, std::string>& metadata, const std::string& key, int64_t max,
+                     const std::string& path) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) throw DataError("gradc: " + path + ": metadata has no '" + key + "'");
+  const std::string& s = it->second;
+  bool ok = !s.empty() && s.size() <= 18;  // 18 digits cannot overflow int64
+  for (char ch : s) ok &= ch >= '0' && ch <= '9';
+  const int64_t v = ok ? std::stoll(s) : -1;
+  if (!ok || v > max)
+    throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + s.substr(0, 40) +
+                    "', expected an integer in [0, " + std::to_string(max) + "]");
+  return v;
+}
+
+double metadata_real(const std::map<std::string, std::string>& metadata, const std::string& key,
+                     const std::string& path) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) throw DataError("gradc: " + path + ": metadata has no '" + key + "'");
+  const char* b = it->second.c_str();
+  char* end = nullptr;
+  const double v = std::strtod(b, &end);
+  if (end == b || *end != '\0' || std::isnan(v))
+    throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + it->second.substr(0, 40) +
+                    "', expected a number");
+  return v;
+}
+
+}  // namespace gradc

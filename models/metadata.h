@@ -1,0 +1,23 @@
+// Checkpoint metadata values: numbers that round-trip exactly, and validated reads that name the
+// file, the field and the bad value (a named error, exit 2, never a bare stoll).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace gradc {
+
+// printf-style formatting into a std::string (the one snprintf helper of the project).
+std::string format(const char* fmt, double v);
+// %.17g: every double round-trips, "inf" included.
+std::string exact(double v);
+
+// A non-negative decimal integer field of `metadata` at most `max`; throws DataError naming `path`,
+// the field and the value otherwise (missing, empty, "abc", "-30", "1e3", "20x", out of range).
+int64_t metadata_int(const std::map<std::string, std::string>& metadata, const std::string& key, int64_t max,
+                     const std::string& path);
+// A number (inf allowed, NaN not); throws DataError like metadata_int.
+double metadata_real(const std::map<std::string, std::string>& metadata, const std::string& key,
+                     const std::string& path);
+
+}  // namespace gradc

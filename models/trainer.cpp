@@ -1,0 +1,169 @@
+#include "models/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "models/data_split.h"
+#include "models/metadata.h"
+#include "models/params.h"
+#include "models/trainer_impl.h"
+#include "runtime/files.h"
+
+namespace gradc {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+}  // namespace
+
+float Schedule::lr_at(float base, int64_t step, int64_t epoch) const {
+  switch (kind) {
+    case Kind::Constant:
+      return base;
+    case Kind::Exponential: {
+      double p = static_cast<double>(step) / static_cast<double>(decay_steps);
+      if (staircase) p = std::floor(p);
+      return static_cast<float>(base * std::pow(static_cast<double>(rate), p));
+    }
+    case Kind::PerEpoch:
+      return static_cast<float>(base * std::pow(static_cast<double>(rate), static_cast<double>(epoch)));
+  }
+  return base;
+}
+
+Schedule::Kind parse_schedule(const std::string& s) {
+  if (s == "constant") return Schedule::Kind::Constant;
+  if (s == "exponential") return Schedule::Kind::Exponential;
+  if (s == "per-epoch") return Schedule::Kind::PerEpoch;
+  throw std::invalid_argument("gradc: unknown schedule '" + s + "' (use constant, exponential, per-epoch)");
+}
+
+const char* schedule_name(Schedule::Kind k) {
+  switch (k) {
+    case Schedule::Kind::Constant:
+      return "constant";
+    case Schedule::Kind::Exponential:
+      return "exponential";
+    case Schedule::Kind::PerEpoch:
+      return "per-epoch";
+  }
+  return "?";
+}
+
+double metric_of(const PeriodRow& r, const std::string& name) {
+  if (name == "loss") return r.train_loss;
+  if (name == "acc") return r.train_acc;
+  if ((name == "val_loss" || name == "val_acc") && !r.has_val)
+    throw std::invalid_argument("gradc: metric '" + name + "' needs a validation set (--val-n or --val-fraction)");
+  if (name == "val_loss") return r.val_loss;
+  if (name == "val_acc") return r.val_acc;
+  throw std::invalid_argument("gradc: unknown metric '" + name + "' (use loss, acc, val_loss, val_acc)");
+}
+
+bool metric_higher_is_better(const std::string& name) { return name == "acc" || name == "val_acc"; }
+
+Trainer::Trainer(std::string name, ModelFn build, FitConfig cfg)
+    : name_(std::move(name)), build_(std::move(build)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {
+  if (cfg_.batch < 1) throw std::invalid_argument("gradc: the batch size must be at least 1");
+  impl_->model = build_fed_model(name_, build_, {.batch = cfg_.batch, .training = true, .seed = cfg_.seed}, cfg_.feeds);
+  Model& m = *impl_->model;
+  if (cfg_.sum_loss) cfg_.opt.loss_scale = static_cast<float>(cfg_.batch);
+  impl_->ts = add_optimizer(m.loss, cfg_.opt);
+  m.g.mark_output(impl_->ts.total_loss, "total_loss");
+  CompileOptions co;
+  co.fuse = cfg_.fuse && !cfg_.check_numerics;
+  co.plan_memory = !cfg_.check_numerics;  // every intermediate inspectable
+  co.passes = cfg_.passes;
+  const auto t = Clock::now();
+  impl_->engine = make_engine(m.g, cfg_.engine, co);
+  impl_->compile_ms = cfg_.engine == EngineKind::Jit ? secs(t, Clock::now()) * 1000 : 0;
+  impl_->engine->set_threads(cfg_.threads);
+  impl_->x = m.g.find_id(cfg_.feeds.x);
+  impl_->y = m.g.find_id(cfg_.feeds.y);
+  impl_->key = m.g.find_id(cfg_.feeds.dropout_key);
+  impl_->eval = std::make_unique<Evaluator>(name_, build_, cfg_.feeds, cfg_.engine, cfg_.threads, cfg_.eval_batch);
+  impl_->classes = impl_->eval->classes();
+}
+
+Trainer::~Trainer() = default;
+
+const Graph& Trainer::graph() const { return impl_->model->g; }
+const TrainStep& Trainer::train_step() const { return impl_->ts; }
+void Trainer::add_callback(std::shared_ptr<Callback> cb) { callbacks_.push_back(std::move(cb)); }
+double Trainer::running_loss() const { return run_steps_ ? run_loss_ / static_cast<double>(run_steps_) : 0; }
+double Trainer::running_acc() const {
+  return run_count_ ? static_cast<double>(run_correct_) / static_cast<double>(run_count_) : 0;
+}
+double Trainer::seconds() const { return secs(impl_->t0, Clock::now()); }
+
+void Trainer::check_data(const Dataset& d, const std::string& what) const { impl_->eval->check(d, what); }
+
+std::vector<NamedTensor> Trainer::state() { return snapshot(graph(), *impl_->engine, true); }
+
+std::vector<NamedTensor> Trainer::weights(bool eval) {
+  return eval ? eval_weights(state(), true) : snapshot(graph(), *impl_->engine, false);
+}
+
+void Trainer::set_weights(const std::vector<NamedTensor>& w, const std::string& from) {
+  restore(graph(), *impl_->engine, w, from);
+  for (const NamedTensor& t : w)  // the EMA copies too, so evaluation uses exactly these weights
+    if (const int id = graph().find_id(t.name + "/ema"); id >= 0 && graph().node(id).shape == t.shape) {
+      auto d = impl_->engine->f32(id);
+      std::copy(t.data.begin(), t.data.end(), d.begin());
+    }
+}
+
+void Trainer::save(const std::string& path, double val_loss) {
+  Checkpoint c;
+  c.tensors = state();
+  c.metadata = cfg_.metadata;
+  c.metadata["format"] = "gradc-1";
+  c.metadata["model"] = name_;
+  c.metadata["step"] = std::to_string(step_);
+  c.metadata["epoch"] = std::to_string(step_ == 0 ? 0 : (step_ - 1) / per_epoch_ + 1);
+  c.metadata["seed"] = std::to_string(cfg_.seed);
+  c.metadata["batch"] = std::to_string(cfg_.batch);
+  c.metadata["optimizer"] = optimizer_name(cfg_.opt.kind);
+  c.metadata["val_loss"] = std::to_string(val_loss);
+  c.metadata["state.run_loss"] = exact(run_loss_);
+  c.metadata["state.run_steps"] = std::to_string(run_steps_);
+  c.metadata["state.run_correct"] = std::to_string(run_correct_);
+  c.metadata["state.run_count"] = std::to_string(run_count_);
+  for (const auto& cb : callbacks_) cb->save_state(c.metadata);
+  save_checkpoint(path, c);
+}
+
+void Trainer::resume(const Checkpoint& c, const std::string& path) {
+  if (auto it = c.metadata.find("model"); it == c.metadata.end() || it->second != name_)
+    throw DataError("gradc: " + path + ": a '" + (it == c.metadata.end() ? "(unnamed)" : it->second) +
+                    "' checkpoint, not '" + name_ + "'");
+  constexpr int64_t kMax = int64_t{1} << 53;
+  start_step_ = step_ = metadata_int(c.metadata, "step", kMax, path);
+  run_loss_ = metadata_real(c.metadata, "state.run_loss", path);
+  run_steps_ = metadata_int(c.metadata, "state.run_steps", kMax, path);
+  run_correct_ = metadata_int(c.metadata, "state.run_correct", kMax, path);
+  run_count_ = metadata_int(c.metadata, "state.run_count", kMax, path);
+  for (const auto& cb : callbacks_) cb->load_state(c.metadata, path);
+  restore(graph(), *impl_->engine, c.tensors, path, true);
+}
+
+Metrics Trainer::run_eval(const std::vector<NamedTensor>& w, const Dataset& d, std::vector<float>* logits) {
+  return impl_->eval->run(w, d, logits);
+}
+
+Metrics Trainer::evaluate(const Dataset& d) {
+  check_data(d, "evaluation data");
+  return run_eval(weights(true), d, nullptr);
+}
+
+std::vector<float> Trainer::predict(const Dataset& d) {
+  check_data(d, "prediction data");
+  std::vector<float> out;
+  run_eval(weights(true), d, &out);
+  return out;
+}
+
+}  // namespace gradc

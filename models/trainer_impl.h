@@ -1,0 +1,26 @@
+// The Trainer's private state, shared by trainer.cpp (setup, evaluation, checkpoints) and fit.cpp
+// (the loop). Not installed.
+#pragma once
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "models/evaluator.h"
+#include "models/trainer.h"
+
+namespace gradc {
+
+struct Trainer::Impl {
+  std::unique_ptr<Model> model;
+  TrainStep ts;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Evaluator> eval;
+  int x = -1, y = -1, key = -1, classes = 0;
+  double compile_ms = 0;
+  std::chrono::steady_clock::time_point t0, t_period;
+  int64_t period_start = 0;
+  float first_loss = 0;
+  bool diverged = false;
+};
+
+}  // namespace gradc
