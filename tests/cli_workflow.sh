@@ -38,7 +38,8 @@ test -s "$evil/p'\"\$(touch $tmp/pwned2).png" || { echo "predict --plot did not 
 grep -q "warning: the training loss exploded to .* lower --lr (now 1e+06)" "$tmp/diverge.err" ||
   { echo "no divergence warning"; cat "$tmp/diverge.err"; exit 1; }
 summary=$("$GRADC" summary mlp512)  # captured first: grep -q closing the pipe early is a SIGPIPE
-grep -q "total parameters: 932,362" <<<"$summary"
+grep -q "Total params: 932,362" <<<"$summary"
+grep -q "^dense1 (Dense, relu, dropout) *(None, 512) *401,920" <<<"$summary"
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

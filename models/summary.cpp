@@ -1,0 +1,101 @@
+#include "models/summary.h"
+
+#include <map>
+#include <set>
+#include <vector>
+
+namespace gradc {
+
+namespace {
+std::string grouped(int64_t v) {
+  std::string t = std::to_string(v), out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i && (t.size() - i) % 3 == 0) out += ',';
+    out += t[i];
+  }
+  return out;
+}
+
+std::string keras_shape(const Shape& s, int64_t batch) {
+  std::string out = "(";
+  for (int i = 0; i < s.rank; ++i)
+    out += (i ? ", " : "") + (i == 0 && s[0] == batch ? std::string("None") : std::to_string(s[i]));
+  return out + ")";
+}
+
+struct Layer {
+  std::string name;
+  std::set<std::string> ops;  // activations and dropout seen in the layer
+  int weight_rank = 0;
+  int64_t params = 0;
+  int last = -1;  // the node whose shape is the layer's output
+};
+
+std::string layer_type(const Layer& l) {
+  std::string t = l.weight_rank == 4 ? "Conv2D" : l.weight_rank == 2 ? "Dense" : "Layer";
+  if (l.ops.count("tanh") && l.ops.count("square"))
+    t += ", gelu";
+  else
+    for (const char* a : {"relu", "tanh", "sigmoid"})
+      if (l.ops.count(a)) t += std::string(", ") + a;
+  if (l.ops.count("dropout")) t += ", dropout";
+  return t;
+}
+}  // namespace
+
+std::string summary(const Graph& g) {
+  std::vector<Layer> layers;
+  std::map<std::string, size_t> index;
+  std::vector<int> layer_of(g.size(), -1);
+  int64_t batch = -1, state = 0;
+  std::vector<const Node*> inputs;
+  for (const Node& n : g.nodes()) {
+    int l = -1;
+    if (n.op == Op::Input) {
+      if (n.dtype == DType::F32 && n.shape.rank >= 2) {
+        inputs.push_back(&n);
+        if (batch < 0) batch = n.shape[0];
+      }
+    } else if (n.op == Op::Parameter) {
+      if (n.role != Role::Param) {
+        state += n.shape.numel();
+        continue;
+      }
+      const std::string name = n.name.substr(0, n.name.rfind('/'));
+      if (!index.count(name)) index[name] = layers.size(), layers.push_back(Layer{name, {}, 0, 0, -1});
+      l = static_cast<int>(index[name]);
+      layers[static_cast<size_t>(l)].params += n.shape.numel();
+      layers[static_cast<size_t>(l)].weight_rank = std::max(layers[static_cast<size_t>(l)].weight_rank, n.shape.rank);
+    } else if (n.role != Role::Grad && op_info(n.op).kind != OpKind::Loss) {
+      for (int in : n.in) l = std::max(l, layer_of[static_cast<size_t>(in)]);
+      if (l >= 0) {  // a flatten after a layer is not its output (Keras shows that shape)
+        if (op_info(n.op).kind != OpKind::Layout) layers[static_cast<size_t>(l)].last = n.id;
+        layers[static_cast<size_t>(l)].ops.insert(op_name(n.op));
+      }
+    }
+    layer_of[static_cast<size_t>(n.id)] = l;
+  }
+  char line[160];
+  std::string out = "Model: \"" + g.name + "\"\n";
+  std::snprintf(line, sizeof line, "%-36s %-20s %12s\n", "Layer (type)", "Output Shape", "Param #");
+  out += line + std::string(70, '=') + "\n";
+  for (const Node* n : inputs) {
+    std::snprintf(line, sizeof line, "%-36s %-20s %12s\n", (n->name + " (Input)").c_str(),
+                  keras_shape(n->shape, batch).c_str(), "0");
+    out += line;
+  }
+  int64_t total = 0;
+  for (const Layer& l : layers) {
+    total += l.params;
+    const std::string shape = l.last >= 0 ? keras_shape(g.node(l.last).shape, batch) : "-";
+    std::snprintf(line, sizeof line, "%-36s %-20s %12s\n", (l.name + " (" + layer_type(l) + ")").c_str(), shape.c_str(),
+                  grouped(l.params).c_str());
+    out += line;
+  }
+  out += std::string(70, '=') + "\n";
+  out += "Total params: " + grouped(total) + "\nTrainable params: " + grouped(total) + "\n";
+  out += "Non-trainable params: 0" + (state ? " (optimizer state and EMA: " + grouped(state) + " values)" : "") + "\n";
+  return out;
+}
+
+}  // namespace gradc
