@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "models/metadata.h"
 #include "models/resume.h"
 #include "runtime/checkpoint.h"
 
@@ -16,9 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (bool allow : {false, true}) {
       cfg.allow_recipe_change = allow;
       try {
-        const int64_t step = gradc::validate_resume(c, "fuzz.safetensors", cfg, 1000);
+        gradc::validate_resume(c, "fuzz.safetensors", cfg);
+        const int64_t step = gradc::metadata_int(c.metadata, "step", 1000, "fuzz.safetensors");
         if (step < 0 || step > 1000) __builtin_trap();
-        gradc::read_state(c.metadata, "fuzz.safetensors");
+        for (const char* k : {"state.run_loss", "state.best_val"}) gradc::metadata_real(c.metadata, k, "f");
+        gradc::metadata_int(c.metadata, "state.run_steps", int64_t{1} << 53, "fuzz.safetensors");
       } catch (const gradc::DataError&) {
       }
     }
