@@ -21,6 +21,15 @@ bool Monitor::improved(double v) const {
   return metric_higher_is_better(metric) ? v > best + min_delta : v < best - min_delta;
 }
 
+bool Monitor::plateau(double v, int patience) {
+  if (improved(v)) {
+    best = v;
+    wait = 0;
+    return false;
+  }
+  return ++wait >= std::max(1, patience);
+}
+
 void Monitor::require(const Trainer& t, const char* who) const {
   if (metric.rfind("val_", 0) == 0 && !t.has_validation())
     throw std::invalid_argument(std::string("gradc: ") + who + " monitors " + metric +
@@ -55,12 +64,7 @@ void EarlyStopping::on_train_begin(Trainer& t) {
 
 void EarlyStopping::on_eval(Trainer& t, const PeriodRow& row) {
   const double v = metric_of(row, mon_.metric);
-  if (mon_.improved(v)) {
-    mon_.best = v;
-    mon_.wait = 0;
-    return;
-  }
-  if (++mon_.wait < std::max(1, patience_)) return;
+  if (!mon_.plateau(v, patience_)) return;
   t.request_stop(mon_.metric + " " + format("%.4f", v) + " has not improved on " + format("%.4f", mon_.best) + " for " +
                  std::to_string(mon_.wait) + " evaluation" + (mon_.wait > 1 ? "s" : ""));
   if (verbose_) std::printf("early stop after %s: %s\n", point_name(t, row).c_str(), t.stop_reason().c_str());
@@ -123,12 +127,7 @@ void ReduceLROnPlateau::on_train_begin(Trainer& t) {
 
 void ReduceLROnPlateau::on_eval(Trainer& t, const PeriodRow& row) {
   const double v = metric_of(row, mon_.metric);
-  if (mon_.improved(v)) {
-    mon_.best = v;
-    mon_.wait = 0;
-    return;
-  }
-  if (++mon_.wait < std::max(1, patience_)) return;
+  if (!mon_.plateau(v, patience_)) return;
   mon_.wait = 0;
   const double base = t.config().lr;
   const double next = std::max(scale_ * factor_, min_lr_ / base);

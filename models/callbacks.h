@@ -20,6 +20,8 @@ struct Monitor {
   double best;       // ±inf until the first point
   int64_t wait = 0;  // points since the last improvement
   bool improved(double v) const;
+  // Records `v`: true when it is the max(1, patience)-th point in a row without improvement.
+  bool plateau(double v, int patience);
   void require(const Trainer& t, const char* who) const;  // named error when val_* has no val set
   void save(Metadata& m, const std::string& prefix) const;
   void load(const Metadata& m, const std::string& prefix, const std::string& path);
