@@ -2,11 +2,14 @@
 #include <graphviz/cgraph.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "autodiff/autodiff.h"
 #include "autodiff/dot.h"
+#include "compiler/passes.h"
+#include "compiler/view.h"
 #include "models/models.h"
 
 namespace gradc {
@@ -70,6 +73,40 @@ TEST(Dot, RendersSvgAndPng) {
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
   EXPECT_THROW(render_dot(to_dot(m->g), (dir / "l.bmpx").string()), std::invalid_argument);
   EXPECT_THROW(render_dot("digraph { a -> ", svg), std::runtime_error);
+}
+
+int count_op(const Graph& g, Op op) {
+  return static_cast<int>(std::count_if(g.nodes().begin(), g.nodes().end(), [&](const Node& n) { return n.op == op; }));
+}
+
+// view_after: the pipeline stops where asked; the whole fused pipeline groups kernels into clusters.
+TEST(Dot, ViewAfterPassesAndKernelClusters) {
+  auto m = build_model("dnn", {});
+  const std::vector<Tensor> ps = m->g.params();
+  const std::vector<Tensor> gs = grad(m->loss, ps);
+  for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);
+  const CompileOptions co;
+  const CompilerView before = view_after(m->g, co, "dce");
+  EXPECT_EQ(count_op(before.g, Op::Dense), 0);
+  EXPECT_TRUE(before.kernel_of.empty());
+  EXPECT_EQ(before.passes.back(), "dce");
+  const CompilerView dense = view_after(m->g, co, "fuse-dense");
+  EXPECT_EQ(count_op(dense.g, Op::Dense), 3);  // one per layer
+  const CompilerView all = view_after(m->g, co, "fuse");
+  EXPECT_EQ(all.passes, default_passes(true));
+  ASSERT_EQ(all.kernel_of.size(), all.g.size());
+  std::vector<int> per_kernel(all.g.size(), 0);
+  for (int k : all.kernel_of)
+    if (k >= 0) ++per_kernel[static_cast<size_t>(k)];
+  EXPECT_GT(*std::max_element(per_kernel.begin(), per_kernel.end()), 1);  // a multi-node kernel exists
+  const std::string dot = dot_after(m->g, co, "fuse");
+  EXPECT_NE(dot.find("subgraph cluster_k"), std::string::npos);
+  EXPECT_GT(parse(dot).nodes, 0);
+  CompileOptions unfused;
+  unfused.fuse = false;
+  EXPECT_TRUE(view_after(m->g, unfused, "fuse").kernel_of.empty());
+  EXPECT_THROW(view_after(m->g, unfused, "fuse-dense"), std::invalid_argument);  // not in this pipeline
+  EXPECT_THROW(view_after(m->g, co, "no-such-pass"), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 // gradc dot MODEL [--grad|--step] [--after PASS] -o FILE.svg|.png|.dot
 #include "autodiff/autodiff.h"
 #include "autodiff/dot.h"
-#include "compiler/passes.h"
-#include "compiler/plan.h"
+#include "compiler/view.h"
 #include "models/models.h"
 #include "models/train.h"
 #include "tools/commands.h"
@@ -49,31 +48,10 @@ void add_dot(CLI::App& app) {
         for (size_t i = 0; i < gs.size(); ++i) m->g.mark_output(gs[i], "grad/" + ps[i].node().name);
       }
     }
-    Graph shown = m->g;
-    std::vector<int> kernel_of;
-    if (!o->after.empty()) {
-      const CompileOptions co = o->flags.options();
-      const std::vector<std::string> passes = co.passes.empty() ? default_passes(co.fuse) : co.passes;
-      const bool all = o->after == "fuse";
-      if (!all && std::find(passes.begin(), passes.end(), o->after) == passes.end()) {
-        find_pass(o->after);  // unknown: lists the known passes
-        throw UsageError("gradc: pass '" + o->after + "' is not in the pipeline (" + std::to_string(passes.size()) +
-                         " passes; see --passes)");
-      }
-      shown = run_passes(m->g, passes, all ? "" : o->after).g;
-      if (all && co.fuse) {  // plan-level fusion: which kernel computes each node
-        PlanOptions po;
-        const Plan plan = make_plan(shown, po);
-        kernel_of.assign(shown.size(), -1);
-        for (size_t k = 0; k < plan.kernels.size(); ++k) {
-          if (plan.kernels[k].copy_from >= 0) continue;
-          kernel_of[static_cast<size_t>(plan.kernels[k].node)] = static_cast<int>(k);
-          for (int f : plan.kernels[k].fused) kernel_of[static_cast<size_t>(f)] = static_cast<int>(k);
-        }
-      }
-    }
-    render_dot(to_dot(shown, kernel_of.empty() ? nullptr : &kernel_of), o->out);
-    std::printf("wrote %s (%zu nodes)\n", o->out.c_str(), shown.size());
+    const CompilerView v =
+        o->after.empty() ? CompilerView{m->g, {}, {}} : view_after(m->g, o->flags.options(), o->after);
+    render_dot(to_dot(v.g, v.kernel_of.empty() ? nullptr : &v.kernel_of), o->out);
+    std::printf("wrote %s (%zu nodes)\n", o->out.c_str(), v.g.size());
   });
 }
 

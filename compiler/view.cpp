@@ -1,0 +1,53 @@
+#include "compiler/view.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "autodiff/dot.h"
+#include "compiler/passes.h"
+#include "compiler/plan.h"
+
+namespace gradc {
+
+namespace {
+// Which kernel computes each node of `g` under the plan compile() would make.
+std::vector<int> kernel_clusters(const Graph& g, const CompileOptions& opt) {
+  PlanOptions po;
+  po.fuse_elementwise = opt.fuse;
+  po.plan_memory = opt.plan_memory;
+  po.target = opt.target ? &*opt.target : nullptr;
+  const Plan plan = make_plan(g, po);
+  std::vector<int> kernel_of(g.size(), -1);
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    const KernelInfo& ki = plan.kernels[k];
+    if (ki.copy_from >= 0) continue;  // parameter-update copies compute nothing new
+    kernel_of[static_cast<size_t>(ki.node)] = static_cast<int>(k);
+    for (int f : ki.fused) kernel_of[static_cast<size_t>(f)] = static_cast<int>(k);
+  }
+  return kernel_of;
+}
+}  // namespace
+
+CompilerView view_after(const Graph& g, const CompileOptions& opt, const std::string& after) {
+  const std::vector<std::string> pipeline = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
+  const bool all = after.empty() || after == "fuse";
+  auto stop = all ? pipeline.end() : std::find(pipeline.begin(), pipeline.end(), after);
+  if (stop == pipeline.end() && !all) {
+    find_pass(after);  // an unknown name: throws listing the known passes
+    std::string names;
+    for (const std::string& p : pipeline) names += (names.empty() ? "" : ",") + p;
+    throw std::invalid_argument("gradc: pass '" + after + "' is not in the pipeline (" + names + ")");
+  }
+  CompilerView v;
+  v.passes.assign(pipeline.begin(), all ? pipeline.end() : stop + 1);
+  v.g = run_passes(g, v.passes, "", opt.target ? &*opt.target : nullptr).g;
+  if (all && opt.fuse) v.kernel_of = kernel_clusters(v.g, opt);
+  return v;
+}
+
+std::string dot_after(const Graph& g, const CompileOptions& opt, const std::string& after) {
+  const CompilerView v = view_after(g, opt, after);
+  return to_dot(v.g, v.kernel_of.empty() ? nullptr : &v.kernel_of);
+}
+
+}  // namespace gradc
