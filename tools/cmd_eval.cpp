@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "models/models.h"
+#include "models/params.h"
 #include "models/train.h"
 #include "runtime/checkpoint.h"
 #include "tools/commands.h"
@@ -27,42 +28,62 @@ Dataset load_eval_data(const std::string& dataset, const std::string& data, cons
   return limit > 0 ? slice(d, 0, std::min(limit, d.n)) : d;
 }
 
-// The weights the trainer evaluates with: each parameter's "<name>/ema" moving average when the
-// checkpoint holds one (unless raw), so eval reproduces the trainer's figures.
-bool use_ema(Checkpoint& c) {
-  bool any = false;
-  for (NamedTensor& t : c.tensors)
-    if (const NamedTensor* e = c.find(t.name + "/ema"); e && e->shape == t.shape) {
-      t.data = e->data;
-      any = true;
-    }
-  return any;
-}
-
-// A checkpoint's "step" metadata without evaluating it ("" if it has none).
-std::string peek_step(const std::string& path) {
-  const Checkpoint c = load_checkpoint(path);
-  auto it = c.metadata.find("step");
-  return it == c.metadata.end() ? "" : it->second;
-}
-
 struct EvalOptions {
   std::string model, dataset, split;
   bool raw_weights = false, confusion = false;
 };
 
-// Evaluates one checkpoint: one line, the confusion matrix on request; returns its step.
-std::string eval_one(const std::string& path, const Dataset& d, const EvalOptions& o) {
-  Checkpoint c = load_checkpoint(path);
+std::string step_of(const Checkpoint& c) {
+  auto it = c.metadata.find("step");
+  return it == c.metadata.end() ? "" : it->second;
+}
+
+// Evaluates one checkpoint with the weights the trainer evaluates with (each parameter's EMA copy
+// when the checkpoint holds one, unless raw): one line, the confusion matrix on request.
+void eval_one(const Checkpoint& c, const std::string& path, const Dataset& d, const EvalOptions& o) {
   const std::string m = model_of(c, path, o.model);
-  const bool ema = !o.raw_weights && use_ema(c);
-  Metrics met = evaluate(m, arch_of(c, m, path), c.tensors, d, EngineKind::Jit, 0, path);
-  auto step = c.metadata.count("step") ? c.metadata.at("step") : "?";
+  bool ema = false;
+  const std::vector<NamedTensor> w = eval_weights(c.tensors, !o.raw_weights, &ema);
+  Metrics met = evaluate(m, arch_of(c, m, path), w, d, EngineKind::Jit, 0, path);
+  const std::string step = step_of(c).empty() ? "?" : step_of(c);
   std::printf("%s (%s, step %s%s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
               step.c_str(), ema ? ", EMA weights" : "", o.dataset.c_str(), o.split.c_str(),
               static_cast<long long>(met.count), met.accuracy(), met.log_loss());
   if (o.confusion) std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
-  return step;
+}
+
+// Evaluates each .safetensors file of `dir` when it appears or changes step, until no new one came
+// for `timeout` seconds (0: forever). A bad entry is reported and skipped.
+void watch(const std::string& dir, double timeout, const Dataset& d, const EvalOptions& eo) {
+  std::printf("watching %s for checkpoints%s\n", dir.c_str(), timeout > 0 ? "" : " (Ctrl-C to stop)");
+  std::map<std::string, std::filesystem::file_time_type> seen;
+  std::map<std::string, std::string> evaluated_step;  // path -> step: a rewrite at the same step is not news
+  auto last_new = std::chrono::steady_clock::now();
+  for (;;) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() != ".safetensors") continue;  // skips *.tmp files being written
+      const std::string path = e.path().string();
+      const auto t = e.last_write_time();
+      if (auto it = seen.find(path); it != seen.end() && it->second == t) continue;
+      seen[path] = t;
+      last_new = std::chrono::steady_clock::now();
+      try {
+        const Checkpoint c = load_checkpoint(path);
+        const std::string step = step_of(c);
+        if (!step.empty() && evaluated_step[path] == step) continue;
+        eval_one(c, path, d, eo);
+        evaluated_step[path] = step;
+      } catch (const std::exception& err) {  // a bad entry (FIFO, directory, no or unknown model) is skipped
+        std::string why = err.what();
+        if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
+        std::fprintf(stderr, "gradc: skipping %s: %s\n", path.c_str(), why.c_str());
+      }
+      std::fflush(stdout);
+    }
+    if (timeout > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - last_new).count() > timeout)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 }  // namespace
 
@@ -92,40 +113,13 @@ void add_eval(CLI::App& app) {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
     const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion};
     if (!o->checkpoint.empty()) {
-      eval_one(o->checkpoint, load_eval_data(o->dataset, o->data, o->split, o->limit), eo);
+      eval_one(load_checkpoint(o->checkpoint), o->checkpoint, load_eval_data(o->dataset, o->data, o->split, o->limit),
+               eo);
       return;
     }
     if (!std::filesystem::is_directory(o->watch)) throw UsageError("gradc: --watch " + o->watch + ": not a directory");
-    const Dataset d = load_eval_data(o->dataset, o->data, o->split, o->limit);  // once: its errors end the watch
-    std::printf("watching %s for checkpoints%s\n", o->watch.c_str(), o->watch_timeout > 0 ? "" : " (Ctrl-C to stop)");
-    std::map<std::string, std::filesystem::file_time_type> seen;
-    std::map<std::string, std::string> evaluated_step;  // path -> step: a rewrite at the same step is not news
-    auto last_new = std::chrono::steady_clock::now();
-    for (;;) {
-      for (const auto& e : std::filesystem::directory_iterator(o->watch)) {
-        if (e.path().extension() != ".safetensors") continue;  // skips *.tmp files being written
-        const auto t = e.last_write_time();
-        auto it = seen.find(e.path().string());
-        if (it != seen.end() && it->second == t) continue;
-        seen[e.path().string()] = t;
-        last_new = std::chrono::steady_clock::now();
-        try {
-          const std::string path = e.path().string();
-          const std::string step = peek_step(path);
-          if (!step.empty() && evaluated_step[path] == step) continue;
-          evaluated_step[path] = eval_one(path, d, eo);
-        } catch (const std::exception& err) {  // a bad entry (FIFO, directory, no or unknown model) is skipped
-          std::string why = err.what();
-          if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
-          std::fprintf(stderr, "gradc: skipping %s: %s\n", e.path().c_str(), why.c_str());
-        }
-        std::fflush(stdout);
-      }
-      if (o->watch_timeout > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_new).count() > o->watch_timeout)
-        return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+    // The data is loaded once, before watching: its errors end the command.
+    watch(o->watch, o->watch_timeout, load_eval_data(o->dataset, o->data, o->split, o->limit), eo);
   });
 }
 
