@@ -16,6 +16,15 @@ std::string format(const char* fmt, double v) {
 
 std::string exact(double v) { return format("%.17g", v); }
 
+std::string grouped(int64_t v) {
+  std::string t = std::to_string(v), out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i && (t.size() - i) % 3 == 0 && t[i - 1] != '-') out += ',';
+    out += t[i];
+  }
+  return out;
+}
+
 int64_t metadata_int(const std::map<std::string, std::string>& metadata, const std::string& key, int64_t max,
                      const std::string& path) {
   auto it = metadata.find(key);

@@ -1,5 +1,6 @@
-// Checkpoint metadata values: numbers that round-trip exactly, and validated reads that name the
-// file, the field and the bad value (a named error, exit 2, never a bare stoll).
+// Numbers as text: for people (grouped digits) and for checkpoint metadata (values that round-trip
+// exactly, and validated reads that name the file, the field and the bad value — a named error,
+// exit 2, never a bare stoll).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -11,6 +12,8 @@ namespace gradc {
 std::string format(const char* fmt, double v);
 // %.17g: every double round-trips, "inf" included.
 std::string exact(double v);
+// 1234567 -> "1,234,567" (Keras's parameter counts).
+std::string grouped(int64_t v);
 
 // A non-negative decimal integer field of `metadata` at most `max`; throws DataError naming `path`,
 // the field and the value otherwise (missing, empty, "abc", "-30", "1e3", "20x", out of range).

@@ -1,8 +1,55 @@
 // The tutorials' hyperparameters as the defaults of `gradc train MODEL`.
+#include "models/metadata.h"
 #include "models/models.h"
 #include "models/train.h"
 
 namespace gradc {
+
+namespace {
+std::string num(double v) { return format("%.6g", v); }
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConfig& c, bool brief) {
+  std::vector<std::pair<std::string, std::string>> h;
+  auto add = [&](const std::string& k, const std::string& v, bool is_default = false) {
+    if (!(brief && is_default)) h.emplace_back(k, v);
+  };
+  const ModelSpec& spec = find_model(c.model);
+  if (spec.kind != ArchKind::Fixed) add("architecture", arch_text(c.arch, spec.kind));
+  add("optimizer", optimizer_name(c.opt.kind));
+  add("learning rate", num(c.lr));
+  if (c.opt.kind == OptKind::Momentum) add("momentum", num(c.opt.momentum));
+  std::string sched = "constant";
+  if (c.schedule.kind == Schedule::Kind::PerEpoch) sched = "×" + num(c.schedule.rate) + " per epoch";
+  if (c.schedule.kind == Schedule::Kind::Exponential)
+    sched = "×" + num(c.schedule.rate) + (c.schedule.staircase ? " after every " : " per ") +
+            grouped(c.schedule.decay_steps) + " steps";
+  add("lr schedule", sched, c.schedule.kind == Schedule::Kind::Constant);
+  add("batch", grouped(c.batch));
+  add("training", c.steps > 0 ? grouped(c.steps) + " steps (" + std::to_string(c.periods) + " evaluation points)"
+                              : grouped(c.epochs) + " epochs");
+  add("loss", c.sum_loss ? "summed over the batch" : "mean over the batch", !c.sum_loss);
+  add("gradient clipping", c.opt.clip_norm > 0 ? "global norm " + num(c.opt.clip_norm) : "off", c.opt.clip_norm <= 0);
+  add("L2 penalty", c.opt.l2 > 0 ? num(c.opt.l2) : "off", c.opt.l2 <= 0);
+  add("weight EMA", c.opt.ema_decay > 0 ? "decay " + num(c.opt.ema_decay) : "off", c.opt.ema_decay <= 0);
+  add("dataset", c.dataset, c.dataset == "mnist");
+  add("training images", c.first_n > 0 ? "the first " + grouped(c.first_n) : "all", c.first_n <= 0);
+  std::string split = c.val_fraction > 0 ? format("last %g%% held out", 100 * c.val_fraction)
+                      : c.val_n > 0      ? grouped(c.train_n) + " train / " + grouped(c.val_n) + " held out"
+                                         : "none";
+  if (c.shuffle_split && split != "none") split += " after a seeded shuffle";
+  add("validation", split, split == "none");
+  add("keep best", c.keep_best ? "lowest val_loss" : "off", !c.keep_best);
+  const std::string patience = ", patience " + std::to_string(std::max(1, c.patience));
+  add("early stopping", c.early_stop ? "on " + c.monitor + patience : "off", !c.early_stop);
+  add("reduce lr on plateau",
+      c.plateau_factor > 0 ? "×" + num(c.plateau_factor) + " on " + c.monitor + patience : "off",
+      c.plateau_factor <= 0);
+  add("checkpoints", c.checkpoint_every > 0 ? "every " + grouped(c.checkpoint_every) + " steps" : "at every point",
+      c.checkpoint_every <= 0);
+  add("seed", std::to_string(c.seed), true);
+  return h;
+}
 
 TrainConfig recipe(const std::string& model, const std::string& preset) {
   TrainConfig c;

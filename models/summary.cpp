@@ -4,18 +4,11 @@
 #include <set>
 #include <vector>
 
+#include "models/metadata.h"
+
 namespace gradc {
 
 namespace {
-std::string grouped(int64_t v) {
-  std::string t = std::to_string(v), out;
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (i && (t.size() - i) % 3 == 0) out += ',';
-    out += t[i];
-  }
-  return out;
-}
-
 std::string keras_shape(const Shape& s, int64_t batch) {
   std::string out = "(";
   for (int i = 0; i < s.rank; ++i)

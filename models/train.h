@@ -39,6 +39,11 @@ struct TrainResult : FitResult {
 };
 
 TrainConfig recipe(const std::string& model, const std::string& preset = "");
+
+// Every hyperparameter of a run as (name, value) rows for people — `gradc models`, the report —
+// with units and no spurious digits ("0.001", "16 epochs", "20% of the training images").
+// `brief`: only what differs from plain defaults (off, 0, none), for one-line recipe summaries.
+std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConfig& c, bool brief = false);
 TrainResult train(TrainConfig cfg);
 
 // Evaluates a registered model's forward graph with the given weights on a dataset (every

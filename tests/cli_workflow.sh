@@ -39,6 +39,9 @@ grep -q "warning: the training loss exploded to .* lower --lr (now 1e+06)" "$tmp
   { echo "no divergence warning"; cat "$tmp/diverge.err"; exit 1; }
 summary=$("$GRADC" summary mlp512)  # captured first: grep -q closing the pipe early is a SIGPIPE
 grep -q "Total params: 932,362" <<<"$summary"
+models=$("$GRADC" models)
+grep -q "^mlp512 .* 932,362 parameters" <<<"$models"
+grep -q "optimizer: rmsprop, learning rate: 0.001, batch: 128, training: 16 epochs" <<<"$models"
 grep -q "^dense1 (Dense, relu, dropout) *(None, 512) *401,920" <<<"$summary"
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }

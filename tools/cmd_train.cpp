@@ -85,6 +85,7 @@ void run_logic(const TrainFlags& f) {
 void add_train(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (defaults: the tutorial's recipe for MODEL)");
+  cmd->footer("Each model's recipe (the defaults of these flags): gradc models");
   cmd->add_option("model", f->model, "Model name (" + model_names() + ")")->required();
   cmd->add_option("--preset", f->preset, "Alternative recipe (dnn: tuned)");
   cmd->add_option("--loss-reduction", f->loss_reduction,

@@ -16,6 +16,7 @@ void add_compile(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
+void add_models(CLI::App& app);
 
 // --no-fuse / --passes, shared by the commands that compile.
 struct CompileFlags {

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   gradc::cli::add_bench(app);
   gradc::cli::add_eval(app);
   gradc::cli::add_predict(app);
+  gradc::cli::add_models(app);
   gradc::cli::add_target_option(app);
   try {
     // An unknown GRADC_TARGET is an error before any work, unless --target overrides it.
