@@ -52,9 +52,9 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
     // A checkpoint is written at the end of the step, after the evaluation point's bookkeeping, so
     // that resuming from it continues exactly where the unbroken run is.
     const bool periodic = cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0;
-    const std::string last = cfg_.checkpoint_dir.empty() ? "" : cfg_.checkpoint_dir + "/last.safetensors";
+    const bool saving = !cfg_.checkpoint_dir.empty();
     if (!period_end) {
-      if (periodic && !last.empty()) save(last);
+      if (periodic && saving) checkpoint(NAN);
       continue;
     }
     const PeriodRow row = eval_point(train, val);
@@ -65,8 +65,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
     impl_->t_period = Clock::now();
     impl_->period_start = step_;
     const bool stop = !stop_reason_.empty();
-    if (!last.empty() && (periodic || cfg_.checkpoint_every == 0 || step_ == total_ || stop))
-      save(last, row.has_val ? row.val_loss : NAN);
+    if (saving && (periodic || cfg_.checkpoint_every == 0 || step_ == total_ || stop))
+      checkpoint(row.has_val ? row.val_loss : NAN);
     if (stop) break;
   }
   res.steps = step_;

@@ -45,8 +45,9 @@ std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConf
   add("reduce lr on plateau",
       c.plateau_factor > 0 ? "×" + num(c.plateau_factor) + " on " + c.monitor + patience : "off",
       c.plateau_factor <= 0);
-  add("checkpoints", c.checkpoint_every > 0 ? "every " + grouped(c.checkpoint_every) + " steps" : "at every point",
-      c.checkpoint_every <= 0);
+  std::string ck = c.checkpoint_every > 0 ? "every " + grouped(c.checkpoint_every) + " steps" : "at every point";
+  if (c.keep_last > 0) ck += ", the newest " + std::to_string(c.keep_last) + " numbered ones kept";
+  add("checkpoints", ck, c.checkpoint_every <= 0 && c.keep_last <= 0);
   add("seed", std::to_string(c.seed), true);
   return h;
 }

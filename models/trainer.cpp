@@ -136,6 +136,13 @@ void Trainer::save(const std::string& path, double val_loss) {
   save_checkpoint(path, c);
 }
 
+void Trainer::checkpoint(double val_loss) {
+  save(cfg_.checkpoint_dir + "/last.safetensors", val_loss);
+  if (cfg_.keep_last <= 0) return;
+  save(cfg_.checkpoint_dir + "/" + numbered_checkpoint(step_), val_loss);
+  prune_numbered_checkpoints(cfg_.checkpoint_dir, cfg_.keep_last);
+}
+
 void Trainer::resume(const Checkpoint& c, const std::string& path) {
   if (auto it = c.metadata.find("model"); it == c.metadata.end() || it->second != name_)
     throw DataError("gradc: " + path + ": a '" + (it == c.metadata.end() ? "(unnamed)" : it->second) +

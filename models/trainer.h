@@ -61,7 +61,8 @@ struct FitConfig {
                                        // most this many examples (else: the running means since the last)
   std::string checkpoint_dir;          // "" = none; last.safetensors at every point / checkpoint_every
   int64_t checkpoint_every = 0;        // steps; 0 = at every evaluation point
-  Metadata metadata;                   // added to every checkpoint (e.g. the recipe)
+  int keep_last = 0;  // > 0: also write ckpt-STEP.safetensors each time and keep the newest N (max_to_keep)
+  Metadata metadata;  // added to every checkpoint (e.g. the recipe)
   Feeds feeds;
 };
 
@@ -161,6 +162,7 @@ class Trainer {
   void run_step(const Dataset& train, const std::vector<int64_t>& perm);
   PeriodRow eval_point(const Dataset& train, const Dataset& val);
   Metrics run_eval(const std::vector<NamedTensor>& w, const Dataset& d, std::vector<float>* logits);
+  void checkpoint(double val_loss);  // last.safetensors, and the numbered one with keep_last
 
   std::string name_;
   ModelFn build_;

@@ -6,12 +6,13 @@ GRADC=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 500 --steps 60 --periods 2 \
-  --checkpoint-dir "$tmp/ck" --checkpoint-every 30 > "$tmp/train.log"
+  --checkpoint-dir "$tmp/ck" --checkpoint-every 30 --keep-last 1 > "$tmp/train.log"
 grep -q "^test: *accuracy" "$tmp/train.log"
-for f in last final; do test -s "$tmp/ck/$f.safetensors"; done
+for f in last final ckpt-60; do test -s "$tmp/ck/$f.safetensors"; done
+[[ ! -e "$tmp/ck/ckpt-30.safetensors" ]] || { echo "--keep-last 1 kept ckpt-30"; exit 1; }
 "$GRADC" eval --watch "$tmp/ck" --watch-timeout 1 --limit 300 > "$tmp/watch.log"
 n=$(grep -c "accuracy" "$tmp/watch.log")
-[[ $n -eq 2 ]] || { echo "eval --watch evaluated $n checkpoints, expected 2"; cat "$tmp/watch.log"; exit 1; }
+[[ $n -eq 3 ]] || { echo "eval --watch evaluated $n checkpoints, expected 3"; cat "$tmp/watch.log"; exit 1; }
 predicted=$("$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0)  # no pipe into grep -q: SIGPIPE
 grep -q "label 7" <<<"$predicted"
 # The watcher reports and skips bad entries (a FIFO, a directory, a checkpoint naming no model) and

@@ -1,5 +1,6 @@
 // safetensors checkpoints: round trip, Python-compatible header layout, atomic write, corrupt files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -121,6 +122,28 @@ TEST(Checkpoint, CorruptFilesAreNamedErrors) {
   badjson[9] = '[';
   expect_error("json.safetensors", badjson, "header JSON");
   EXPECT_THROW(load_checkpoint((dir() / "missing.safetensors").string()), DataError);
+}
+
+// keep_last's pruning: only ckpt-<digits>.safetensors regular files count, oldest by step go first.
+TEST(Checkpoint, NumberedCheckpointsArePrunedOldestFirstAndNothingElse) {
+  const fs::path d = fs::temp_directory_path() / ("gradc_numbered_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  for (const char* f : {"ckpt-9.safetensors", "ckpt-10.safetensors", "ckpt-100.safetensors", "ckpt-7.safetensors.bak",
+                        "ckpt-x.safetensors", "ckpt-.safetensors", "last.safetensors"})
+    std::ofstream(d / f) << "x";
+  fs::create_directories(d / "ckpt-1.safetensors");  // a directory with the pattern's name
+  EXPECT_EQ(numbered_checkpoint(42), "ckpt-42.safetensors");
+  auto all = numbered_checkpoints(d.string());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].first, 9);  // numeric order, not "10" < "9"
+  EXPECT_EQ(all[2].first, 100);
+  prune_numbered_checkpoints(d.string(), 2);
+  EXPECT_FALSE(fs::exists(d / "ckpt-9.safetensors"));
+  for (const char* f : {"ckpt-10.safetensors", "ckpt-100.safetensors", "ckpt-7.safetensors.bak", "ckpt-x.safetensors",
+                        "ckpt-.safetensors", "last.safetensors", "ckpt-1.safetensors"})
+    EXPECT_TRUE(fs::exists(d / f)) << f;
+  fs::remove_all(d);
 }
 
 }  // namespace

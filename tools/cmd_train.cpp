@@ -23,7 +23,7 @@ struct TrainFlags {
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
   bool allow_recipe_change = false;
   std::string weights_at, monitor, csv_log;
-  std::optional<int> patience;
+  std::optional<int> patience, keep_last;
   std::optional<double> plateau;
   CompileFlags compile;
   ArchFlags arch;
@@ -126,6 +126,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--checkpoint-dir", f->checkpoint_dir, "Write last/best/final .safetensors here");
   cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")
       ->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--keep-last", f->keep_last,
+                  "Also write ckpt-STEP.safetensors at each checkpoint and keep the newest N of them")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--keep-best", f->keep_best, "Keep the weights of the lowest validation loss");
   cmd->add_flag("--no-keep-best", f->no_keep_best, "Keep the last weights even if the recipe keeps the best");
   cmd->add_flag("--early-stop", f->early_stop, "Stop when --monitor stops improving (default: training accuracy)");
@@ -182,6 +185,9 @@ void add_train(CLI::App& app) {
     set_if(f->test_n, c.test_n);
     if (!f->checkpoint_dir.empty()) c.checkpoint_dir = f->checkpoint_dir;
     set_if(f->checkpoint_every, c.checkpoint_every);
+    set_if(f->keep_last, c.keep_last);
+    if (f->keep_last && f->checkpoint_dir.empty() && f->resume.empty())
+      throw UsageError("gradc: --keep-last needs --checkpoint-dir (or --resume DIR)");
     if (f->keep_best) c.keep_best = true;
     if (f->no_keep_best) c.keep_best = false;
     if (f->early_stop) c.early_stop = true;
