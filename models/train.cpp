@@ -24,7 +24,7 @@ void print_header(const TrainConfig& c, const Splits& s) {
 }
 
 // The recipe's callbacks, in the order they act at an evaluation point: log, keep the best, reduce
-// the rate, stop; then the report's hooks.
+// the rate, stop; then the caller's (a report).
 void add_callbacks(Trainer& t, const TrainConfig& c, const Splits& s) {
   auto header = std::make_shared<LambdaCallback>();  // after fit()'s checks, before the first step
   header->train_begin = [&c, &s](Trainer& tr) {
@@ -41,16 +41,7 @@ void add_callbacks(Trainer& t, const TrainConfig& c, const Splits& s) {
     t.add_callback(std::make_shared<ReduceLROnPlateau>(c.monitor, c.plateau_factor, c.patience, 0, c.verbose));
   if (c.early_stop) t.add_callback(std::make_shared<EarlyStopping>(c.monitor, c.patience, 0, c.verbose));
   if (!c.csv_log.empty()) t.add_callback(std::make_shared<CSVLogger>(c.csv_log));
-  auto hooks = std::make_shared<LambdaCallback>();
-  hooks->eval = [f = c.on_period](Trainer&, const PeriodRow& row) {
-    if (f) f(row);
-  };
-  hooks->step_end = [&c](Trainer& tr, float) {
-    if (c.on_snapshot &&
-        std::find(c.snapshot_steps.begin(), c.snapshot_steps.end(), tr.step()) != c.snapshot_steps.end())
-      c.on_snapshot(tr.step(), tr.weights(false));
-  };
-  t.add_callback(hooks);
+  for (const auto& cb : c.callbacks) t.add_callback(cb);
 }
 }  // namespace
 

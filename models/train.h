@@ -2,6 +2,7 @@
 // one Trainer (models/trainer.h). recipe() gives each tutorial model's hyperparameters.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,8 @@ struct TrainConfig : FitConfig, DataConfig {
   std::string resume_dir;            // continue from <dir>/last.safetensors
   bool allow_recipe_change = false;  // resume a checkpoint trained with another recipe (models/resume.h)
   bool verbose = true;
-  // Called after every evaluation point (for reports); may be empty.
-  std::function<void(const PeriodRow&)> on_period;
-  // Called with the trainable weights after each of these steps (report weight grids).
-  std::vector<int64_t> snapshot_steps;
-  std::function<void(int64_t step, const std::vector<NamedTensor>& weights)> on_snapshot;
+  // More callbacks (a report, the user's own), run after the recipe's at every event.
+  std::vector<std::shared_ptr<Callback>> callbacks;
 };
 
 struct TrainResult : FitResult {

@@ -70,38 +70,71 @@ TEST(Train, LogicGatesAreExact) {
   }
 }
 
-TEST(Train, ReportWritesEveryFile) {
-  if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
-  const fs::path dir = fs::temp_directory_path() / "gradc_report_test";
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// Trains a small dnn slice with a report; `schedule`: an exponential lr decay (the lr chart appears).
+TrainResult report_run(const fs::path& dir, bool schedule) {
   fs::remove_all(dir);
   TrainConfig c = slice_recipe("dnn");
   c.first_n = 1000, c.train_n = 800, c.val_n = 200, c.steps = 100, c.periods = 4, c.test_n = 500;
-  cli::Report rep(dir.string(), c, "10,50");
-  c.on_period = [&rep](const PeriodRow& row) { rep.add_row(row); };
+  if (schedule) c.schedule = {.kind = Schedule::Kind::Exponential, .rate = 0.5f, .decay_steps = 25, .staircase = true};
+  auto rep = std::make_shared<cli::Report>(dir.string(), c, std::vector<int64_t>{10, 50},
+                                           cli::RunInfo{"gradc train dnn --report 'it'\\''s' <b>", "now"});
+  c.callbacks.push_back(rep);
   TrainResult r = train(c);
-  rep.finish(r);
+  rep->finish(r);
+  return r;
+}
+
+TEST(Train, ReportWritesEveryFile) {
+  if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
+  const fs::path dir = fs::temp_directory_path() / "gradc_report_test";
+  report_run(dir, true);
   for (const char* f :
        {"metrics.csv", "loss.png", "accuracy.png", "lr.png", "confusion.png", "weights.png", "weights_step10.png",
         "weights_step50.png", "samples.png", "labels.png", "pixels.png", "index.html"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
-  // PNGs decode and have the expected sizes.
-  EXPECT_EQ(cli::read_png((dir / "loss.png").string()).w, 900);
-  cli::Image w = cli::read_png((dir / "weights.png").string());
-  EXPECT_EQ(w.w, 10 * (28 * 2 + 1) + 1);  // 100 units: 10 tiles of 28·2 px + separators
-  EXPECT_EQ(w.h, w.w);
-  // metrics.csv: a header and one row per period.
+  EXPECT_EQ(cli::read_png((dir / "loss.png").string()).w, 900);  // PNGs decode
+  const cli::Image w = cli::read_png((dir / "weights.png").string());
+  EXPECT_GT(w.w, 900);  // the grid's ~900 px plus the colour bar
+  EXPECT_GT(w.h, 900);
+  // metrics.csv: CSVLogger's header and one row per period.
   std::ifstream csv(dir / "metrics.csv");
-  int lines = 0;
-  for (std::string l; std::getline(csv, l);) ++lines;
-  EXPECT_EQ(lines, 1 + 4);
-  // index.html references only files that exist.
-  std::ifstream h(dir / "index.html");
-  std::string html((std::istreambuf_iterator<char>(h)), {});
-  std::regex ref("(src|href)='([^']+)'");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(csv, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 1u + 4u);
+  EXPECT_EQ(lines[0], kCsvHeader);
+  // lr.csv: each point's rate, from the start: 0.05 for steps 1-25, then halved every 25 steps.
+  const std::string lr = read_text(dir / "lr.csv");
+  EXPECT_NE(lr.find("\n0,0.05"), std::string::npos) << lr;
+  EXPECT_NE(lr.find("\n100,0.00625"), std::string::npos) << lr;
+  // index.html: every src/href names a file that exists; the user's text is escaped; every
+  // hyperparameter row is there.
+  const std::string html = read_text(dir / "index.html");
+  std::regex ref("(src|href)=\"([^\"]+)\"");
   int refs = 0;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), ref); it != std::sregex_iterator(); ++it, ++refs)
     EXPECT_TRUE(fs::exists(dir / (*it)[2].str())) << (*it)[2].str();
   EXPECT_GE(refs, 11);
+  EXPECT_EQ(html.find("<b>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;b&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("='"), std::string::npos);  // attributes double-quoted
+  EXPECT_NE(html.find("Total params: 89,610"), std::string::npos);
+  for (const char* k : {"lr schedule", "gradient clipping", "early stopping", "keep best", "seed"})
+    EXPECT_NE(html.find(std::string("<th scope=\"row\">") + k), std::string::npos) << k;
+}
+
+// A constant learning rate draws no lr chart.
+TEST(Train, ReportDrawsTheLrChartOnlyWhenTheRateChanges) {
+  if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
+  const fs::path dir = fs::temp_directory_path() / "gradc_report_const_lr";
+  report_run(dir, false);
+  EXPECT_FALSE(fs::exists(dir / "lr.png"));
+  EXPECT_EQ(read_text(dir / "index.html").find("lr.png"), std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST(Report, WeightGridPutsKnownValuesInTheRightTiles) {

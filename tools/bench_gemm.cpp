@@ -11,8 +11,8 @@
 #include "autodiff/dsl.h"
 #include "runtime/program.h"
 #include "tools/commands.h"
+#include "tools/gnuplot.h"
 #include "tools/peak.h"
-#include "tools/report.h"
 
 namespace gradc::cli {
 

@@ -13,8 +13,8 @@
 #include "tools/bench_torch.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/gnuplot.h"
 #include "tools/peak.h"
-#include "tools/report.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {

@@ -10,7 +10,7 @@
 #include "runtime/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/report.h"
+#include "tools/report_charts.h"
 
 namespace gradc::cli {
 
@@ -152,7 +152,7 @@ void add_predict(CLI::App& app) {
     for (size_t k = 0; k < probs.size(); ++k)
       std::printf("  %zu %6.4f %s\n", k, probs[k], std::string(static_cast<size_t>(probs[k] * 50 + 0.5), '#').c_str());
     if (!o->plot.empty()) {
-      plot_prediction(o->plot, one, probs);
+      plot_prediction(o->plot, one.x.data(), one.y[0], probs);
       std::printf("wrote %s\n", o->plot.c_str());
     }
   });

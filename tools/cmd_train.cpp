@@ -8,6 +8,7 @@
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/report.h"
+#include "tools/version.h"
 
 namespace gradc::cli {
 
@@ -196,9 +197,12 @@ void add_train(CLI::App& app) {
     c.passes = f->compile.options().passes;
     c.resume_dir = f->resume;
     c.allow_recipe_change = f->allow_recipe_change;
-    std::unique_ptr<Report> report;
-    if (!f->report.empty()) report = std::make_unique<Report>(f->report, c, f->weights_at);
-    if (report) c.on_period = [&r = *report](const PeriodRow& row) { r.add_row(row); };
+    std::shared_ptr<Report> report;
+    if (!f->report.empty()) {
+      report = std::make_shared<Report>(f->report, c, parse_steps(f->weights_at, "--weights-at"),
+                                        RunInfo{command_line(), local_time_text()});
+      c.callbacks.push_back(report);
+    }
     TrainResult r = train(c);
     print_result(c, r);
     if (report) report->finish(r);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -68,40 +69,58 @@ const NamedTensor* first_layer(const std::vector<NamedTensor>& params) {
   return nullptr;
 }
 
-WeightGrid weight_grid(const NamedTensor& w, int scale) {
-  int tw, th, units;
+WeightTiles weight_tiles(const NamedTensor& w) {
+  WeightTiles t;
+  int units;
   if (w.shape.rank == 2 && w.shape[0] == 784) {
-    tw = th = 28;
+    t.tile_w = t.tile_h = 28;
     units = static_cast<int>(w.shape[1]);
   } else if (w.shape.rank == 4) {
-    th = static_cast<int>(w.shape[0]);
-    tw = static_cast<int>(w.shape[1]);
+    t.tile_h = static_cast<int>(w.shape[0]);
+    t.tile_w = static_cast<int>(w.shape[1]);
     units = static_cast<int>(w.shape[3]);
-    scale = std::max(scale, 56 / std::max(tw, th));
   } else {
     throw std::invalid_argument("gradc: weight grid needs [784, units] or HWIO weights, got " + w.shape.str());
   }
-  const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(units))));
-  const int rows = (units + cols - 1) / cols;
-  const int cw = tw * scale + 1, chh = th * scale + 1;
-  WeightGrid g{Image(cols * cw + 1, rows * chh + 1, 160), tw, th, cols, scale};
-  float mx = 1e-12f;
-  for (float v : w.data) mx = std::max(mx, std::fabs(v));
+  t.units = units;
+  t.cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(units))));
+  t.rows = (units + t.cols - 1) / t.cols;
+  t.w = t.cols * (t.tile_w + 1) + 1;
+  t.h = t.rows * (t.tile_h + 1) + 1;
+  t.v.assign(static_cast<size_t>(t.w * t.h), std::numeric_limits<float>::quiet_NaN());
+  for (float v : w.data) t.max_abs = std::max(t.max_abs, std::fabs(v));
   for (int u = 0; u < units; ++u) {
-    const int ox = (u % cols) * cw + 1, oy = (u / cols) * chh + 1;
-    for (int py = 0; py < th; ++py)
-      for (int px = 0; px < tw; ++px) {
+    const int ox = (u % t.cols) * (t.tile_w + 1) + 1, oy = (u / t.cols) * (t.tile_h + 1) + 1;
+    for (int py = 0; py < t.tile_h; ++py)
+      for (int px = 0; px < t.tile_w; ++px) {
         // [784, units]: pixel index py·28+px; HWIO: ((py·KW + px)·C + 0)·F + u.
         const size_t idx = w.shape.rank == 2 ? static_cast<size_t>((py * 28 + px) * units + u)
-                                             : static_cast<size_t>(((py * tw + px) * w.shape[2]) * units + u);
-        const float v = std::clamp(w.data[idx] / mx, -1.f, 1.f);
+                                             : static_cast<size_t>(((py * t.tile_w + px) * w.shape[2]) * units + u);
+        t.v[static_cast<size_t>((oy + py) * t.w + ox + px)] = w.data[idx];
+      }
+  }
+  return t;
+}
+
+WeightGrid weight_grid(const NamedTensor& w, int scale) {
+  const WeightTiles t = weight_tiles(w);
+  if (w.shape.rank == 4) scale = std::max(scale, 56 / std::max(t.tile_w, t.tile_h));
+  // Tile pixels become scale×scale blocks; the 1-pixel grey separators stay 1 pixel wide.
+  const int cw = t.tile_w * scale + 1, chh = t.tile_h * scale + 1;
+  WeightGrid g{Image(t.cols * cw + 1, t.rows * chh + 1, 160), t.tile_w, t.tile_h, t.cols, scale};
+  const float mx = std::max(t.max_abs, 1e-12f);
+  for (int u = 0; u < t.units; ++u)
+    for (int py = 0; py < t.tile_h; ++py)
+      for (int px = 0; px < t.tile_w; ++px) {
+        const int tx = (u % t.cols) * (t.tile_w + 1) + 1 + px, ty = (u / t.cols) * (t.tile_h + 1) + 1 + py;
+        const float v = std::clamp(t.v[static_cast<size_t>(ty * t.w + tx)] / mx, -1.f, 1.f);
         const auto r = static_cast<uint8_t>(v > 0 ? 255 : 255 * (1 + v));
         const auto gg = static_cast<uint8_t>(255 * (1 - std::fabs(v)));
         const auto b = static_cast<uint8_t>(v < 0 ? 255 : 255 * (1 - v));
+        const int ox = (u % t.cols) * cw + 1 + px * scale, oy = (u / t.cols) * chh + 1 + py * scale;
         for (int sy = 0; sy < scale; ++sy)
-          for (int sx = 0; sx < scale; ++sx) g.image.set(ox + px * scale + sx, oy + py * scale + sy, r, gg, b);
+          for (int sx = 0; sx < scale; ++sx) g.image.set(ox + sx, oy + sy, r, gg, b);
       }
-  }
   return g;
 }
 

@@ -25,6 +25,13 @@ Image read_png(const std::string& path);                    // RGB8 only (what w
 // one KH×KW tile per output channel (input channel 0). Diverging colours, symmetric in ±max|w|:
 // blue negative, white zero, red positive. Each weight is a scale×scale block; tiles are laid
 // out row-major, `cols` per row, 1-pixel grey separators.
+// The same layout as values: one tile per unit, 1-value NaN separators and border, row-major w×h.
+struct WeightTiles {
+  int w = 0, h = 0, tile_w = 0, tile_h = 0, cols = 0, rows = 0, units = 0;
+  float max_abs = 0;
+  std::vector<float> v;
+};
+WeightTiles weight_tiles(const NamedTensor& w);
 struct WeightGrid {
   Image image;
   int tile_w, tile_h, cols, scale;

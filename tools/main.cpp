@@ -9,6 +9,7 @@
 #include "runtime/dataset.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
+#include "tools/version.h"
 
 namespace gradc::cli {
 void CompileFlags::add(CLI::App* cmd) {
@@ -59,11 +60,11 @@ int main(int argc, char** argv) {
   // Line-buffered even into a file or pipe: every progress and period line reaches `> log`, `tee`
   // and CI logs when it is written, not at exit.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  gradc::cli::set_command_line(argc, argv);
   CLI::App app{"gradc: a deep-learning graph compiler for the MNIST tutorial models"};
   app.set_version_flag("--version", [] {
     const gradc::Target& t = gradc::default_target();
-    return std::string("gradc ") + GRADC_VERSION + " (LLVM " + LLVM_VERSION_TEXT + ", clang " + __clang_version__ +
-           ")\ntarget: " + t.describe();
+    return gradc::cli::version_text() + "\ntarget: " + t.describe();
   });
   app.require_subcommand(1);
   gradc::cli::add_dot(app);

@@ -1,46 +1,51 @@
-// Training report folder (gradc train --report DIR): metrics.csv, PNG charts drawn by gnuplot
-// (loss, accuracy, learning rate, confusion heatmap, label histogram, one digit's pixels), image
-// grids written with libpng (first-layer weights, sample digits), and an offline index.html.
+// Training report folder (gradc train --report DIR), a Callback on the Trainer: metrics.csv (written
+// by the CSVLogger), charts drawn by gnuplot (loss, accuracy, learning rate, confusion matrix,
+// first-layer weights with a colour scale, label histogram, one digit's pixels), sample digits as a
+// PNG grid, and an offline index.html with the run's header, layer table and every hyperparameter.
 #pragma once
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/callbacks.h"
 #include "models/train.h"
 
 namespace gradc::cli {
 
-// Creates `dir` and opens dir/file for writing with `header` as its first line (a benchmark's
-// --report CSV); throws std::invalid_argument naming the path when it cannot.
-std::FILE* open_report_csv(const std::string& dir, const std::string& file, const std::string& header);
+// What the report says about the run beyond its configuration.
+struct RunInfo {
+  std::string command;  // the command line as typed (shown in the page, never run)
+  std::string started;  // local date and time
+};
 
-// Runs a gnuplot script (pngcairo terminal) in `dir`; throws with gnuplot's complaint on failure.
-void run_gnuplot(const std::string& dir, const std::string& script);
+// "10,100,1000" -> steps (a flag's value); throws std::invalid_argument naming `flag`.
+std::vector<int64_t> parse_steps(const std::string& list, const std::string& flag);
 
-// The digit and its class-probability bars as one PNG (gradc predict --plot).
-void plot_prediction(const std::string& path, const Dataset& one, const std::vector<double>& probs);
-
-class Report {
+class Report : public Callback {
  public:
-  // weights_at: comma-separated steps at which to also save the first-layer weight grid.
-  Report(std::string dir, TrainConfig& cfg, const std::string& weights_at);
-  ~Report();
-  void add_row(const PeriodRow& row);
+  // Creates `dir` (a named error if it cannot); weights_at: steps at which to also draw the
+  // first-layer weights.
+  Report(std::string dir, const TrainConfig& cfg, std::vector<int64_t> weights_at, RunInfo info);
+  void on_train_begin(Trainer& t) override;
+  void on_step_end(Trainer& t, float loss) override;
+  void on_eval(Trainer& t, const PeriodRow& row) override;
+  // Draws the charts and writes index.html for the finished run (its test figures included).
   void finish(const TrainResult& r);
   // Files written so far (relative to the folder), for index.html and tests.
   const std::vector<std::string>& files() const { return files_; }
 
  private:
+  void write_html(const TrainResult& r, const std::string& layers) const;
+  bool has(const std::string& file) const;
+
   std::string dir_;
   TrainConfig cfg_;
-  std::vector<PeriodRow> rows_;
+  RunInfo info_;
+  CSVLogger csv_;
+  std::vector<int64_t> weights_at_;
+  std::vector<std::pair<int64_t, NamedTensor>> snapshots_;  // (step, first-layer weights)
   std::vector<std::string> files_;
-  std::vector<std::pair<int64_t, std::string>> weight_snaps_;
-  std::FILE* csv_ = nullptr;
-  // A resumed run continues metrics.csv: the rows written before the interruption (step, line);
-  // those past the resumed step (written after its checkpoint) are dropped at the first new row.
-  std::vector<std::pair<int64_t, std::string>> earlier_;
-  void rewrite_csv(int64_t before_step);
+  bool by_epochs_ = false;
 };
 
 }  // namespace gradc::cli

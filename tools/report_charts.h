@@ -1,0 +1,34 @@
+// The report's charts, each drawn by gnuplot in the report folder from CSV files written there.
+// Every function returns the files it wrote (relative to `dir`).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "runtime/checkpoint.h"
+#include "runtime/dataset.h"
+#include "runtime/metrics.h"
+
+namespace gradc::cli {
+
+using Files = std::vector<std::string>;
+
+// loss.png and accuracy.png from metrics.csv (CSVLogger's columns), against epochs when the run
+// trains by epochs, else against steps; legends below the plot, never over a curve.
+Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double test_accuracy);
+// lr.png from metrics.csv, only when the learning rate changes during the run: a step function,
+// each point's rate drawn over the steps that used it.
+Files plot_lr(const std::string& dir, bool by_epochs);
+// confusion.png (rows normalised, counts in confusion.csv).
+Files plot_confusion(const std::string& dir, const Metrics& test);
+// `png`: a first-layer weight grid — one tile per unit, blue negative / red positive, symmetric
+// colour scale with its bar.
+Files plot_weights(const std::string& dir, const NamedTensor& w, const std::string& png, const std::string& title);
+// labels.png: the label histogram of `train` (the split the run trained on); pixels.png: its
+// first image's pixel values.
+Files plot_data(const std::string& dir, const Dataset& train);
+
+// The 28×28 input and its class-probability bars as one PNG (gradc predict --plot); `label` < 0
+// when the true class is unknown (the user's own image).
+void plot_prediction(const std::string& path, const float* pixels, int label, const std::vector<double>& probs);
+
+}  // namespace gradc::cli

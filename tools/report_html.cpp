@@ -1,0 +1,120 @@
+// index.html of the training report: offline, no scripts, valid HTML5 with every text escaped.
+#include <fstream>
+#include <sstream>
+
+#include "compiler/target.h"
+#include "models/metadata.h"
+#include "tools/report.h"
+#include "tools/version.h"
+
+namespace gradc::cli {
+
+namespace {
+std::string esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string duration(double s) {
+  if (s < 60) return format("%.1f s", s);
+  const auto t = static_cast<int64_t>(s + 0.5);
+  if (t < 3600) return std::to_string(t / 60) + " min " + format("%02.0f", static_cast<double>(t % 60)) + " s";
+  return std::to_string(t / 3600) + " h " + format("%02.0f", static_cast<double>(t / 60 % 60)) + " min";
+}
+
+struct Table {
+  std::ostringstream html;
+  void row(const std::string& k, const std::string& v) {
+    html << "<tr><th scope=\"row\">" << esc(k) << "</th><td>" << esc(v) << "</td></tr>\n";
+  }
+  std::string str() const { return "<table>\n" + html.str() + "</table>\n"; }
+};
+
+const char* kStyle =
+    "body{font-family:system-ui,sans-serif;margin:0 auto;padding:1.5em;max-width:1400px;color:#222}"
+    "h1{margin-bottom:.2em}.sub{color:#555;margin-top:0}"
+    "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:3px 10px;text-align:left;"
+    "vertical-align:top;overflow-wrap:anywhere}th{background:#f4f4f4;font-weight:600;white-space:nowrap}"
+    ".cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(330px,100%),1fr));gap:1.2em;align-items:start}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(440px,100%),1fr));gap:1.2em}"
+    "figure{margin:0;border:1px solid #ddd;padding:.5em;background:#fff}figure img{width:100%;height:auto;"
+    "display:block}figcaption{font-size:.9em;color:#444;margin-top:.4em}"
+    "pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}code{word-break:break-all}";
+}  // namespace
+
+void Report::write_html(const TrainResult& r, const std::string& layers) const {
+  Table run, result, hyper;
+  run.row("command", info_.command);
+  run.row("started", info_.started);
+  run.row("wall time", duration(r.seconds) + " (" + format("%.0f", r.steps_per_s) + " steps/s, compile " +
+                           format("%.0f", r.compile_ms) + " ms)");
+  run.row("gradc", version_text());
+  const std::string cpu = cpu_model_name();
+  run.row("host", (cpu.empty() ? std::string() : cpu + "; ") + default_target().describe());
+  result.row("test accuracy", format("%.4f", r.test.accuracy()));
+  result.row("test log-loss", format("%.4f", r.test.log_loss()));
+  if (r.val.count > 0) {
+    result.row("validation accuracy", format("%.4f", r.val.accuracy()));
+    result.row("validation log-loss", format("%.4f", r.val.log_loss()));
+  }
+  result.row("steps trained", grouped(r.steps));
+  if (!r.stopped_early.empty()) result.row("stopped early", r.stopped_early);
+  result.row("test images", grouped(r.test.count));
+  for (const auto& [k, v] : hyperparameters(cfg_)) hyper.row(k, v);
+
+  std::ofstream html(dir_ + "/index.html");
+  html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>gradc report: "
+       << esc(cfg_.model) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
+       << "<h1>gradc train " << esc(cfg_.model) << "</h1>\n<p class=\"sub\">" << esc(info_.started)
+       << " · test accuracy " << format("%.4f", r.test.accuracy()) << " · " << duration(r.seconds) << "</p>\n"
+       << "<div class=\"cols\">\n<section><h2>Run</h2>\n"
+       << run.str() << "</section>\n<section><h2>Result</h2>\n"
+       << result.str() << "<p><a href=\"metrics.csv\">metrics.csv</a> · <a href=\"confusion.csv\">confusion.csv</a>"
+       << "</p>\n</section>\n<section><h2>Hyperparameters</h2>\n"
+       << hyper.str() << "</section>\n</div>\n"
+       << "<h2>Model</h2>\n<pre>" << esc(layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
+  auto fig = [&](const std::string& f, const std::string& caption) {
+    if (!has(f)) return;
+    html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
+         << "</figcaption></figure>\n";
+  };
+  const std::string x = by_epochs_ ? "per epoch" : "by training step";
+  fig("loss.png", "Log-loss " + x + ", training and validation (metrics.csv)");
+  fig("accuracy.png", "Accuracy " + x + "; dashed: the final weights on the test set");
+  fig("lr.png", "Learning rate " + x + " (each point's rate over the steps that used it)");
+  fig("confusion.png", "Confusion matrix of the test set, rows normalised (confusion.csv has the counts)");
+  fig("weights.png", "First-layer weights after training: one tile per unit; blue negative, red positive");
+  for (const auto& [step, w] : snapshots_) {
+    (void)w;
+    fig("weights_step" + std::to_string(step) + ".png", "First-layer weights after step " + std::to_string(step));
+  }
+  fig("labels.png", "Labels of the training images this run used");
+  fig("samples.png", "The first 40 training images with their labels");
+  fig("pixels.png", "The first training image's pixel values, as the model reads them (×255)");
+  html << "</div>\n</body>\n</html>\n";
+  if (!html) throw std::runtime_error("gradc: cannot write " + dir_ + "/index.html");
+}
+
+}  // namespace gradc::cli
