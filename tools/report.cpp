@@ -61,7 +61,8 @@ void Report::finish(const TrainResult& r) {
   add(plot_confusion(dir_, r.test));
   if (const NamedTensor* w = first_layer(r.final_params))
     add(plot_weights(dir_, *w, "weights.png",
-                     "first-layer weights " + w->shape.str() + " after training: one tile per unit"));
+                     "first-layer weights " + w->shape.str() + " after training: " +
+                         (w->shape.rank == 4 ? "one tile per filter (input channel 0)" : "one 28×28 tile per unit")));
   for (const auto& [step, w] : snapshots_)
     add(plot_weights(dir_, w, "weights_step" + std::to_string(step) + ".png",
                      "first-layer weights after step " + std::to_string(step)));
