@@ -15,6 +15,34 @@ n=$(grep -c "accuracy" "$tmp/watch.log")
 [[ $n -eq 3 ]] || { echo "eval --watch evaluated $n checkpoints, expected 3"; cat "$tmp/watch.log"; exit 1; }
 predicted=$("$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0)  # no pipe into grep -q: SIGPIPE
 grep -q "label 7" <<<"$predicted"
+# predict --png: MNIST test image 0 (a 7) redrawn ×5, dark on a white 180×160 page, as an 8-bit gray
+# PNG written by Python's zlib; the model must read it as it reads the original.
+python3 - "${GRADC_DATA:-data}/mnist/t10k-images-idx3-ubyte" "$tmp/seven.png" <<'PY'
+import struct, sys, zlib
+px = open(sys.argv[1], 'rb').read()[16:16 + 784]
+w, h = 180, 160
+rows = []
+for y in range(h):
+    row = bytearray([0])
+    for x in range(w):
+        iy, ix = (y - 20) // 5, (x - 50) // 5
+        row.append(255 - px[iy * 28 + ix] if 0 <= iy < 28 and 0 <= ix < 28 else 255)
+    rows.append(bytes(row))
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+png += chunk(b'IDAT', zlib.compress(b''.join(rows))) + chunk(b'IEND', b'')
+open(sys.argv[2], 'wb').write(png)
+PY
+own=$("$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --png "$tmp/seven.png" --plot "$tmp/own.png")
+grep -q "seven.png (preprocessed to 28×28 as MNIST): predicted 7" <<<"$own" || { echo "predict --png: $own"; exit 1; }
+grep -q "^top 3:  7 (p = " <<<"$own"
+test -s "$tmp/own.png"
+echo "not a png" > "$tmp/bad.png"
+set +e
+"$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --png "$tmp/bad.png" 2> "$tmp/bad.err"
+status=$?
+set -e
+[[ $status -eq 2 ]] && grep -q "bad.png: not a readable PNG" "$tmp/bad.err" || { echo "bad --png: exit $status"; exit 1; }
 # The watcher reports and skips bad entries (a FIFO, a directory, a checkpoint naming no model) and
 # keeps evaluating the good ones; it must not hang on the FIFO.
 mkdir -p "$tmp/w/dir.safetensors"

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "models/models.h"
@@ -9,6 +10,7 @@
 #include "models/train.h"
 #include "runtime/checkpoint.h"
 #include "tools/commands.h"
+#include "tools/digit_image.h"
 #include "tools/flags.h"
 #include "tools/report_charts.h"
 
@@ -123,36 +125,68 @@ void add_eval(CLI::App& app) {
   });
 }
 
+namespace {
+// The top 3 classes and a bar per class.
+void print_probs(const std::vector<double>& probs) {
+  std::vector<size_t> order(probs.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return probs[a] > probs[b]; });
+  std::printf("top 3:");
+  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
+    std::printf("  %zu (p = %.4f)", order[i], probs[order[i]]);
+  std::printf("\n");
+  for (size_t k = 0; k < probs.size(); ++k)
+    std::printf("  %zu %6.4f %s\n", k, probs[k], std::string(static_cast<size_t>(probs[k] * 50 + 0.5), '#').c_str());
+}
+}  // namespace
+
 void add_predict(CLI::App& app) {
   struct Opts {
-    std::string checkpoint, model, dataset = "mnist", data, split = "test", plot;
-    int64_t image = 0;
+    std::string checkpoint, model, dataset = "mnist", data, split = "test", plot, png;
+    std::optional<int64_t> image;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image");
+  CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image: from the dataset or your own PNG");
   cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
-  cmd->add_option("--image", o->image, "Index of the image in the split")->required()->check(CLI::Range(0, 1000000000));
+  auto* im = cmd->add_option("--image", o->image, "Index of the image in the split")->check(CLI::Range(0, 1000000000));
+  auto* pn = cmd->add_option("--png", o->png,
+                             "Your own digit: any PNG (size, gray/RGB, light or dark background), preprocessed as "
+                             "MNIST was (20×20 box, centred by mass in 28×28)");
+  im->excludes(pn);
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
   cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
-  cmd->add_option("--plot", o->plot, "Write a PNG of the digit and its probability bars");
+  cmd->add_option("--plot", o->plot, "Write a PNG of the 28×28 input and its probability bars");
   cmd->callback([o] {
+    if (!o->image && o->png.empty()) throw CLI::RequiredError("--image or --png");
     Checkpoint c = load_checkpoint(o->checkpoint);
     const std::string m = model_of(c, o->checkpoint, o->model);
-    Dataset d = load_named(o->dataset, o->data, o->split);
-    if (o->image >= d.n)
-      throw UsageError("gradc: --image " + std::to_string(o->image) + " outside the " + std::to_string(d.n) +
-                       " images");
-    Dataset one = slice(d, o->image, 1);
-    auto probs = predict_probs(m, arch_of(c, m, o->checkpoint), c.tensors, one, o->checkpoint);
+    const std::vector<NamedTensor> w = eval_weights(c.tensors, true);
+    Dataset one;
+    int label = -1;
+    if (!o->png.empty()) {
+      one.n = 1, one.source = o->png, one.item_dims = {28, 28};
+      one.x = mnist_digit(read_gray_png(o->png), o->png);
+      one.y = {0};  // unknown: not shown
+    } else {
+      Dataset d = load_named(o->dataset, o->data, o->split);
+      if (*o->image >= d.n)
+        throw UsageError("gradc: --image " + std::to_string(*o->image) + " outside the " + std::to_string(d.n) +
+                         " images");
+      one = slice(d, *o->image, 1);
+      label = one.y[0];
+    }
+    const auto probs = predict_probs(m, arch_of(c, m, o->checkpoint), w, one, o->checkpoint);
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-    std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(o->image),
-                o->dataset.c_str(), o->split.c_str(), one.y[0], best, probs[best]);
-    for (size_t k = 0; k < probs.size(); ++k)
-      std::printf("  %zu %6.4f %s\n", k, probs[k], std::string(static_cast<size_t>(probs[k] * 50 + 0.5), '#').c_str());
+    if (label >= 0)
+      std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(*o->image),
+                  o->dataset.c_str(), o->split.c_str(), label, best, probs[best]);
+    else
+      std::printf("%s (preprocessed to 28×28 as MNIST): predicted %zu (p = %.4f)\n", o->png.c_str(), best, probs[best]);
+    print_probs(probs);
     if (!o->plot.empty()) {
-      plot_prediction(o->plot, one.x.data(), one.y[0], probs);
+      plot_prediction(o->plot, one.x.data(), label, probs);
       std::printf("wrote %s\n", o->plot.c_str());
     }
   });

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+
+#include "runtime/files.h"
 
 namespace gradc::cli {
 
@@ -39,26 +42,22 @@ void write_png(const std::string& path, const Image& img) {
 }
 
 Image read_png(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw std::runtime_error("gradc: cannot read " + path);
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!info) throw std::runtime_error("gradc: libpng init failed for " + path);
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    throw std::runtime_error("gradc: " + path + " is not a valid PNG");
+  const std::string bytes = read_regular(path, size_t{256} << 20);  // never blocks on a FIFO
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&img, bytes.data(), bytes.size()))
+    throw std::runtime_error("gradc: " + path + " is not a valid PNG (" + img.message + ")");
+  if (static_cast<uint64_t>(img.width) * img.height > 100'000'000) {
+    png_image_free(&img);
+    throw std::runtime_error("gradc: " + path + ": a " + std::to_string(img.width) + "×" + std::to_string(img.height) +
+                             " PNG is too large");
   }
-  png_init_io(png, f.get());
-  png_read_info(png, info);
-  png_set_strip_16(png);
-  png_set_strip_alpha(png);
-  png_set_palette_to_rgb(png);
-  png_set_gray_to_rgb(png);
-  png_read_update_info(png, info);
-  Image img(static_cast<int>(png_get_image_width(png, info)), static_cast<int>(png_get_image_height(png, info)));
-  for (int y = 0; y < img.h; ++y) png_read_row(png, const_cast<png_bytep>(img.at(0, y)), nullptr);
-  png_destroy_read_struct(&png, &info, nullptr);
-  return img;
+  img.format = PNG_FORMAT_RGB;
+  Image out(static_cast<int>(img.width), static_cast<int>(img.height));
+  if (!png_image_finish_read(&img, nullptr, out.rgb.data(), 0, nullptr))
+    throw std::runtime_error("gradc: " + path + " is not a valid PNG (" + img.message + ")");
+  return out;
 }
 
 const NamedTensor* first_layer(const std::vector<NamedTensor>& params) {

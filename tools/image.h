@@ -19,7 +19,7 @@ struct Image {
 };
 
 void write_png(const std::string& path, const Image& img);  // throws naming the file
-Image read_png(const std::string& path);                    // RGB8 only (what write_png writes)
+Image read_png(const std::string& path);                    // any PNG, as RGB8
 
 // First-layer weights as tiles: [784, units] -> one 28×28 tile per unit; HWIO conv filters ->
 // one KH×KW tile per output channel (input channel 0). Diverging colours, symmetric in ±max|w|:

@@ -180,7 +180,7 @@ void plot_prediction(const std::string& path, const float* pixels, int label, co
     std::ofstream d(dir + "/.digit.csv"), b(dir + "/.probs.csv");
     for (int y = 0; y < 28; ++y)
       for (int x = 0; x < 28; ++x) d << x << "," << 27 - y << "," << pixels[y * 28 + x] << "\n";
-    // Colour: the predicted class green when right (or no label), red when wrong; the true one outlined.
+    // Colour: the predicted class green when right (or no label), red when wrong; the true one labelled.
     for (size_t k = 0; k < probs.size(); ++k) {
       const bool predicted = static_cast<int>(k) == best;
       const int colour = predicted ? (label < 0 || label == best ? 0x2e9e4f : 0xd62728) : 0x9ab7d9;
@@ -199,7 +199,7 @@ void plot_prediction(const std::string& path, const float* pixels, int label, co
     << "set xtics 0,1," << cls << "\nset ytics\nset yrange [0:1.15]\nset xrange [-0.6:" << probs.size() - 0.4 << "]\n"
     << "set style fill solid 0.85\nset boxwidth 0.7\nset xlabel 'class'\nset ylabel 'probability'\n"
     << "plot '.probs.csv' using 1:2:3 with boxes lc rgb variable, "
-    << "'' using 1:($4 > 0 ? $2 : 1/0) with boxes fs empty border lc rgb 'black' lw 3, "
+    << "'' using 1:($4 > 0 ? 1.07 : 1/0):(\"true\") with labels font ',11,Bold', "
     << "'' using 1:2:(sprintf('%.2f',$2)) with labels offset 0,0.7\nunset multiplot\n";
   run_gnuplot(dir, s.str());
   fs::remove(dir + "/.digit.csv");
