@@ -57,11 +57,43 @@ std::string label_of(const Node& n) {
   if (n.dtype == DType::I32) l += " i32";
   return l;
 }
+
+// One example node per style, side by side in a box of their own (no edges into the graph).
+std::string legend(bool kernels) {
+  std::string s =
+      "  subgraph cluster_legend { label=\"legend\"; fontname=\"Helvetica\"; style=\"rounded\"; color=\"#999999\";\n"
+      "    node [fontsize=10];\n";
+  auto node = [](Role role, Op op = Op::Input, const char* where = "") {
+    Node n;
+    n.role = role, n.op = op, n.where = where;
+    return style_of(n);
+  };
+  const std::pair<const char*, std::string> items[] = {{"input", node(Role::Input)},
+                                                       {"parameter", node(Role::Param)},
+                                                       {"optimizer state", node(Role::State)},
+                                                       {"op", node(Role::Op)},
+                                                       {"backward op", node(Role::Op, Op::Input, "∂")},
+                                                       {"gradient", node(Role::Grad)},
+                                                       {"output", node(Role::Output)},
+                                                       {"constant", node(Role::Op, Op::Constant)}};
+  std::string chain;
+  for (size_t i = 0; i < std::size(items); ++i) {
+    s += "    legend" + std::to_string(i) + " [label=\"" + items[i].first + "\", " + items[i].second + "];\n";
+    chain += (i ? " -> " : "") + std::string("legend") + std::to_string(i);
+  }
+  if (kernels)
+    s += "    subgraph cluster_legend_kernel { label=\"fused kernel\"; style=\"rounded,dashed\"; color=\"#7b3fb6\"; "
+         "fontcolor=\"#7b3fb6\"; legend_k [label=\"ops of one kernel\", shape=box, style=filled, "
+         "fillcolor=\"#eeeeee\"]; }\n";
+  return s + "    { rank=same; " + chain + " [style=invis]; }\n  }\n";
+}
 }  // namespace
 
-std::string to_dot(const Graph& g, const std::vector<int>* kernel_of) {
+std::string to_dot(const Graph& g, const std::vector<int>* kernel_of, bool with_legend) {
   std::string s = "digraph \"" + escape(g.name.empty() ? "gradc" : g.name) + "\" {\n";
-  s += "  rankdir=TB; node [fontname=\"Helvetica\", fontsize=11]; edge [color=\"#555555\"];\n";
+  s += "  rankdir=TB; graph [fontname=\"Helvetica\"]; node [fontname=\"Helvetica\", fontsize=11]; "
+       "edge [color=\"#555555\"];\n";
+  if (with_legend) s += legend(kernel_of != nullptr);
   auto node_line = [&](const Node& n) {
     return "  n" + std::to_string(n.id) + " [label=\"" + label_of(n) + "\", " + style_of(n) + "];\n";
   };
@@ -82,8 +114,12 @@ std::string to_dot(const Graph& g, const std::vector<int>* kernel_of) {
       s += node_line(g.node(clusters[k][0]));
       continue;
     }
-    s += "  subgraph cluster_k" + std::to_string(k) + " { label=\"fused kernel " + std::to_string(k) +
-         "\"; style=\"rounded,dashed\"; color=\"#7b3fb6\"; fontcolor=\"#7b3fb6\";\n";
+    std::string ops;  // what the kernel computes, in graph order: "kernel 4: matmul+add+relu"
+    for (int id : clusters[k])
+      if (g.node(id).role != Role::Input && g.node(id).role != Role::Param && g.node(id).op != Op::Constant)
+        ops += (ops.empty() ? "" : "+") + std::string(op_name(g.node(id).op));
+    s += "  subgraph cluster_k" + std::to_string(k) + " { label=\"kernel " + std::to_string(k) + ": " + ops +
+         "\"; labeljust=l; style=\"rounded,dashed\"; color=\"#7b3fb6\"; fontcolor=\"#7b3fb6\"; margin=14;\n";
     for (int id : clusters[k]) s += "  " + node_line(g.node(id));
     s += "  }\n";
   }

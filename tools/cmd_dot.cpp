@@ -50,7 +50,7 @@ void add_dot(CLI::App& app) {
     }
     const CompilerView v =
         o->after.empty() ? CompilerView{m->g, {}, {}} : view_after(m->g, o->flags.options(), o->after);
-    render_dot(to_dot(v.g, v.kernel_of.empty() ? nullptr : &v.kernel_of), o->out);
+    render_dot(to_dot(v.g, v.kernel_of.empty() ? nullptr : &v.kernel_of, true), o->out);
     std::printf("wrote %s (%zu nodes)\n", o->out.c_str(), v.g.size());
   });
 }
