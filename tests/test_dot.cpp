@@ -35,6 +35,21 @@ TEST(Dot, LinearModelCounts) {
   EXPECT_EQ(c.edges, 6);
 }
 
+TEST(Dot, LegendAddsOneNodePerStyleAndKernelLabelsNameTheOps) {
+  auto m = build_model("linear", {});
+  const std::string dot = to_dot(m->g, nullptr, true);
+  EXPECT_EQ(parse(dot).nodes, 7 + 8);  // the graph + 8 styles
+  EXPECT_NE(dot.find("cluster_legend"), std::string::npos);
+  EXPECT_EQ(dot.find("cluster_legend_kernel"), std::string::npos);  // no kernels shown: no kernel box
+  std::vector<int> kernel_of(m->g.size(), -1);
+  for (const Node& n : m->g.nodes())
+    if (n.op == Op::Add || n.op == Op::MatMul) kernel_of[static_cast<size_t>(n.id)] = 0;
+  const std::string k = to_dot(m->g, &kernel_of, true);
+  EXPECT_NE(k.find("label=\"kernel 0: matmul+add\""), std::string::npos) << k;
+  EXPECT_NE(k.find("cluster_legend_kernel"), std::string::npos);
+  EXPECT_EQ(parse(k).nodes, 7 + 9);
+}
+
 TEST(Dot, DnnModelCounts) {
   auto m = build_model("dnn", {});
   // x, y + 3 dense layers (W, b, matmul, add) + 2 relu + loss = 2 + 12 + 2 + 1.
