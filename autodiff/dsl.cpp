@@ -66,6 +66,13 @@ Tensor dropout(Tensor x, Tensor key, float rate, bool training, Loc loc) {
   return binary(Op::Dropout, x, key, loc, a);
 }
 
+Tensor allreduce(Tensor x, float scale, int bucket, Loc loc) {
+  Attrs a;
+  a.value = scale;
+  a.bucket = bucket;
+  return unary(Op::AllReduce, x, loc, a);
+}
+
 Tensor sum(Tensor x, int axis, Loc loc) {
   Attrs a;
   a.axis = axis;

@@ -42,6 +42,9 @@ Tensor relu_grad(Tensor x, Tensor dy, GRADC_LOC);
 // is a hash of (key, element index), `key` an i32 scalar the trainer feeds per step, so the same
 // key reproduces the mask (that is the gradient rule). training=false is the identity.
 Tensor dropout(Tensor x, Tensor key, float rate, bool training = true, GRADC_LOC);
+// Sum of x over the data-parallel ranks, times `scale` (1/ranks: the mean), reduced together with
+// the other members of `bucket`. Backward-only: the optimizer puts it between gradient and update.
+Tensor allreduce(Tensor x, float scale, int bucket, GRADC_LOC);
 
 Tensor sum(Tensor x, int axis = -1, GRADC_LOC);
 Tensor mean(Tensor x, int axis = -1, GRADC_LOC);

@@ -24,6 +24,7 @@ void grad_Conv2dGradFilter(const Node& n, Tensor, Tensor, std::vector<Tensor>&) 
 void grad_Dense(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_MatMulMask(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_SoftmaxXentGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_AllReduce(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 
 void grad_MatMul(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
   Tensor a = in(n, out, 0), b = in(n, out, 1);

@@ -2,8 +2,9 @@
 // (grad_rules.cpp), the reference interpreter, the JIT lowering, DOT labels and the tests all iterate
 // over this list. X(Enum, "name", arity, kind, differentiable)
 //   differentiable = has a gradient rule; backward-only helper ops (relu_grad, conv2d_grad_*) have
-//   none, which is exactly where second derivatives stop being supported. The last three rows are
-//   fused ops that only the compiler's fusion passes create, after autodiff has run.
+//   none, which is exactly where second derivatives stop being supported. dense, matmul_relu_mask
+//   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
+//   autodiff has run; allreduce (data-parallel training) is added between gradients and updates.
 #pragma once
 
 #define GRADC_OPS(X)                                        \
@@ -41,4 +42,5 @@
   X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false) \
   X(Dense, "dense", 3, Gemm, false)                         \
   X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
-  X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)
+  X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)    \
+  X(AllReduce, "allreduce", 1, Collective, false)

@@ -17,7 +17,8 @@ enum class Op : uint8_t {
 };
 
 // What a kernel for the op looks like; the compiler groups by this.
-enum class OpKind : uint8_t { Source, Gemm, Unary, Binary, Reduce, Layout, Row, Loss, Conv };
+// Collective: executed by the runtime (MPI), not by generated code; the program is cut there.
+enum class OpKind : uint8_t { Source, Gemm, Unary, Binary, Reduce, Layout, Row, Loss, Conv, Collective };
 
 enum class Padding : uint8_t { Valid, Same };
 enum class Init : uint8_t { None, Zeros, Fill, GlorotUniform, Normal };
@@ -37,6 +38,9 @@ struct Attrs {
   std::vector<float> data;       // constant contents; empty = filled with `value`
   bool relu = false;             // dense: ReLU epilogue
   int mask = 0;                  // matmul_relu_mask: 1 = operand a masked by input 2 > 0, 2 = operand b
+  int64_t slice = 0;             // dropout: the tensor is slice `slice` of a global batch cut in equal
+                                 // slices (data-parallel ranks): mask index offset slice·numel
+  int bucket = -1;               // allreduce: the gradient bucket it is reduced with (value: scale)
 };
 
 class Graph;

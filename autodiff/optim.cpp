@@ -38,6 +38,22 @@ float effective_lr(const OptimizerConfig& cfg, float lr, int64_t t) {
   return static_cast<float>(lr * std::sqrt(1.0 - std::pow(b2, tt)) / (1.0 - std::pow(b1, tt)));
 }
 
+namespace {
+// The mean over ranks of every gradient: each rank's objective is its slice's scale·loss (+ the
+// same penalty), so the mean is the one-process objective's gradient at the global batch.
+void add_allreduce(std::vector<Tensor>& grads, const OptimizerConfig& cfg) {
+  if (cfg.bucket_bytes <= 0) throw std::invalid_argument("gradc: bucket size must be positive");
+  int bucket = 0;
+  int64_t bytes = 0;
+  for (size_t i = grads.size(); i-- > 0;) {  // backward order: the last layer's gradients are final first
+    const int64_t b = grads[i].shape().numel() * 4;
+    if (bytes > 0 && bytes + b > cfg.bucket_bytes) ++bucket, bytes = 0;
+    bytes += b;
+    grads[i] = allreduce(grads[i], 1.f / static_cast<float>(cfg.ranks), bucket);
+  }
+}
+}  // namespace
+
 TrainStep add_optimizer(Tensor loss, const OptimizerConfig& cfg) {
   Graph& g = *loss.g;
   TrainStep s;
@@ -51,6 +67,7 @@ TrainStep add_optimizer(Tensor loss, const OptimizerConfig& cfg) {
     if (penalty.valid()) s.total_loss = s.total_loss + penalty * cfg.l2;
   }
   s.grads = grad(s.total_loss, s.params);
+  if (cfg.ranks > 1) add_allreduce(s.grads, cfg);
   std::vector<Tensor> gs = s.grads;
   if (cfg.clip_norm > 0.f) {
     Tensor sq;

@@ -23,14 +23,19 @@ struct OptimizerConfig {
   float l2 = 0.f;                      // > 0: loss += l2·Σ‖W‖² over rank >= 2 parameters
   float ema_decay = 0.f;               // > 0: keep "<param>/ema" = d·ema + (1-d)·param_new
   float loss_scale = 1.f;              // objective = scale·loss; = batch reproduces TF1 estimators' summed loss
+  // Data-parallel training: > 1 puts an allreduce (mean over the ranks) between each gradient and
+  // everything that reads it (clipping, update), gradients grouped into buckets of about
+  // bucket_bytes in backward order (the last layer's first, as they become final).
+  int ranks = 1;
+  int64_t bucket_bytes = int64_t{1} << 20;
 };
 
 struct TrainStep {
-  Tensor lr;          // f32 scalar input "lr", fed each step (schedules need no recompile)
-  Tensor total_loss;  // the objective differentiated: scale·loss (+ L2 penalty)
-  Tensor grad_norm;   // global gradient norm before clipping (invalid when not clipping)
-  std::vector<Tensor> params, grads;
-  std::vector<Tensor> ema;  // parallel to params when ema_decay > 0
+  Tensor lr;                          // f32 scalar input "lr", fed each step (schedules need no recompile)
+  Tensor total_loss;                  // the objective differentiated: scale·loss (+ L2 penalty)
+  Tensor grad_norm;                   // global gradient norm before clipping (invalid when not clipping)
+  std::vector<Tensor> params, grads;  // grads: after the allreduce when ranks > 1
+  std::vector<Tensor> ema;            // parallel to params when ema_decay > 0
 };
 
 // Appends gradients and updates (Graph::assign) for every trainable parameter of loss's graph.

@@ -1,5 +1,7 @@
 #include "autodiff/shape_rules.h"
 
+#include <cmath>
+
 namespace gradc {
 
 namespace {
@@ -158,6 +160,11 @@ TypeInfo infer_Dropout(const Graph& g, const std::vector<int>& in, const Attrs& 
     fail("key must be an i32 scalar, got " + std::string(dtype_name(key.dtype)) + " " + key.shape.str());
   if (!(a.value >= 0.f && a.value < 1.f)) fail("rate " + std::to_string(a.value) + " not in [0, 1)");
   return f32(x.shape);
+}
+
+TypeInfo infer_AllReduce(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  if (!(a.value > 0.f && std::isfinite(a.value))) fail("scale " + std::to_string(a.value) + " must be positive");
+  return unary_f32(g, in);
 }
 
 TypeInfo infer_Sum(const Graph& g, const std::vector<int>& in, const Attrs& a) { return reduce(g, in, a); }

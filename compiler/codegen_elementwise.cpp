@@ -99,7 +99,11 @@ llvm::Value* value_of(Ctx& c, int id) {
       };
       llvm::Value* key = b.CreateLoad(e.i32, e.base(n.in[1]));
       llvm::Value* hk = mix(b.CreateAdd(key, b.getInt32(0x9e3779b9u)));
-      llvm::Value* h = mix(b.CreateXor(b.CreateTrunc(c.flat, e.i32), hk));
+      // A data-parallel rank's slice of the global batch draws the global run's mask elements.
+      const auto offset =
+          static_cast<uint32_t>(static_cast<uint64_t>(n.a.slice) * static_cast<uint64_t>(n.shape.numel()));
+      llvm::Value* idx = b.CreateAdd(b.CreateTrunc(c.flat, e.i32), b.getInt32(offset));
+      llvm::Value* h = mix(b.CreateXor(idx, hk));
       llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, 8), b.getInt32(dropout_threshold(n.a.value)));
       r = b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), zero);
       break;

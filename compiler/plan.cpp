@@ -135,6 +135,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       k.flops += static_cast<double>(g.node(id).shape.numel());
       for (int j : g.node(id).in) stack.push_back(j);
     }
+    k.host = op_info(kn.op).kind == OpKind::Collective;
     k.spec = schedule_kernel(g, kn, k.fused, p.target);
     k.scratch_bytes = k.spec.scratch_bytes();
     k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
@@ -329,6 +330,8 @@ uint64_t graph_hash(const Graph& g) {
     std::memcpy(&fv, &a.value, 4);
     mix(h, fv);
     mix(h, static_cast<uint64_t>(a.depth));
+    mix(h, static_cast<uint64_t>(a.slice));
+    mix(h, static_cast<uint64_t>(a.bucket + 3));
     for (int k = 0; k < a.shape.rank; ++k) mix(h, static_cast<uint64_t>(a.shape[k]));
     for (float d : a.data) {
       std::memcpy(&fv, &d, 4);

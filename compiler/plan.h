@@ -27,6 +27,7 @@ struct KernelInfo {
   int copy_from = -1;          // >= 0: a parameter-update copy kernel from this node's buffer
   int64_t scratch_bytes = 0;   // per-thread private memory the kernel needs (packed GEMM panels)
   KernelSpec spec;             // the schedule stage's choices for the target (compiler/schedule.h)
+  bool host = false;           // a collective the runtime executes (no generated code runs)
   bool barrier_before = true;  // threads must sync before this kernel (it touches memory that a
                                // kernel since the previous barrier wrote, or writes what one read)
 };

@@ -136,6 +136,10 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
     case OpKind::Source:
       s.range = 0;
       return s;
+    case OpKind::Collective:  // the runtime's MPI call on the bucket (runtime/collectives.h)
+      s.strategy = "host-allreduce";
+      s.range = 1;
+      return s;
   }
   return s;
 }

@@ -27,6 +27,11 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
     scratch_stride_ = std::max(scratch_stride_, (k.scratch_bytes + 63) / 64 * 64);
   }
   reserve_scratch(std::max(2, omp_get_max_threads()));
+  for (const KernelInfo& k : p.kernels)
+    if (k.host) {
+      coll_ = std::make_unique<Collectives>(*code_, bufs_);
+      break;
+    }
   for (int id : p.live) {
     const Node& n = code_->graph.node(id);
     if (n.op == Op::Parameter) {
@@ -152,26 +157,61 @@ void Program::run() {
     for (int64_t i = 0, n = code_->graph.node(c.input).shape.numel(); i < n; ++i)
       if (y[i] < 0 || y[i] >= c.classes) throw DataError(label_error(code_->graph.node(c.op), y[i], c.classes));
   }
+  const int T = threads();
+  reserve_scratch(T);  // allocates only when a larger thread count than before is asked for
+  if (T == 1)
+    run_serial();
+  else
+    run_parallel(T);
+}
+
+void Program::run_serial() {
   const auto& ks = code_->plan.kernels;
   const KernelFn* fns = code_->fns.data();
   char** bufs = bufs_.data();
-  const int T = threads();
-  reserve_scratch(T);  // allocates only when a larger thread count than before is asked for
-  if (T == 1) {
+  Collectives* c = coll_.get();
+  if (!c) {
     for (size_t k = 0; k < ks.size(); ++k) fns[k](bufs, 0, ks[k].range, scratch(0));
     return;
   }
+  if (c->starts_after(-1)) c->start_after(-1);
+  for (size_t k = 0; k < ks.size(); ++k) {
+    if (ks[k].host)
+      c->run(k);
+    else
+      fns[k](bufs, 0, ks[k].range, scratch(0));
+    if (c->starts_after(static_cast<int64_t>(k))) c->start_after(static_cast<int64_t>(k));
+    c->progress();
+  }
+}
+
+// Every kernel inside ONE parallel region. Collectives run on thread 0 (MPI_THREAD_FUNNELED): a
+// bucket starts after a barrier that makes its gradients final; its allreduce kernels are ordered
+// by the plan's barriers like any kernel that writes a buffer.
+void Program::run_parallel(int T) {
+  const auto& ks = code_->plan.kernels;
+  const KernelFn* fns = code_->fns.data();
+  char** bufs = bufs_.data();
+  Collectives* c = coll_.get();
+  if (c && c->starts_after(-1)) c->start_after(-1);
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     for (size_t k = 0; k < ks.size(); ++k) {
       const int64_t n = ks[k].range;
-      if (n < 2 || ks[k].flops < kParallelMinFlops) {
+      if (ks[k].host) {
+        if (t == 0) c->run(k);
+      } else if (n < 2 || ks[k].flops < kParallelMinFlops) {
         if (t == 0) fns[k](bufs, 0, n, scratch(0));
       } else {
         const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
         if (lo < hi) fns[k](bufs, lo, hi, scratch(t));
       }
+      if (c && c->starts_after(static_cast<int64_t>(k))) {
+#pragma omp barrier
+        if (t == 0) c->start_after(static_cast<int64_t>(k));
+      }
+      if (c && t == 0) c->progress();
       // The plan marks which kernels depend on unsynchronised work; the flag is the same for all
       // threads, so every thread reaches the same barriers.
       if (k + 1 < ks.size() && ks[k + 1].barrier_before) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compiler/jit.h"
+#include "runtime/collectives.h"
 #include "runtime/labels.h"
 
 namespace gradc {
@@ -49,6 +50,8 @@ class Program {
   const Graph& graph() const { return g_; }
   // Thread t's private kernel scratch (nullptr when no kernel needs any).
   float* scratch(int thread) const;
+  // The step's allreduce kernels (data-parallel training): null when the graph has none.
+  Collectives* collectives() { return coll_.get(); }
 
  private:
   int input_id(const std::string& name, DType t, size_t n) const;
@@ -64,6 +67,9 @@ class Program {
   int64_t scratch_stride_ = 0;
   int scratch_threads_ = 0;
   std::vector<LabelCheck> labels_;  // in the optimised graph's ids
+  std::unique_ptr<Collectives> coll_;
+  void run_serial();
+  void run_parallel(int T);
 };
 
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting

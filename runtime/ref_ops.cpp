@@ -195,7 +195,9 @@ void ref_Dropout(const Node& n, const Ins& in, Value& out) {
   const uint32_t thr = dropout_threshold(n.a.value);
   const float scale = 1.f / (1.f - n.a.value);
   for (size_t i = 0; i < x.f.size(); ++i)
-    out.f[i] = dropout_keep(key, static_cast<uint32_t>(i), thr) ? x.f[i] * scale : 0.f;
+    out.f[i] = dropout_keep(key, static_cast<uint32_t>(i + static_cast<size_t>(n.a.slice) * x.f.size()), thr)
+                   ? x.f[i] * scale
+                   : 0.f;
 }
 
 void ref_Sum(const Node& n, const Ins& in, Value& out) { reduce_sum(n, in, out, false); }
@@ -313,6 +315,12 @@ void ref_Conv2dGradFilter(const Node& n, const Ins& in, Value& out) {
   conv_for_each(conv_geo(in[0]->shape, n.a.shape, n.a.pad),
                 [&](size_t xi, size_t wi, size_t yi) { acc[wi] += static_cast<double>(x[xi]) * dy[yi]; });
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+}
+
+// One process's allreduce: the sum over the one rank is the input; `value` is the scale (1/ranks
+// for a mean). Data-parallel runs execute it with MPI in the JIT Program (runtime/collectives.h).
+void ref_AllReduce(const Node& n, const Ins& in, Value& out) {
+  map1(in, out, [s = n.a.value](float x) { return x * s; });
 }
 
 RefFn ref_kernel(Op op) {

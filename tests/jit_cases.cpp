@@ -57,6 +57,20 @@ std::map<Op, std::vector<OpCase>> op_cases() {
     c[Op::Dropout].push_back({training ? "train" : "eval", [=](Graph& g, int64_t R) {
                                 return dropout(f32(g, "a", {R, 131}), g.input("key", {}, DType::I32), 0.2f, training);
                               }});
+  // A data-parallel rank's slice: the mask elements after `slice` equal slices.
+  c[Op::Dropout].push_back({"train slice 3", [=](Graph& g, int64_t R) {
+                              Tensor d = dropout(f32(g, "a", {R, 131}), g.input("key", {}, DType::I32), 0.3f, true);
+                              g.node(d.id).a.slice = 3;
+                              return d;
+                            }});
+  // One process: the collective is the scaled copy; three buckets, one of two members, members
+  // computed by kernels and read straight from inputs, a bucket fed by the others' results.
+  c[Op::AllReduce].push_back({"scale", [=](Graph& g, int64_t R) { return allreduce(f32(g, "a", {R, 13}), 0.5f, 0); }});
+  c[Op::AllReduce].push_back({"buckets", [=](Graph& g, int64_t R) {
+                                Tensor a = f32(g, "a", {R, 13}), b = f32(g, "b", {R, 13});
+                                Tensor x = allreduce(a * 2.f, 0.5f, 0), y = allreduce(b, 0.25f, 0);
+                                return allreduce(x + y + allreduce(exp(a), 1.f, 1), 0.5f, 2);
+                              }});
   for (Op op : {Op::Sum, Op::Mean}) {
     const bool m = op == Op::Mean;
     for (int axis : {-1, 0, 1})

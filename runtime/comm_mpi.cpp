@@ -1,0 +1,103 @@
+// Comm over MPI_COMM_WORLD. MPI is initialised with MPI_THREAD_FUNNELED: only the main thread
+// (OpenMP's thread 0, which runs every collective) calls MPI. Errors return (MPI_ERRORS_RETURN)
+// and become exceptions naming the call.
+#include <mpi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "runtime/comm.h"
+
+namespace gradc {
+
+namespace {
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  throw std::runtime_error(std::string("gradc: ") + what + " failed: " + std::string(msg, static_cast<size_t>(len)));
+}
+
+void finalize_at_exit() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+class MpiComm : public Comm {
+ public:
+  MpiComm() {
+    int provided = 0;
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    std::atexit(finalize_at_exit);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (provided < MPI_THREAD_FUNNELED)
+      throw std::runtime_error("gradc: this MPI library does not support MPI_THREAD_FUNNELED");
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(version, &len);
+    library_ = std::string(version, static_cast<size_t>(len));
+    if (const size_t cut = library_.find_first_of(",\n"); cut != std::string::npos) library_.resize(cut);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string describe() const override {
+    return "MPI (" + library_ + "), rank " + std::to_string(rank_) + " of " + std::to_string(size_);
+  }
+  int start_sum(float* data, int64_t n) override {
+    if (n > INT32_MAX) throw std::runtime_error("gradc: allreduce of more than 2^31 floats");
+    requests_.push_back(MPI_REQUEST_NULL);
+    check(
+        MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &requests_.back()),
+        "MPI_Iallreduce");
+    return static_cast<int>(requests_.size() - 1);
+  }
+  bool test(int r) override {
+    MPI_Request& q = requests_.at(static_cast<size_t>(r));
+    if (q == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    check(MPI_Test(&q, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+  void wait(int r) override {
+    check(MPI_Wait(&requests_.at(static_cast<size_t>(r)), MPI_STATUS_IGNORE), "MPI_Wait");
+    if (static_cast<size_t>(r) + 1 == requests_.size()) trim();
+  }
+  void sum(double* data, int n) override {
+    check(MPI_Allreduce(MPI_IN_PLACE, data, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  }
+  void broadcast(float* data, int64_t n, int root) override {
+    for (int64_t off = 0; off < n; off += INT32_MAX)
+      check(MPI_Bcast(data + off, static_cast<int>(std::min<int64_t>(INT32_MAX, n - off)), MPI_FLOAT, root,
+                      MPI_COMM_WORLD),
+            "MPI_Bcast");
+  }
+  void min_max(uint64_t v, uint64_t* mn, uint64_t* mx) override {
+    check(MPI_Allreduce(&v, mn, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce(min)");
+    check(MPI_Allreduce(&v, mx, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce(max)");
+  }
+  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  [[noreturn]] void abort(int status) override {
+    MPI_Abort(MPI_COMM_WORLD, status);
+    std::_Exit(status);
+  }
+
+ private:
+  // Completed requests at the end of the list are dropped so ids stay small across steps.
+  void trim() {
+    while (!requests_.empty() && requests_.back() == MPI_REQUEST_NULL) requests_.pop_back();
+  }
+  int rank_ = 0, size_ = 1;
+  std::string library_;
+  std::vector<MPI_Request> requests_;
+};
+}  // namespace
+
+std::unique_ptr<Comm> make_mpi_comm() { return std::make_unique<MpiComm>(); }
+
+}  // namespace gradc
