@@ -36,6 +36,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   has_val_ = val.n > 0;
   impl_->t0 = impl_->t_period = Clock::now();
   impl_->period_start = step_;
+  if (ranks() > 1) check_ranks_agree("at the start");  // the same seed gave every rank the same initial weights
   for (const auto& cb : callbacks_) cb->on_train_begin(*this);
 
   FitResult res;
@@ -74,6 +75,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   res.steps_per_s = static_cast<double>(step_ - start_step_) / std::max(res.seconds, 1e-9);
   res.stopped_early = stop_reason_;
   for (const auto& cb : callbacks_) cb->on_train_end(*this);
+  res.checksum = check_ranks_agree("at the end");
   return res;
 }
 
@@ -82,9 +84,9 @@ void Trainer::run_step(const Dataset& train, const std::vector<int64_t>& perm) {
   const int64_t epoch = step_ / per_epoch_, in_epoch = step_ % per_epoch_;
   auto xs = e.f32(impl_->x);
   auto ys = e.i32(impl_->y);
-  const int64_t f = train.features;
-  for (int64_t r = 0; r < cfg_.batch; ++r) {
-    const int64_t src = perm[static_cast<size_t>(in_epoch * cfg_.batch + r)];
+  const int64_t f = train.features, b = impl_->local_batch;
+  for (int64_t r = 0; r < b; ++r) {  // this rank's slice of the global batch
+    const int64_t src = perm[static_cast<size_t>(in_epoch * cfg_.batch + rank() * b + r)];
     std::copy(train.x.begin() + src * f, train.x.begin() + (src + 1) * f, xs.begin() + r * f);
     ys[static_cast<size_t>(r)] = train.y[static_cast<size_t>(src)];
   }
@@ -118,8 +120,8 @@ void Trainer::run_step(const Dataset& train, const std::vector<int64_t>& perm) {
   ++run_steps_;
   Metrics bm(impl_->classes);
   const int64_t cols = impl_->model->logits.node().shape[1];
-  auto logits = e.f32(impl_->model->logits.id).first(static_cast<size_t>(cfg_.batch * cols));
-  add_rows(bm, logits, e.i32(impl_->y), cfg_.batch);
+  auto logits = e.f32(impl_->model->logits.id).first(static_cast<size_t>(b * cols));
+  add_rows(bm, logits, e.i32(impl_->y), b);
   run_correct_ += bm.correct;
   run_count_ += bm.count;
   for (const auto& cb : callbacks_) cb->on_step_end(*this, loss);
@@ -137,9 +139,13 @@ PeriodRow Trainer::eval_point(const Dataset& train, const Dataset& val) {
     const Metrics tm = run_eval(w, train, nullptr);
     row.train_loss = tm.log_loss();
     row.train_acc = tm.accuracy();
-  } else {
+  } else if (ranks() == 1) {
     row.train_loss = running_loss();
     row.train_acc = running_acc();
+  } else {  // the running means of the whole global batches
+    const RunningSums s = global_running();
+    row.train_loss = run_steps_ ? s.loss / static_cast<double>(run_steps_) : 0;
+    row.train_acc = s.count ? static_cast<double>(s.correct) / static_cast<double>(s.count) : 0;
   }
   if (val.n > 0) {
     const Metrics vm = run_eval(w, val, nullptr);

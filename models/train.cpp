@@ -9,6 +9,7 @@
 #include "models/metadata.h"
 #include "models/models.h"
 #include "models/resume.h"
+#include "runtime/comm.h"
 #include "runtime/files.h"
 
 namespace gradc {
@@ -25,23 +26,32 @@ void print_header(const TrainConfig& c, const Splits& s) {
 
 // The recipe's callbacks, in the order they act at an evaluation point: log, keep the best, reduce
 // the rate, stop; then the caller's (a report).
-void add_callbacks(Trainer& t, const TrainConfig& c, const Splits& s) {
+// In a data-parallel run every rank runs the same callbacks (their decisions agree, the metrics
+// being global); rank 0 alone prints and writes files.
+void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
+  const bool lead = t.rank() == 0;
+  c.verbose = c.verbose && lead;
   auto header = std::make_shared<LambdaCallback>();  // after fit()'s checks, before the first step
   header->train_begin = [&c, &s](Trainer& tr) {
     if (!c.verbose) return;
+    if (tr.ranks() > 1)
+      std::printf("data-parallel: %d ranks (%s), %lld examples per rank per step\n", tr.ranks(),
+                  world().describe().c_str(), static_cast<long long>(c.batch / tr.ranks()));
     if (tr.start_step() > 0)
       std::printf("resumed %s/last.safetensors at step %lld\n", c.resume_dir.c_str(),
                   static_cast<long long>(tr.start_step()));
     print_header(c, s);
   };
   t.add_callback(header);
-  if (c.verbose) t.add_callback(std::make_shared<ProgressLogger>(isatty(fileno(stdout)) != 0));
+  // mpirun hands its ranks a pseudo-terminal even when the job's output goes to a file: no bar there.
+  if (c.verbose) t.add_callback(std::make_shared<ProgressLogger>(isatty(fileno(stdout)) != 0 && !under_mpirun()));
   if (c.keep_best) t.add_callback(std::make_shared<BestWeights>(c.checkpoint_dir, "val_loss", c.verbose));
   if (c.plateau_factor > 0)
     t.add_callback(std::make_shared<ReduceLROnPlateau>(c.monitor, c.plateau_factor, c.patience, 0, c.verbose));
   if (c.early_stop) t.add_callback(std::make_shared<EarlyStopping>(c.monitor, c.patience, 0, c.verbose));
-  if (!c.csv_log.empty()) t.add_callback(std::make_shared<CSVLogger>(c.csv_log));
-  for (const auto& cb : c.callbacks) t.add_callback(cb);
+  if (!c.csv_log.empty() && lead) t.add_callback(std::make_shared<CSVLogger>(c.csv_log));
+  if (lead)
+    for (const auto& cb : c.callbacks) t.add_callback(cb);
 }
 }  // namespace
 
@@ -61,10 +71,13 @@ TrainResult train(TrainConfig cfg) {
   }
   TrainResult r;
   static_cast<FitResult&>(r) = t.fit(s.train, s.val);
+  if (t.ranks() > 1 && cfg.verbose)
+    std::printf("weights bit-identical on all %d ranks (checksum %016llx)\n", t.ranks(),
+                static_cast<unsigned long long>(r.checksum));
   r.final_params = t.weights(true);
   if (s.val.n > 0) r.val = t.evaluate(s.val);
   r.test = t.evaluate(s.test);
-  if (!cfg.checkpoint_dir.empty()) {
+  if (!cfg.checkpoint_dir.empty() && t.rank() == 0) {
     Checkpoint c;
     c.tensors = r.final_params;
     c.metadata = cfg.metadata;  // the recipe and the architecture

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "models/data_split.h"
 #include "models/metadata.h"
@@ -68,10 +69,25 @@ bool metric_higher_is_better(const std::string& name) { return name == "acc" || 
 Trainer::Trainer(std::string name, ModelFn build, FitConfig cfg)
     : name_(std::move(name)), build_(std::move(build)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {
   if (cfg_.batch < 1) throw std::invalid_argument("gradc: the batch size must be at least 1");
-  impl_->model = build_fed_model(name_, build_, {.batch = cfg_.batch, .training = true, .seed = cfg_.seed}, cfg_.feeds);
+  impl_->comm = &world();
+  const int n = impl_->comm->size();
+  if (cfg_.batch % n != 0)
+    throw std::invalid_argument("gradc: --batch " + std::to_string(cfg_.batch) + " is not divisible by the " +
+                                std::to_string(n) + " ranks (each rank trains on an equal slice of the global batch)");
+  if (n > 1 && cfg_.engine != EngineKind::Jit)
+    throw std::invalid_argument("gradc: data-parallel training runs on the JIT engine (drop --engine reference)");
+  impl_->local_batch = cfg_.batch / n;
+  impl_->model =
+      build_fed_model(name_, build_, {.batch = impl_->local_batch, .training = true, .seed = cfg_.seed}, cfg_.feeds);
   Model& m = *impl_->model;
+  // The summed loss of the global batch (TF1 estimators): each rank scales its slice's mean by the
+  // global batch; the allreduce's mean over ranks then gives exactly the one-process objective.
   if (cfg_.sum_loss) cfg_.opt.loss_scale = static_cast<float>(cfg_.batch);
+  cfg_.opt.ranks = n;
+  cfg_.opt.bucket_bytes = cfg_.bucket_bytes;
   impl_->ts = add_optimizer(m.loss, cfg_.opt);
+  for (Node& nd : m.g.nodes())  // rank r's rows of the global batch draw the one-process mask elements
+    if (nd.op == Op::Dropout) nd.a.slice = impl_->comm->rank();
   m.g.mark_output(impl_->ts.total_loss, "total_loss");
   CompileOptions co;
   co.fuse = cfg_.fuse && !cfg_.check_numerics;
@@ -116,7 +132,35 @@ void Trainer::set_weights(const std::vector<NamedTensor>& w, const std::string& 
     }
 }
 
+int Trainer::rank() const { return impl_->comm->rank(); }
+int Trainer::ranks() const { return impl_->comm->size(); }
+
+Trainer::RunningSums Trainer::global_running() {
+  double v[3] = {run_loss_, static_cast<double>(run_correct_), static_cast<double>(run_count_)};
+  impl_->comm->sum(v, 3);  // exact for the counts (< 2^53)
+  return {v[0] / ranks(), static_cast<int64_t>(v[1]), static_cast<int64_t>(v[2])};
+}
+
+uint64_t Trainer::check_ranks_agree(const std::string& when) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over every parameter and optimizer state value
+  for (const NamedTensor& t : state())
+    for (float v : t.data) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      h = (h ^ bits) * 1099511628211ULL;
+    }
+  if (ranks() == 1) return h;
+  uint64_t lo = 0, hi = 0;
+  impl_->comm->min_max(h, &lo, &hi);
+  if (lo != hi)
+    throw std::runtime_error("gradc: the ranks' weights differ " + when + " (parameter checksums " +
+                             std::to_string(lo) + " .. " + std::to_string(hi) + "); the run is stopped");
+  return h;
+}
+
 void Trainer::save(const std::string& path, double val_loss) {
+  const RunningSums run = global_running();
+  if (rank() != 0) return;
   Checkpoint c;
   c.tensors = state();
   c.metadata = cfg_.metadata;
@@ -128,19 +172,20 @@ void Trainer::save(const std::string& path, double val_loss) {
   c.metadata["batch"] = std::to_string(cfg_.batch);
   c.metadata["optimizer"] = optimizer_name(cfg_.opt.kind);
   c.metadata["val_loss"] = std::to_string(val_loss);
-  c.metadata["state.run_loss"] = exact(run_loss_);
+  c.metadata["state.run_loss"] = exact(run.loss);
   c.metadata["state.run_steps"] = std::to_string(run_steps_);
-  c.metadata["state.run_correct"] = std::to_string(run_correct_);
-  c.metadata["state.run_count"] = std::to_string(run_count_);
+  c.metadata["state.run_correct"] = std::to_string(run.correct);
+  c.metadata["state.run_count"] = std::to_string(run.count);
   for (const auto& cb : callbacks_) cb->save_state(c.metadata);
   save_checkpoint(path, c);
 }
 
 void Trainer::checkpoint(double val_loss) {
+  check_ranks_agree("at the checkpoint of step " + std::to_string(step_));
   save(cfg_.checkpoint_dir + "/last.safetensors", val_loss);
   if (cfg_.keep_last <= 0) return;
   save(cfg_.checkpoint_dir + "/" + numbered_checkpoint(step_), val_loss);
-  prune_numbered_checkpoints(cfg_.checkpoint_dir, cfg_.keep_last);
+  if (rank() == 0) prune_numbered_checkpoints(cfg_.checkpoint_dir, cfg_.keep_last);
 }
 
 void Trainer::resume(const Checkpoint& c, const std::string& path) {
@@ -149,10 +194,13 @@ void Trainer::resume(const Checkpoint& c, const std::string& path) {
                     "' checkpoint, not '" + name_ + "'");
   constexpr int64_t kMax = int64_t{1} << 53;
   start_step_ = step_ = metadata_int(c.metadata, "step", kMax, path);
-  run_loss_ = metadata_real(c.metadata, "state.run_loss", path);
+  // The sums are the whole global batch's: rank 0 carries them (scaled so that the mean over ranks
+  // of the per-step losses is right), the other ranks start from zero, whatever the rank count was.
+  const int64_t first = rank() == 0 ? 1 : 0;
+  run_loss_ = static_cast<double>(first * ranks()) * metadata_real(c.metadata, "state.run_loss", path);
   run_steps_ = metadata_int(c.metadata, "state.run_steps", kMax, path);
-  run_correct_ = metadata_int(c.metadata, "state.run_correct", kMax, path);
-  run_count_ = metadata_int(c.metadata, "state.run_count", kMax, path);
+  run_correct_ = first * metadata_int(c.metadata, "state.run_correct", kMax, path);
+  run_count_ = first * metadata_int(c.metadata, "state.run_count", kMax, path);
   for (const auto& cb : callbacks_) cb->load_state(c.metadata, path);
   restore(graph(), *impl_->engine, c.tensors, path, true);
 }

@@ -62,6 +62,9 @@ struct FitConfig {
   std::string checkpoint_dir;          // "" = none; last.safetensors at every point / checkpoint_every
   int64_t checkpoint_every = 0;        // steps; 0 = at every evaluation point
   int keep_last = 0;  // > 0: also write ckpt-STEP.safetensors each time and keep the newest N (max_to_keep)
+  // Data-parallel runs (mpirun -np N): `batch` is the global batch, each rank takes its 1/N slice;
+  // gradients are averaged in buckets of about this many bytes (optimizer.h).
+  int64_t bucket_bytes = int64_t{1} << 20;
   Metadata metadata;  // added to every checkpoint (e.g. the recipe)
   Feeds feeds;
 };
@@ -81,6 +84,8 @@ struct FitResult {
   int64_t steps = 0;  // the step reached (a resumed run: counted from 0)
   double seconds = 0, steps_per_s = 0, compile_ms = 0;
   std::string stopped_early;  // the reason, empty if not
+  uint64_t checksum = 0;      // FNV-1a of every parameter and optimizer state value at the end
+                              // (data-parallel runs: equal on every rank, or the run stops)
 };
 
 // Thrown when a training step produces NaN/Inf; names the step and (with check_numerics) the op.
@@ -131,8 +136,12 @@ class Trainer {
   std::vector<NamedTensor> state();
   // Overrides the weights (every trainable parameter must be given) — e.g. the best ones.
   void set_weights(const std::vector<NamedTensor>& w, const std::string& from = "weights");
-  // Writes the parameters + optimizer state + loop state as safetensors (atomically).
+  // Writes the parameters + optimizer state + loop state as safetensors (atomically). In a
+  // data-parallel run every rank calls it (the running sums are reduced) and rank 0 writes.
   void save(const std::string& path, double val_loss = NAN);
+  // Data-parallel training (started by mpirun): this process's rank and the number of ranks.
+  int rank() const;
+  int ranks() const;
 
   // For callbacks.
   void request_stop(std::string reason) { stop_reason_ = std::move(reason); }
@@ -163,6 +172,13 @@ class Trainer {
   PeriodRow eval_point(const Dataset& train, const Dataset& val);
   Metrics run_eval(const std::vector<NamedTensor>& w, const Dataset& d, std::vector<float>* logits);
   void checkpoint(double val_loss);  // last.safetensors, and the numbered one with keep_last
+  // Every rank holds the same weights (their checksum, returned), or a named error.
+  uint64_t check_ranks_agree(const std::string& when);
+  struct RunningSums {
+    double loss;  // Σ over steps of the global batch's mean loss
+    int64_t correct, count;
+  };
+  RunningSums global_running();  // the running sums over all ranks (a collective)
 
   std::string name_;
   ModelFn build_;

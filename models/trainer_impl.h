@@ -7,6 +7,7 @@
 
 #include "models/evaluator.h"
 #include "models/trainer.h"
+#include "runtime/comm.h"
 
 namespace gradc {
 
@@ -21,6 +22,8 @@ struct Trainer::Impl {
   int64_t period_start = 0;
   float first_loss = 0;
   bool diverged = false;
+  Comm* comm = nullptr;     // the data-parallel world (one process: size 1)
+  int64_t local_batch = 0;  // this rank's slice of each global batch
 };
 
 }  // namespace gradc

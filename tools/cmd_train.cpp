@@ -5,6 +5,7 @@
 
 #include "models/models.h"
 #include "models/train.h"
+#include "runtime/comm.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/report.h"
@@ -204,6 +205,7 @@ void add_train(CLI::App& app) {
       c.callbacks.push_back(report);
     }
     TrainResult r = train(c);
+    if (world().rank() != 0) return;  // data-parallel: rank 0 reports for the run
     print_result(c, r);
     if (report) report->finish(r);
   });

@@ -1,11 +1,14 @@
 // gradc: define, inspect, train and benchmark MNIST models compiled from a C++ graph DSL.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "autodiff/graph.h"
 #include "compiler/passes.h"
 #include "compiler/target.h"
+#include "runtime/comm.h"
 #include "runtime/dataset.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
@@ -50,7 +53,29 @@ std::string default_mnist_dir() {
 }
 }  // namespace gradc::cli
 
+namespace {
+int run(int argc, char** argv);
+
+// One line on stderr. In a data-parallel run an error every rank meets (a bad flag, a missing
+// file) is said once: rank 0 says it at once and ends the job; the other ranks wait a moment first,
+// so they speak only when the error is theirs alone.
+void say_error(const std::string& line) {
+  if (gradc::world_is_distributed() && gradc::world().rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+}  // namespace
+
+// In a data-parallel run an error on one rank ends them all (MPI_Abort), so no rank waits forever
+// in a collective for a peer that has stopped.
 int main(int argc, char** argv) {
+  const int status = run(argc, argv);
+  if (status != 0 && gradc::world_is_distributed()) gradc::world().abort(status);
+  return status;
+}
+
+namespace {
+int run(int argc, char** argv) {
   // The JIT's code and the benchmarks' probes need at least x86-64-v3 (AVX2 + FMA): say so and stop
   // rather than die of SIGILL later.
   if (!gradc::cli::host_has_avx2_fma()) {
@@ -93,19 +118,20 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   } catch (const gradc::cli::UsageError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    say_error(e.what());
     return 2;
   } catch (const gradc::DataError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    say_error(e.what());
     return 2;
   } catch (const std::invalid_argument& e) {  // GraphError, unknown model, bad values
-    std::fprintf(stderr, "%s\n", e.what());
+    say_error(e.what());
     return 2;
   } catch (const std::exception& e) {
     std::string what = e.what();  // internal failures: one "gradc: error:" prefix, not two
     if (what.rfind("gradc: ", 0) == 0) what.erase(0, 7);
-    std::fprintf(stderr, "gradc: error: %s\n", what.c_str());
+    say_error("gradc: error: " + what);
     return 1;
   }
   return 0;
 }
+}  // namespace
