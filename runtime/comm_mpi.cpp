@@ -2,7 +2,10 @@
 // (OpenMP's thread 0, which runs every collective) calls MPI. Errors return (MPI_ERRORS_RETURN)
 // and become exceptions naming the call.
 #include <mpi.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -19,6 +22,15 @@ void check(int rc, const char* what) {
   int len = 0;
   MPI_Error_string(rc, msg, &len);
   throw std::runtime_error(std::string("gradc: ") + what + " failed: " + std::string(msg, static_cast<size_t>(len)));
+}
+
+// mpirun ends the surviving ranks with SIGTERM when one rank dies: say so in one line (write(2) and
+// _exit are async-signal-safe) instead of vanishing.
+char g_term_line[160];
+size_t g_term_len = 0;
+extern "C" void on_sigterm(int) {
+  if (::write(2, g_term_line, g_term_len) < 0) _exit(143);
+  _exit(143);
 }
 
 void finalize_at_exit() {
@@ -38,6 +50,10 @@ class MpiComm : public Comm {
       throw std::runtime_error("gradc: this MPI library does not support MPI_THREAD_FUNNELED");
     check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+    g_term_len = static_cast<size_t>(std::snprintf(g_term_line, sizeof g_term_line,
+                                                   "gradc: rank %d of %d: stopped by mpirun (another rank ended)\n",
+                                                   rank_, size_));
+    std::signal(SIGTERM, on_sigterm);
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
     MPI_Get_library_version(version, &len);
