@@ -38,6 +38,7 @@ std::string style_of(const Node& n) {
       break;
   }
   if (n.op == Op::Constant) return "shape=plaintext, fontsize=9, fontcolor=\"#666666\"";
+  if (n.op == Op::AllReduce) return "shape=hexagon, style=filled, fillcolor=\"#ffc078\"";
   if (n.where.rfind("∂", 0) == 0) return "shape=box, style=filled, fillcolor=\"#fde2e2\"";
   return "shape=box, style=filled, fillcolor=\"#eeeeee\"";
 }
@@ -47,6 +48,11 @@ std::string label_of(const Node& n) {
   if (n.op == Op::MatMul && (n.a.ta || n.a.tb))
     l += std::string(" (") + (n.a.ta ? "Aᵀ" : "A") + "·" + (n.a.tb ? "Bᵀ" : "B") + ")";
   if ((n.op == Op::Sum || n.op == Op::Mean) && n.a.axis >= 0) l += " axis=" + std::to_string(n.a.axis);
+  if (n.op == Op::AllReduce) {  // Σ over ranks × scale (1/ranks: the mean)
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " ×%g, bucket %d", static_cast<double>(n.a.value), n.a.bucket);
+    l += buf;
+  }
   if (n.op == Op::Constant && n.a.data.empty()) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", static_cast<double>(n.a.value));
@@ -75,7 +81,8 @@ std::string legend(bool kernels) {
                                                        {"backward op", node(Role::Op, Op::Input, "∂")},
                                                        {"gradient", node(Role::Grad)},
                                                        {"output", node(Role::Output)},
-                                                       {"constant", node(Role::Op, Op::Constant)}};
+                                                       {"constant", node(Role::Op, Op::Constant)},
+                                                       {"allreduce (MPI)", node(Role::Op, Op::AllReduce)}};
   std::string chain;
   for (size_t i = 0; i < std::size(items); ++i) {
     s += "    legend" + std::to_string(i) + " [label=\"" + items[i].first + "\", " + items[i].second + "];\n";

@@ -46,10 +46,9 @@ void add_allreduce(std::vector<Tensor>& grads, const OptimizerConfig& cfg) {
   int bucket = 0;
   int64_t bytes = 0;
   for (size_t i = grads.size(); i-- > 0;) {  // backward order: the last layer's gradients are final first
-    const int64_t b = grads[i].shape().numel() * 4;
-    if (bytes > 0 && bytes + b > cfg.bucket_bytes) ++bucket, bytes = 0;
-    bytes += b;
     grads[i] = allreduce(grads[i], 1.f / static_cast<float>(cfg.ranks), bucket);
+    bytes += grads[i].shape().numel() * 4;
+    if (bytes >= cfg.bucket_bytes) ++bucket, bytes = 0;  // full: the next gradient opens a new bucket
   }
 }
 }  // namespace

@@ -136,6 +136,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
       for (int j : g.node(id).in) stack.push_back(j);
     }
     k.host = op_info(kn.op).kind == OpKind::Collective;
+    if (k.host) k.flops = 0;  // communication, not arithmetic
     k.spec = schedule_kernel(g, kn, k.fused, p.target);
     k.scratch_bytes = k.spec.scratch_bytes();
     k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;

@@ -38,7 +38,7 @@ TEST(Dot, LinearModelCounts) {
 TEST(Dot, LegendAddsOneNodePerStyleAndKernelLabelsNameTheOps) {
   auto m = build_model("linear", {});
   const std::string dot = to_dot(m->g, nullptr, true);
-  EXPECT_EQ(parse(dot).nodes, 7 + 8);  // the graph + 8 styles
+  EXPECT_EQ(parse(dot).nodes, 7 + 9);  // the graph + 9 styles
   EXPECT_NE(dot.find("cluster_legend"), std::string::npos);
   EXPECT_EQ(dot.find("cluster_legend_kernel"), std::string::npos);  // no kernels shown: no kernel box
   std::vector<int> kernel_of(m->g.size(), -1);
@@ -47,7 +47,7 @@ TEST(Dot, LegendAddsOneNodePerStyleAndKernelLabelsNameTheOps) {
   const std::string k = to_dot(m->g, &kernel_of, true);
   EXPECT_NE(k.find("label=\"kernel 0: matmul+add\""), std::string::npos) << k;
   EXPECT_NE(k.find("cluster_legend_kernel"), std::string::npos);
-  EXPECT_EQ(parse(k).nodes, 7 + 9);
+  EXPECT_EQ(parse(k).nodes, 7 + 10);
 }
 
 TEST(Dot, DnnModelCounts) {

@@ -14,7 +14,7 @@ void add_compile(CLI::App& app) {
     ArchFlags arch;
     std::string model, ir, assembly;
     int64_t batch = 0;
-    int repeat = 0;
+    int repeat = 0, ranks = 1;
     bool schedule = false;
     CompileFlags flags;
   };
@@ -25,6 +25,7 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
   o->flags.add(cmd);
+  add_ranks_flag(cmd, o->ranks);
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
       ->check(CLI::Range(0, 1000000000));
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
@@ -33,16 +34,22 @@ void add_compile(CLI::App& app) {
   cmd->callback([o] {
     const Arch arch = o->arch.resolve(o->model);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    StepGraph s = make_step_graph(o->model, batch, {}, &arch);
+    OptimizerConfig step_opt;
+    step_opt.ranks = o->ranks;
+    StepGraph s = make_step_graph(o->model, local_batch(batch, o->ranks), step_opt, &arch);
     CompileOptions opt = o->flags.options();
     opt.keep_ir = !o->ir.empty();
     opt.keep_asm = !o->assembly.empty();
     auto p = compile(s.model->g, opt);
     std::printf(
-        "%s training step, batch %lld: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
+        "%s training step, batch %lld%s: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
         "(%.1f KiB without memory planning)\n",
-        o->model.c_str(), static_cast<long long>(batch), s.model->g.size(), p->graph.size(), p->plan.kernels.size(),
-        static_cast<double>(p->plan.arena_bytes) / 1024.0, static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
+        o->model.c_str(), static_cast<long long>(batch),
+        o->ranks > 1
+            ? (" (" + std::to_string(batch / o->ranks) + " per rank of " + std::to_string(o->ranks) + ")").c_str()
+            : "",
+        s.model->g.size(), p->graph.size(), p->plan.kernels.size(), static_cast<double>(p->plan.arena_bytes) / 1024.0,
+        static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
     std::printf("target: %s\n", p->target.describe().c_str());
     std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->target.cpu.c_str(),
                 p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
@@ -54,7 +61,9 @@ void add_compile(CLI::App& app) {
     for (const std::string& ps : p->passes) std::printf("%s ", ps.c_str());
     std::printf("\n%-28s %10s %14s  %s\n", "kernel", "range", "MFLOP", "fused nodes");
     for (const KernelInfo& k : p->plan.kernels) {
-      std::string fused;
+      std::string fused = k.host ? "bucket " + std::to_string(p->graph.node(k.node).a.bucket) + ", " +
+                                       std::to_string(p->graph.node(k.node).shape.numel() * 4) + " bytes (MPI) "
+                                 : "";
       for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
       std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6,
                   fused.c_str());

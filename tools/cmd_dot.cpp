@@ -16,6 +16,7 @@ void add_dot(CLI::App& app) {
     std::string model, out, after;
     bool grad = false, step = false;
     int64_t batch = 0;
+    int ranks = 1;
     CompileFlags flags;
   };
   auto o = std::make_shared<Opts>();
@@ -32,14 +33,18 @@ void add_dot(CLI::App& app) {
       "--after", o->after,
       "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
   o->flags.add(cmd);
+  add_ranks_flag(cmd, o->ranks);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
     const Arch arch = o->arch.resolve(o->model);
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;
     std::unique_ptr<Model> m;
+    if (o->ranks > 1 && !o->step) throw UsageError("gradc: --ranks draws a training step: add --step");
     if (o->step) {
-      m = make_step_graph(o->model, mo.batch, recipe(o->model).opt, &arch).model;
+      OptimizerConfig opt = recipe(o->model).opt;
+      opt.ranks = o->ranks;
+      m = make_step_graph(o->model, local_batch(mo.batch, o->ranks), opt, &arch).model;
     } else {
       m = build_model(o->model, mo, arch);
       if (o->grad) {

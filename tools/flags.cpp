@@ -85,4 +85,17 @@ Arch ArchFlags::resolve(const std::string& model) const {
   return a;
 }
 
+void add_ranks_flag(CLI::App* cmd, int& ranks) {
+  cmd->add_option("--ranks", ranks,
+                  "One rank's step of an N-rank data-parallel run (mpirun -np N): allreduce nodes and buckets")
+      ->check(CLI::Range(1, 65536));
+}
+
+int64_t local_batch(int64_t global, int ranks) {
+  if (global % ranks != 0)
+    throw UsageError("gradc: --batch " + std::to_string(global) + " is not divisible by --ranks " +
+                     std::to_string(ranks));
+  return global / ranks;
+}
+
 }  // namespace gradc::cli

@@ -25,6 +25,11 @@ namespace gradc::cli {
 
 // --hidden/--activation/--dropout (the mlp model) and --filters/--kernel/--dense (cnn), on every
 // command that builds a model. resolve() refuses a flag the model does not take.
+// --ranks N on dot/compile: draw or compile one rank's step of an N-rank data-parallel run (the
+// allreduce nodes and their buckets); the global batch must split evenly (local_batch: else exit 2).
+void add_ranks_flag(CLI::App* cmd, int& ranks);
+int64_t local_batch(int64_t global, int ranks);
+
 struct ArchFlags {
   std::vector<int64_t> hidden;
   std::string activation;

@@ -13,7 +13,8 @@ struct StepGraph {
 };
 
 // Forward + backward + the given optimizer's update (default: plain SGD, as in the PyTorch
-// per-step reference figures), all in one graph.
+// per-step reference figures), all in one graph. With opt.ranks > 1: one rank's step of a
+// data-parallel run (`batch` is then that rank's slice), allreduce nodes included.
 inline StepGraph make_step_graph(const std::string& name, int64_t batch, OptimizerConfig opt = {},
                                  const Arch* arch = nullptr) {
   StepGraph s;
