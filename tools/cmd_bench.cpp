@@ -10,6 +10,7 @@
 #include "runtime/engine.h"
 #include "runtime/program.h"
 #include "tools/bench_gemm.h"
+#include "tools/bench_mpi.h"
 #include "tools/bench_torch.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -184,6 +185,9 @@ struct BenchOpts {
   int64_t batch = 0;
   int reps = 200;
   bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false;
+  bool mpi_worker = false;
+  int ranks = 2;
+  std::string bucket_kib = "1024";
   std::string report, shape;
   CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
   ArchFlags arch;      // mlp/cnn layer shapes (plain and --kernels runs)
@@ -274,7 +278,8 @@ void add_bench(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
   cmd->add_option("model", o->model,
                   "Model name (" + model_names() +
-                      "), 'suite' with --compare-fusion, or 'gemm': every model GEMM alone vs OpenBLAS")
+                      "), 'suite' with --compare-fusion, 'gemm': every model GEMM alone vs OpenBLAS, or 'scaling': "
+                      "data-parallel steps over MPI vs 1 process")
       ->required();
   o->flags.add(cmd);
   o->arch.add(cmd);
@@ -293,7 +298,25 @@ void add_bench(CLI::App& app) {
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
+  cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
+      ->check(CLI::Range(2, 64));
+  cmd->add_option("--bucket-kib", o->bucket_kib,
+                  "With 'scaling': gradient bucket sizes to compare, KiB, comma-separated (0 = one bucket)");
+  cmd->add_flag("--mpi-worker", o->mpi_worker, "Internal: one rank of 'gradc bench scaling' (run by mpirun)");
   cmd->callback([o] {
+    std::vector<int64_t> buckets;
+    for (int64_t kib : parse_int_list(o->bucket_kib, "--bucket-kib", 0)) buckets.push_back(kib * 1024);
+    if (o->mpi_worker)
+      return scaling_worker(o->model, o->batch ? o->batch : find_model(o->model).default_batch, o->reps, buckets.at(0));
+    if (o->model == "scaling") {
+      ScalingOptions so;
+      so.cases = {{"mlp512", 1024}, {"dnn", 128}};
+      so.ranks = o->ranks;
+      so.reps = std::min(o->reps, 30);
+      so.bucket_bytes = buckets;
+      so.json = o->json;
+      return scaling_table(so);
+    }
     if (o->model == "gemm") return gemm_table(o->shape, std::min(o->reps, 30), o->report);
     if (!o->shape.empty()) throw UsageError("gradc: --shape only applies to 'gradc bench gemm'");
     if (o->compare_fusion) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "tools/commands.h"
 
@@ -96,6 +97,22 @@ int64_t local_batch(int64_t global, int ranks) {
     throw UsageError("gradc: --batch " + std::to_string(global) + " is not divisible by --ranks " +
                      std::to_string(ranks));
   return global / ranks;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min) {
+  std::vector<int64_t> out;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) continue;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (*end != '\0' || v < min || errno == ERANGE)
+      throw std::invalid_argument("gradc: " + flag + ": '" + item + "' is not " +
+                                  (min == 1 ? std::string("a positive step") : "an integer >= " + std::to_string(min)));
+    out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace gradc::cli

@@ -28,6 +28,8 @@ namespace gradc::cli {
 // --ranks N on dot/compile: draw or compile one rank's step of an N-rank data-parallel run (the
 // allreduce nodes and their buckets); the global batch must split evenly (local_batch: else exit 2).
 void add_ranks_flag(CLI::App* cmd, int& ranks);
+// "10,100,1000" -> integers >= min (a flag's value); throws std::invalid_argument naming `flag`.
+std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min);
 int64_t local_batch(int64_t global, int ranks);
 
 struct ArchFlags {

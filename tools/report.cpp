@@ -7,24 +7,14 @@
 #include "models/models.h"
 #include "models/summary.h"
 #include "runtime/files.h"
+#include "tools/flags.h"
 #include "tools/image.h"
 #include "tools/report_charts.h"
 
 namespace gradc::cli {
 
 std::vector<int64_t> parse_steps(const std::string& list, const std::string& flag) {
-  std::vector<int64_t> steps;
-  std::stringstream ss(list);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (item.empty()) continue;
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (*end != '\0' || v <= 0 || errno == ERANGE)
-      throw std::invalid_argument("gradc: " + flag + ": '" + item + "' is not a positive step");
-    steps.push_back(v);
-  }
-  return steps;
+  return parse_int_list(list, flag, 1);
 }
 
 Report::Report(std::string dir, const TrainConfig& cfg, std::vector<int64_t> weights_at, RunInfo info)

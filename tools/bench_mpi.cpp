@@ -1,0 +1,191 @@
+#include "tools/bench_mpi.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+
+#include "runtime/comm.h"
+#include "runtime/program.h"
+#include "tools/spawn.h"
+#include "tools/step_graph.h"
+
+namespace gradc::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double us(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
+
+double median(std::vector<double> t) {
+  if (t.empty()) return 0;
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+void fill(Program& p) {
+  std::mt19937 rng(1);
+  for (const Node& n : p.graph().nodes()) {
+    if (n.op != Op::Input) continue;
+    if (n.dtype == DType::I32) {
+      for (int64_t i = 0; i < p.numel(n.id); ++i) p.data_i32(n.id)[i] = static_cast<int32_t>(rng() % 10);
+    } else {
+      for (int64_t i = 0; i < p.numel(n.id); ++i)
+        p.data(n.id)[i] = n.name == "lr" ? 1e-4f : static_cast<float>(rng() % 256) / 255.f;
+    }
+  }
+}
+
+// Median µs per step of one process at the global batch with `threads` OpenMP threads.
+double one_process_us(const std::string& model, int64_t batch, int threads, int reps) {
+  StepGraph s = make_step_graph(model, batch);
+  Program p(s.model->g);
+  fill(p);
+  p.set_threads(threads);
+  for (int i = 0; i < 3; ++i) p.run();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto a = Clock::now();
+    p.run();
+    t.push_back(us(a, Clock::now()));
+  }
+  return median(t);
+}
+
+nlohmann::json run_workers(const std::string& model, int64_t batch, int ranks, int reps, int64_t bucket) {
+  std::vector<std::string> argv = {"mpirun", "--oversubscribe", "-np", std::to_string(ranks), "/proc/self/exe"};
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) argv.back() = std::string(self, static_cast<size_t>(n));
+  for (const std::string& a :
+       {std::string("bench"), model, std::string("--batch"), std::to_string(batch), std::string("--mpi-worker"),
+        std::string("--reps"), std::to_string(reps), std::string("--bucket-kib"), std::to_string(bucket / 1024)})
+    argv.push_back(a);
+  // mpirun refuses root unless told; the workers are this very program.
+  const SpawnResult r = run_capture(
+      argv,
+      {.extra_env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"}, .cwd = "", .stderr_path = ""});
+  if (r.status == -1)
+    throw std::runtime_error("gradc: mpirun could not be started (tools/setup.sh installs openmpi-bin)");
+  const size_t at = r.out.rfind("{\"mpi\"");
+  if (r.status != 0 || at == std::string::npos)
+    throw std::runtime_error("gradc: the " + std::to_string(ranks) + "-rank run failed (exit " +
+                             std::to_string(r.status) + "): " + r.out.substr(0, 400));
+  return nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+}
+}  // namespace
+
+void scaling_worker(const std::string& model, int64_t batch, int reps, int64_t bucket_bytes) {
+  Comm& c = world();
+  if (batch % c.size() != 0) throw std::invalid_argument("gradc: --batch is not divisible by the ranks");
+  OptimizerConfig opt;
+  opt.ranks = c.size();
+  opt.bucket_bytes = bucket_bytes > 0 ? bucket_bytes : INT64_MAX / 4;
+  StepGraph s = make_step_graph(model, batch / c.size(), opt);
+  Program p(s.model->g);
+  fill(p);
+  p.set_threads(1);
+  Collectives* coll = p.collectives();
+  // Warm-up: Open MPI's first large transfers between two processes are 10-20x slower than later
+  // ones (shared-memory segments being set up and first touched): at least 10 steps and 1 s.
+  // The count is rank 0's, shared: every rank must run the same number of steps (collectives).
+  const auto w0 = Clock::now();
+  for (int i = 0; i < 10; ++i) p.run();
+  double more[1] = {c.rank() == 0 ? std::ceil(std::max(0.0, 1e6 - us(w0, Clock::now())) / (us(w0, Clock::now()) / 10))
+                                  : 0};
+  c.sum(more, 1);
+  for (int i = 0; i < static_cast<int>(std::min(more[0], 1000.0)); ++i) p.run();
+  std::vector<double> step, wait, pack, unpack;
+  int64_t bytes = 0;
+  int buckets = 0;
+  for (int i = 0; i < reps; ++i) {
+    c.barrier();
+    coll->reset_stats();
+    const auto a = Clock::now();
+    p.run();
+    step.push_back(us(a, Clock::now()));
+    wait.push_back(coll->stats().wait_us);
+    pack.push_back(coll->stats().start_us);
+    unpack.push_back(coll->stats().copy_us);
+    bytes = coll->stats().bytes;
+    buckets = coll->stats().buckets;
+  }
+  // The same buckets reduced alone, back to back: the allreduce's own time.
+  std::vector<std::vector<float>> bufs;
+  for (const auto& kernels : coll->bucket_kernels()) {
+    int64_t n = 0;
+    for (size_t k : kernels) n += p.code().graph.node(p.code().plan.kernels[k].node).shape.numel();
+    bufs.emplace_back(static_cast<size_t>(n), 1.f);
+  }
+  std::vector<double> alone;
+  for (int i = 0; i < reps; ++i) {
+    c.barrier();
+    const auto a = Clock::now();
+    std::vector<int> req;
+    for (auto& b : bufs) req.push_back(c.start_sum(b.data(), static_cast<int64_t>(b.size())));
+    for (int r : req) c.wait(r);
+    alone.push_back(us(a, Clock::now()));
+  }
+  if (c.rank() != 0) return;
+  nlohmann::ordered_json j = {{"mpi", c.describe()},
+                              {"ranks", c.size()},
+                              {"step_us", median(step)},
+                              {"wait_us", median(wait)},
+                              {"pack_us", median(pack)},
+                              {"unpack_us", median(unpack)},
+                              {"allreduce_alone_us", median(alone)},
+                              {"bytes", bytes},
+                              {"buckets", buckets}};
+  std::printf("%s\n", j.dump().c_str());
+}
+
+void scaling_table(const ScalingOptions& o) {
+  std::printf("data-parallel scaling on this machine: median µs per training step (SGD), global batch fixed\n");
+  std::printf("%-7s %5s %7s | %9s %9s %9s | %7s %8s | %9s %7s %8s %6s %9s %9s %7s\n", "model", "batch", "bucket",
+              "1r×1t", "1r×2t", "Nr×1t", "Nr/1×1", "Nr/1r×2t", "compute", "MB", "alone", "GB/s", "exposed", "pack+cp",
+              "hidden");
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& [model, batch] : o.cases) {
+    // Interleaved rounds, best of 3: the VM's load drifts alike over all three configurations.
+    double t11 = 1e30, t12 = 1e30;
+    std::vector<nlohmann::json> best(o.bucket_bytes.size());
+    for (int round = 0; round < 3; ++round) {
+      t11 = std::min(t11, one_process_us(model, batch, 1, o.reps));
+      t12 = std::min(t12, one_process_us(model, batch, 2, o.reps));
+      for (size_t b = 0; b < o.bucket_bytes.size(); ++b) {
+        nlohmann::json j = run_workers(model, batch, o.ranks, o.reps, o.bucket_bytes[b]);
+        if (best[b].is_null() || j["step_us"].get<double>() < best[b]["step_us"].get<double>()) best[b] = j;
+      }
+    }
+    for (size_t b = 0; b < o.bucket_bytes.size(); ++b) {
+      const nlohmann::json& j = best[b];
+      const double step = j["step_us"], wait = j["wait_us"], alone = j["allreduce_alone_us"];
+      const double packing = j["pack_us"].get<double>() + j["unpack_us"].get<double>();
+      const double bytes = j["bytes"].get<double>();
+      const double hidden = alone > 0 ? std::clamp(1 - wait / alone, 0.0, 1.0) : 0;
+      const std::string bucket = o.bucket_bytes[b] > 0 ? std::to_string(o.bucket_bytes[b] / 1024) + "K" : "all";
+      std::printf("%-7s %5lld %7s | %9.0f %9.0f %9.0f | %6.2fx %7.2fx | %9.0f %7.2f %8.0f %6.2f %9.0f %9.0f %6.0f%%\n",
+                  model.c_str(), static_cast<long long>(batch), bucket.c_str(), t11, t12, step, t11 / step, t12 / step,
+                  step - wait - packing, bytes / 1e6, alone, bytes / alone / 1e3, wait, packing, 100 * hidden);
+      all.push_back({{"model", model},
+                     {"batch", batch},
+                     {"bucket_bytes", o.bucket_bytes[b]},
+                     {"one_rank_1t_us", t11},
+                     {"one_rank_2t_us", t12},
+                     {"ranks_run", j}});
+    }
+  }
+  std::printf(
+      "columns: 1r×1t, 1r×2t = one process with 1 / 2 OpenMP threads; Nr×1t = %d ranks (mpirun) × 1 thread;\n"
+      "compute = step − exposed wait − packing; MB = gradient bytes reduced per rank per step; alone = those\n"
+      "buckets' allreduce with nothing else running; exposed = time a step waited for the sums; hidden = 1 −\n"
+      "exposed / alone.\n",
+      o.ranks);
+  if (!all.empty()) std::printf("MPI: %s\n", all[0]["ranks_run"]["mpi"].get<std::string>().c_str());
+  if (o.json) std::printf("%s\n", all.dump().c_str());
+}
+
+}  // namespace gradc::cli
