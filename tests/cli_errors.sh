@@ -26,6 +26,11 @@ printf '\x00\x00\x08\x03\x00\x00\x00\x02' > "$tmp/data/mnist/train-images-idx3-u
 printf '\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02' > "$tmp/data/mnist/train-labels-idx1-ubyte"
 expect "unknown model 'nosuch' (known: linear, dnn" "$GRADC" summary nosuch
 expect "--batch" "$GRADC" train dnn --batch -3
+expect "--ranks draws a training step: add --step" "$GRADC" dot dnn --ranks 2 -o "$tmp/r.svg"
+expect "--batch 30 is not divisible by --ranks 4" "$GRADC" compile dnn --ranks 4
+expect "--bucket-kib: 'x' is not an integer >= 0" "$GRADC" bench scaling --bucket-kib x
+expect "--keep-last needs --checkpoint-dir" "$GRADC" train dnn --keep-last 2 --steps 1
+expect "--image or --png" "$GRADC" predict --checkpoint "$tmp/garbage.safetensors"
 expect "The following argument was not expected: --bogus" "$GRADC" dot dnn -o "$tmp/x.svg" --bogus
 expect "garbage.safetensors" "$GRADC" eval --checkpoint "$tmp/garbage.safetensors"
 expect "trunc.safetensors" "$GRADC" predict --checkpoint "$tmp/trunc.safetensors" --image 0
