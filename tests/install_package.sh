@@ -10,6 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$BUILD" --prefix "$tmp/prefix" > "$tmp/install.log"
 test -f "$tmp/prefix/lib/cmake/gradc/gradcConfig.cmake"
 test -f "$tmp/prefix/include/gradc/autodiff/dsl.h"
+test -f "$tmp/prefix/include/gradc/tools/report.h"
 cmake -S "$SRC/examples/from_scratch" -B "$tmp/ex" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=Release > "$tmp/configure.log"
 cmake --build "$tmp/ex" > "$tmp/build.log"
@@ -22,8 +23,9 @@ cmake -S "$SRC/examples/custom_mlp" -B "$tmp/cm" -G Ninja -DCMAKE_PREFIX_PATH="$
 cmake --build "$tmp/cm" > "$tmp/cm-build.log"
 MNIST="${GRADC_DATA:-$SRC/data}/mnist"
 if [[ -e "$MNIST/train-images-idx3-ubyte" || -e "$MNIST/train-images-idx3-ubyte.gz" ]]; then
-  "$tmp/cm/custom_mlp" "$MNIST" 1 | tee "$tmp/cm-run.log"
+  "$tmp/cm/custom_mlp" "$MNIST" 1 "$tmp/cm-report" | tee "$tmp/cm-run.log"
   grep -q "^test accuracy 0.9" "$tmp/cm-run.log"
+  for f in index.html metrics.csv loss.png weights.png labels.png; do test -s "$tmp/cm-report/$f"; done
   echo "ok: examples/custom_mlp built against the package, trained through the Trainer"
 else
   echo "skip: examples/custom_mlp built; not run (no MNIST in $MNIST; tools/setup.sh fetches it)"

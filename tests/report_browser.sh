@@ -37,7 +37,7 @@ dom=$(timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --allow-file
   { echo "chromium failed:"; tail -5 "$tmp/chromium.err"; exit 1; }
 line=$(grep -o 'IMAGES [0-9][^<]*' <<<"$dom" || true)
 echo "$line"
-[[ "$line" =~ ^IMAGES\ ([0-9]+)/([0-9]+)\ BAD\ \[\]\ PHONE-OVERFLOW\ false\ TITLE\ gradc\ report:\ dnn$ ]] ||
+[[ "$line" =~ ^IMAGES\ ([0-9]+)/([0-9]+)\ BAD\ \[\]\ PHONE-OVERFLOW\ false\ TITLE\ gradc\ report:\ gradc\ train\ dnn$ ]] ||
   { echo "the report did not load cleanly in Chromium"; exit 1; }
 ((BASH_REMATCH[1] >= 9)) || { echo "only ${BASH_REMATCH[1]} images in the report"; exit 1; }
 if [[ -n "$SHOT" ]]; then

@@ -81,11 +81,12 @@ TrainResult report_run(const fs::path& dir, bool schedule) {
   TrainConfig c = slice_recipe("dnn");
   c.first_n = 1000, c.train_n = 800, c.val_n = 200, c.steps = 100, c.periods = 4, c.test_n = 500;
   if (schedule) c.schedule = {.kind = Schedule::Kind::Exponential, .rate = 0.5f, .decay_steps = 25, .staircase = true};
-  auto rep = std::make_shared<cli::Report>(dir.string(), c, std::vector<int64_t>{10, 50},
-                                           cli::RunInfo{"gradc train dnn --report 'it'\\''s' <b>", "now"});
+  auto rep = std::make_shared<cli::Report>(
+      dir.string(), cli::report_run(c, "gradc train dnn --report 'it'\\''s' <b>", "now"), std::vector<int64_t>{10, 50});
   c.callbacks.push_back(rep);
   TrainResult r = train(c);
-  rep->finish(r);
+  const Splits s = load_splits(c, c.seed);
+  rep->finish(cli::report_result(r, s.train));
   return r;
 }
 

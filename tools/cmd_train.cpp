@@ -200,14 +200,17 @@ void add_train(CLI::App& app) {
     c.allow_recipe_change = f->allow_recipe_change;
     std::shared_ptr<Report> report;
     if (!f->report.empty()) {
-      report = std::make_shared<Report>(f->report, c, parse_steps(f->weights_at, "--weights-at"),
-                                        RunInfo{command_line(), local_time_text()});
+      report = std::make_shared<Report>(f->report, report_run(c, command_line(), local_time_text()),
+                                        parse_steps(f->weights_at, "--weights-at"));
       c.callbacks.push_back(report);
     }
     TrainResult r = train(c);
     if (world().rank() != 0) return;  // data-parallel: rank 0 reports for the run
     print_result(c, r);
-    if (report) report->finish(r);
+    if (report) {
+      const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
+      report->finish(report_result(r, s.train));
+    }
   });
 }
 

@@ -17,9 +17,17 @@ std::vector<int64_t> parse_steps(const std::string& list, const std::string& fla
   return parse_int_list(list, flag, 1);
 }
 
-Report::Report(std::string dir, const TrainConfig& cfg, std::vector<int64_t> weights_at, RunInfo info)
+RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started) {
+  const auto m = build_model(cfg.model, {.batch = cfg.batch}, cfg.arch);
+  return {"gradc train " + cfg.model, std::move(command), std::move(started), hyperparameters(cfg), summary(m->g)};
+}
+
+ReportResult report_result(const TrainResult& r, const Dataset& train) {
+  return {r, r.val, r.test, r.final_params, &train};
+}
+
+Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at)
     : dir_(std::move(dir)),
-      cfg_(cfg),
       info_(std::move(info)),
       csv_(dir_ + "/metrics.csv"),
       weights_at_(std::move(weights_at)) {
@@ -44,7 +52,7 @@ bool Report::has(const std::string& file) const {
   return std::find(files_.begin(), files_.end(), file) != files_.end();
 }
 
-void Report::finish(const TrainResult& r) {
+void Report::finish(const ReportResult& r) {
   auto add = [&](const Files& f) { files_.insert(files_.end(), f.begin(), f.end()); };
   add(plot_curves(dir_, by_epochs_, r.val.count > 0, r.test.accuracy()));
   add(plot_lr(dir_, by_epochs_));
@@ -56,13 +64,12 @@ void Report::finish(const TrainResult& r) {
   for (const auto& [step, w] : snapshots_)
     add(plot_weights(dir_, w, "weights_step" + std::to_string(step) + ".png",
                      "first-layer weights after step " + std::to_string(step)));
-  // The split the run trained on (the same seeded split train() made).
-  const Splits s = load_splits(cfg_, cfg_.seed);
-  write_png(dir_ + "/samples.png", digit_grid(s.train, 40, 10));
-  files_.push_back("samples.png");
-  add(plot_data(dir_, s.train));
-  const auto m = build_model(cfg_.model, {.batch = cfg_.batch}, cfg_.arch);
-  write_html(r, summary(m->g));
+  if (r.train && r.train->n > 0 && r.train->features == 784) {  // 28×28 images: digits and labels
+    write_png(dir_ + "/samples.png", digit_grid(*r.train, 40, 10));
+    files_.push_back("samples.png");
+    add(plot_data(dir_, *r.train));
+  }
+  write_html(r);
   files_.push_back("index.html");
 }
 

@@ -9,14 +9,31 @@
 
 #include "models/callbacks.h"
 #include "models/train.h"
+#include "runtime/metrics.h"
 
 namespace gradc::cli {
 
-// What the report says about the run beyond its configuration.
+// What the report's header says about the run: any Trainer's (report_run() fills it for train()).
 struct RunInfo {
+  std::string title;    // "gradc train dnn", or your program's name
   std::string command;  // the command line as typed (shown in the page, never run)
   std::string started;  // local date and time
+  std::vector<std::pair<std::string, std::string>> hyperparameters;  // one table row each
+  std::string layers;                                                // summary(graph)
 };
+
+// The finished run's figures: FitResult, the held-out metrics, the weights evaluated, and the
+// training examples used (label histogram, sample digits).
+struct ReportResult {
+  FitResult fit;
+  Metrics val, test;
+  std::vector<NamedTensor> final_params;
+  const Dataset* train = nullptr;
+};
+
+// RunInfo and ReportResult of a train() run.
+RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started);
+ReportResult report_result(const TrainResult& r, const Dataset& train);
 
 // "10,100,1000" -> steps (a flag's value); throws std::invalid_argument naming `flag`.
 std::vector<int64_t> parse_steps(const std::string& list, const std::string& flag);
@@ -25,21 +42,20 @@ class Report : public Callback {
  public:
   // Creates `dir` (a named error if it cannot); weights_at: steps at which to also draw the
   // first-layer weights.
-  Report(std::string dir, const TrainConfig& cfg, std::vector<int64_t> weights_at, RunInfo info);
+  Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at = {});
   void on_train_begin(Trainer& t) override;
   void on_step_end(Trainer& t, float loss) override;
   void on_eval(Trainer& t, const PeriodRow& row) override;
   // Draws the charts and writes index.html for the finished run (its test figures included).
-  void finish(const TrainResult& r);
+  void finish(const ReportResult& r);
   // Files written so far (relative to the folder), for index.html and tests.
   const std::vector<std::string>& files() const { return files_; }
 
  private:
-  void write_html(const TrainResult& r, const std::string& layers) const;
+  void write_html(const ReportResult& r) const;
   bool has(const std::string& file) const;
 
   std::string dir_;
-  TrainConfig cfg_;
   RunInfo info_;
   CSVLogger csv_;
   std::vector<int64_t> weights_at_;

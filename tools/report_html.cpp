@@ -63,12 +63,12 @@ const char* kStyle =
     "pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}code{word-break:break-all}";
 }  // namespace
 
-void Report::write_html(const TrainResult& r, const std::string& layers) const {
+void Report::write_html(const ReportResult& r) const {
   Table run, result, hyper;
   run.row("command", info_.command);
   run.row("started", info_.started);
-  run.row("wall time", duration(r.seconds) + " (" + format("%.0f", r.steps_per_s) + " steps/s, compile " +
-                           format("%.0f", r.compile_ms) + " ms)");
+  run.row("wall time", duration(r.fit.seconds) + " (" + format("%.0f", r.fit.steps_per_s) + " steps/s, compile " +
+                           format("%.0f", r.fit.compile_ms) + " ms)");
   run.row("gradc", version_text());
   const std::string cpu = cpu_model_name();
   run.row("host", (cpu.empty() ? std::string() : cpu + "; ") + default_target().describe());
@@ -78,23 +78,23 @@ void Report::write_html(const TrainResult& r, const std::string& layers) const {
     result.row("validation accuracy", format("%.4f", r.val.accuracy()));
     result.row("validation log-loss", format("%.4f", r.val.log_loss()));
   }
-  result.row("steps trained", grouped(r.steps));
-  if (!r.stopped_early.empty()) result.row("stopped early", r.stopped_early);
+  result.row("steps trained", grouped(r.fit.steps));
+  if (!r.fit.stopped_early.empty()) result.row("stopped early", r.fit.stopped_early);
   result.row("test images", grouped(r.test.count));
-  for (const auto& [k, v] : hyperparameters(cfg_)) hyper.row(k, v);
+  for (const auto& [k, v] : info_.hyperparameters) hyper.row(k, v);
 
   std::ofstream html(dir_ + "/index.html");
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>gradc report: "
-       << esc(cfg_.model) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
-       << "<h1>gradc train " << esc(cfg_.model) << "</h1>\n<p class=\"sub\">" << esc(info_.started)
-       << " · test accuracy " << format("%.4f", r.test.accuracy()) << " · " << duration(r.seconds) << "</p>\n"
+       << esc(info_.title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
+       << "<h1>" << esc(info_.title) << "</h1>\n<p class=\"sub\">" << esc(info_.started)
+       << " · test accuracy " << format("%.4f", r.test.accuracy()) << " · " << duration(r.fit.seconds) << "</p>\n"
        << "<div class=\"cols\">\n<section><h2>Run</h2>\n"
        << run.str() << "</section>\n<section><h2>Result</h2>\n"
        << result.str() << "<p><a href=\"metrics.csv\">metrics.csv</a> · <a href=\"confusion.csv\">confusion.csv</a>"
        << "</p>\n</section>\n<section><h2>Hyperparameters</h2>\n"
        << hyper.str() << "</section>\n</div>\n"
-       << "<h2>Model</h2>\n<pre>" << esc(layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
+       << "<h2>Model</h2>\n<pre>" << esc(info_.layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
   auto fig = [&](const std::string& f, const std::string& caption) {
     if (!has(f)) return;
     html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
