@@ -27,10 +27,7 @@ ReportResult report_result(const TrainResult& r, const Dataset& train) {
 }
 
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at)
-    : dir_(std::move(dir)),
-      info_(std::move(info)),
-      csv_(dir_ + "/metrics.csv"),
-      weights_at_(std::move(weights_at)) {
+    : dir_(std::move(dir)), info_(std::move(info)), csv_(dir_ + "/metrics.csv"), weights_at_(std::move(weights_at)) {
   make_dirs(dir_, "--report");
 }
 

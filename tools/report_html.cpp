@@ -87,8 +87,8 @@ void Report::write_html(const ReportResult& r) const {
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>gradc report: "
        << esc(info_.title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
-       << "<h1>" << esc(info_.title) << "</h1>\n<p class=\"sub\">" << esc(info_.started)
-       << " · test accuracy " << format("%.4f", r.test.accuracy()) << " · " << duration(r.fit.seconds) << "</p>\n"
+       << "<h1>" << esc(info_.title) << "</h1>\n<p class=\"sub\">" << esc(info_.started) << " · test accuracy "
+       << format("%.4f", r.test.accuracy()) << " · " << duration(r.fit.seconds) << "</p>\n"
        << "<div class=\"cols\">\n<section><h2>Run</h2>\n"
        << run.str() << "</section>\n<section><h2>Result</h2>\n"
        << result.str() << "<p><a href=\"metrics.csv\">metrics.csv</a> · <a href=\"confusion.csv\">confusion.csv</a>"
