@@ -13,6 +13,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Open MPI unloads its plugins at MPI_Finalize; kept loaded, LeakSanitizer can name the plugin
+# allocations Open MPI keeps for the process's life (tests/lsan.supp suppresses them, never gradc's).
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+# Under the sanitizer pass: whole stacks for LeakSanitizer (Open MPI's libraries have no frame
+# pointers, so the fast unwinder stops inside them and no suppression could match).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 mpi() { "$MPIRUN" --oversubscribe -np 2 "$@"; }
 compare() { python3 "$here/compare_checkpoints.py" "$1" "$2" > "$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; exit 1; }; tail -1 "$tmp/cmp.txt"; }
 
