@@ -139,10 +139,7 @@ PeriodRow Trainer::eval_point(const Dataset& train, const Dataset& val) {
     const Metrics tm = run_eval(w, train, nullptr);
     row.train_loss = tm.log_loss();
     row.train_acc = tm.accuracy();
-  } else if (ranks() == 1) {
-    row.train_loss = running_loss();
-    row.train_acc = running_acc();
-  } else {  // the running means of the whole global batches
+  } else {  // the running means of the whole global batches (over every rank)
     const RunningSums s = global_running();
     row.train_loss = run_steps_ ? s.loss / static_cast<double>(run_steps_) : 0;
     row.train_acc = s.count ? static_cast<double>(s.correct) / static_cast<double>(s.count) : 0;

@@ -95,12 +95,9 @@ void Collectives::run(size_t t) {
   stats_.copy_us += us_since(a);
 }
 
-std::vector<std::vector<size_t>> Collectives::bucket_kernels() const {
-  std::vector<std::vector<size_t>> out;
-  for (const Bucket& b : buckets_) {
-    out.emplace_back();
-    for (const Member& m : b.members) out.back().push_back(m.kernel);
-  }
+std::vector<int64_t> Collectives::bucket_sizes() const {
+  std::vector<int64_t> out;
+  for (const Bucket& b : buckets_) out.push_back(static_cast<int64_t>(b.staging.size()));
   return out;
 }
 

@@ -35,8 +35,8 @@ class Collectives {
   void progress();  // lets in-flight sums advance (cheap when none is)
   const CollectiveStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
-  // The buckets: member kernel indices, for compile listings and tests.
-  std::vector<std::vector<size_t>> bucket_kernels() const;
+  // Floats per bucket, in bucket order.
+  std::vector<int64_t> bucket_sizes() const;
 
  private:
   struct Member {

@@ -19,9 +19,8 @@ class Comm {
   virtual int start_sum(float* data, int64_t n) = 0;
   virtual bool test(int request) = 0;  // drives progress; true once complete
   virtual void wait(int request) = 0;
-  // Blocking sums (metrics), broadcast from `root`, and min/max of a value (checksums).
+  // Blocking sums (metrics) and min/max of a value (checksums).
   virtual void sum(double* data, int n) = 0;
-  virtual void broadcast(float* data, int64_t n, int root) = 0;
   virtual void min_max(uint64_t v, uint64_t* min, uint64_t* max) = 0;
   virtual void barrier() = 0;
   // Ends every rank of the job with `status` after an error on this one (never returns).

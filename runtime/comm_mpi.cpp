@@ -88,12 +88,6 @@ class MpiComm : public Comm {
   void sum(double* data, int n) override {
     check(MPI_Allreduce(MPI_IN_PLACE, data, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
   }
-  void broadcast(float* data, int64_t n, int root) override {
-    for (int64_t off = 0; off < n; off += INT32_MAX)
-      check(MPI_Bcast(data + off, static_cast<int>(std::min<int64_t>(INT32_MAX, n - off)), MPI_FLOAT, root,
-                      MPI_COMM_WORLD),
-            "MPI_Bcast");
-  }
   void min_max(uint64_t v, uint64_t* mn, uint64_t* mx) override {
     check(MPI_Allreduce(&v, mn, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce(min)");
     check(MPI_Allreduce(&v, mx, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce(max)");

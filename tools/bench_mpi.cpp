@@ -7,11 +7,11 @@
 #include <cmath>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <stdexcept>
 
 #include "runtime/comm.h"
 #include "runtime/program.h"
+#include "tools/bench_steps.h"
 #include "tools/spawn.h"
 #include "tools/step_graph.h"
 
@@ -21,51 +21,27 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double us(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
 
-double median(std::vector<double> t) {
-  if (t.empty()) return 0;
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
-
-void fill(Program& p) {
-  std::mt19937 rng(1);
-  for (const Node& n : p.graph().nodes()) {
-    if (n.op != Op::Input) continue;
-    if (n.dtype == DType::I32) {
-      for (int64_t i = 0; i < p.numel(n.id); ++i) p.data_i32(n.id)[i] = static_cast<int32_t>(rng() % 10);
-    } else {
-      for (int64_t i = 0; i < p.numel(n.id); ++i)
-        p.data(n.id)[i] = n.name == "lr" ? 1e-4f : static_cast<float>(rng() % 256) / 255.f;
-    }
-  }
-}
-
 // Median µs per step of one process at the global batch with `threads` OpenMP threads.
 double one_process_us(const std::string& model, int64_t batch, int threads, int reps) {
   StepGraph s = make_step_graph(model, batch);
-  Program p(s.model->g);
-  fill(p);
-  p.set_threads(threads);
-  for (int i = 0; i < 3; ++i) p.run();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto a = Clock::now();
-    p.run();
-    t.push_back(us(a, Clock::now()));
-  }
-  return median(t);
+  auto e = make_engine(s.model->g, EngineKind::Jit);
+  fill_inputs(s.model->g, *e);
+  e->set_threads(threads);
+  return median_us(*e, reps, 60);
 }
 
 nlohmann::json run_workers(const std::string& model, int64_t batch, int ranks, int reps, int64_t bucket) {
-  std::vector<std::string> argv = {"mpirun", "--oversubscribe", "-np", std::to_string(ranks), "/proc/self/exe"};
+  // The workers are this very program, named by its path (mpirun's own /proc/self/exe is mpirun).
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) argv.back() = std::string(self, static_cast<size_t>(n));
+  if (n <= 0) throw std::runtime_error("gradc: cannot find this program's path for mpirun");
+  std::vector<std::string> argv = {"mpirun", "--oversubscribe", "-np", std::to_string(ranks),
+                                   std::string(self, static_cast<size_t>(n))};
   for (const std::string& a :
        {std::string("bench"), model, std::string("--batch"), std::to_string(batch), std::string("--mpi-worker"),
         std::string("--reps"), std::to_string(reps), std::string("--bucket-kib"), std::to_string(bucket / 1024)})
     argv.push_back(a);
-  // mpirun refuses root unless told; the workers are this very program.
+  // mpirun refuses root unless told.
   const SpawnResult r = run_capture(
       argv,
       {.extra_env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"}, .cwd = "", .stderr_path = ""});
@@ -87,7 +63,7 @@ void scaling_worker(const std::string& model, int64_t batch, int reps, int64_t b
   opt.bucket_bytes = bucket_bytes > 0 ? bucket_bytes : INT64_MAX / 4;
   StepGraph s = make_step_graph(model, batch / c.size(), opt);
   Program p(s.model->g);
-  fill(p);
+  fill_inputs(p);
   p.set_threads(1);
   Collectives* coll = p.collectives();
   // Warm-up: Open MPI's first large transfers between two processes are 10-20x slower than later
@@ -116,11 +92,7 @@ void scaling_worker(const std::string& model, int64_t batch, int reps, int64_t b
   }
   // The same buckets reduced alone, back to back: the allreduce's own time.
   std::vector<std::vector<float>> bufs;
-  for (const auto& kernels : coll->bucket_kernels()) {
-    int64_t n = 0;
-    for (size_t k : kernels) n += p.code().graph.node(p.code().plan.kernels[k].node).shape.numel();
-    bufs.emplace_back(static_cast<size_t>(n), 1.f);
-  }
+  for (int64_t n : coll->bucket_sizes()) bufs.emplace_back(static_cast<size_t>(n), 1.f);
   std::vector<double> alone;
   for (int i = 0; i < reps; ++i) {
     c.barrier();

@@ -1,9 +1,7 @@
 // gradc bench MODEL: median time per training step (forward + backward + SGD update) on the
 // reference interpreter and on the JIT with 1 and 2 threads, side by side in one run.
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
-#include <random>
 
 #include "autodiff/dsl.h"
 #include "compiler/plan.h"
@@ -11,6 +9,7 @@
 #include "runtime/program.h"
 #include "tools/bench_gemm.h"
 #include "tools/bench_mpi.h"
+#include "tools/bench_steps.h"
 #include "tools/bench_torch.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -21,54 +20,12 @@
 namespace gradc::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
 
-double median(std::vector<double> t) {
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
-
-// Median µs per run() over `reps` runs (after one warm-up), stopping early past `budget_s`.
-double median_us(Engine& e, int reps, double budget_s) {
-  e.run();
-  std::vector<double> t;
-  const auto start = Clock::now();
-  for (int i = 0; i < reps; ++i) {
-    const auto a = Clock::now();
-    e.run();
-    const auto b = Clock::now();
-    t.push_back(std::chrono::duration<double, std::micro>(b - a).count());
-    if (std::chrono::duration<double>(b - start).count() > budget_s && t.size() >= 3) break;
-  }
-  return median(std::move(t));
-}
-
-// Random pixels and labels, a tiny learning rate (keeps the weights sane over thousands of runs);
-// f32(id) / i32(id) return the node's buffer as a span.
-template <class F32, class I32>
-void fill_inputs(const Graph& g, F32 f32, I32 i32) {
-  std::mt19937 rng(1);
-  for (const Node& n : g.nodes()) {
-    if (n.op != Op::Input) continue;
-    if (n.dtype == DType::I32)
-      for (auto& v : i32(n.id)) v = static_cast<int32_t>(rng() % 10);
-    else if (n.name == "lr")
-      f32(n.id)[0] = 1e-3f;
-    else
-      for (auto& v : f32(n.id)) v = static_cast<float>(rng() % 256) / 255.f;
-  }
-}
-
-void fill_inputs(const Graph& g, Engine& e) {
-  fill_inputs(
-      g, [&e](int id) { return e.f32(id); }, [&e](int id) { return e.i32(id); });
-}
 }  // namespace
 
 namespace {
@@ -118,9 +75,7 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
                   const CompileOptions& opt, const Arch& arch) {
   StepGraph s = make_step_graph(model, batch, {}, &arch);
   Program p(s.model->g, opt);
-  fill_inputs(
-      s.model->g, [&p](int id) { return std::span<float>(p.data(id), static_cast<size_t>(p.numel(id))); },
-      [&p](int id) { return std::span<int32_t>(p.data_i32(id), static_cast<size_t>(p.numel(id))); });
+  fill_inputs(p);
   const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
   const Blas* blas = openblas();
   p.set_threads(1);

@@ -201,7 +201,7 @@ void add_train(CLI::App& app) {
     std::shared_ptr<Report> report;
     if (!f->report.empty()) {
       report = std::make_shared<Report>(f->report, report_run(c, command_line(), local_time_text()),
-                                        parse_steps(f->weights_at, "--weights-at"));
+                                        parse_int_list(f->weights_at, "--weights-at", 1));
       c.callbacks.push_back(report);
     }
     TrainResult r = train(c);

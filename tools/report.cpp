@@ -1,21 +1,15 @@
 #include "tools/report.h"
 
 #include <algorithm>
-#include <sstream>
 #include <stdexcept>
 
 #include "models/models.h"
 #include "models/summary.h"
 #include "runtime/files.h"
-#include "tools/flags.h"
 #include "tools/image.h"
 #include "tools/report_charts.h"
 
 namespace gradc::cli {
-
-std::vector<int64_t> parse_steps(const std::string& list, const std::string& flag) {
-  return parse_int_list(list, flag, 1);
-}
 
 RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started) {
   const auto m = build_model(cfg.model, {.batch = cfg.batch}, cfg.arch);
@@ -34,7 +28,7 @@ Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at)
 void Report::on_train_begin(Trainer& t) {
   csv_.on_train_begin(t);  // a resumed run keeps the rows up to its checkpoint
   by_epochs_ = !t.by_steps();
-  if (std::find(files_.begin(), files_.end(), "metrics.csv") == files_.end()) files_.push_back("metrics.csv");
+  if (!has("metrics.csv")) files_.push_back("metrics.csv");
 }
 
 void Report::on_step_end(Trainer& t, float) {

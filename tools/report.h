@@ -35,9 +35,6 @@ struct ReportResult {
 RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started);
 ReportResult report_result(const TrainResult& r, const Dataset& train);
 
-// "10,100,1000" -> steps (a flag's value); throws std::invalid_argument naming `flag`.
-std::vector<int64_t> parse_steps(const std::string& list, const std::string& flag);
-
 class Report : public Callback {
  public:
   // Creates `dir` (a named error if it cannot); weights_at: steps at which to also draw the
