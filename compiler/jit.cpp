@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "compiler/code_key.h"
 #include "compiler/codegen.h"
 #include "compiler/passes.h"
 
@@ -41,8 +42,8 @@ struct Worker {
 struct Jit {
   std::mutex mu;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::map<uint64_t, std::vector<Worker>> workers;  // by Target::key()
-  std::map<uint64_t, std::shared_ptr<const CompiledProgram>> cache;
+  std::map<uint64_t, std::vector<Worker>> workers;                                // by Target::key()
+  std::map<uint64_t, std::vector<std::shared_ptr<const CompiledProgram>>> cache;  // by key_hash
   int compiles = 0;
 
   Jit() {
@@ -133,14 +134,13 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   Jit& j = jit();
   std::lock_guard<std::mutex> lock(j.mu);
   const std::vector<std::string> passes = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
-  uint64_t h = graph_hash(g) ^ (opt.fuse ? 0x9e37ULL : 0x7f4aULL) ^ (opt.plan_memory ? 0x1234500ULL : 0);
-  h = (h ^ target.key()) * 0x100000001b3ULL;
-  for (const std::string& p : passes)
-    for (char c : p) h = (h ^ static_cast<uint64_t>(c)) * 0x100000001b3ULL;
-  auto it = j.cache.find(h);
-  if (it != j.cache.end() && (!opt.keep_ir || !it->second->ir.empty()) &&
-      (!opt.keep_asm || !it->second->assembly.empty()))
-    return it->second;
+  std::string key = code_key(g) + target_key(target);
+  key += opt.fuse ? 'F' : 'u';
+  key += opt.plan_memory ? 'M' : 'm';
+  for (const std::string& p : passes) key += p + '\n';
+  const uint64_t h = key_hash(key);
+  for (const auto& c : j.cache[h])
+    if (c->key == key && (!opt.keep_ir || !c->ir.empty()) && (!opt.keep_asm || !c->assembly.empty())) return c;
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
@@ -155,6 +155,7 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   prog->plan = make_plan(prog->graph, po);
   const Graph& gg = prog->graph;
   prog->hash = h;
+  prog->key = key;
   prog->target = target;
   std::vector<Worker>& workers = j.workers_for(target);
   // A fresh prefix per compilation keeps symbols unique even when recompiling for dumps.
@@ -223,7 +224,8 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
     prog->fns[k] = check(j.lljit->lookup(prefix + prog->plan.kernels[k].fn), "symbol lookup").toPtr<KernelFn>();
   prog->compile_ms = ms(t0, Clock::now());
   ++j.compiles;
-  j.cache[h] = prog;
+  std::erase_if(j.cache[h], [&](const auto& c) { return c->key == key; });  // a dump recompiled it
+  j.cache[h].push_back(prog);
   return prog;
 }
 

@@ -1,7 +1,9 @@
 // The LLVM JIT: a graph's plan becomes one LLVM module (one function per kernel), optimised with
 // the O3 pipeline for a target (compiler/target.h: the host by default, or x86-64-v3 / x86-64-v4 /
-// an LLVM CPU name), compiled by ORC LLJIT. Compiled programs are cached by graph hash + target, so
-// repeated steps and repeated builds of the same graph never recompile.
+// an LLVM CPU name), compiled by ORC LLJIT. Compiled programs are cached by compiler/code_key.h's
+// key (graph structure + target + options, compared byte for byte), so repeated steps and repeated
+// builds of the same graph never recompile. The cache holds code: initial values come from the
+// caller's graph.
 #pragma once
 #include <memory>
 #include <optional>
@@ -31,8 +33,9 @@ struct CompiledProgram {
   std::vector<int> node_map;  // original node id -> id in `graph` (-1: optimised away)
   std::vector<std::string> passes;
   Plan plan;
-  std::vector<KernelFn> fns;  // parallel to plan.kernels
-  uint64_t hash = 0;
+  std::vector<KernelFn> fns;                       // parallel to plan.kernels
+  uint64_t hash = 0;                               // key_hash(key)
+  std::string key;                                 // code_key + target_key + options: what the cache compares
   double compile_ms = 0;                           // IR emission + O3 + machine code, measured
   double emit_ms = 0, opt_ms = 0, codegen_ms = 0;  // its parts (slowest of the parallel workers)
   std::string ir, assembly;

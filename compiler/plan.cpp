@@ -22,7 +22,6 @@ double kernel_flops(const Graph& g, const Node& n) {
   return static_cast<double>(n.shape.numel());
 }
 
-void mix(uint64_t& h, uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; }
 }  // namespace
 
 int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused) {
@@ -313,36 +312,6 @@ int64_t plan_traffic_bytes(const Graph& g, const Plan& p) {
         if (std::find(group.begin(), group.end(), i) == group.end()) touch(i);
   }
   return total;
-}
-
-uint64_t graph_hash(const Graph& g) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const Node& n : g.nodes()) {
-    mix(h, static_cast<uint64_t>(n.op));
-    mix(h, static_cast<uint64_t>(n.dtype));
-    for (int k = 0; k < n.shape.rank; ++k) mix(h, static_cast<uint64_t>(n.shape[k]));
-    mix(h, 0xfeed);
-    for (int i : n.in) mix(h, static_cast<uint64_t>(i));
-    const Attrs& a = n.a;
-    mix(h, (a.ta ? 1u : 0u) | (a.tb ? 2u : 0u) | (a.training ? 4u : 0u) | (static_cast<unsigned>(a.pad) << 3) |
-               (a.relu ? 64u : 0u) | (static_cast<unsigned>(a.mask) << 8));
-    mix(h, static_cast<uint64_t>(a.axis + 7));
-    uint32_t fv;
-    std::memcpy(&fv, &a.value, 4);
-    mix(h, fv);
-    mix(h, static_cast<uint64_t>(a.depth));
-    mix(h, static_cast<uint64_t>(a.slice));
-    mix(h, static_cast<uint64_t>(a.bucket + 3));
-    for (int k = 0; k < a.shape.rank; ++k) mix(h, static_cast<uint64_t>(a.shape[k]));
-    for (float d : a.data) {
-      std::memcpy(&fv, &d, 4);
-      mix(h, fv);
-    }
-  }
-  for (int o : g.outputs()) mix(h, static_cast<uint64_t>(o) + 0x1000);
-  for (const Graph::Update& u : g.updates())
-    mix(h, (static_cast<uint64_t>(u.param) << 32) | static_cast<uint32_t>(u.value));
-  return h;
 }
 
 }  // namespace gradc

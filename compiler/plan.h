@@ -56,10 +56,6 @@ Plan make_plan(const Graph& g, const PlanOptions& opt = {});
 // once and writes its output once (cache reuse inside a kernel is not modelled).
 int64_t plan_traffic_bytes(const Graph& g, const Plan& p);
 
-// A structural hash of the graph (ops, shapes, attributes, edges, outputs, updates): equal hashes
-// mean the same program, so the JIT cache can reuse compiled code.
-uint64_t graph_hash(const Graph& g);
-
 // True when codegen has a code path for this op (sources need none); the tests iterate this over
 // the op table. Defined next to the dispatch in codegen.cpp.
 bool has_lowering(Op op);

@@ -32,18 +32,28 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
       coll_ = std::make_unique<Collectives>(*code_, bufs_);
       break;
     }
+  init_values();
+}
+
+// Constants are part of the code (the cache key holds their contents); parameters' initial values
+// are not, so they come from the caller's graph, which may differ from the cached one in seeds.
+void Program::init_values() {
+  const Plan& p = code_->plan;
+  auto buffer = [&](int opt) { return bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(opt)])]; };
   for (int id : p.live) {
     const Node& n = code_->graph.node(id);
-    if (n.op == Op::Parameter) {
-      std::vector<float> v = init_param(n);
-      std::memcpy(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])], v.data(), v.size() * 4);
-    } else if (n.op == Op::Constant) {
-      float* d = reinterpret_cast<float*>(bufs_[static_cast<size_t>(p.node_buffer[static_cast<size_t>(id)])]);
-      if (n.a.data.empty())
-        std::fill(d, d + n.shape.numel(), n.a.value);
-      else
-        std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
-    }
+    if (n.op != Op::Constant) continue;
+    float* d = reinterpret_cast<float*>(buffer(id));
+    if (n.a.data.empty())
+      std::fill(d, d + n.shape.numel(), n.a.value);
+    else
+      std::memcpy(d, n.a.data.data(), n.a.data.size() * 4);
+  }
+  for (const Node& n : g_.nodes()) {
+    const int opt = code_->node_map.at(static_cast<size_t>(n.id));
+    if (n.op != Op::Parameter || opt < 0 || p.node_buffer.at(static_cast<size_t>(opt)) < 0) continue;
+    const std::vector<float> v = init_param(n);
+    std::memcpy(buffer(opt), v.data(), v.size() * 4);
   }
 }
 

@@ -16,8 +16,8 @@ namespace gradc {
 
 class Program {
  public:
-  // Compiles g (or reuses the cached code for an identical graph); parameters get their initial
-  // values, constants their contents. g must outlive the Program.
+  // Compiles g (or reuses the cached code for a graph with the same code key); parameters get
+  // their initial values from g, constants their contents. g must outlive the Program.
   explicit Program(const Graph& g, const CompileOptions& opt = {});
   ~Program();
   Program(const Program&) = delete;
@@ -56,6 +56,7 @@ class Program {
  private:
   int input_id(const std::string& name, DType t, size_t n) const;
   void reserve_scratch(int threads);
+  void init_values();
 
   const Graph& g_;
   std::shared_ptr<const CompiledProgram> code_;

@@ -11,6 +11,7 @@
 #include "compiler/plan.h"
 #include "models/models.h"
 #include "runtime/dataset.h"
+#include "runtime/init.h"
 #include "runtime/interpreter.h"
 #include "runtime/program.h"
 #include "tests/jit_cases.h"
@@ -271,6 +272,25 @@ TEST(Jit, CompiledProgramsAreCachedByGraphHash) {
   auto m3 = sgd_model("linear", 18, 0.1f);  // another shape: another program
   Program p3(m3->g);
   EXPECT_EQ(compile_count(), after_first + 1);
+}
+
+// The cache holds code only: two graphs that differ only in their initialisation seed share one
+// compiled program, and each Program takes its initial weights from its own graph (a seed sweep
+// in one process trains N different networks, not one network N times).
+TEST(Jit, CachedCodeTakesInitialWeightsFromTheCallersGraph) {
+  auto m1 = build_model("dnn", {.batch = 30, .seed = 1});
+  auto m2 = build_model("dnn", {.batch = 30, .seed = 2});
+  Program p1(m1->g);
+  const int after_first = compile_count();
+  Program p2(m2->g);
+  EXPECT_EQ(compile_count(), after_first) << "a different seed changes no code";
+  for (size_t i = 0; i < m1->g.params().size(); ++i) {
+    const Node& n1 = m1->g.params()[i].node();
+    const Node& n2 = m2->g.params()[i].node();
+    EXPECT_EQ(p1.get(n1.id), init_param(n1)) << n1.name;
+    EXPECT_EQ(p2.get(n2.id), init_param(n2)) << n2.name;
+    if (n1.a.init == Init::GlorotUniform) EXPECT_NE(p1.get(n1.id), p2.get(n2.id)) << n1.name;
+  }
 }
 
 // The GEMM runs on the target's widest FMA registers and no wider: zmm for x86-64-v4, ymm and never
