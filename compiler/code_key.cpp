@@ -46,6 +46,13 @@ void write_attrs(Bytes& b, const Node& n) {
 }
 }  // namespace
 
+std::string node_key(const Node& n, const std::vector<int>& in) {
+  Bytes b;
+  b << n.op << n.dtype << n.role << n.shape << in;
+  write_attrs(b, n);
+  return b.take();
+}
+
 std::string code_key(const Graph& g) {
   Bytes b;
   b << g.size();

@@ -13,6 +13,8 @@
 namespace gradc {
 
 std::string code_key(const Graph& g);
+// One node's op, dtype, role, shape and every attribute bit for bit, with inputs `in`: CSE's key.
+std::string node_key(const Node& n, const std::vector<int>& in);
 // Every field of the target that the schedule or codegen reads.
 std::string target_key(const Target& t);
 uint64_t key_hash(const std::string& key);  // FNV-1a 64

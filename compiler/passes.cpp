@@ -6,6 +6,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "compiler/code_key.h"
 #include "compiler/schedule.h"
 
 namespace gradc {
@@ -135,20 +136,16 @@ PassResult cse(const Graph& g) {
       r.set_map(n.id, r.copy(n));
       continue;
     }
-    std::ostringstream key;
-    key << static_cast<int>(n.op) << '|' << n.shape.str() << '|' << static_cast<int>(n.dtype) << '|' << n.a.ta << n.a.tb
-        << n.a.training << n.a.relu << n.a.mask << '|' << n.a.axis << '|' << n.a.value << '|' << n.a.depth << '|'
-        << static_cast<int>(n.a.pad) << '|' << n.a.shape.str() << '|';
-    for (int i : n.in) key << r.mapped(i) << ',';
-    key << '|';
-    for (float d : n.a.data) key << d << ',';
-    auto it = seen.find(key.str());
+    std::vector<int> in;
+    for (int i : n.in) in.push_back(r.mapped(i));
+    const std::string key = node_key(n, in);
+    auto it = seen.find(key);
     if (it != seen.end()) {
       r.set_map(n.id, it->second);
       continue;
     }
     const int id = r.copy(n);
-    seen.emplace(key.str(), id);
+    seen.emplace(key, id);
     r.set_map(n.id, id);
   }
   return r.finish();

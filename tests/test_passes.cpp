@@ -148,6 +148,44 @@ TEST(Passes, SimplifyAndFoldRemoveWhatTheyShould) {
   EXPECT_EQ(r.g.node(out.in[1]).a.value, 6.f);
 }
 
+// CSE merges only nodes equal in every attribute, bit for bit: x·0.1 and x·0.1000001 differ in the
+// seventh digit (ostream's default six would print both as 0.1), dropout slices and allreduce
+// buckets differ in fields no printed key held.
+TEST(Passes, CseComparesEveryAttributeBitForBit) {
+  Graph g;
+  Tensor x = g.input("x", {2, 3});
+  Tensor diff = x * 0.1f - x * 0.1000001f;
+  Tensor key = g.input("key", {1}, DType::I32);
+  Attrs s0, s1;
+  s0.value = s1.value = 0.5f;
+  s1.slice = 1;
+  Tensor d0 = g.add(Op::Dropout, {x.id, key.id}, s0), d1 = g.add(Op::Dropout, {x.id, key.id}, s1);
+  Tensor r0 = allreduce(x, 0.5f, 0), r1 = allreduce(x, 0.5f, 1);
+  g.mark_output(diff, "diff");
+  g.mark_output(d0 - d1, "drop");
+  g.mark_output(r0 + r1, "reduced");
+  PassResult r = run_passes(g, {"cse"});
+  int muls = 0, dropouts = 0, allreduces = 0;
+  for (const Node& n : r.g.nodes()) {
+    muls += n.op == Op::Mul;
+    dropouts += n.op == Op::Dropout;
+    allreduces += n.op == Op::AllReduce;
+  }
+  EXPECT_EQ(muls, 2);
+  EXPECT_EQ(dropouts, 2);
+  EXPECT_EQ(allreduces, 2);
+  Graph v;  // the value a user sees: not 0
+  Tensor vx = v.input("x", {1, 4});
+  v.mark_output(vx * 0.1f - vx * 0.1000001f, "diff");
+  Program p(v);
+  p.set_input("x", std::vector<float>{1.f, 2.f, 3.f, 4.f});
+  p.run();
+  for (int i = 0; i < 4; ++i) {
+    const float xi = static_cast<float>(i + 1);
+    EXPECT_EQ(p.get(v.outputs()[0])[static_cast<size_t>(i)], xi * 0.1f - xi * 0.1000001f) << i;
+  }
+}
+
 // The kernels of the fused dnn step, per target (compiling needs no AVX-512 on the host).
 TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   auto m = build_model("dnn", {.batch = 30});
