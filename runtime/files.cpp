@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "runtime/dataset.h"
 
@@ -74,6 +75,72 @@ std::string read_regular(const std::string& path, size_t max_bytes) {
   }
   ::close(fd);
   return out;
+}
+
+}  // namespace gradc
+
+namespace gradc {
+
+namespace {
+// 0, or the errno of the first failing call (the partial file removed).
+int try_create(const std::string& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  int err = 0;
+  for (size_t done = 0; done < content.size() && !err;) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else
+      done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && !err) err = errno;
+  if (err) ::unlink(path.c_str());
+  return err;
+}
+
+std::string random_suffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string s;
+  for (int i = 0; i < 12; ++i) s += kChars[rng() % (sizeof kChars - 1)];
+  return s;
+}
+}  // namespace
+
+void write_new_file(const std::string& path, std::string_view content) {
+  if (const int err = try_create(path, content))
+    throw DataError("gradc: cannot create " + path + ": " + std::strerror(err));
+}
+
+void write_file(const std::string& path, std::string_view content) {
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  std::string tmp;
+  for (int attempt = 0;; ++attempt) {  // a name someone else took (EEXIST): draw another
+    tmp = dir + "/." + p.filename().string() + "." + random_suffix() + ".tmp";
+    const int err = try_create(tmp, content);
+    if (!err) break;
+    if (err != EEXIST || attempt == 8) throw DataError("gradc: cannot write " + path + ": " + std::strerror(err));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw DataError("gradc: cannot write " + path + ": " + std::strerror(err));
+  }
+}
+
+PrivateDir::PrivateDir(const std::string& parent) {
+  std::string templ = (parent.empty() ? std::string(".") : parent) + "/.gradc-XXXXXX";
+  if (!::mkdtemp(templ.data()))
+    throw DataError("gradc: cannot create a private directory in " + parent + ": " + std::strerror(errno));
+  path_ = templ;
+}
+
+PrivateDir::~PrivateDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);  // removes links themselves, never what they point at
 }
 
 }  // namespace gradc

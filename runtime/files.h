@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace gradc {
 
@@ -20,5 +21,30 @@ void make_dirs(const std::string& dir, const std::string& what);
 // What `path` is, for messages: "a FIFO", "a directory", "a socket", "a device", "a regular file",
 // or "missing".
 std::string file_kind(const std::string& path);
+
+// Writes `content` to `path` atomically and without following links: a new file of a random name
+// beside it (O_CREAT|O_EXCL|O_NOFOLLOW, every write checked), then rename() over `path`, which
+// replaces a symlink there instead of writing through it. Throws DataError naming `path`.
+void write_file(const std::string& path, std::string_view content);
+
+// Creates file `path`, which must not exist (O_CREAT|O_EXCL|O_NOFOLLOW), with `content`, every
+// write checked; throws DataError naming the path.
+void write_new_file(const std::string& path, std::string_view content);
+
+// A fresh directory of our own inside `parent` (mkdtemp: a random name, mode 0700), removed with
+// everything in it when the object goes. For files another program reads or writes (gnuplot's
+// data and charts): no other user can place, swap or link a file in it.
+class PrivateDir {
+ public:
+  explicit PrivateDir(const std::string& parent);
+  ~PrivateDir();
+  PrivateDir(const PrivateDir&) = delete;
+  PrivateDir& operator=(const PrivateDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace gradc

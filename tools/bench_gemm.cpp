@@ -162,7 +162,8 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
                     "plot 'gemm.csv' every ::1 using 3:xtic(1) title 'JIT, 1 thread', '' every ::1 using 5 title "
                     "'JIT, 2 threads', '' every ::1 using 8 title 'OpenBLAS (best)', " +
                     std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' notitle, " + std::to_string(peak2) +
-                    " with lines dt 2 lw 2 lc rgb 'gray40' notitle\n");
+                    " with lines dt 2 lw 2 lc rgb 'gray40' notitle\n",
+                {data_file(report, "gemm.csv")});
     std::printf("wrote %s/gemm.csv and gemm.png\n", report.c_str());
   }
   std::printf(

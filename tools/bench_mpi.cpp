@@ -42,9 +42,11 @@ nlohmann::json run_workers(const std::string& model, int64_t batch, int ranks, i
         std::string("--reps"), std::to_string(reps), std::string("--bucket-kib"), std::to_string(bucket / 1024)})
     argv.push_back(a);
   // mpirun refuses root unless told.
-  const SpawnResult r = run_capture(
-      argv,
-      {.extra_env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"}, .cwd = "", .stderr_path = ""});
+  const SpawnResult r =
+      run_capture(argv, {.extra_env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"},
+                         .cwd = "",
+                         .capture_stderr = false,
+                         .stdin_data = ""});
   if (r.status == -1)
     throw std::runtime_error("gradc: mpirun could not be started (tools/setup.sh installs openmpi-bin)");
   const size_t at = r.out.rfind("{\"mpi\"");

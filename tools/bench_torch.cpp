@@ -19,7 +19,8 @@ TorchStep torch_step_us(const std::string& model, int64_t batch, int reps) {
         {.extra_env = {"OPENBLAS_NUM_THREADS=" + std::to_string(blas_threads),
                        "OMP_NUM_THREADS=" + std::to_string(torch_threads)},
          .cwd = "",
-         .stderr_path = ""});
+         .capture_stderr = false,
+         .stdin_data = ""});
     if (r.status == 3) return {0, "", "", "python3-torch not installed (apt-get install python3-torch)"};
     nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
     if (r.status != 0 || j.is_discarded() || !j.contains("us"))

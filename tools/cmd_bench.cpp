@@ -130,7 +130,8 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
             "set ylabel 'GFLOP/s'\nset key top right\nset yrange [0:*]\n"
             "set termoption noenhanced\n"
             "plot 'kernels.csv' every ::1 using 3:xtic(1) title '1 thread', '' every ::1 using 5 title '2 threads', " +
-            std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' title 'FMA peak (1 thread)'\n");
+            std::to_string(peak1) + " with lines dt 2 lw 2 lc rgb 'black' title 'FMA peak (1 thread)'\n",
+        {data_file(report, "kernels.csv")});
     std::printf("wrote %s/kernels.csv and kernels.png\n", report.c_str());
   }
   std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
@@ -195,7 +196,8 @@ void fusion_suite(const BenchOpts& o) {
                     "set termoption noenhanced\n"
                     "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
                     "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
-                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n");
+                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n",
+                {data_file(o.report, "fusion.csv")});
     std::printf("wrote %s/fusion.csv and fusion.png\n", o.report.c_str());
   }
   if (o.json) {

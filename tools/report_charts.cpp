@@ -55,7 +55,7 @@ Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double t
     << "plot 'metrics.csv' using " << x << ":5 with linespoints lw 2 title 'training'"
     << (has_val ? ", '' using " + x + ":7 with linespoints lw 2 title 'validation'" : "") << ", "
     << format("%.6f", test_accuracy) << " with lines dt 2 lw 2 lc rgb 'black' title 'test (final weights)'\n";
-  run_gnuplot(dir, s.str());
+  run_gnuplot(dir, s.str(), {data_file(dir, "metrics.csv")});
   return {"loss.png", "accuracy.png"};
 }
 
@@ -64,26 +64,26 @@ Files plot_lr(const std::string& dir, bool by_epochs) {
   std::set<double> rates;
   for (const LrPoint& p : pts) rates.insert(p.lr);
   if (rates.size() < 2) return {};
-  {  // each row's rate is the one its steps used: drawn from the previous point to this one
-    std::ofstream f(dir + "/lr.csv");
-    f << "x,lr\n" << format("%.17g", by_epochs ? pts[0].x - 1 : 0) << "," << format("%.17g", pts[0].lr) << "\n";
-    for (const LrPoint& p : pts) f << format("%.17g", p.x) << "," << format("%.17g", p.lr) << "\n";
-  }
+  // each row's rate is the one its steps used: drawn from the previous point to this one
+  std::ostringstream f;
+  f << "x,lr\n" << format("%.17g", by_epochs ? pts[0].x - 1 : 0) << "," << format("%.17g", pts[0].lr) << "\n";
+  for (const LrPoint& p : pts) f << format("%.17g", p.x) << "," << format("%.17g", p.lr) << "\n";
+  write_file(dir + "/lr.csv", f.str());
   const double lo = *rates.begin(), hi = *rates.rbegin();
   std::ostringstream s;
   s << kCurveStyle << x_axis(by_epochs) << "set output 'lr.png'\nset title 'learning rate"
     << (by_epochs ? " per epoch" : " by training step") << "'\nset ylabel 'learning rate'\nset format y '%g'\n"
     << (hi / std::max(lo, 1e-30) > 20 ? "set logscale y\n" : "") << "unset key\n"
     << "plot 'lr.csv' every ::1 using 1:2 with fsteps lw 2 lc rgb '#3b6fb6'\n";
-  run_gnuplot(dir, s.str());
+  run_gnuplot(dir, s.str(), {{"lr.csv", f.str()}});
   return {"lr.png", "lr.csv"};
 }
 
 Files plot_confusion(const std::string& dir, const Metrics& test) {
   const int k = test.classes;
+  std::ostringstream c;
+  c << "true,predicted,fraction,count\n";
   {
-    std::ofstream c(dir + "/confusion.csv");
-    c << "true,predicted,fraction,count\n";
     for (int i = 0; i < k; ++i) {
       int64_t row = 0;
       for (int j = 0; j < k; ++j) row += test.confusion[static_cast<size_t>(i * k + j)];
@@ -94,6 +94,7 @@ Files plot_confusion(const std::string& dir, const Metrics& test) {
       }
     }
   }
+  write_file(dir + "/confusion.csv", c.str());
   const std::string last = std::to_string(k - 1), edge = format("%.1f", k - 0.5);
   run_gnuplot(dir,
               "set output 'confusion.png'\nset terminal pngcairo size 760,700 font 'Sans,11'\n"
@@ -104,15 +105,16 @@ Files plot_confusion(const std::string& dir, const Metrics& test) {
                   "set palette defined (0 'white', 0.3 '#9ecae1', 1 '#08306b')\nunset key\n"
                   "plot 'confusion.csv' every ::1 using 2:1:3 with image, '' every ::1 using "
                   "2:1:($3 >= 0.005 ? sprintf('%.2f',$3) : ''):($3 > 0.5 ? 0xffffff : 0) with labels tc rgb variable "
-                  "font ',9'\n");
+                  "font ',9'\n",
+              {{"confusion.csv", c.str()}});
   return {"confusion.png", "confusion.csv"};
 }
 
 Files plot_weights(const std::string& dir, const NamedTensor& w, const std::string& png, const std::string& title) {
   const WeightTiles t = weight_tiles(w);
-  const std::string data = "." + png + ".csv";
+  const std::string data = png + ".csv";
+  std::ostringstream f;
   {
-    std::ofstream f(dir + "/" + data);
     for (int y = 0; y < t.h; ++y) {
       for (int x = 0; x < t.w; ++x) {
         const float v = t.v[static_cast<size_t>(y * t.w + x)];
@@ -133,8 +135,7 @@ Files plot_weights(const std::string& dir, const NamedTensor& w, const std::stri
     << "set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\nset cbrange [-" << m << ":" << m << "]\n"
     << "set cblabel 'weight'\nset colorbox\n"
     << "plot '" << data << "' matrix with image\n";
-  run_gnuplot(dir, s.str());
-  fs::remove(dir + "/" + data);
+  run_gnuplot(dir, s.str(), {{data, f.str()}});
   return {png};
 }
 
@@ -142,32 +143,33 @@ Files plot_data(const std::string& dir, const Dataset& train) {
   std::vector<int64_t> hist(10, 0);
   for (int32_t y : train.y)
     if (y >= 0 && y < 10) ++hist[static_cast<size_t>(y)];
-  {
-    std::ofstream h(dir + "/labels.csv");
-    h << "label,count\n";
-    for (int k = 0; k < 10; ++k) h << k << "," << hist[static_cast<size_t>(k)] << "\n";
-    std::ofstream d(dir + "/digit0.csv");
-    d << "x,y,v\n";
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x)
-        d << x << "," << y << "," << static_cast<int>(train.x[static_cast<size_t>(y * 28 + x)] * 255 + 0.5f) << "\n";
-  }
+  std::ostringstream h, d;
+  h << "label,count\n";
+  for (int k = 0; k < 10; ++k) h << k << "," << hist[static_cast<size_t>(k)] << "\n";
+  d << "x,y,v\n";
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x)
+      d << x << "," << y << "," << static_cast<int>(train.x[static_cast<size_t>(y * 28 + x)] * 255 + 0.5f) << "\n";
+  write_file(dir + "/labels.csv", h.str());
+  write_file(dir + "/digit0.csv", d.str());
   const int64_t top = *std::max_element(hist.begin(), hist.end());
   run_gnuplot(
-      dir, "set output 'labels.png'\nset title 'labels of the " + grouped(train.n) +
-               " training images used'\nset style fill solid 0.8\nset boxwidth 0.7\nset xtics 0,1,9\nset yrange [0:" +
-               std::to_string(top + top / 6 + 1) +
-               "]\nset xrange [-0.6:9.6]\nunset key\nset xlabel 'label'\nset ylabel 'images'\n"
-               "plot 'labels.csv' every ::1 using 1:2 with boxes lc rgb '#3b6fb6', '' every ::1 using 1:2:2 with "
-               "labels offset 0,0.8\n"
-               "set output 'pixels.png'\nset terminal pngcairo size 1000,1000 font 'Sans,11'\n"
-               "set title 'training image 0 (label " +
-               std::to_string(train.y[0]) +
-               "): pixel values 0-255'\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset size ratio -1\n"
-               "set palette gray negative\nset cbrange [0:255]\nset xtics 0,4,27\nset ytics 0,4,27\nunset key\n"
-               "set xlabel 'column'\nset ylabel 'row'\n"
-               "plot 'digit0.csv' every ::1 using 1:2:3 with image, '' every ::1 using 1:2:($3 > 0 ? "
-               "sprintf('%d',$3) : ''):($3 > 128 ? 0xffffff : 0) with labels tc rgb variable font ',6'\n");
+      dir,
+      "set output 'labels.png'\nset title 'labels of the " + grouped(train.n) +
+          " training images used'\nset style fill solid 0.8\nset boxwidth 0.7\nset xtics 0,1,9\nset yrange [0:" +
+          std::to_string(top + top / 6 + 1) +
+          "]\nset xrange [-0.6:9.6]\nunset key\nset xlabel 'label'\nset ylabel 'images'\n"
+          "plot 'labels.csv' every ::1 using 1:2 with boxes lc rgb '#3b6fb6', '' every ::1 using 1:2:2 with "
+          "labels offset 0,0.8\n"
+          "set output 'pixels.png'\nset terminal pngcairo size 1000,1000 font 'Sans,11'\n"
+          "set title 'training image 0 (label " +
+          std::to_string(train.y[0]) +
+          "): pixel values 0-255'\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset size ratio -1\n"
+          "set palette gray negative\nset cbrange [0:255]\nset xtics 0,4,27\nset ytics 0,4,27\nunset key\n"
+          "set xlabel 'column'\nset ylabel 'row'\n"
+          "plot 'digit0.csv' every ::1 using 1:2:3 with image, '' every ::1 using 1:2:($3 > 0 ? "
+          "sprintf('%d',$3) : ''):($3 > 128 ? 0xffffff : 0) with labels tc rgb variable font ',6'\n",
+      {{"labels.csv", h.str()}, {"digit0.csv", d.str()}});
   return {"labels.png", "labels.csv", "pixels.png", "digit0.csv"};
 }
 
@@ -176,35 +178,30 @@ void plot_prediction(const std::string& path, const float* pixels, int label, co
   const std::string dir = p.parent_path().string();
   make_dirs(dir, "--plot");
   const auto best = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-  {
-    std::ofstream d(dir + "/.digit.csv"), b(dir + "/.probs.csv");
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) d << x << "," << 27 - y << "," << pixels[y * 28 + x] << "\n";
-    // Colour: the predicted class green when right (or no label), red when wrong; the true one labelled.
-    for (size_t k = 0; k < probs.size(); ++k) {
-      const bool predicted = static_cast<int>(k) == best;
-      const int colour = predicted ? (label < 0 || label == best ? 0x2e9e4f : 0xd62728) : 0x9ab7d9;
-      b << k << "," << probs[k] << "," << colour << "," << (static_cast<int>(k) == label ? 1 : 0) << "\n";
-    }
+  std::ostringstream d, b;
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x) d << x << "," << 27 - y << "," << pixels[y * 28 + x] << "\n";
+  // Colour: the predicted class green when right (or no label), red when wrong; the true one labelled.
+  for (size_t k = 0; k < probs.size(); ++k) {
+    const bool predicted = static_cast<int>(k) == best;
+    const int colour = predicted ? (label < 0 || label == best ? 0x2e9e4f : 0xd62728) : 0x9ab7d9;
+    b << k << "," << probs[k] << "," << colour << "," << (static_cast<int>(k) == label ? 1 : 0) << "\n";
   }
   const std::string cls = std::to_string(probs.size() - 1);
   std::ostringstream s;
   // Drawn to a name of ours and renamed: the user's file name never enters the script.
-  s << "set terminal pngcairo size 1000,420 font 'Sans,11'\nset output '.predict.png'\n"
+  s << "set terminal pngcairo size 1000,420 font 'Sans,11'\nset output 'predict.png'\n"
     << "set multiplot layout 1,2\nunset key\nset palette gray negative\nunset colorbox\nset size ratio -1\n"
     << "set title 'input, 28×28" << (label >= 0 ? " (label " + std::to_string(label) + ")" : "") << "'\n"
-    << "unset xtics\nunset ytics\nplot '.digit.csv' using 1:2:3 with image\n"
+    << "unset xtics\nunset ytics\nplot 'digit.csv' using 1:2:3 with image\n"
     << "set size noratio\nset title 'class probabilities: predicted " << best
     << (label >= 0 ? (label == best ? " (correct)" : ", true " + std::to_string(label)) : "") << "'\n"
     << "set xtics 0,1," << cls << "\nset ytics\nset yrange [0:1.15]\nset xrange [-0.6:" << probs.size() - 0.4 << "]\n"
     << "set style fill solid 0.85\nset boxwidth 0.7\nset xlabel 'class'\nset ylabel 'probability'\n"
-    << "plot '.probs.csv' using 1:2:3 with boxes lc rgb variable, "
+    << "plot 'probs.csv' using 1:2:3 with boxes lc rgb variable, "
     << "'' using 1:($4 > 0 ? 1.07 : 1/0):(\"true\") with labels font ',11,Bold', "
     << "'' using 1:2:(sprintf('%.2f',$2)) with labels offset 0,0.7\nunset multiplot\n";
-  run_gnuplot(dir, s.str());
-  fs::remove(dir + "/.digit.csv");
-  fs::remove(dir + "/.probs.csv");
-  fs::rename(dir + "/.predict.png", p);
+  run_gnuplot(dir, s.str(), {{"digit.csv", d.str()}, {"probs.csv", b.str()}}, {{"predict.png", p.string()}});
 }
 
 }  // namespace gradc::cli
