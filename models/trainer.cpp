@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "models/data_split.h"
 #include "models/metadata.h"
@@ -185,10 +186,18 @@ void Trainer::checkpoint(double val_loss) {
   save(cfg_.checkpoint_dir + "/last.safetensors", val_loss);
   if (cfg_.keep_last <= 0) return;
   save(cfg_.checkpoint_dir + "/" + numbered_checkpoint(step_), val_loss);
-  if (rank() == 0) prune_numbered_checkpoints(cfg_.checkpoint_dir, cfg_.keep_last);
+  if (rank() != 0) return;
+  if (!impl_->numbered) impl_->numbered.emplace(cfg_.checkpoint_dir, impl_->resumed_in_place);
+  impl_->numbered->add(step_, cfg_.keep_last);
 }
 
 void Trainer::resume(const Checkpoint& c, const std::string& path) {
+  std::error_code ec;
+  impl_->resumed_in_place =
+      !cfg_.checkpoint_dir.empty() && std::filesystem::equivalent(std::filesystem::path(path).parent_path().empty()
+                                                                      ? std::filesystem::path(".")
+                                                                      : std::filesystem::path(path).parent_path(),
+                                                                  cfg_.checkpoint_dir, ec);
   if (auto it = c.metadata.find("model"); it == c.metadata.end() || it->second != name_)
     throw DataError("gradc: " + path + ": a '" + (it == c.metadata.end() ? "(unnamed)" : it->second) +
                     "' checkpoint, not '" + name_ + "'");

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "models/evaluator.h"
 #include "models/trainer.h"
+#include "runtime/checkpoint_list.h"
 #include "runtime/comm.h"
 
 namespace gradc {
@@ -22,8 +24,10 @@ struct Trainer::Impl {
   int64_t period_start = 0;
   float first_loss = 0;
   bool diverged = false;
-  Comm* comm = nullptr;     // the data-parallel world (one process: size 1)
-  int64_t local_batch = 0;  // this rank's slice of each global batch
+  Comm* comm = nullptr;                    // the data-parallel world (one process: size 1)
+  int64_t local_batch = 0;                 // this rank's slice of each global batch
+  std::optional<CheckpointList> numbered;  // --keep-last's list, opened at the first numbered save
+  bool resumed_in_place = false;           // resumed from a checkpoint in checkpoint_dir: continue its list
 };
 
 }  // namespace gradc

@@ -153,33 +153,4 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   return c;
 }
 
-std::string numbered_checkpoint(int64_t step) { return "ckpt-" + std::to_string(step) + ".safetensors"; }
-
-std::vector<std::pair<int64_t, std::string>> numbered_checkpoints(const std::string& dir) {
-  std::vector<std::pair<int64_t, std::string>> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    const size_t prefix = 5, suffix = std::string(".safetensors").size();
-    if (name.size() <= prefix + suffix || name.rfind("ckpt-", 0) != 0 ||
-        name.compare(name.size() - suffix, suffix, ".safetensors") != 0)
-      continue;
-    const std::string digits = name.substr(prefix, name.size() - prefix - suffix);
-    if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
-    out.emplace_back(std::stoll(digits), e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-void prune_numbered_checkpoints(const std::string& dir, int keep) {
-  const auto all = numbered_checkpoints(dir);
-  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 0)) < all.size(); ++i) {
-    std::error_code ec;
-    std::filesystem::remove(all[i].second, ec);
-    if (ec) throw std::runtime_error("gradc: cannot remove old checkpoint " + all[i].second + ": " + ec.message());
-  }
-}
-
 }  // namespace gradc

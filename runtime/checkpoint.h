@@ -26,12 +26,6 @@ void save_checkpoint(const std::string& path, const Checkpoint& c);
 // Throws DataError naming the file and what is wrong (truncation, bad JSON, bad offsets, dtype).
 Checkpoint load_checkpoint(const std::string& path);
 
-// Numbered checkpoints ("ckpt-STEP.safetensors", tf.train.Saver's max_to_keep): the file name of a
-// step, the numbered regular files in `dir` oldest first (other files are never touched), and
-// removal of all but the newest `keep`.
-std::string numbered_checkpoint(int64_t step);
-std::vector<std::pair<int64_t, std::string>> numbered_checkpoints(const std::string& dir);
-void prune_numbered_checkpoints(const std::string& dir, int keep);
 // The same from bytes in memory (`name` for messages); what the fuzz target calls.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 

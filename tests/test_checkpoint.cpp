@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "runtime/checkpoint.h"
+#include "runtime/checkpoint_list.h"
 #include "runtime/dataset.h"
 
 namespace gradc {
@@ -124,25 +125,45 @@ TEST(Checkpoint, CorruptFilesAreNamedErrors) {
   EXPECT_THROW(load_checkpoint((dir() / "missing.safetensors").string()), DataError);
 }
 
-// keep_last's pruning: only ckpt-<digits>.safetensors regular files count, oldest by step go first.
-TEST(Checkpoint, NumberedCheckpointsArePrunedOldestFirstAndNothingElse) {
+// keep_last's list: pruning removes only files the list holds, oldest written first, and never
+// follows a link; a list naming anything but ckpt-STEP.safetensors is refused.
+TEST(Checkpoint, CheckpointListPrunesOnlyWhatItListed) {
   const fs::path d = fs::temp_directory_path() / ("gradc_numbered_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
-  for (const char* f : {"ckpt-9.safetensors", "ckpt-10.safetensors", "ckpt-100.safetensors", "ckpt-7.safetensors.bak",
-                        "ckpt-x.safetensors", "ckpt-.safetensors", "last.safetensors"})
+  for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors", "ckpt-10.safetensors", "victim"})
     std::ofstream(d / f) << "x";
-  fs::create_directories(d / "ckpt-1.safetensors");  // a directory with the pattern's name
   EXPECT_EQ(numbered_checkpoint(42), "ckpt-42.safetensors");
-  auto all = numbered_checkpoints(d.string());
-  ASSERT_EQ(all.size(), 3u);
-  EXPECT_EQ(all[0].first, 9);  // numeric order, not "10" < "9"
-  EXPECT_EQ(all[2].first, 100);
-  prune_numbered_checkpoints(d.string(), 2);
-  EXPECT_FALSE(fs::exists(d / "ckpt-9.safetensors"));
-  for (const char* f : {"ckpt-10.safetensors", "ckpt-100.safetensors", "ckpt-7.safetensors.bak", "ckpt-x.safetensors",
-                        "ckpt-.safetensors", "last.safetensors", "ckpt-1.safetensors"})
+  {
+    CheckpointList list(d.string(), false);
+    for (int64_t step : {10, 20, 30}) {
+      std::ofstream(d / numbered_checkpoint(step)) << "mine";
+      list.add(step, 2);
+    }
+    ASSERT_EQ(list.entries().size(), 2u);
+    EXPECT_EQ(list.entries()[0].step, 20);
+  }
+  EXPECT_FALSE(fs::exists(d / "ckpt-10.safetensors"));
+  for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors", "ckpt-20.safetensors", "ckpt-30.safetensors"})
     EXPECT_TRUE(fs::exists(d / f)) << f;
+  {  // resumed: the list goes on; a listed name that became a link is dropped, not followed
+    fs::remove(d / "ckpt-20.safetensors");
+    fs::create_symlink(d / "victim", d / "ckpt-20.safetensors");
+    CheckpointList list(d.string(), true);
+    std::ofstream(d / "ckpt-40.safetensors") << "mine";
+    list.add(40, 1);
+    EXPECT_EQ(list.entries().size(), 1u);
+  }
+  EXPECT_TRUE(fs::exists(d / "victim"));
+  EXPECT_TRUE(fs::is_symlink(d / "ckpt-20.safetensors"));
+  EXPECT_FALSE(fs::exists(d / "ckpt-30.safetensors"));
+  EXPECT_TRUE(fs::exists(d / "ckpt-40.safetensors"));
+  EXPECT_TRUE(fs::exists(d / "ckpt-1000.safetensors"));
+  for (const char* hostile : {R"({"checkpoints": [{"file": "../victim", "step": 1}]})",
+                              R"({"checkpoints": [{"file": "ckpt-0003.safetensors", "step": 3}]})", "[1,2", "{}"}) {
+    std::ofstream(d / CheckpointList::kFile) << hostile;
+    EXPECT_THROW(CheckpointList(d.string(), true), DataError) << hostile;
+  }
   fs::remove_all(d);
 }
 

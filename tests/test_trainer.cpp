@@ -1,6 +1,7 @@
 // The public Trainer on user arrays (no MNIST needed): it learns, its named errors come before any
 // step, evaluation counts every example at any batch size, and the Keras-style callbacks act.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "autodiff/dsl.h"
 #include "models/callbacks.h"
 #include "models/trainer.h"
+#include "runtime/checkpoint_list.h"
 #include "runtime/interpreter.h"
 
 namespace gradc {
@@ -178,6 +180,43 @@ TEST(Trainer, BestWeightsRestoresTheBestEvaluation) {
   const auto now = t.weights();
   for (size_t k = 0; k < now.size(); ++k) EXPECT_EQ(now[k].data, at[arg][k].data) << now[k].name;
   EXPECT_NEAR(t.evaluate(val).log_loss(), r.history[arg].val_loss, 1e-9);
+}
+
+// --keep-last prunes only the run's own numbered checkpoints: an older run's ckpt-1000 (a higher
+// step) and a ckpt-0003 that gradc never writes stay, and the run keeps its newest. Resumed in its
+// own directory, the run goes on pruning what it wrote before the interruption.
+TEST(Trainer, KeepLastPrunesOnlyTheRunsOwnCheckpoints) {
+  namespace fs = std::filesystem;
+  const fs::path d = fs::temp_directory_path() / ("gradc_keep_last_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors"}) std::ofstream(d / f) << "older run";
+  FitConfig c = quiet(3);
+  c.checkpoint_dir = d.string();
+  c.keep_last = 1;
+  auto own = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(d)) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind("ckpt-", 0) == 0 && n != "ckpt-1000.safetensors" && n != "ckpt-0003.safetensors") names.push_back(n);
+    }
+    return names;
+  };
+  int64_t steps = 0;
+  {
+    Trainer t("small_mlp", small_mlp, c);
+    steps = t.fit(blobs(160, 1)).steps;
+  }
+  EXPECT_EQ(own(), std::vector<std::string>{numbered_checkpoint(steps)});
+  c.epochs = 5;
+  Trainer t("small_mlp", small_mlp, c);
+  const std::string last = (d / "last.safetensors").string();
+  t.resume(load_checkpoint(last), last);
+  const int64_t end = t.fit(blobs(160, 1)).steps;
+  EXPECT_GT(end, steps);
+  EXPECT_EQ(own(), std::vector<std::string>{numbered_checkpoint(end)});
+  for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors"}) EXPECT_TRUE(fs::exists(d / f)) << f;
+  fs::remove_all(d);
 }
 
 TEST(Dsl, GeluMatchesItsFormulaAndFiniteDifferences) {
