@@ -21,9 +21,10 @@ namespace {
 std::string x_axis(bool by_epochs) {
   return by_epochs ? "set xlabel 'epoch'\nset xtics 1\nset mxtics 1\n" : "set xlabel 'training step'\n";
 }
+// The top offset in graph units: gnuplot refuses first-axis offsets on a log axis (lr.png).
 const char* kCurveStyle =
     "set key below horizontal\nset grid\nset border 3\nset xtics nomirror\nset ytics nomirror\nset offsets "
-    "0,0,0.02,0\n";
+    "0,0,graph 0.02,0\n";
 
 struct LrPoint {
   double x, lr;
