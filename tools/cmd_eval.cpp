@@ -1,14 +1,18 @@
 // gradc eval --checkpoint F | --watch DIR, and gradc predict --checkpoint F --image N.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <thread>
 
 #include "models/models.h"
 #include "models/params.h"
 #include "models/train.h"
 #include "runtime/checkpoint.h"
+#include "runtime/files.h"
 #include "tools/commands.h"
 #include "tools/digit_image.h"
 #include "tools/flags.h"
@@ -54,34 +58,101 @@ void eval_one(const Checkpoint& c, const std::string& path, const Dataset& d, co
   if (o.confusion) std::printf("confusion matrix:\n%s", met.confusion_text().c_str());
 }
 
-// Evaluates each .safetensors file of `dir` when it appears or changes step, until no new one came
-// for `timeout` seconds (0: forever). A bad entry is reported and skipped.
-void watch(const std::string& dir, double timeout, const Dataset& d, const EvalOptions& eo) {
-  std::printf("watching %s for checkpoints%s\n", dir.c_str(), timeout > 0 ? "" : " (Ctrl-C to stop)");
-  std::map<std::string, std::filesystem::file_time_type> seen;
-  std::map<std::string, std::string> evaluated_step;  // path -> step: a rewrite at the same step is not news
-  auto last_new = std::chrono::steady_clock::now();
-  for (;;) {
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      if (e.path().extension() != ".safetensors") continue;  // skips *.tmp files being written
-      const std::string path = e.path().string();
-      const auto t = e.last_write_time();
-      if (auto it = seen.find(path); it != seen.end() && it->second == t) continue;
-      seen[path] = t;
-      last_new = std::chrono::steady_clock::now();
+// FNV-1a of the weights a checkpoint is evaluated with: last, ckpt-N (weights + optimizer state)
+// and final (weights alone) written at one step evaluate the same weights.
+uint64_t weights_hash(const Checkpoint& c, bool raw) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const NamedTensor& t : eval_weights(c.tensors, !raw, nullptr)) {
+    for (const unsigned char b : t.name) h = (h ^ b) * 0x100000001b3ULL;
+    for (const unsigned char b : std::string_view(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4))
+      h = (h ^ b) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// Watches a checkpoint directory that a training run writes and prunes (--keep-last) at the same
+// time: any file may vanish between the listing and its load, which is skipped, not an error.
+class Watcher {
+ public:
+  Watcher(std::string dir, const Dataset& d, const EvalOptions& o) : dir_(std::move(dir)), d_(d), o_(o) {}
+
+  // One poll: the new or rewritten .safetensors files, evaluated in step order, each (step,
+  // weights) once. True when any file was new.
+  bool poll() {
+    std::vector<Found> found;
+    for (const std::string& path : changed_files()) {
       try {
-        const Checkpoint c = load_checkpoint(path);
-        const std::string step = step_of(c);
-        if (!step.empty() && evaluated_step[path] == step) continue;
-        eval_one(c, path, d, eo);
-        evaluated_step[path] = step;
-      } catch (const std::exception& err) {  // a bad entry (FIFO, directory, no or unknown model) is skipped
-        std::string why = err.what();
+        Checkpoint c = load_checkpoint(path);
+        found.push_back({path, std::move(c)});
+      } catch (const std::exception& err) {
+        if (file_kind(path) == "missing") continue;  // pruned or replaced since the listing
+        std::string why = err.what();                // a FIFO, a directory, a corrupt file
         if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
         std::fprintf(stderr, "gradc: skipping %s: %s\n", path.c_str(), why.c_str());
       }
-      std::fflush(stdout);
     }
+    std::sort(found.begin(), found.end(),
+              [](const Found& a, const Found& b) { return std::pair(a.step(), a.path) < std::pair(b.step(), b.path); });
+    for (const Found& f : found) evaluate(f);
+    std::fflush(stdout);
+    return !found.empty();
+  }
+
+ private:
+  struct Found {
+    std::string path;
+    Checkpoint c;
+    int64_t step() const {
+      const std::string s = step_of(c);
+      return s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18 ? -1 : std::stoll(s);
+    }
+  };
+
+  // Paths whose modification time is new since the last poll; entries that vanish are passed over.
+  std::vector<std::string> changed_files() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+      if (it->path().extension() != ".safetensors") continue;  // skips *.tmp files being written
+      std::error_code tec;
+      const auto t = std::filesystem::last_write_time(it->path(), tec);
+      if (tec) continue;
+      const std::string path = it->path().string();
+      if (auto s = seen_.find(path); s != seen_.end() && s->second == t) continue;
+      seen_[path] = t;
+      out.push_back(path);
+    }
+    return out;
+  }
+
+  void evaluate(const Found& f) {
+    try {
+      const auto key = std::make_pair(step_of(f.c), weights_hash(f.c, o_.raw_weights));
+      if (!evaluated_.insert(key).second) return;  // the same weights at the same step under another name
+      eval_one(f.c, f.path, d_, o_);
+    } catch (const std::exception& err) {  // no or unknown model, weights of another shape
+      std::string why = err.what();
+      if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
+      std::fprintf(stderr, "gradc: skipping %s: %s\n", f.path.c_str(), why.c_str());
+    }
+  }
+
+  std::string dir_;
+  const Dataset& d_;
+  const EvalOptions& o_;
+  std::map<std::string, std::filesystem::file_time_type> seen_;
+  std::set<std::pair<std::string, uint64_t>> evaluated_;
+};
+
+// Evaluates each checkpoint of `dir` when it appears, until no new one came for `timeout` seconds
+// (0: forever).
+void watch(const std::string& dir, double timeout, const Dataset& d, const EvalOptions& eo) {
+  std::printf("watching %s for checkpoints%s\n", dir.c_str(), timeout > 0 ? "" : " (Ctrl-C to stop)");
+  Watcher w(dir, d, eo);
+  auto last_new = std::chrono::steady_clock::now();
+  for (;;) {
+    if (w.poll()) last_new = std::chrono::steady_clock::now();
     if (timeout > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - last_new).count() > timeout)
       return;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
