@@ -70,6 +70,54 @@ TEST(Optim, SgdMomentumAdagradRmspropAdamByHand) {
   EXPECT_NEAR(p[1], 1 + 0.01, 1e-5);
 }
 
+// Data-parallel steps (no MPI needed to check the graph): every gradient passes through exactly one
+// allreduce scaled 1/ranks before clipping and the update read it, in backward-order buckets.
+TEST(Optim, DataParallelStepAveragesEveryGradientOverTheRanks) {
+  for (int ranks : {2, 4}) {
+    Graph g;
+    Tensor x = g.input("x", {4, 3});
+    Tensor w1 = g.param("w1", {3, 5}, Init::GlorotUniform), w2 = g.param("w2", {5, 2}, Init::GlorotUniform);
+    Tensor loss = sum(matmul(relu(matmul(x, w1)), w2));
+    OptimizerConfig cfg;
+    cfg.ranks = ranks;
+    cfg.clip_norm = 5.f;
+    cfg.bucket_bytes = 4;  // one bucket per gradient
+    const TrainStep s = add_optimizer(loss, cfg);
+    ASSERT_EQ(s.grads.size(), 2u);
+    std::vector<int> buckets;
+    for (Tensor gr : s.grads) {
+      const Node& n = gr.node();
+      ASSERT_EQ(n.op, Op::AllReduce);
+      EXPECT_EQ(n.a.value, 1.f / static_cast<float>(ranks));
+      buckets.push_back(n.a.bucket);
+    }
+    EXPECT_EQ(buckets, (std::vector<int>{1, 0}));  // w2's gradient is final first
+    int allreduces = 0;
+    for (const Node& n : g.nodes()) allreduces += n.op == Op::AllReduce;
+    EXPECT_EQ(allreduces, 2);
+    // The clipping norm squares the averaged gradients, never the rank's own.
+    std::vector<char> above(g.size(), 0);
+    above[static_cast<size_t>(s.grad_norm.id)] = 1;
+    int squares = 0;
+    for (size_t i = g.size(); i-- > 0;) {
+      if (!above[i]) continue;
+      const Node& n = g.node(static_cast<int>(i));
+      if (n.op == Op::Square) {
+        ++squares;
+        EXPECT_EQ(g.node(n.in[0]).op, Op::AllReduce);
+      }
+      if (n.op != Op::AllReduce)
+        for (int in : n.in) above[static_cast<size_t>(in)] = 1;
+    }
+    EXPECT_EQ(squares, 2);
+  }
+  OptimizerConfig one;
+  Graph g;
+  Tensor p = g.param("p", {2}, Init::Fill, 1.f);
+  add_optimizer(sum(p * p), one);
+  for (const Node& n : g.nodes()) EXPECT_NE(n.op, Op::AllReduce);
+}
+
 TEST(Optim, GlobalNormClippingAndL2) {
   OptimizerConfig cfg;
   cfg.clip_norm = 1.f;  // ‖(0.5, -2)‖ = 2.0616 -> scaled by 1/2.0616

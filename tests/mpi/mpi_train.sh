@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-parallel training on 2 ranks (mpirun --oversubscribe -np 2) against one process:
-#  1. 20 steps of dnn and of mlp512 (dropout, RMSprop) equal one process at the same global batch
+#  1. 20 steps of dnn (with and without its clipping) and of mlp512 (dropout, RMSprop) equal one process at the same global batch
 #     (tests/mpi/compare_checkpoints.py: |a-b|/|a| <= 1e-5 per tensor), and every rank ends with
 #     bit-identical weights (the run compares their checksums; rank 0 reports it);
 #  2. resume 2 ranks -> 1 rank and 1 -> 2 equal the unbroken run;
@@ -20,18 +20,31 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 # pointers, so the fast unwinder stops inside them and no suppression could match).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 mpi() { "$MPIRUN" --oversubscribe -np 2 "$@"; }
-compare() { python3 "$here/compare_checkpoints.py" "$1" "$2" > "$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; exit 1; }; tail -1 "$tmp/cmp.txt"; }
+# compare LABEL A B: a statement of this shell (never inside $(...), where its exit would end only a
+# subshell), so a tensor outside the tolerance ends the test.
+compare() {
+  if ! python3 "$here/compare_checkpoints.py" "$2" "$3" > "$tmp/cmp.txt"; then
+    echo "FAIL: $1:"
+    grep -v "^ok" "$tmp/cmp.txt" | head -20
+    exit 1
+  fi
+  echo "$1: $(tail -1 "$tmp/cmp.txt")"
+}
 
-for model in dnn mlp512; do
+# dnn's own recipe clips to global norm 5, and clipping hides a wrong gradient scale (2x the
+# gradient clips to the same update): dnn-noclip compares the unclipped gradients' updates.
+for run in dnn dnn-noclip mlp512; do
+  model=${run%-noclip}
   flags=(--steps 20 --periods 2 --threads 1 --first-n 6000 --test-n 500)
   [[ $model == mlp512 ]] && flags+=(--val-fraction 0.1)
-  "$GRADC" train $model "${flags[@]}" --checkpoint-dir "$tmp/$model-1" > "$tmp/$model-1.log"
-  mpi "$GRADC" train $model "${flags[@]}" --checkpoint-dir "$tmp/$model-2" > "$tmp/$model-2.log"
-  grep -q "^data-parallel: 2 ranks" "$tmp/$model-2.log"
-  grep -q "^weights bit-identical on all 2 ranks (checksum [0-9a-f]*)" "$tmp/$model-2.log" ||
-    { echo "$model: no checksum agreement line"; cat "$tmp/$model-2.log"; exit 1; }
-  [[ $(grep -c "^Period 1/2" "$tmp/$model-2.log") -eq 1 ]] || { echo "$model: progress printed by more than rank 0"; exit 1; }
-  echo "$model 2 ranks vs 1: $(compare "$tmp/$model-1/last.safetensors" "$tmp/$model-2/last.safetensors")"
+  [[ $run == dnn-noclip ]] && flags+=(--clip 0)
+  "$GRADC" train $model "${flags[@]}" --checkpoint-dir "$tmp/$run-1" > "$tmp/$run-1.log"
+  mpi "$GRADC" train $model "${flags[@]}" --checkpoint-dir "$tmp/$run-2" > "$tmp/$run-2.log"
+  grep -q "^data-parallel: 2 ranks" "$tmp/$run-2.log"
+  grep -q "^weights bit-identical on all 2 ranks (checksum [0-9a-f]*)" "$tmp/$run-2.log" ||
+    { echo "$run: no checksum agreement line"; cat "$tmp/$run-2.log"; exit 1; }
+  [[ $(grep -c "^Period 1/2" "$tmp/$run-2.log") -eq 1 ]] || { echo "$run: progress printed by more than rank 0"; exit 1; }
+  compare "$run 2 ranks vs 1" "$tmp/$run-1/last.safetensors" "$tmp/$run-2/last.safetensors"
 done
 
 # Resume across rank counts: 10 steps on 2 ranks, then to 20 on 1 (and the other way round).
@@ -39,11 +52,11 @@ flags=(--steps 20 --periods 2 --threads 1 --first-n 6000 --test-n 500)
 mpi "$GRADC" train dnn --steps 10 --periods 1 --threads 1 --first-n 6000 --test-n 500 --allow-recipe-change \
   --checkpoint-dir "$tmp/r21" > /dev/null
 "$GRADC" train dnn "${flags[@]}" --resume "$tmp/r21" --allow-recipe-change > /dev/null
-echo "resume 2 -> 1: $(compare "$tmp/dnn-1/last.safetensors" "$tmp/r21/last.safetensors")"
+compare "resume 2 -> 1" "$tmp/dnn-1/last.safetensors" "$tmp/r21/last.safetensors"
 "$GRADC" train dnn --steps 10 --periods 1 --threads 1 --first-n 6000 --test-n 500 --allow-recipe-change \
   --checkpoint-dir "$tmp/r12" > /dev/null
 mpi "$GRADC" train dnn "${flags[@]}" --resume "$tmp/r12" --allow-recipe-change > /dev/null
-echo "resume 1 -> 2: $(compare "$tmp/dnn-1/last.safetensors" "$tmp/r12/last.safetensors")"
+compare "resume 1 -> 2" "$tmp/dnn-1/last.safetensors" "$tmp/r12/last.safetensors"
 
 # A global batch the ranks cannot split: one line, exit 2.
 set +e
