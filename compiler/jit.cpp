@@ -20,7 +20,7 @@
 
 #include "compiler/code_key.h"
 #include "compiler/codegen.h"
-#include "compiler/passes.h"
+#include "compiler/pipeline.h"
 
 namespace gradc {
 
@@ -133,26 +133,28 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   const Target& target = opt.target ? *opt.target : default_target();
   Jit& j = jit();
   std::lock_guard<std::mutex> lock(j.mu);
-  const std::vector<std::string> passes = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
+  const PassPipeline pipeline = pipeline_for(opt);
   std::string key = code_key(g) + target_key(target);
   key += opt.fuse ? 'F' : 'u';
   key += opt.plan_memory ? 'M' : 'm';
-  for (const std::string& p : passes) key += p + '\n';
+  key += pipeline.describe();
   const uint64_t h = key_hash(key);
   for (const auto& c : j.cache[h])
     if (c->key == key && (!opt.keep_ir || !c->ir.empty()) && (!opt.keep_asm || !c->assembly.empty())) return c;
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
-  PassResult opt_graph = run_passes(g, passes, "", &target);
+  PipelineOptions po;
+  po.verify = verify_by_default();
+  PassResult opt_graph = pipeline.run(g, target, po, &prog->pass_log);
   prog->graph = std::move(opt_graph.g);
   prog->node_map = std::move(opt_graph.map);
-  prog->passes = passes;
-  PlanOptions po;
-  po.fuse_elementwise = opt.fuse;
-  po.plan_memory = opt.plan_memory;
-  po.target = &target;
-  prog->plan = make_plan(prog->graph, po);
+  for (const PassRun& r : prog->pass_log) prog->passes.push_back(r.name);
+  PlanOptions plan_opt;
+  plan_opt.fuse_elementwise = opt.fuse;
+  plan_opt.plan_memory = opt.plan_memory;
+  plan_opt.target = &target;
+  prog->plan = make_plan(prog->graph, plan_opt);
   const Graph& gg = prog->graph;
   prog->hash = h;
   prog->key = key;

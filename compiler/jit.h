@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "compiler/compile_options.h"
+#include "compiler/pipeline.h"
 #include "compiler/plan.h"
 #include "compiler/target.h"
 
@@ -19,19 +21,11 @@ namespace gradc {
 // GEMM panels); the caller gives every thread its own.
 using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi, float* scratch);
 
-struct CompileOptions {
-  bool keep_ir = false;   // keep the optimised IR text (for --dump-ir)
-  bool keep_asm = false;  // keep the generated assembly (for --dump-asm)
-  bool fuse = true;       // graph fusion passes + plan-level elementwise fusion
-  bool plan_memory = true;
-  std::vector<std::string> passes;  // explicit pipeline (overrides the default for `fuse`)
-  std::optional<Target> target;     // what to compile for (unset: default_target())
-};
-
 struct CompiledProgram {
-  Graph graph;                // the graph after the passes; plan and kernels refer to its ids
-  std::vector<int> node_map;  // original node id -> id in `graph` (-1: optimised away)
-  std::vector<std::string> passes;
+  Graph graph;                      // the graph after the passes; plan and kernels refer to its ids
+  std::vector<int> node_map;        // original node id -> id in `graph` (-1: optimised away)
+  std::vector<std::string> passes;  // the passes that ran, in order (fixed-point groups unrolled)
+  std::vector<PassRun> pass_log;    // each pass's time, change and node count
   Plan plan;
   std::vector<KernelFn> fns;                       // parallel to plan.kernels
   uint64_t hash = 0;                               // key_hash(key)

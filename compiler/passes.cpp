@@ -61,16 +61,6 @@ class Rewriter {
   std::vector<int> uses_;
 };
 
-// a then b: old id -> a.map -> b.map.
-PassResult compose(PassResult a, PassResult b) {
-  for (int& m : a.map) m = m < 0 ? -1 : b.map[static_cast<size_t>(m)];
-  return {std::move(b.g), std::move(a.map)};
-}
-PassResult then(PassResult a, PassResult (*f)(const Graph&)) {
-  PassResult b = f(a.g);
-  return compose(std::move(a), std::move(b));
-}
-
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
 bool is_elementwise(Op op) {
@@ -281,7 +271,7 @@ PassResult fuse_dense(const Graph& g) {
     }
     r.set_map(n.id, r.copy(n));
   }
-  return then(r.finish(), dce);
+  return r.finish();
 }
 
 // matmul(relu_grad(y, dy), W) -> matmul_relu_mask(dy, W, y, mask a); matmul(X, relu_grad(y, dy)) -> mask b.
@@ -304,7 +294,7 @@ PassResult fuse_dense_backward(const Graph& g) {
     }
     r.set_map(n.id, r.copy(n));
   }
-  return then(r.finish(), dce);
+  return r.finish();
 }
 
 // mul(sub(softmax(L), one_hot(y)), s) with scalar s -> softmax_xent_grad(L, y, s).
@@ -328,7 +318,7 @@ PassResult fuse_xent(const Graph& g) {
     }
     r.set_map(n.id, r.copy(n));
   }
-  return then(r.finish(), dce);
+  return r.finish();
 }
 
 // C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so a k of under two vectors leaves most
@@ -413,33 +403,12 @@ const PassInfo& find_pass(const std::string& name) {
   throw std::invalid_argument("gradc: unknown pass '" + name + "' (known: " + known + ", fuse)");
 }
 
-std::vector<std::string> default_passes(bool fuse) {
-  if (!fuse) return {"simplify", "fold", "cse", "dce", "gemm-layout"};
-  // fuse-dense-backward is not in the default pipeline: without packed panels the masked operand is
-  // re-read (and re-masked) once per register tile, which measured slower than materialising
-  // relu_grad once (gradc bench --compare-fusion --passes ...). Run it explicitly to compare.
-  return {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "gemm-layout", "dce"};
-}
-
 std::vector<std::string> split_passes(const std::string& list) {
   std::vector<std::string> out;
   std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after,
-                      const Target* target) {
-  const Target& t = target ? *target : default_target();
-  PassResult cur{g, {}};
-  for (size_t i = 0; i < g.size(); ++i) cur.map.push_back(static_cast<int>(i));
-  for (const std::string& p : passes) {
-    PassResult next = find_pass(p).run(cur.g, t);
-    cur = compose(std::move(cur), std::move(next));
-    if (p == stop_after) break;
-  }
-  return cur;
 }
 
 }  // namespace gradc

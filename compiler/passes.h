@@ -7,8 +7,9 @@
 //   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
-// Elementwise chains (and elementwise producers of reductions) are fused at plan level, see
-// PlanOptions in plan.h.
+// Each pass rewrites once and leaves what it made dead to the cleanup passes; which passes run, in
+// what order and how often is compiler/pipeline.h's business. Elementwise chains (and elementwise
+// producers of reductions) are fused at plan level, see PlanOptions in plan.h.
 #pragma once
 #include <span>
 #include <string>
@@ -34,14 +35,6 @@ struct PassInfo {
 std::span<const PassInfo> pass_table();
 // Throws std::invalid_argument listing the known passes.
 const PassInfo& find_pass(const std::string& name);
-
-// The default pipeline; without fusion only the cleanup passes run.
-std::vector<std::string> default_passes(bool fuse);
-
-// Runs `passes` in order (the map composes across them); if `stop_after` names one of them, stops
-// right after it. `target`: whose thresholds apply (nullptr: default_target()).
-PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const std::string& stop_after = "",
-                      const Target* target = nullptr);
 
 // Parses "a,b,c".
 std::vector<std::string> split_passes(const std::string& list);

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "autodiff/dot.h"
-#include "compiler/passes.h"
+#include "compiler/pipeline.h"
 #include "compiler/plan.h"
 
 namespace gradc {
@@ -29,18 +29,19 @@ std::vector<int> kernel_clusters(const Graph& g, const CompileOptions& opt) {
 }  // namespace
 
 CompilerView view_after(const Graph& g, const CompileOptions& opt, const std::string& after) {
-  const std::vector<std::string> pipeline = opt.passes.empty() ? default_passes(opt.fuse) : opt.passes;
+  const PassPipeline pipeline = pipeline_for(opt);
   const bool all = after.empty() || after == "fuse";
-  auto stop = all ? pipeline.end() : std::find(pipeline.begin(), pipeline.end(), after);
-  if (stop == pipeline.end() && !all) {
+  if (!all && !pipeline.contains(after)) {
     find_pass(after);  // an unknown name: throws listing the known passes
-    std::string names;
-    for (const std::string& p : pipeline) names += (names.empty() ? "" : ",") + p;
-    throw std::invalid_argument("gradc: pass '" + after + "' is not in the pipeline (" + names + ")");
+    throw std::invalid_argument("gradc: pass '" + after + "' is not in the pipeline (" + pipeline.describe() + ")");
   }
+  PipelineOptions po;
+  po.verify = verify_by_default();
+  po.stop_after = all ? "" : after;
+  std::vector<PassRun> log;
   CompilerView v;
-  v.passes.assign(pipeline.begin(), all ? pipeline.end() : stop + 1);
-  v.g = run_passes(g, v.passes, "", opt.target ? &*opt.target : nullptr).g;
+  v.g = pipeline.run(g, opt.target ? *opt.target : default_target(), po, &log).g;
+  for (const PassRun& r : log) v.passes.push_back(r.name);
   if (all && opt.fuse) v.kernel_of = kernel_clusters(v.g, opt);
   return v;
 }

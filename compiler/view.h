@@ -15,10 +15,9 @@ struct CompilerView {
   std::vector<std::string> passes;  // the passes that ran, in order
 };
 
-// Runs `opt`'s pipeline (its explicit passes or default_passes(opt.fuse)) on `g` up to and
-// including `after`; "fuse" (or "") runs all of it and, with fusion on, also makes the lowering
-// plan so that kernel_of groups the nodes each multi-node kernel computes. Throws
-// std::invalid_argument naming the pass when `after` is not in the pipeline.
+// Runs `opt`'s pipeline (pipeline_for) on `g` up to and including the first run of `after`; "fuse" (or "") runs all of
+// it and, with fusion on, also makes the lowering plan so that kernel_of groups the nodes each multi-node kernel
+// computes. Throws std::invalid_argument naming the pass when `after` is not in the pipeline.
 CompilerView view_after(const Graph& g, const CompileOptions& opt, const std::string& after);
 
 // DOT text of view_after's graph, fused kernels drawn as clusters (see to_dot).

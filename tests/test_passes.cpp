@@ -11,6 +11,7 @@
 #include "autodiff/optim.h"
 #include "compiler/jit.h"
 #include "compiler/passes.h"
+#include "compiler/pipeline.h"
 #include "models/models.h"
 #include "runtime/interpreter.h"
 #include "runtime/labels.h"
@@ -42,8 +43,8 @@ void feed(const Graph& g, Interpreter& ip, uint32_t seed) {
 
 // Runs g before and after `passes` on the reference interpreter and compares every output and
 // every parameter (after the updates).
-void expect_same_semantics(const Graph& g, const std::vector<std::string>& passes, const std::string& what) {
-  PassResult r = run_passes(g, passes);
+void expect_same_semantics(const Graph& g, const PassPipeline& pipeline, const std::string& what) {
+  PassResult r = pipeline.run(g, default_target());
   Interpreter a(g), b(r.g);
   feed(g, a, 3);
   feed(r.g, b, 3);
@@ -74,12 +75,21 @@ std::unique_ptr<Model> step_model(const std::string& name, int64_t batch) {
 TEST(Passes, EachPassAloneAndThePipelinesPreserveEveryModel) {
   for (const char* name : {"linear", "dnn", "mlp512", "mlp500", "cnn", "logic"}) {
     auto m = step_model(name, name == std::string("logic") ? 4 : 2);
-    for (const PassInfo& p : pass_table()) expect_same_semantics(m->g, {p.name}, std::string(name) + " " + p.name);
-    expect_same_semantics(m->g, default_passes(true), std::string(name) + " fused pipeline");
-    expect_same_semantics(
-        m->g,
-        {"simplify", "fold", "cse", "dce", "fuse-xent", "fuse-dense", "fuse-dense-backward", "gemm-layout", "dce"},
-        std::string(name) + " with fuse-dense-backward");
+    for (const PassInfo& p : pass_table())
+      expect_same_semantics(m->g, PassPipeline().add(p.name), std::string(name) + " " + p.name);
+    expect_same_semantics(m->g, pipeline_for({}), std::string(name) + " fused pipeline");
+    CompileOptions unfused;
+    unfused.fuse = false;
+    expect_same_semantics(m->g, pipeline_for(unfused), std::string(name) + " unfused pipeline");
+    expect_same_semantics(m->g,
+                          PassPipeline()
+                              .add_fixed_point("cleanup", {"simplify", "fold", "cse", "dce"})
+                              .add("fuse-xent")
+                              .add("fuse-dense")
+                              .add("fuse-dense-backward")
+                              .add_fixed_point("cleanup", {"simplify", "fold", "cse", "dce"})
+                              .add("gemm-layout"),
+                          std::string(name) + " with fuse-dense-backward");
   }
 }
 
@@ -124,7 +134,7 @@ TEST(Passes, RandomGraphsKeepTheirValues) {
     }
     g.mark_output(pool.back(), "out");
     g.mark_output(pool[pool.size() - 2], "out2");
-    expect_same_semantics(g, default_passes(true), "random graph " + std::to_string(trial));
+    expect_same_semantics(g, pipeline_for({}), "random graph " + std::to_string(trial));
   }
 }
 
@@ -238,7 +248,7 @@ TEST(Passes, GemmLayoutRewritesFireAndKeepValues) {
   for (const Case& c : cases) {
     Graph g;
     g.mark_output(matmul(g.input("a", c.a), g.input("b", c.b), c.ta, c.tb), "c");
-    expect_same_semantics(g, {"gemm-layout"}, c.what);
+    expect_same_semantics(g, PassPipeline().add("gemm-layout"), c.what);
     PassResult r = run_passes(g, {"gemm-layout"});
     int transposes = 0;
     for (const Node& n : r.g.nodes()) transposes += n.op == Op::Transpose;
