@@ -23,8 +23,9 @@ enum class OpKind : uint8_t { Source, Gemm, Unary, Binary, Reduce, Layout, Row, 
 enum class Padding : uint8_t { Valid, Same };
 enum class Init : uint8_t { None, Zeros, Fill, GlorotUniform, Normal };
 
-// Per-node attributes; each op reads only the fields it documents in shape_rules.cpp.
-// graph_hash (compiler/plan.cpp) must mix every field that changes generated code.
+// Per-node attributes; each op reads only the fields it documents in shape_rules.cpp. Every field
+// is listed once more, in for_each_attr below, and everything that must see all fields (equality,
+// the JIT cache key and the CSE key in compiler/code_key.cpp, text dumps) visits that list.
 struct Attrs {
   bool ta = false, tb = false;   // matmul: transpose a / b
   int axis = -1;                 // sum/mean/broadcast: axis, -1 = all
@@ -41,7 +42,19 @@ struct Attrs {
   int64_t slice = 0;             // dropout: the tensor is slice `slice` of a global batch cut in equal
                                  // slices (data-parallel ranks): mask index offset slice·numel
   int bucket = -1;               // allreduce: the gradient bucket it is reduced with (value: scale)
+  bool operator==(const Attrs&) const = default;
 };
+
+// THE field list of Attrs: f(name, field) for each field, in declaration order. A field added to
+// Attrs but not here trips the static_assert (x86-64 layout), so no key can silently miss it.
+template <class A, class F>
+void for_each_attr(A& a, F&& f) {
+  f("ta", a.ta), f("tb", a.tb), f("axis", a.axis), f("value", a.value), f("seed", a.seed);
+  f("training", a.training), f("depth", a.depth), f("pad", a.pad), f("init", a.init), f("shape", a.shape);
+  f("data", a.data), f("relu", a.relu), f("mask", a.mask), f("slice", a.slice), f("bucket", a.bucket);
+}
+static_assert(sizeof(Attrs) == 136, "Attrs changed: list the new field in for_each_attr, then update this size");
+
 
 class Graph;
 struct Node;

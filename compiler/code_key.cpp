@@ -1,6 +1,7 @@
 #include "compiler/code_key.h"
 
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 
 namespace gradc {
@@ -38,11 +39,12 @@ class Bytes {
 };
 
 void write_attrs(Bytes& b, const Node& n) {
-  const Attrs& a = n.a;
-  b << a.ta << a.tb << a.axis << a.training << a.depth << a.pad << a.shape << a.data << a.relu << a.mask << a.slice
-    << a.bucket;
   // A parameter's init, scale and seed only give its initial values, which are data, not code.
-  if (n.op != Op::Parameter) b << a.value << a.seed << a.init;
+  const bool init_only = n.op == Op::Parameter;
+  for_each_attr(n.a, [&](std::string_view name, const auto& field) {
+    if (init_only && (name == "init" || name == "value" || name == "seed")) return;
+    b << field;
+  });
 }
 }  // namespace
 

@@ -2,20 +2,59 @@
 #include <algorithm>
 #include <fstream>
 
+#include "autodiff/dot.h"
+#include "autodiff/graph_text.h"
 #include "compiler/jit.h"
+#include "compiler/pipeline.h"
+#include "runtime/files.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
 
+namespace {
+// --dump-after PASS|all --dump-dir DIR: the graph after each chosen pass as NN-PASS.txt and .dot.
+void dump_passes(const Graph& g, const CompileOptions& opt, const std::string& after, const std::string& dir) {
+  if (dir.empty()) throw UsageError("gradc: --dump-after needs --dump-dir DIR");
+  const PassPipeline pipeline = pipeline_for(opt);
+  if (after != "all" && !pipeline.contains(after))
+    throw UsageError("gradc: --dump-after " + after + ": not a pass of this pipeline (" + pipeline.describe() +
+                     "), or 'all'");
+  make_dirs(dir, "--dump-dir");
+  int written = 0;
+  PipelineOptions po;
+  po.verify = verify_by_default();
+  po.after_pass = [&](const PassRun& r, int index, const Graph& cur) {
+    if (after != "all" && r.name != after) return;
+    const std::string base = dir + "/" + (index < 10 ? "0" : "") + std::to_string(index) + "-" + r.name;
+    write_file(base + ".txt", graph_text(cur));
+    write_file(base + ".dot", to_dot(cur));
+    ++written;
+  };
+  pipeline.run(g, opt.target ? *opt.target : default_target(), po);
+  std::printf("wrote %d graph dumps (text + .dot) to %s\n", written, dir.c_str());
+}
+
+void print_pass_times(const CompiledProgram& p) {
+  std::printf("%-4s %-22s %9s %7s %s\n", "#", "pass", "ms", "nodes", "changed");
+  double total = 0;
+  for (size_t i = 0; i < p.pass_log.size(); ++i) {
+    const PassRun& r = p.pass_log[i];
+    total += r.ms;
+    std::printf("%-4zu %-22s %9.3f %7zu %s\n", i, r.name.c_str(), r.ms, r.nodes, r.changed ? "yes" : "no");
+  }
+  std::printf("passes took %.2f ms in all (the verifier's time not counted)\n", total);
+}
+}  // namespace
+
 void add_compile(CLI::App& app) {
   struct Opts {
     ArchFlags arch;
-    std::string model, ir, assembly;
+    std::string model, ir, assembly, dump_after, dump_dir;
     int64_t batch = 0;
     int repeat = 0, ranks = 1;
-    bool schedule = false;
+    bool schedule = false, time_passes = false;
     CompileFlags flags;
   };
   auto o = std::make_shared<Opts>();
@@ -29,6 +68,10 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
       ->check(CLI::Range(0, 1000000000));
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
+  cmd->add_option("--dump-after", o->dump_after,
+                  "Write the graph (text and .dot) after this pass, or after every pass with 'all' (needs --dump-dir)");
+  cmd->add_option("--dump-dir", o->dump_dir, "Where --dump-after writes NN-PASS.txt and NN-PASS.dot");
+  cmd->add_flag("--time-passes", o->time_passes, "Print each pass's time, node count and whether it changed the graph");
   cmd->add_flag("--schedule", o->schedule,
                 "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");
   cmd->callback([o] {
@@ -38,6 +81,7 @@ void add_compile(CLI::App& app) {
     step_opt.ranks = o->ranks;
     StepGraph s = make_step_graph(o->model, local_batch(batch, o->ranks), step_opt, &arch);
     CompileOptions opt = o->flags.options();
+    if (!o->dump_after.empty()) dump_passes(s.model->g, opt, o->dump_after, o->dump_dir);
     opt.keep_ir = !o->ir.empty();
     opt.keep_asm = !o->assembly.empty();
     auto p = compile(s.model->g, opt);
@@ -57,9 +101,9 @@ void add_compile(CLI::App& app) {
                                         [](const KernelInfo& k) { return k.barrier_before; });
     std::printf("thread barriers per step: %lld (kernels independent of their predecessor skip the barrier)\n",
                 static_cast<long long>(barriers));
-    std::printf("passes: ");
-    for (const std::string& ps : p->passes) std::printf("%s ", ps.c_str());
-    std::printf("\n%-28s %10s %14s  %s\n", "kernel", "range", "MFLOP", "fused nodes");
+    std::printf("passes: %s (%zu runs)\n", pipeline_for(opt).describe().c_str(), p->pass_log.size());
+    if (o->time_passes) print_pass_times(*p);
+    std::printf("%-28s %10s %14s  %s\n", "kernel", "range", "MFLOP", "fused nodes");
     for (const KernelInfo& k : p->plan.kernels) {
       std::string fused = k.host ? "bucket " + std::to_string(p->graph.node(k.node).a.bucket) + ", " +
                                        std::to_string(p->graph.node(k.node).shape.numel() * 4) + " bytes (MPI) "
