@@ -55,7 +55,6 @@ void for_each_attr(A& a, F&& f) {
 }
 static_assert(sizeof(Attrs) == 136, "Attrs changed: list the new field in for_each_attr, then update this size");
 
-
 class Graph;
 struct Node;
 struct Tensor;
