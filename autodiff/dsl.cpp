@@ -57,6 +57,17 @@ Tensor square(Tensor x, Loc loc) { return unary(Op::Square, x, loc); }
 Tensor relu(Tensor x, Loc loc) { return unary(Op::Relu, x, loc); }
 Tensor sigmoid(Tensor x, Loc loc) { return unary(Op::Sigmoid, x, loc); }
 Tensor tanh(Tensor x, Loc loc) { return unary(Op::Tanh, x, loc); }
+Tensor leaky_relu(Tensor x, float alpha, Loc loc) {
+  Attrs a;
+  a.alpha = alpha;
+  return unary(Op::LeakyRelu, x, loc, a);
+}
+Tensor elu(Tensor x, float alpha, Loc loc) {
+  Attrs a;
+  a.alpha = alpha;
+  return unary(Op::Elu, x, loc, a);
+}
+Tensor softplus(Tensor x, Loc loc) { return unary(Op::Softplus, x, loc); }
 Tensor relu_grad(Tensor x, Tensor dy, Loc loc) { return binary(Op::ReluGrad, x, dy, loc); }
 
 Tensor dropout(Tensor x, Tensor key, float rate, bool training, Loc loc) {
@@ -159,13 +170,28 @@ Tensor gelu(Tensor x, Loc loc) {
   return mul(mul(x, one_plus, loc), constant(graph_of(x, loc), 0.5f, {}, loc), loc);
 }
 
-const char* activation_names() { return "relu, tanh, sigmoid, gelu, linear"; }
+std::span<const ActivationInfo> activations() {
+  static constexpr ActivationInfo kList[] = {
+      {"relu", [](Tensor x, Loc loc) { return relu(x, loc); }, "relu"},
+      {"tanh", [](Tensor x, Loc loc) { return tanh(x, loc); }, "tanh"},
+      {"sigmoid", [](Tensor x, Loc loc) { return sigmoid(x, loc); }, "sigmoid"},
+      {"gelu", [](Tensor x, Loc loc) { return gelu(x, loc); }, nullptr},
+      {"leaky_relu", [](Tensor x, Loc loc) { return leaky_relu(x, 0.3f, loc); }, "leaky_relu"},
+      {"elu", [](Tensor x, Loc loc) { return elu(x, 1.f, loc); }, "elu"},
+      {"softplus", [](Tensor x, Loc loc) { return softplus(x, loc); }, "softplus"},
+  };
+  return kList;
+}
+
+std::string activation_names() {
+  std::string s;
+  for (const ActivationInfo& a : activations()) s += std::string(a.name) + ", ";
+  return s + "linear";
+}
 
 Tensor activation(Tensor x, const std::string& kind, Loc loc) {
-  if (kind == "relu") return relu(x, loc);
-  if (kind == "tanh") return tanh(x, loc);
-  if (kind == "sigmoid") return sigmoid(x, loc);
-  if (kind == "gelu") return gelu(x, loc);
+  for (const ActivationInfo& a : activations())
+    if (kind == a.name) return a.build(x, loc);
   if (kind == "linear") return x;
   throw std::invalid_argument("gradc: unknown activation '" + kind + "' (use " + activation_names() + ")");
 }

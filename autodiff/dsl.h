@@ -2,6 +2,7 @@
 // the caller's source location so a shape error points at the user's line, not at gradc.
 #pragma once
 #include <source_location>
+#include <span>
 #include <string>
 
 #include "autodiff/graph.h"
@@ -36,6 +37,12 @@ Tensor square(Tensor x, GRADC_LOC);
 Tensor relu(Tensor x, GRADC_LOC);
 Tensor sigmoid(Tensor x, GRADC_LOC);
 Tensor tanh(Tensor x, GRADC_LOC);
+// x > 0 ? x : alpha·x (Keras' LeakyReLU default alpha 0.3).
+Tensor leaky_relu(Tensor x, float alpha = 0.3f, GRADC_LOC);
+// x > 0 ? x : alpha·(e^x - 1) (Keras' ELU default alpha 1).
+Tensor elu(Tensor x, float alpha = 1.f, GRADC_LOC);
+// log(1 + e^x), computed without overflow.
+Tensor softplus(Tensor x, GRADC_LOC);
 // dy * (x > 0): the ReLU backward, its own op so the compiler can fold it into GEMM epilogues.
 Tensor relu_grad(Tensor x, Tensor dy, GRADC_LOC);
 // Inverted dropout: keeps each element with probability 1-rate and scales by 1/(1-rate). The mask
@@ -74,9 +81,17 @@ Tensor dense(Tensor x, int64_t units, const std::string& name, GRADC_LOC);
 // GELU, tanh form (Hendrycks & Gimpel 2016): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — built from
 // table ops, so its gradient, fusion and kernels come for free.
 Tensor gelu(Tensor x, GRADC_LOC);
-// An activation by name: relu | tanh | sigmoid | gelu | linear (identity); std::invalid_argument else.
+// The activations by name: the one list behind activation(), --activation, the arch check, summary's
+// layer types and the report. `op` marks the activation in a graph (gelu: a composite, none).
+struct ActivationInfo {
+  const char* name;
+  Tensor (*build)(Tensor x, Loc loc);
+  const char* op;
+};
+std::span<const ActivationInfo> activations();
+// An activation by name (activations(), or linear: the identity); std::invalid_argument else.
 Tensor activation(Tensor x, const std::string& kind, GRADC_LOC);
-const char* activation_names();  // "relu, tanh, sigmoid, gelu, linear"
+std::string activation_names();  // "relu, tanh, sigmoid, gelu, leaky_relu, elu, softplus, linear"
 
 Tensor operator+(At a, Tensor b);
 Tensor operator-(At a, Tensor b);

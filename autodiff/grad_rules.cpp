@@ -17,7 +17,6 @@ Shape in_shape(const Node& n, Tensor out, size_t k) { return out.g->node(n.in[k]
 void grad_Input(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Parameter(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Constant(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
-void grad_ReluGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_OneHot(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Conv2dGradInput(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Conv2dGradFilter(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
@@ -44,39 +43,6 @@ void grad_MatMul(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) 
   }
 }
 
-void grad_Add(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = sum_to(dy, in_shape(n, out, 0));
-  dx[1] = sum_to(dy, in_shape(n, out, 1));
-}
-void grad_Sub(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = sum_to(dy, in_shape(n, out, 0));
-  dx[1] = sum_to(neg(dy), in_shape(n, out, 1));
-}
-void grad_Mul(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = sum_to(dy * in(n, out, 1), in_shape(n, out, 0));
-  dx[1] = sum_to(dy * in(n, out, 0), in_shape(n, out, 1));
-}
-void grad_Div(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  Tensor b = in(n, out, 1);
-  dx[0] = sum_to(dy / b, in_shape(n, out, 0));
-  dx[1] = sum_to(neg(dy * out / b), in_shape(n, out, 1));  // d(a/b)/db = -(a/b)/b
-}
-void grad_Maximum(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  // Ties send the gradient to b, like a subgradient choice; relu_grad(a-b, dy) = dy·[a > b].
-  Tensor to_a = relu_grad(in(n, out, 0) - in(n, out, 1), dy);
-  dx[0] = sum_to(to_a, in_shape(n, out, 0));
-  dx[1] = sum_to(dy - to_a, in_shape(n, out, 1));
-}
-
-void grad_Neg(const Node&, Tensor, Tensor dy, std::vector<Tensor>& dx) { dx[0] = neg(dy); }
-void grad_Exp(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * out; }
-void grad_Log(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy / in(n, out, 0); }
-void grad_Sqrt(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * 0.5f / out; }
-void grad_Square(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * in(n, out, 0) * 2.f; }
-// Uses the output, not the input, so the forward input need not stay alive for the backward.
-void grad_Relu(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = relu_grad(out, dy); }
-void grad_Sigmoid(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * out * (1.f - out); }
-void grad_Tanh(const Node&, Tensor out, Tensor dy, std::vector<Tensor>& dx) { dx[0] = dy * (1.f - square(out)); }
 void grad_Dropout(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
   dx[0] = dropout(dy, in(n, out, 1), n.a.value, n.a.training);  // same key -> same mask
 }

@@ -1,6 +1,8 @@
 // THE op table. Every op is declared here once; shape inference (shape_rules.cpp), gradient rules
 // (grad_rules.cpp), the reference interpreter, the JIT lowering, DOT labels and the tests all iterate
-// over this list. X(Enum, "name", arity, kind, differentiable)
+// over this list. An elementwise op (kind Unary or Binary) is defined in one place beside its row:
+// autodiff/elementwise.h (arithmetic for every engine + gradient); docs/adding_an_op.md.
+// X(Enum, "name", arity, kind, differentiable)
 //   differentiable = has a gradient rule; backward-only helper ops (relu_grad, conv2d_grad_*) have
 //   none, which is exactly where second derivatives stop being supported. dense, matmul_relu_mask
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
@@ -25,6 +27,9 @@
   X(Relu, "relu", 1, Unary, true)                           \
   X(Sigmoid, "sigmoid", 1, Unary, true)                     \
   X(Tanh, "tanh", 1, Unary, true)                           \
+  X(LeakyRelu, "leaky_relu", 1, Unary, true)                \
+  X(Elu, "elu", 1, Unary, true)                             \
+  X(Softplus, "softplus", 1, Unary, true)                   \
   X(ReluGrad, "relu_grad", 2, Binary, false)                \
   X(Dropout, "dropout", 2, Unary, true)                     \
   X(Sum, "sum", 1, Reduce, true)                            \

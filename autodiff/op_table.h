@@ -42,18 +42,36 @@ struct Attrs {
   int64_t slice = 0;             // dropout: the tensor is slice `slice` of a global batch cut in equal
                                  // slices (data-parallel ranks): mask index offset slice·numel
   int bucket = -1;               // allreduce: the gradient bucket it is reduced with (value: scale)
+  float alpha = 0.f;             // leaky_relu: the negative slope; elu: the saturation value
   bool operator==(const Attrs&) const = default;
 };
 
 // THE field list of Attrs: f(name, field) for each field, in declaration order. A field added to
-// Attrs but not here trips the static_assert (x86-64 layout), so no key can silently miss it.
+// Attrs changes attrs_field_count() below and trips its static_assert; the test
+// OpTable.ForEachAttrVisitsEveryField checks that this list has that many fields.
 template <class A, class F>
 void for_each_attr(A& a, F&& f) {
   f("ta", a.ta), f("tb", a.tb), f("axis", a.axis), f("value", a.value), f("seed", a.seed);
   f("training", a.training), f("depth", a.depth), f("pad", a.pad), f("init", a.init), f("shape", a.shape);
   f("data", a.data), f("relu", a.relu), f("mask", a.mask), f("slice", a.slice), f("bucket", a.bucket);
+  f("alpha", a.alpha);
 }
-static_assert(sizeof(Attrs) == 136, "Attrs changed: list the new field in for_each_attr, then update this size");
+
+namespace detail {
+struct AnyField {  // converts to any member type: counts an aggregate's fields (unevaluated only)
+  template <class T>
+  operator T() const;
+};
+template <class T, class... A>
+constexpr size_t field_count() {
+  if constexpr (requires { T{A{}..., AnyField{}}; })
+    return field_count<T, A..., AnyField>();
+  else
+    return sizeof...(A);
+}
+}  // namespace detail
+constexpr size_t attrs_field_count() { return detail::field_count<Attrs>(); }
+static_assert(attrs_field_count() == 16, "Attrs changed: list the new field in for_each_attr, then update this count");
 
 class Graph;
 struct Node;

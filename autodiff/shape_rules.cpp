@@ -129,19 +129,9 @@ TypeInfo infer_SoftmaxXentGrad(const Graph& g, const std::vector<int>& in, const
   return f32(arg(g, in, 0).shape);
 }
 
-TypeInfo infer_Add(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
-TypeInfo infer_Sub(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
-TypeInfo infer_Mul(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
-TypeInfo infer_Div(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
-TypeInfo infer_Maximum(const Graph& g, const std::vector<int>& in, const Attrs&) { return binary_f32(g, in); }
-TypeInfo infer_Neg(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Exp(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Log(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Sqrt(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Square(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Relu(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Sigmoid(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
-TypeInfo infer_Tanh(const Graph& g, const std::vector<int>& in, const Attrs&) { return unary_f32(g, in); }
+TypeInfo map_type(const Graph& g, const std::vector<int>& in) {
+  return in.size() == 1 ? unary_f32(g, in) : binary_f32(g, in);
+}
 
 TypeInfo infer_ReluGrad(const Graph& g, const std::vector<int>& in, const Attrs&) {
   const Node& x = arg(g, in, 0);

@@ -9,6 +9,9 @@ namespace gradc {
 GRADC_OPS(GRADC_DECL_INFER)
 #undef GRADC_DECL_INFER
 
+// An elementwise map's type: its input's (unary), or the broadcast of both (binary); f32 only.
+TypeInfo map_type(const Graph& g, const std::vector<int>& in);
+
 // Output shape of a broadcasting binary op, or throws naming both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 

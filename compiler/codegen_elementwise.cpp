@@ -2,12 +2,32 @@
 // rows [lo,hi) × cols, the inner loop contiguous so LLVM vectorises it with zmm registers.
 #include <algorithm>
 
+#include "autodiff/elementwise.h"
 #include "autodiff/rng.h"
 #include "compiler/emitter.h"
 
 namespace gradc {
 
 namespace {
+// The math elementwise.h's definitions are written against, as IR: exp/log are the emitter's
+// vectorisable polynomials, tanh is 1 - 2/(e^{2x} + 1) (accurate to ~1e-7 absolute).
+struct IrMath {
+  using V = llvm::Value*;
+  Emitter& e;
+  V c(double v) const { return e.cf(static_cast<float>(v)); }
+  V add(V a, V b) const { return e.b.CreateFAdd(a, b); }
+  V sub(V a, V b) const { return e.b.CreateFSub(a, b); }
+  V mul(V a, V b) const { return e.b.CreateFMul(a, b); }
+  V div(V a, V b) const { return e.b.CreateFDiv(a, b); }
+  V neg(V a) const { return e.b.CreateFNeg(a); }
+  V max(V a, V b) const { return e.fmax(a, b); }
+  V if_pos(V cond, V a, V b) const { return e.b.CreateSelect(e.b.CreateFCmpOGT(cond, c(0)), a, b); }
+  V exp(V x) const { return e.exp(x); }
+  V log(V x) const { return e.log(x); }
+  V sqrt(V x) const { return e.call_intrinsic(llvm::Intrinsic::sqrt, x); }
+  V tanh(V x) const { return sub(c(1), div(c(2), add(exp(mul(x, c(2))), c(1)))); }
+};
+
 struct Ctx {
   Emitter& e;
   const std::vector<int>& group;  // nodes computed in registers
@@ -29,88 +49,38 @@ llvm::Value* operand(Ctx& c, int id) {
   return e.load(e.base(id), idx);
 }
 
+// Inverted dropout: keep = (mix32(i ^ mix32(key + golden)) >> 8) >= threshold, exactly as
+// autodiff/rng.h, scaled by 1/(1 - rate).
+llvm::Value* dropout_value(Ctx& c, const Node& n, llvm::Value* x) {
+  Emitter& e = c.e;
+  auto& b = e.b;
+  if (!n.a.training || n.a.value == 0.f) return x;
+  auto mix = [&](llvm::Value* v) {
+    v = b.CreateXor(v, b.CreateLShr(v, 16));
+    v = b.CreateMul(v, b.getInt32(0x7feb352du));
+    v = b.CreateXor(v, b.CreateLShr(v, 15));
+    v = b.CreateMul(v, b.getInt32(0x846ca68bu));
+    return b.CreateXor(v, b.CreateLShr(v, 16));
+  };
+  llvm::Value* key = b.CreateLoad(e.i32, e.base(n.in[1]));
+  llvm::Value* hk = mix(b.CreateAdd(key, b.getInt32(0x9e3779b9u)));
+  // A data-parallel rank's slice of the global batch draws the global run's mask elements.
+  const auto offset = static_cast<uint32_t>(static_cast<uint64_t>(n.a.slice) * static_cast<uint64_t>(n.shape.numel()));
+  llvm::Value* idx = b.CreateAdd(b.CreateTrunc(c.flat, e.i32), b.getInt32(offset));
+  llvm::Value* h = mix(b.CreateXor(idx, hk));
+  llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, 8), b.getInt32(dropout_threshold(n.a.value)));
+  return b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), e.cf(0.f));
+}
+
 llvm::Value* value_of(Ctx& c, int id) {
   for (auto& [n, v] : c.memo)
     if (n == id) return v;
-  Emitter& e = c.e;
-  auto& b = e.b;
-  const Node& n = e.g.node(id);
+  const Node& n = c.e.g.node(id);
   llvm::Value* x = operand(c, n.in[0]);
-  llvm::Value* y = n.in.size() > 1 && n.op != Op::Dropout ? operand(c, n.in[1]) : nullptr;
-  llvm::Value* zero = e.cf(0.f);
-  llvm::Value* r = nullptr;
-  switch (n.op) {
-    case Op::Add:
-      r = b.CreateFAdd(x, y);
-      break;
-    case Op::Sub:
-      r = b.CreateFSub(x, y);
-      break;
-    case Op::Mul:
-      r = b.CreateFMul(x, y);
-      break;
-    case Op::Div:
-      r = b.CreateFDiv(x, y);
-      break;
-    case Op::Maximum:
-      r = e.fmax(x, y);
-      break;
-    case Op::ReluGrad:
-      r = b.CreateSelect(b.CreateFCmpOGT(x, zero), y, zero);
-      break;
-    case Op::Neg:
-      r = b.CreateFNeg(x);
-      break;
-    case Op::Exp:
-      r = e.exp(x);
-      break;
-    case Op::Log:
-      r = e.log(x);
-      break;
-    case Op::Sqrt:
-      r = e.call_intrinsic(llvm::Intrinsic::sqrt, x);
-      break;
-    case Op::Square:
-      r = b.CreateFMul(x, x);
-      break;
-    case Op::Relu:
-      r = b.CreateSelect(b.CreateFCmpOGT(x, zero), x, zero);
-      break;
-    case Op::Sigmoid:
-      r = b.CreateFDiv(e.cf(1.f), b.CreateFAdd(e.cf(1.f), e.exp(b.CreateFNeg(x))));
-      break;
-    case Op::Tanh: {  // 1 - 2/(e^{2x} + 1): vectorisable, accurate to ~1e-7 absolute
-      llvm::Value* e2 = e.exp(b.CreateFMul(x, e.cf(2.f)));
-      r = b.CreateFSub(e.cf(1.f), b.CreateFDiv(e.cf(2.f), b.CreateFAdd(e2, e.cf(1.f))));
-      break;
-    }
-    case Op::Dropout: {
-      if (!n.a.training || n.a.value == 0.f) {
-        r = x;
-        break;
-      }
-      // keep = (mix32(i ^ mix32(key + golden)) >> 8) >= threshold, exactly as autodiff/rng.h.
-      auto mix = [&](llvm::Value* v) {
-        v = b.CreateXor(v, b.CreateLShr(v, 16));
-        v = b.CreateMul(v, b.getInt32(0x7feb352du));
-        v = b.CreateXor(v, b.CreateLShr(v, 15));
-        v = b.CreateMul(v, b.getInt32(0x846ca68bu));
-        return b.CreateXor(v, b.CreateLShr(v, 16));
-      };
-      llvm::Value* key = b.CreateLoad(e.i32, e.base(n.in[1]));
-      llvm::Value* hk = mix(b.CreateAdd(key, b.getInt32(0x9e3779b9u)));
-      // A data-parallel rank's slice of the global batch draws the global run's mask elements.
-      const auto offset =
-          static_cast<uint32_t>(static_cast<uint64_t>(n.a.slice) * static_cast<uint64_t>(n.shape.numel()));
-      llvm::Value* idx = b.CreateAdd(b.CreateTrunc(c.flat, e.i32), b.getInt32(offset));
-      llvm::Value* h = mix(b.CreateXor(idx, hk));
-      llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, 8), b.getInt32(dropout_threshold(n.a.value)));
-      r = b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), zero);
-      break;
-    }
-    default:
-      throw std::logic_error(std::string("gradc: no elementwise lowering for ") + op_name(n.op));
-  }
+  // Every other op: its one definition (autodiff/elementwise.h) emitted as IR.
+  llvm::Value* r = n.op == Op::Dropout
+                       ? dropout_value(c, n, x)
+                       : apply_elementwise(IrMath{c.e}, n.op, x, n.in.size() > 1 ? operand(c, n.in[1]) : nullptr, n.a);
   c.memo.emplace_back(id, r);
   return r;
 }

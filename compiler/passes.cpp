@@ -6,6 +6,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "autodiff/elementwise.h"
 #include "compiler/code_key.h"
 #include "compiler/schedule.h"
 
@@ -63,46 +64,6 @@ class Rewriter {
 
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
-bool is_elementwise(Op op) {
-  const OpKind k = op_info(op).kind;
-  return (k == OpKind::Unary || k == OpKind::Binary) && op != Op::Dropout;
-}
-
-// Evaluates an elementwise op on scalars exactly as the reference kernels do (float arithmetic).
-float eval_scalar(Op op, float x, float y) {
-  switch (op) {
-    case Op::Add:
-      return x + y;
-    case Op::Sub:
-      return x - y;
-    case Op::Mul:
-      return x * y;
-    case Op::Div:
-      return x / y;
-    case Op::Maximum:
-      return x > y ? x : y;
-    case Op::ReluGrad:
-      return x > 0.f ? y : 0.f;
-    case Op::Neg:
-      return -x;
-    case Op::Exp:
-      return std::exp(x);
-    case Op::Log:
-      return std::log(x);
-    case Op::Sqrt:
-      return std::sqrt(x);
-    case Op::Square:
-      return x * x;
-    case Op::Relu:
-      return x > 0.f ? x : 0.f;
-    case Op::Sigmoid:
-      return 1.f / (1.f + std::exp(-x));
-    case Op::Tanh:
-      return std::tanh(x);
-    default:
-      return NAN;
-  }
-}
 
 PassResult dce(const Graph& g) {
   std::vector<char> live(g.size(), 0);
@@ -152,8 +113,8 @@ PassResult fold(const Graph& g) {
       const float y = n.in.size() > 1 ? d.node(r.mapped(n.in[1])).a.value : 0.f;
       float v = NAN;
       bool ok = true;
-      if (is_elementwise(n.op))
-        v = eval_scalar(n.op, x, y);
+      if (is_map_op(n.op, op_info(n.op).kind))  // exactly as the reference kernels: the op's one definition, in float
+        v = apply_elementwise(ScalarMath<float>{}, n.op, x, y, n.a);
       else if (n.op == Op::Broadcast || n.op == Op::Reshape || n.op == Op::Transpose)
         v = x;
       else if (n.op == Op::Mean)

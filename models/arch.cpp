@@ -2,6 +2,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "autodiff/dsl.h"
 #include "models/models.h"
 
 namespace gradc {
@@ -60,8 +61,13 @@ void check_arch(const Arch& a, ArchKind kind) {
   if (kind == ArchKind::Mlp) {
     for (int64_t w : a.hidden)
       if (w < 1) throw std::invalid_argument("gradc: --hidden widths must be at least 1");
-    if (a.activation != "relu" && a.activation != "tanh" && a.activation != "sigmoid" && a.activation != "gelu")
-      throw std::invalid_argument("gradc: --activation '" + a.activation + "' is not one of relu, tanh, sigmoid, gelu");
+    bool known = false;
+    for (const ActivationInfo& act : activations()) known |= a.activation == act.name;
+    if (!known) {
+      std::string names;
+      for (const ActivationInfo& act : activations()) names += (names.empty() ? "" : ", ") + std::string(act.name);
+      throw std::invalid_argument("gradc: --activation '" + a.activation + "' is not one of " + names);
+    }
     if (!(a.dropout >= 0 && a.dropout < 1)) throw std::invalid_argument("gradc: --dropout must be in [0, 1)");
   } else if (kind == ArchKind::Cnn) {
     if (a.filters < 1 || a.dense < 1) throw std::invalid_argument("gradc: --filters and --dense must be at least 1");

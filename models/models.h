@@ -20,7 +20,7 @@ struct ModelOptions {
 // --dropout 0.2; cnn --filters --kernel --dense). Each model's defaults are its spec's.
 struct Arch {
   std::vector<int64_t> hidden;       // mlp: the hidden layers' widths
-  std::string activation = "relu";   // mlp: relu | tanh | sigmoid | gelu
+  std::string activation = "relu";   // mlp: a name of activations() (autodiff/dsl.h)
   float dropout = 0;                 // mlp: after each hidden layer
   int64_t filters = 28, kernel = 3;  // cnn: the convolution
   int64_t dense = 128;               // cnn: the dense layer

@@ -4,6 +4,7 @@
 #include <set>
 #include <vector>
 
+#include "autodiff/dsl.h"
 #include "models/metadata.h"
 
 namespace gradc {
@@ -29,8 +30,8 @@ std::string layer_type(const Layer& l) {
   if (l.ops.count("tanh") && l.ops.count("square"))
     t += ", gelu";
   else
-    for (const char* a : {"relu", "tanh", "sigmoid"})
-      if (l.ops.count(a)) t += std::string(", ") + a;
+    for (const ActivationInfo& a : activations())
+      if (a.op && l.ops.count(a.op)) t += std::string(", ") + a.name;
   if (l.ops.count("dropout")) t += ", dropout";
   return t;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autodiff/elementwise.h"
 #include "autodiff/rng.h"
 #include "autodiff/shape_rules.h"
 #include "runtime/dataset.h"
@@ -142,47 +143,14 @@ void ref_MatMul(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], 
 void ref_Dense(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, in[2], out); }
 void ref_MatMulMask(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], in[2], nullptr, out); }
 
-void ref_Add(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float a, float b) { return a + b; });
-}
-void ref_Sub(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float a, float b) { return a - b; });
-}
-void ref_Mul(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float a, float b) { return a * b; });
-}
-void ref_Div(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float a, float b) { return a / b; });
-}
-void ref_Maximum(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float a, float b) { return a > b ? a : b; });
-}
-void ref_ReluGrad(const Node&, const Ins& in, Value& out) {
-  map2(in, out, [](float x, float dy) { return x > 0.f ? dy : 0.f; });
-}
-void ref_Neg(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return -x; });
-}
-void ref_Exp(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return std::exp(x); });
-}
-void ref_Log(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return std::log(x); });
-}
-void ref_Sqrt(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return std::sqrt(x); });
-}
-void ref_Square(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return x * x; });
-}
-void ref_Relu(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return x > 0.f ? x : 0.f; });
-}
-void ref_Sigmoid(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return 1.f / (1.f + std::exp(-x)); });
-}
-void ref_Tanh(const Node&, const Ins& in, Value& out) {
-  map1(in, out, [](float x) { return std::tanh(x); });
+// Every elementwise map through its one definition (autodiff/elementwise.h), in float.
+template <Op op>
+void ref_map(const Node& n, const Ins& in, Value& out) {
+  const ScalarMath<float> m;
+  if (in.size() == 1)
+    map1(in, out, [&](float x) { return Def<op>::apply(m, x, 0.f, n.a); });
+  else
+    map2(in, out, [&](float x, float y) { return Def<op>::apply(m, x, y, n.a); });
 }
 
 void ref_Dropout(const Node& n, const Ins& in, Value& out) {
@@ -323,9 +291,21 @@ void ref_AllReduce(const Node& n, const Ins& in, Value& out) {
   map1(in, out, [s = n.a.value](float x) { return x * s; });
 }
 
+namespace {
+// A map op runs its Def; every other op its own ref_ function (named in a generic lambda that is
+// never instantiated for a map op, which has none).
+template <Op op, OpKind kind, class Own>
+constexpr RefFn ref_entry(Own own) {
+  if constexpr (is_map_op(op, kind))
+    return &ref_map<op>;
+  else
+    return own(0);
+}
+}  // namespace
+
 RefFn ref_kernel(Op op) {
   static constexpr RefFn kFns[] = {
-#define GRADC_REF_ROW(E, name, arity, kind, diff) &ref_##E,
+#define GRADC_REF_ROW(E, name, arity, kind, diff) ref_entry<Op::E, OpKind::kind>([](auto) { return &ref_##E; }),
       GRADC_OPS(GRADC_REF_ROW)
 #undef GRADC_REF_ROW
   };

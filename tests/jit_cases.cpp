@@ -53,6 +53,19 @@ std::map<Op, std::vector<OpCase>> op_cases() {
     c[op].push_back({"[R,13]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 13}), Loc::current()); }});
     c[op].push_back({"[R,100]", [f](Graph& g, int64_t R) { return f(f32(g, "a", {R, 100}), Loc::current()); }});
   }
+  c[Op::LeakyRelu].push_back({"alpha 0.3", [](Graph& g, int64_t R) { return leaky_relu(f32(g, "a", {R, 13})); }});
+  c[Op::LeakyRelu].push_back({"alpha 0.01 [R,100]", [](Graph& g, int64_t R) {
+                                return leaky_relu(f32(g, "a", {R, 100}), 0.01f);
+                              }});
+  c[Op::Elu].push_back({"alpha 1", [](Graph& g, int64_t R) { return elu(f32(g, "a", {R, 13})); }});
+  c[Op::Elu].push_back({"alpha 0.5, |x| to 8", [](Graph& g, int64_t R) {
+                          return elu(f32(g, "a", {R, 100}) * 8.f, 0.5f);
+                        }});
+  c[Op::Softplus].push_back({"[R,13]", [](Graph& g, int64_t R) { return softplus(f32(g, "a", {R, 13})); }});
+  // |x| up to 120: e^x overflows a float past 88, the definition must not.
+  c[Op::Softplus].push_back({"|x| to 120", [](Graph& g, int64_t R) {
+                               return softplus(f32(g, "a", {R, 100}) * 120.f);
+                             }});
   for (bool training : {true, false})
     c[Op::Dropout].push_back({training ? "train" : "eval", [=](Graph& g, int64_t R) {
                                 return dropout(f32(g, "a", {R, 131}), g.input("key", {}, DType::I32), 0.2f, training);

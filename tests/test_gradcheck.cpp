@@ -60,6 +60,15 @@ std::map<Op, std::vector<Case>> make_cases() {
   unary(Op::Tanh, tanh);
   unary(Op::Softmax, softmax);
   unary(Op::LogSoftmax, log_softmax);
+  unary(Op::Softplus, softplus);
+  for (float alpha : {0.3f, 0.01f})
+    c[Op::LeakyRelu].push_back({"alpha " + std::to_string(alpha), [alpha](Graph& g) {
+                                  return leaky_relu(in(g, "x", {3, 5}), alpha);
+                                }});
+  for (float alpha : {1.f, 0.5f})
+    c[Op::Elu].push_back({"alpha " + std::to_string(alpha), [alpha](Graph& g) {
+                            return elu(in(g, "x", {3, 5}), alpha);
+                          }});
   c[Op::Dropout].push_back({"rate 0.3", [](Graph& g) {
                               Tensor k = g.input("key", {}, DType::I32);
                               return dropout(in(g, "x", {4, 6}), k, 0.3f);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "autodiff/dsl.h"
 #include "tools/commands.h"
 
 namespace gradc::cli {
@@ -58,8 +59,11 @@ void ArchFlags::add(CLI::App* cmd) {
   cmd->add_option("--hidden", hidden, "mlp: hidden layer widths, e.g. 256,128 (default 128)")
       ->delimiter(',')
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--activation", activation, "mlp: relu | tanh | sigmoid | gelu (default relu)")
-      ->check(CLI::IsMember({"relu", "tanh", "sigmoid", "gelu"}));
+  std::vector<std::string> names;
+  for (const ActivationInfo& a : activations()) names.emplace_back(a.name);
+  std::string help;
+  for (const std::string& n : names) help += (help.empty() ? "" : " | ") + n;
+  cmd->add_option("--activation", activation, "mlp: " + help + " (default relu)")->check(CLI::IsMember(names));
   cmd->add_option("--dropout", dropout, "mlp: dropout rate after each hidden layer (default 0)")
       ->check(finite_float(0, 0.95));
   cmd->add_option("--filters", filters, "cnn: convolution filters (default 28)")->check(CLI::Range(1, 4096));
