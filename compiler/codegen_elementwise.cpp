@@ -1,5 +1,5 @@
 // Elementwise kernels: a group of same-shaped unary/binary nodes evaluated in one loop nest
-// rows [lo,hi) × cols, the inner loop contiguous so LLVM vectorises it with zmm registers.
+// rows [lo,hi) × cols, the inner loop contiguous so LLVM vectorises it at the target's vector width.
 #include <algorithm>
 
 #include "autodiff/elementwise.h"

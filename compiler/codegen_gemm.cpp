@@ -70,7 +70,7 @@ struct KBlock {
 bool is_true(llvm::Value* v) { return llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne(); }
 
 // Where a tile's B vectors come from: B itself (row stride N, masked column tail, ReLU mask applied
-// per load) or a packed 64-column tile in scratch (row stride 64, zero-padded, mask already applied).
+// per load) or a packed tile_cols-wide tile in scratch (zero-padded, mask already applied).
 struct BTile {
   llvm::Value* base;  // element (k0, j0) of the tile, or its packed copy
   bool packed;
@@ -130,7 +130,7 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     }
 }
 
-// A column panel [j0, j0 + width) of C; packed: its B block sits in scratch as 64-column tiles.
+// A column panel [j0, j0 + width) of C; packed: its B block sits in scratch as tile_cols-wide tiles.
 struct Panel {
   llvm::Value* j0;
   int64_t width;

@@ -321,7 +321,8 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // layer's weight gradient): reading A's columns then defeats the caches and the prefetcher
     // (512×512×1024 at 71-75% of peak). Transposing A once (2 MiB, 125 µs) and multiplying
     // row-major measured 3400 -> 2980 µs on 1 thread.
-    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && (n.shape[0] * 4) % 2048 == 0 && g.node(n.in[0]).shape[0] >= 256) {
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && (n.shape[0] * 4) % rules.conflict_stride_bytes == 0 &&
+        g.node(n.in[0]).shape[0] >= rules.conflict_min_rows) {
       Attrs a = n.a;
       a.ta = false;
       r.set_map(n.id, r.emit(n, n.op, {add_at(n, Op::Transpose, {r.mapped(n.in[0])}, Attrs{}), r.mapped(n.in[1])}, a));

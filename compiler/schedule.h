@@ -62,6 +62,9 @@ GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t);
 // (dYᵀ·X)ᵀ.
 struct LayoutRules {
   int64_t dot_min_k, dot_max_rows, narrow_n;
+  // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
+  // run as transpose(A)·B: those rows map to a few cache sets (see gemm_layout in passes.cpp).
+  int64_t conflict_stride_bytes, conflict_min_rows;
 };
 LayoutRules layout_rules(const Target& t);
 
