@@ -1,0 +1,329 @@
+// make_plan's steps, each a function over one PlanState (compiler/plan_steps.h), in order.
+#include "compiler/plan_steps.h"
+
+#include <algorithm>
+
+namespace gradc {
+
+namespace {
+constexpr int64_t kAlign = 64;
+
+int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+double kernel_flops(const Graph& g, const Node& n) {
+  if (op_info(n.op).kind == OpKind::Gemm) {
+    const Node& a = g.node(n.in[0]);
+    return 2.0 * static_cast<double>(n.shape.numel()) * static_cast<double>(n.a.ta ? a.shape[0] : a.shape[1]);
+  }
+  if (n.op == Op::Conv2d) {
+    const Shape& w = g.node(n.in[1]).shape;
+    return 2.0 * static_cast<double>(n.shape.numel()) * static_cast<double>(w[0] * w[1] * w[2]);
+  }
+  return static_cast<double>(n.shape.numel());
+}
+}  // namespace
+
+bool is_elementwise_kernel(const Node& n) {
+  const OpKind k = op_info(n.op).kind;
+  return k == OpKind::Unary || k == OpKind::Binary;
+}
+
+PlanState::PlanState(const Graph& graph, const PlanOptions& o) : g(graph), opt(o), N(graph.size()) {
+  p.target = opt.target ? *opt.target : default_target();
+  live.assign(N, 0);
+  pinned.assign(N, 0);
+  uses.assign(N, 0);
+  consumer.assign(N, -1);
+  inlined.assign(N, 0);
+  xent_into.assign(N, -1);
+  absorbed.assign(N, 0);
+}
+
+// Which nodes run (needed by outputs and updates; sources always), which persist, their uses.
+void plan_liveness(PlanState& st) {
+  const Graph& g = st.g;
+  const size_t N = st.N;
+  auto& live = st.live;
+  auto& pinned = st.pinned;
+  auto& uses = st.uses;
+  auto& consumer = st.consumer;
+  for (int o : g.outputs()) live[static_cast<size_t>(o)] = pinned[static_cast<size_t>(o)] = 1;
+  for (const Graph::Update& u : g.updates()) {
+    live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
+    pinned[static_cast<size_t>(u.value)] = 1;
+  }
+  for (size_t i = N; i-- > 0;)
+    if (live[i])
+      for (int j : g.node(static_cast<int>(i)).in) live[static_cast<size_t>(j)] = 1;
+  // Sources always get buffers so inputs/parameters can be bound even when unused; they persist.
+  for (const Node& n : g.nodes())
+    if (op_info(n.op).kind == OpKind::Source) live[static_cast<size_t>(n.id)] = pinned[static_cast<size_t>(n.id)] = 1;
+
+  // Uses among live nodes.
+  for (const Node& n : g.nodes())
+    if (live[static_cast<size_t>(n.id)])
+      for (int i : n.in) ++uses[static_cast<size_t>(i)], consumer[static_cast<size_t>(i)] = n.id;
+}
+
+void plan_elementwise_fusion(PlanState& st) {
+  const Graph& g = st.g;
+  const PlanOptions& opt = st.opt;
+  auto& live = st.live;
+  auto& pinned = st.pinned;
+  auto& uses = st.uses;
+  auto& consumer = st.consumer;
+  auto& inlined = st.inlined;
+  // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
+  // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised.
+  if (opt.fuse_elementwise)
+    for (const Node& n : g.nodes()) {
+      const auto i = static_cast<size_t>(n.id);
+      if (!live[i] || pinned[i] || uses[i] != 1 || !is_elementwise_kernel(n)) continue;
+      const Node& c = g.node(consumer[i]);
+      if ((is_elementwise_kernel(c) && c.shape.numel() == n.shape.numel()) || c.op == Op::Sum || c.op == Op::Mean)
+        inlined[i] = 1;
+    }
+}
+
+void plan_loss_gradient_merge(PlanState& st) {
+  const Graph& g = st.g;
+  const PlanOptions& opt = st.opt;
+  auto& live = st.live;
+  auto& xent_into = st.xent_into;
+  auto& absorbed = st.absorbed;
+  // softmax_xent's loss comes out of the softmax_xent_grad kernel over the same logits and labels,
+  // placed at the loss's position when the gradient's inputs are ready by then.
+  if (opt.fuse_elementwise)
+    for (const Node& n : g.nodes())
+      if (n.op == Op::SoftmaxXentGrad && live[static_cast<size_t>(n.id)])
+        for (const Node& x : g.nodes())
+          if (x.op == Op::SoftmaxXent && live[static_cast<size_t>(x.id)] && x.in[0] == n.in[0] && x.in[1] == n.in[1] &&
+              (n.in[2] < x.id || op_info(g.node(n.in[2]).op).kind == OpKind::Source) &&
+              xent_into[static_cast<size_t>(x.id)] < 0) {
+            xent_into[static_cast<size_t>(x.id)] = n.id;
+            break;
+          }
+  for (int into : xent_into)
+    if (into >= 0) absorbed[static_cast<size_t>(into)] = 1;
+}
+
+void plan_kernels_and_buffers(PlanState& st) {
+  const Graph& g = st.g;
+  Plan& p = st.p;
+  const size_t N = st.N;
+  auto& live = st.live;
+  auto& inlined = st.inlined;
+  auto& xent_into = st.xent_into;
+  auto& absorbed = st.absorbed;
+  // Buffers (offsets assigned below) and kernels in execution order.
+  p.node_buffer.assign(N, -1);
+  for (const Node& n : g.nodes()) {
+    const auto i = static_cast<size_t>(n.id);
+    if (!live[i]) continue;
+    p.live.push_back(n.id);
+    if (inlined[i]) continue;
+    if (n.op == Op::Reshape) {  // zero-copy view
+      p.node_buffer[i] = p.node_buffer[static_cast<size_t>(n.in[0])];
+      continue;
+    }
+    BufferInfo b;
+    b.bytes = std::max<int64_t>(4, n.shape.numel() * 4);
+    b.owner = n.id;
+    p.node_buffer[i] = static_cast<int>(p.buffers.size());
+    p.buffers.push_back(b);
+    if (op_info(n.op).kind == OpKind::Source || absorbed[i]) continue;
+    const int node = xent_into[i] >= 0 ? xent_into[i] : n.id;
+    KernelInfo k;
+    k.node = node;
+    const Node& kn = g.node(node);
+    k.fn = std::string("k") + std::to_string(node) + "_" + op_name(kn.op);
+    k.flops = kernel_flops(g, kn);
+    if (xent_into[i] >= 0) k.fused.push_back(n.id);  // the loss, written by the same serial pass
+    // Collect the inlined producers feeding this kernel.
+    std::vector<int> stack(kn.in.begin(), kn.in.end());
+    while (!stack.empty()) {
+      const int id = stack.back();
+      stack.pop_back();
+      if (!inlined[static_cast<size_t>(id)]) continue;
+      k.fused.push_back(id);
+      k.flops += static_cast<double>(g.node(id).shape.numel());
+      for (int j : g.node(id).in) stack.push_back(j);
+    }
+    k.host = op_info(kn.op).kind == OpKind::Collective;
+    if (k.host) k.flops = 0;  // communication, not arithmetic
+    k.spec = schedule_kernel(g, kn, k.fused, p.target);
+    k.scratch_bytes = k.spec.scratch_bytes();
+    k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
+    p.kernels.push_back(k);
+  }
+}
+
+void plan_in_place_updates(PlanState& st) {
+  const Graph& g = st.g;
+  const PlanOptions& opt = st.opt;
+  Plan& p = st.p;
+  const size_t N = st.N;
+  auto& live = st.live;
+  // Parameter updates. The new value is computed straight into the parameter's buffer when that is
+  // safe: its kernel is elementwise (reads and writes element i only) and no later kernel reads the
+  // old parameter (later readers of the new value then find it in the parameter's buffer).
+  // Otherwise a copy kernel runs at the end.
+  std::vector<size_t> node_kernel(N, SIZE_MAX);
+  for (size_t t = 0; t < p.kernels.size(); ++t) {
+    node_kernel[static_cast<size_t>(p.kernels[t].node)] = t;
+    for (int f : p.kernels[t].fused) node_kernel[static_cast<size_t>(f)] = t;
+  }
+  for (const Graph::Update& u : g.updates()) {
+    const auto v = static_cast<size_t>(u.value);
+    const size_t t = node_kernel[v];
+    bool in_place =
+        opt.plan_memory && t != SIZE_MAX && p.kernels[t].node == u.value && is_elementwise_kernel(g.node(u.value));
+    if (in_place)
+      for (const Node& n : g.nodes())
+        if (live[static_cast<size_t>(n.id)] && n.id != u.value)
+          for (int i : n.in)
+            if (i == u.param && node_kernel[static_cast<size_t>(n.id)] != t &&
+                (node_kernel[static_cast<size_t>(n.id)] == SIZE_MAX || node_kernel[static_cast<size_t>(n.id)] > t))
+              in_place = false;
+    if (in_place) {
+      p.buffers[static_cast<size_t>(p.node_buffer[v])].bytes = 0;  // never allocated
+      p.node_buffer[v] = p.node_buffer[static_cast<size_t>(u.param)];
+      continue;
+    }
+    KernelInfo k;
+    k.fn = "update" + std::to_string(u.param);
+    k.node = u.param;
+    k.copy_from = u.value;
+    k.range = 1;
+    k.spec.strategy = "copy";
+    k.spec.lanes = p.target.lanes;
+    p.kernels.push_back(k);
+  }
+}
+
+void plan_buffer_offsets(PlanState& st) {
+  const Graph& g = st.g;
+  const PlanOptions& opt = st.opt;
+  Plan& p = st.p;
+  auto& pinned = st.pinned;
+  auto& last_use = st.last_use;
+  auto& first_def = st.first_def;
+  // Liveness: last kernel reading each buffer (reshapes read through their alias).
+  last_use.assign(p.buffers.size(), 0);
+  first_def.assign(p.buffers.size(), SIZE_MAX);
+  for (size_t t = 0; t < p.kernels.size(); ++t) {
+    const KernelInfo& k = p.kernels[t];
+    std::vector<int> reads;
+    if (k.copy_from >= 0) reads.push_back(k.copy_from);
+    std::vector<int> group = k.fused;
+    group.push_back(k.node);
+    for (int id : group) {
+      const int b = p.node_buffer[static_cast<size_t>(id)];
+      if (b >= 0 && first_def[static_cast<size_t>(b)] == SIZE_MAX) first_def[static_cast<size_t>(b)] = t;
+      if (k.copy_from < 0)
+        for (int j : g.node(id).in) reads.push_back(j);
+    }
+    for (int id : reads) {
+      const int b = p.node_buffer[static_cast<size_t>(id)];
+      if (b >= 0) last_use[static_cast<size_t>(b)] = std::max(last_use[static_cast<size_t>(b)], t);
+    }
+  }
+  // Offsets: pinned buffers first (they live for the whole program), then first-fit reuse of
+  // freed blocks in kernel order.
+  for (BufferInfo& b : p.buffers) p.unplanned_bytes += align_up(b.bytes);
+  if (!opt.plan_memory) p.unplanned_bytes = 0;  // computed below as the arena itself
+  struct Block {
+    int64_t offset, bytes;
+  };
+  std::vector<Block> free_blocks;
+  std::vector<std::pair<size_t, size_t>> order;  // (first_def, buffer)
+  for (size_t b = 0; b < p.buffers.size(); ++b) {
+    BufferInfo& bi = p.buffers[b];
+    if (bi.bytes == 0) continue;  // aliased onto a parameter (in-place update)
+    const bool persistent = !opt.plan_memory || pinned[static_cast<size_t>(bi.owner)] || first_def[b] == SIZE_MAX;
+    if (persistent) {
+      bi.offset = p.arena_bytes;
+      p.arena_bytes += align_up(bi.bytes);
+    } else {
+      order.emplace_back(first_def[b], b);
+    }
+  }
+  if (!opt.plan_memory) p.unplanned_bytes = p.arena_bytes;
+  std::sort(order.begin(), order.end());
+  std::vector<std::pair<size_t, size_t>> active;  // (last_use, buffer)
+  for (auto [def, b] : order) {
+    for (auto it = active.begin(); it != active.end();) {
+      if (it->first < def) {
+        free_blocks.push_back({p.buffers[it->second].offset, align_up(p.buffers[it->second].bytes)});
+        it = active.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    BufferInfo& bi = p.buffers[b];
+    const int64_t need = align_up(bi.bytes);
+    auto best = free_blocks.end();
+    for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it)
+      if (it->bytes >= need && (best == free_blocks.end() || it->bytes < best->bytes)) best = it;
+    if (best != free_blocks.end()) {
+      bi.offset = best->offset;
+      if (best->bytes > need)
+        best->offset += need, best->bytes -= need;
+      else
+        free_blocks.erase(best);
+    } else {
+      bi.offset = p.arena_bytes;
+      p.arena_bytes += need;
+    }
+    active.emplace_back(last_use[b], b);
+  }
+}
+
+void plan_barriers(PlanState& st) {
+  const Graph& g = st.g;
+  Plan& p = st.p;
+  // Barrier elision: a kernel needs a barrier before it only if its reads or writes overlap (in
+  // arena bytes, so reused buffers count) the writes of a kernel since the last barrier, or its
+  // writes overlap their reads.
+  struct Range {
+    int64_t lo, hi;
+  };
+  auto ranges_of = [&](const KernelInfo& k, bool writes) {
+    std::vector<Range> r;
+    auto add = [&](int node) {
+      const int b = p.node_buffer[static_cast<size_t>(node)];
+      if (b >= 0)
+        r.push_back(
+            {p.buffers[static_cast<size_t>(b)].offset,
+             p.buffers[static_cast<size_t>(b)].offset + std::max<int64_t>(4, p.buffers[static_cast<size_t>(b)].bytes)});
+    };
+    std::vector<int> group = k.fused;
+    group.push_back(k.node);
+    if (writes) {
+      for (int id : group) add(id);
+    } else if (k.copy_from >= 0) {
+      add(k.copy_from);
+    } else {
+      for (int id : group)
+        for (int i : g.node(id).in) add(i);
+    }
+    return r;
+  };
+  auto overlap = [](const std::vector<Range>& a, const std::vector<Range>& b) {
+    for (const Range& x : a)
+      for (const Range& y : b)
+        if (x.lo < y.hi && y.lo < x.hi) return true;
+    return false;
+  };
+  std::vector<Range> pending_w, pending_r;
+  for (size_t t = 0; t < p.kernels.size(); ++t) {
+    KernelInfo& k = p.kernels[t];
+    const std::vector<Range> r = ranges_of(k, false), w = ranges_of(k, true);
+    k.barrier_before = t > 0 && (overlap(r, pending_w) || overlap(w, pending_w) || overlap(w, pending_r));
+    if (k.barrier_before) pending_w.clear(), pending_r.clear();
+    pending_w.insert(pending_w.end(), w.begin(), w.end());
+    pending_r.insert(pending_r.end(), r.begin(), r.end());
+  }
+}
+
+}  // namespace gradc
