@@ -45,9 +45,15 @@ double measure_fma_peak(int threads, int lanes) {
   if (!host_has_avx2_fma()) throw std::invalid_argument("gradc: this CPU has no AVX2+FMA");
   const bool wide = lanes == 16;
   const int chains = wide ? 16 : 12;
-  const int64_t iters = wide ? 4'000'000 : 6'000'000;  // ≈ 2 GFLOP per thread, ~10 ms
-  double best = 0;
+  const int64_t full = wide ? 4'000'000 : 6'000'000;  // ≈ 2 GFLOP per thread, ~10 ms on silicon
   volatile float sink = 0;
+  // Calibrate on 1% of that: where the FMAs are far slower (an emulator such as qemu-user runs
+  // them in software, 100-1000x), run ~10 ms worth instead of minutes.
+  const double c0 = omp_get_wtime();
+  sink = sink + (wide ? fma_loop_avx512(full / 100) : fma_loop_avx2(full / 100));
+  const double per_iter = std::max(1e-12, (omp_get_wtime() - c0) / static_cast<double>(full / 100));
+  const int64_t iters = std::clamp(static_cast<int64_t>(0.01 / per_iter), full / 100, full);
+  double best = 0;
   for (int rep = 0; rep < 7; ++rep) {  // the best of 7: clock boost and neighbours vary run to run
     const double t0 = omp_get_wtime();
     float local = 0;
