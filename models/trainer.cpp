@@ -12,6 +12,7 @@
 #include "models/params.h"
 #include "models/trainer_impl.h"
 #include "runtime/files.h"
+#include "runtime/threads.h"
 
 namespace gradc {
 
@@ -70,6 +71,7 @@ bool metric_higher_is_better(const std::string& name) { return name == "acc" || 
 Trainer::Trainer(std::string name, ModelFn build, FitConfig cfg)
     : name_(std::move(name)), build_(std::move(build)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {
   if (cfg_.batch < 1) throw std::invalid_argument("gradc: the batch size must be at least 1");
+  if (cfg_.threads != 0) check_threads(cfg_.threads, "--threads");  // 0: OpenMP's default
   impl_->comm = &world();
   const int n = impl_->comm->size();
   if (cfg_.batch % n != 0)

@@ -3,11 +3,13 @@
 #include <stdexcept>
 
 #include "runtime/init.h"
+#include "runtime/memory_budget.h"
 #include "runtime/ref_ops.h"
 
 namespace gradc {
 
 Interpreter::Interpreter(const Graph& g) : g_(g), vals_(g.size()) {
+  check_memory(graph_bytes(g), g, "the reference interpreter");
   for (const Node& n : g.nodes()) {
     vals_[static_cast<size_t>(n.id)] = Value::zeros(n.shape, n.dtype);
     if (n.op == Op::Parameter) vals_[static_cast<size_t>(n.id)].f = init_param(n);

@@ -10,6 +10,7 @@
 
 #include "runtime/dataset.h"
 #include "runtime/init.h"
+#include "runtime/memory_budget.h"
 
 namespace gradc {
 
@@ -17,6 +18,7 @@ Program::Program(const Graph& g, const CompileOptions& opt) : g_(g), code_(compi
   require_runnable(code_->target);  // compiled for an ISA this CPU lacks: refuse before any kernel runs
   labels_ = label_checks(code_->graph);
   const Plan& p = code_->plan;
+  check_memory(p.arena_bytes, code_->graph, "the compiled step");
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, p.arena_bytes));
   arena_ = static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
   if (!arena_) throw std::bad_alloc();

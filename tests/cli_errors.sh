@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (62 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (82 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -25,6 +25,12 @@ printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":' > "$tmp/trunc.safetensors"
 printf '\x00\x00\x08\x03\x00\x00\x00\x02' > "$tmp/data/mnist/train-images-idx3-ubyte"
 printf '\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02' > "$tmp/data/mnist/train-labels-idx1-ubyte"
 expect "unknown model 'nosuch' (known: linear, dnn" "$GRADC" summary nosuch
+# Thread counts libomp would abort on (SIGABRT) or spend minutes creating, refused before it reads them.
+for bad in abc -4 100000 "4,abc" "" 0 2,,2; do
+  expect "OMP_NUM_THREADS='$bad'" env OMP_NUM_THREADS="$bad" "$GRADC" train dnn --steps 1
+done
+expect "--threads" "$GRADC" train dnn --steps 1 --threads 100000
+expect "--threads" "$GRADC" train dnn --steps 1 --threads 1000000000
 expect "--batch" "$GRADC" train dnn --batch -3
 expect "--ranks draws a training step: add --step" "$GRADC" dot dnn --ranks 2 -o "$tmp/r.svg"
 expect "--batch 30 is not divisible by --ranks 4" "$GRADC" compile dnn --ranks 4
@@ -153,4 +159,18 @@ resume_with "metadata has no 'step'" -step
 resume_with "metadata 'step' is '100000000000000000000'" step=100000000000000000000
 resume_with "no tensor for optimizer state 'logits/W/adagrad'" rename:logits/W/adagrad=gone
 resume_with "trained with another recipe (seed 7 -> 42" recipe.seed=7
+# Weights that are all NaN: predict names the checkpoint instead of crashing on NaN probabilities.
+python3 - "$tmp/r/last.safetensors" "$tmp/nan.safetensors" <<'PY'
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+data = len(raw) - 8 - n
+open(sys.argv[2], "wb").write(raw[:8 + n] + struct.pack("<I", 0x7FC00000) * (data // 4))
+PY
+expect "the model's output for this image is not finite" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0
+expect "--mpi-worker is internal" "$GRADC" bench dnn --mpi-worker
+# More memory than the machine has: one line naming the largest tensor, before any allocation.
+expect "of tensors, more than this machine's" "$GRADC" train dnn --batch 1000000000 --steps 1
+expect "parameter 'dense2/W' [1048576,1048576]" "$GRADC" train mlp --hidden 1048576,1048576 --steps 1
+expect "the reference interpreter needs" "$GRADC" train dnn --batch 1000000000 --steps 1 --engine reference
 exit $fail

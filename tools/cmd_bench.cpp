@@ -5,6 +5,7 @@
 
 #include "autodiff/dsl.h"
 #include "compiler/plan.h"
+#include "runtime/comm.h"
 #include "runtime/engine.h"
 #include "runtime/program.h"
 #include "tools/bench_gemm.h"
@@ -263,6 +264,8 @@ void add_bench(CLI::App& app) {
   cmd->callback([o] {
     std::vector<int64_t> buckets;
     for (int64_t kib : parse_int_list(o->bucket_kib, "--bucket-kib", 0)) buckets.push_back(kib * 1024);
+    if (o->mpi_worker && !world_is_distributed())
+      throw UsageError("gradc: --mpi-worker is internal to 'gradc bench scaling', which starts it under mpirun");
     if (o->mpi_worker)
       return scaling_worker(o->model, o->batch ? o->batch : find_model(o->model).default_batch, o->reps, buckets.at(0));
     if (o->model == "scaling") {

@@ -1,6 +1,7 @@
 // gradc eval --checkpoint F | --watch DIR, and gradc predict --checkpoint F --image N.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -249,6 +250,10 @@ void add_predict(CLI::App& app) {
       label = one.y[0];
     }
     const auto probs = predict_probs(m, arch_of(c, m, o->checkpoint), w, one, o->checkpoint);
+    for (double p : probs)  // NaN or Inf weights give NaN probabilities: no class can be named
+      if (!std::isfinite(p))
+        throw UsageError("gradc: " + o->checkpoint + ": the model's output for this image is not finite (" +
+                         std::to_string(p) + "): the checkpoint's weights hold NaN or Inf");
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     if (label >= 0)
       std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(*o->image),

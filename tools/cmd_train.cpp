@@ -6,6 +6,7 @@
 #include "models/models.h"
 #include "models/train.h"
 #include "runtime/comm.h"
+#include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/report.h"
@@ -112,7 +113,7 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--staircase", f->staircase, "Exponential schedule: decay in discrete steps");
   cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)")->check(unsigned64());
   cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(CLI::Range(1, max_threads()));
   cmd->add_option("--engine", f->engine, "jit (default) | reference")->check(CLI::IsMember({"jit", "reference"}));
   cmd->add_option("--dataset", f->dataset,
                   "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");

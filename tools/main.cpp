@@ -10,6 +10,7 @@
 #include "compiler/target.h"
 #include "runtime/comm.h"
 #include "runtime/dataset.h"
+#include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/peak.h"
 #include "tools/version.h"
@@ -80,6 +81,13 @@ int run(int argc, char** argv) {
   // rather than die of SIGILL later.
   if (!gradc::cli::host_has_avx2_fma()) {
     std::fprintf(stderr, "gradc: error: this CPU lacks AVX2+FMA; gradc needs an x86-64-v3 CPU or newer\n");
+    return 2;
+  }
+  // libomp aborts on a malformed OMP_NUM_THREADS: check it before anything starts OpenMP.
+  try {
+    gradc::check_omp_env();
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
   // Line-buffered even into a file or pipe: every progress and period line reaches `> log`, `tee`
