@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,9 +12,12 @@
 #include "autodiff/autodiff.h"
 #include "autodiff/dsl.h"
 #include "models/callbacks.h"
+#include "models/data_split.h"
 #include "models/trainer.h"
+#include "runtime/checkpoint.h"
 #include "runtime/checkpoint_list.h"
 #include "runtime/interpreter.h"
+#include "runtime/metrics.h"
 
 namespace gradc {
 namespace {
@@ -217,6 +221,112 @@ TEST(Trainer, KeepLastPrunesOnlyTheRunsOwnCheckpoints) {
   EXPECT_EQ(own(), std::vector<std::string>{numbered_checkpoint(end)});
   for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors"}) EXPECT_TRUE(fs::exists(d / f)) << f;
   fs::remove_all(d);
+}
+
+// The learning rate each step trains with, for every schedule, at the decay boundaries (steps 0, 1,
+// k·decay - 1, k·decay) and after a resume: evaluating the schedule at step + 1 fails here.
+TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
+  struct Sched {
+    Schedule::Kind kind;
+    bool staircase;
+  };
+  for (const Sched sc : {Sched{Schedule::Kind::Constant, false}, Sched{Schedule::Kind::Exponential, false},
+                         Sched{Schedule::Kind::Exponential, true}, Sched{Schedule::Kind::PerEpoch, false}}) {
+    FitConfig c = quiet(3);  // 160 examples / batch 16: 10 steps per epoch, 30 in all
+    c.lr = 0.08f;
+    c.schedule.kind = sc.kind;
+    c.schedule.rate = 0.5f;
+    c.schedule.decay_steps = 4;
+    c.schedule.staircase = sc.staircase;
+    auto want = [&](int64_t step) {
+      const double base = c.lr;
+      switch (sc.kind) {
+        case Schedule::Kind::Constant:
+          return base;
+        case Schedule::Kind::Exponential:
+          return base * std::pow(0.5, sc.staircase ? static_cast<double>(step / 4) : static_cast<double>(step) / 4);
+        case Schedule::Kind::PerEpoch:
+          return base * std::pow(0.5, static_cast<double>(step / 10));
+      }
+      return 0.0;
+    };
+    auto record = [](std::vector<float>& into) {
+      auto cb = std::make_shared<LambdaCallback>();
+      cb->step_end = [&into](Trainer& t, float) { into.push_back(t.current_lr()); };
+      return cb;
+    };
+    std::vector<float> fed;
+    Trainer t("small_mlp", small_mlp, c);
+    t.add_callback(record(fed));
+    t.fit(blobs(160, 1));
+    ASSERT_EQ(fed.size(), 30u);
+    for (int64_t s : {0, 1, 3, 4, 7, 8, 9, 10, 11, 29})
+      EXPECT_NEAR(fed[static_cast<size_t>(s)], want(s), 1e-7 * want(s)) << schedule_name(sc.kind) << " step " << s;
+    // Resumed from step 10 of the same run: steps 10.. train with the same rates.
+    namespace fs = std::filesystem;
+    const fs::path d = fs::temp_directory_path() / ("gradc_sched_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    c.epochs = 1;
+    Trainer first("small_mlp", small_mlp, c);
+    first.fit(blobs(160, 1));
+    first.save((d / "ck.safetensors").string());
+    c.epochs = 3;
+    std::vector<float> resumed;
+    Trainer second("small_mlp", small_mlp, c);
+    second.add_callback(record(resumed));
+    second.resume(load_checkpoint((d / "ck.safetensors").string()), (d / "ck.safetensors").string());
+    second.fit(blobs(160, 1));
+    ASSERT_EQ(resumed.size(), 20u);
+    for (size_t k = 0; k < resumed.size(); ++k) EXPECT_EQ(resumed[k], fed[10 + k]) << "resumed step " << 10 + k;
+    fs::remove_all(d);
+  }
+}
+
+// Each epoch draws its own permutation: with a learning rate too small to move the weights, the
+// per-step losses of epoch 2 are epoch 1's in another order (the same order fails).
+TEST(Trainer, EachEpochVisitsTheDataInANewOrder) {
+  FitConfig c = quiet(2);
+  c.opt.kind = OptKind::SGD;
+  c.lr = 1e-30f;
+  std::vector<float> losses;
+  auto cb = std::make_shared<LambdaCallback>();
+  cb->step_end = [&losses](Trainer&, float loss) { losses.push_back(loss); };
+  Trainer t("small_mlp", small_mlp, c);
+  t.add_callback(cb);
+  t.fit(blobs(160, 1));
+  ASSERT_EQ(losses.size(), 20u);
+  std::vector<float> e1(losses.begin(), losses.begin() + 10), e2(losses.begin() + 10, losses.end());
+  EXPECT_NE(e1, e2);
+  double s1 = 0, s2 = 0;  // the same 160 examples each epoch: the same total loss
+  for (float l : e1) s1 += l;
+  for (float l : e2) s2 += l;
+  EXPECT_NEAR(s1, s2, 1e-4 * std::fabs(s1));
+  EXPECT_NE(permutation(160, 42, 0), permutation(160, 42, 1));
+  std::vector<int64_t> p = permutation(160, 42, 1);
+  std::sort(p.begin(), p.end());
+  for (int64_t i = 0; i < 160; ++i) EXPECT_EQ(p[static_cast<size_t>(i)], i);
+}
+
+// Metrics on hand-computed logits: accuracy, the log-loss with its max term (logits of 1000 must not
+// overflow), and the confusion matrix's orientation (row = true label, column = predicted).
+TEST(Metrics, HandLogits) {
+  Metrics m(3);
+  const std::vector<float> logits = {2, 1, 0, 0, 3, 1, 1000, 0, 0};
+  const std::vector<int32_t> labels = {0, 2, 1};
+  m.add(logits, labels, 3);
+  EXPECT_EQ(m.count, 3);
+  EXPECT_EQ(m.correct, 1);
+  auto nll = [](double a, double b, double c, double z) {
+    const double mx = std::max({a, b, c});
+    return -(z - mx - std::log(std::exp(a - mx) + std::exp(b - mx) + std::exp(c - mx)));
+  };
+  const double want = (nll(2, 1, 0, 2) + nll(0, 3, 1, 1) + nll(1000, 0, 0, 0)) / 3;
+  EXPECT_NEAR(m.log_loss(), want, 1e-9 * want);
+  EXPECT_EQ(m.confusion[0 * 3 + 0], 1);  // true 0, predicted 0
+  EXPECT_EQ(m.confusion[2 * 3 + 1], 1);  // true 2, predicted 1
+  EXPECT_EQ(m.confusion[1 * 3 + 0], 1);  // true 1, predicted 0
+  EXPECT_EQ(m.confusion[1 * 3 + 2], 0);
 }
 
 TEST(Dsl, GeluMatchesItsFormulaAndFiniteDifferences) {
