@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "models/metadata.h"
@@ -41,8 +42,19 @@ void Monitor::save(Metadata& m, const std::string& prefix) const {
   m[prefix + "wait"] = std::to_string(wait);
 }
 
+namespace {
+// The best value of `metric` a run can have recorded: a loss in [0, inf] (inf: no point yet), an
+// accuracy in [0, 1] or -inf. -inf for a loss would make every later point "no improvement".
+double load_best(const Metadata& m, const std::string& key, const std::string& metric, const std::string& path) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (!metric_higher_is_better(metric)) return metadata_real_in(m, key, path, 0, inf);
+  const double v = metadata_real(m, key, path);
+  return v == -inf ? v : metadata_real_in(m, key, path, 0, 1);
+}
+}  // namespace
+
 void Monitor::load(const Metadata& m, const std::string& prefix, const std::string& path) {
-  best = metadata_real(m, prefix + "best", path);
+  best = load_best(m, prefix + "best", metric, path);
   wait = metadata_int(m, prefix + "wait", int64_t{1} << 53, path);
 }
 
@@ -110,7 +122,7 @@ void BestWeights::save_state(Metadata& m) const {
 }
 
 void BestWeights::load_state(const Metadata& m, const std::string& path) {
-  mon_.best = metadata_real(m, "state.best_val", path);
+  mon_.best = load_best(m, "state.best_val", mon_.metric, path);
   best_step_ = metadata_int(m, "state.best_step", int64_t{1} << 53, path);
 }
 
@@ -146,7 +158,7 @@ void ReduceLROnPlateau::save_state(Metadata& m) const {
 
 void ReduceLROnPlateau::load_state(const Metadata& m, const std::string& path) {
   mon_.load(m, "state.plateau.", path);
-  scale_ = metadata_real(m, "state.plateau.scale", path);
+  scale_ = metadata_real_in(m, "state.plateau.scale", path, 0, 1, true);  // a product of factors in (0, 1)
 }
 
 const char* const kCsvHeader = "step,epoch,lr,loss,acc,val_loss,val_acc,steps_per_s";

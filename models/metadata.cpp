@@ -53,3 +53,16 @@ double metadata_real(const std::map<std::string, std::string>& metadata, const s
 }
 
 }  // namespace gradc
+
+namespace gradc {
+
+double metadata_real_in(const std::map<std::string, std::string>& metadata, const std::string& key,
+                        const std::string& path, double lo, double hi, bool lo_open) {
+  const double v = metadata_real(metadata, key, path);
+  if ((lo_open ? v > lo : v >= lo) && v <= hi) return v;
+  throw DataError("gradc: " + path + ": metadata '" + key + "' is '" + metadata.at(key).substr(0, 40) +
+                  "', expected a number in " + (lo_open ? "(" : "[") + format("%g", lo) + ", " + format("%g", hi) +
+                  "]");
+}
+
+}  // namespace gradc

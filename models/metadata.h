@@ -22,5 +22,9 @@ int64_t metadata_int(const std::map<std::string, std::string>& metadata, const s
 // A number (inf allowed, NaN not); throws DataError like metadata_int.
 double metadata_real(const std::map<std::string, std::string>& metadata, const std::string& key,
                      const std::string& path);
+// A number in [lo, hi] ((lo, hi] with lo_open); throws DataError naming the key, value and range.
+// Loop state a resume takes over (a plateau's lr factor, running losses) must be one a run can reach.
+double metadata_real_in(const std::map<std::string, std::string>& metadata, const std::string& key,
+                        const std::string& path, double lo, double hi, bool lo_open = false);
 
 }  // namespace gradc

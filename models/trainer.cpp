@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "models/data_split.h"
 #include "models/metadata.h"
@@ -208,7 +209,8 @@ void Trainer::resume(const Checkpoint& c, const std::string& path) {
   // The sums are the whole global batch's: rank 0 carries them (scaled so that the mean over ranks
   // of the per-step losses is right), the other ranks start from zero, whatever the rank count was.
   const int64_t first = rank() == 0 ? 1 : 0;
-  run_loss_ = static_cast<double>(first * ranks()) * metadata_real(c.metadata, "state.run_loss", path);
+  run_loss_ = static_cast<double>(first * ranks()) *
+              metadata_real_in(c.metadata, "state.run_loss", path, 0, std::numeric_limits<double>::max());
   run_steps_ = metadata_int(c.metadata, "state.run_steps", kMax, path);
   run_correct_ = first * metadata_int(c.metadata, "state.run_correct", kMax, path);
   run_count_ = first * metadata_int(c.metadata, "state.run_count", kMax, path);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (82 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (89 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -159,6 +159,25 @@ resume_with "metadata has no 'step'" -step
 resume_with "metadata 'step' is '100000000000000000000'" step=100000000000000000000
 resume_with "no tensor for optimizer state 'logits/W/adagrad'" rename:logits/W/adagrad=gone
 resume_with "trained with another recipe (seed 7 -> 42" recipe.seed=7
+# Real-valued loop state must be one a run can reach: a negative or zero plateau factor trained with a
+# negative or zero learning rate, an infinite running loss reached metrics.csv, best_val = -inf
+# silently disabled keep-best.
+resume_with "metadata 'state.run_loss' is 'inf', expected a number in [0," state.run_loss=inf
+resume_with "metadata 'state.run_loss' is '-1e30', expected a number in [0," state.run_loss=-1e30
+KB=(--first-n 300 --train-n 200 --val-n 100 --test-n 100 --optimizer adagrad --keep-best --reduce-lr-on-plateau 0.5)
+"$GRADC" train linear "${KB[@]}" --steps 4 --checkpoint-dir "$tmp/rk" --checkpoint-every 2 >/dev/null
+resume_kb() {  # resume_kb "needle" edits... : as resume_with, for a keep-best + plateau run
+  local needle=$1
+  shift
+  rm -rf "$tmp/rk2" && mkdir -p "$tmp/rk2"
+  python3 "$EDIT" "$tmp/rk/last.safetensors" "$tmp/rk2/last.safetensors" "$@"
+  expect "$needle" "$GRADC" train linear "${KB[@]}" --steps 8 --resume "$tmp/rk2"
+}
+resume_kb "metadata 'state.plateau.scale' is '-1', expected a number in (0, 1]" state.plateau.scale=-1
+resume_kb "metadata 'state.plateau.scale' is '0', expected a number in (0, 1]" state.plateau.scale=0
+resume_kb "metadata 'state.plateau.scale' is 'inf'" state.plateau.scale=inf
+resume_kb "metadata 'state.best_val' is '-inf', expected a number in [0, inf]" state.best_val=-inf
+resume_kb "metadata 'state.plateau.best' is '7', expected a number in [0, 1]" state.plateau.best=7
 # Weights that are all NaN: predict names the checkpoint instead of crashing on NaN probabilities.
 python3 - "$tmp/r/last.safetensors" "$tmp/nan.safetensors" <<'PY'
 import struct, sys
