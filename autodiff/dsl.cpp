@@ -57,16 +57,16 @@ Tensor square(Tensor x, Loc loc) { return unary(Op::Square, x, loc); }
 Tensor relu(Tensor x, Loc loc) { return unary(Op::Relu, x, loc); }
 Tensor sigmoid(Tensor x, Loc loc) { return unary(Op::Sigmoid, x, loc); }
 Tensor tanh(Tensor x, Loc loc) { return unary(Op::Tanh, x, loc); }
-Tensor leaky_relu(Tensor x, float alpha, Loc loc) {
+namespace {
+// leaky_relu's slope and elu's saturation: both the alpha attribute.
+Tensor with_alpha(Op op, Tensor x, float alpha, const Loc& loc) {
   Attrs a;
   a.alpha = alpha;
-  return unary(Op::LeakyRelu, x, loc, a);
+  return unary(op, x, loc, a);
 }
-Tensor elu(Tensor x, float alpha, Loc loc) {
-  Attrs a;
-  a.alpha = alpha;
-  return unary(Op::Elu, x, loc, a);
-}
+}  // namespace
+Tensor leaky_relu(Tensor x, float alpha, Loc loc) { return with_alpha(Op::LeakyRelu, x, alpha, loc); }
+Tensor elu(Tensor x, float alpha, Loc loc) { return with_alpha(Op::Elu, x, alpha, loc); }
 Tensor softplus(Tensor x, Loc loc) { return unary(Op::Softplus, x, loc); }
 Tensor relu_grad(Tensor x, Tensor dy, Loc loc) { return binary(Op::ReluGrad, x, dy, loc); }
 
