@@ -60,13 +60,4 @@ int64_t plan_traffic_bytes(const Graph& g, const Plan& p);
 // the op table. Defined next to the dispatch in codegen.cpp.
 bool has_lowering(Op op);
 
-// Elementwise view of a kernel computing n (and the inlined producers `fused`): rows × cols where
-// cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
-// kElementwiseChunk elements (the last chunk may be short). The kernel's range is ceil(numel / cols).
-inline constexpr int64_t kElementwiseChunk = 4096;
-int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused);
-// The smallest period of an operand that repeats along the kernel's elements (1 < numel < n's),
-// 0 when none does (the flat case).
-int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused);
-
 }  // namespace gradc

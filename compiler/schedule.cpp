@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "compiler/plan.h"
-
 namespace gradc {
 
 namespace {
@@ -71,6 +69,28 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
   s.mr = pick.mr;
   blocking(s, t, n.a.ta);
   return s;
+}
+
+int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused) {
+  const int64_t total = n.shape.numel();
+  int64_t period = 0;
+  auto scan = [&](const Node& m) {
+    for (int i : m.in) {
+      const int64_t p = g.node(i).shape.numel();
+      if (p > 1 && p < total && (period == 0 || p < period)) period = p;
+    }
+  };
+  scan(n);
+  for (int f : fused) scan(g.node(f));
+  return period;
+}
+
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused) {
+  const int64_t total = n.shape.numel();
+  if (const int64_t period = elementwise_period(g, n, fused)) return period;
+  // No broadcast operand: one flat loop in chunks (rows of the node's own shape could be as short
+  // as 10 elements, e.g. the W[784,10] update, which LLVM then unrolled instead of vectorising).
+  return std::max<int64_t>(1, std::min(total, kElementwiseChunk));
 }
 
 LayoutRules layout_rules(const Target& t) {

@@ -60,6 +60,15 @@ GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t);
 // gemm-layout thresholds for a target (compiler/passes.cpp): A·Bᵀ runs as A·transpose(B) when
 // k < dot_min_k or M ≥ dot_max_rows; a weight gradient Xᵀ·dY with N ≤ narrow_n (and M ≥ 4N) runs as
 // (dYᵀ·X)ᵀ.
+// Elementwise view of a kernel computing n (and the inlined producers `fused`): rows × cols where
+// cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
+// kElementwiseChunk elements (the last chunk may be short). The kernel's range is ceil(numel / cols).
+inline constexpr int64_t kElementwiseChunk = 4096;
+int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused);
+// The smallest period of an operand that repeats along the kernel's elements (1 < numel < n's),
+// 0 when none does (the flat case).
+int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused);
+
 struct LayoutRules {
   int64_t dot_min_k, dot_max_rows, narrow_n;
   // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
