@@ -195,7 +195,7 @@ void plan_in_place_updates(PlanState& st) {
     k.node = u.param;
     k.copy_from = u.value;
     k.range = 1;
-    k.spec.strategy = "copy";
+    k.spec.strategy = Strategy::Copy;
     k.spec.lanes = p.target.lanes;
     p.kernels.push_back(k);
   }

@@ -93,6 +93,36 @@ int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& 
   return std::max<int64_t>(1, std::min(total, kElementwiseChunk));
 }
 
+const char* strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::Copy:
+      return "copy";
+    case Strategy::ElementwiseRows:
+      return "elementwise-rows";
+    case Strategy::ElementwiseFlat:
+      return "elementwise-flat";
+    case Strategy::GemmBroadcast:
+      return "gemm-broadcast";
+    case Strategy::GemmDot:
+      return "gemm-dot";
+    case Strategy::GemmScalar:
+      return "gemm-scalar";
+    case Strategy::Reduce:
+      return "reduce";
+    case Strategy::Layout:
+      return "layout";
+    case Strategy::TransposeTiles:
+      return "transpose-tiles";
+    case Strategy::Rows:
+      return "rows";
+    case Strategy::ConvDirect:
+      return "conv-direct";
+    case Strategy::HostAllreduce:
+      return "host-allreduce";
+  }
+  return "?";
+}
+
 LayoutRules layout_rules(const Target& t) {
   // The dot form reduces along k: k < 2 vectors leaves most lanes idle (9% of peak at k = 10), and
   // below 4 vectors' worth of rows one transpose of B is not amortised. Narrow weight gradients:
@@ -110,20 +140,20 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
     case OpKind::Unary:
     case OpKind::Binary: {
       const int64_t cols = elementwise_cols(g, n, fused);
-      s.strategy = elementwise_period(g, n, fused) ? "elementwise-rows" : "elementwise-flat";
+      s.strategy = elementwise_period(g, n, fused) ? Strategy::ElementwiseRows : Strategy::ElementwiseFlat;
       s.range = ceil_div(n.shape.numel(), cols);
       return s;
     }
     case OpKind::Gemm: {
       s.gemm = schedule_gemm(g, n, t);
-      s.strategy = s.gemm.form == GemmSpec::Broadcast ? "gemm-broadcast"
-                   : s.gemm.form == GemmSpec::Dot     ? "gemm-dot"
-                                                      : "gemm-scalar";
+      s.strategy = s.gemm.form == GemmSpec::Broadcast ? Strategy::GemmBroadcast
+                   : s.gemm.form == GemmSpec::Dot     ? Strategy::GemmDot
+                                                      : Strategy::GemmScalar;
       s.range = ceil_div(s.gemm.M, s.gemm.mr);
       return s;
     }
     case OpKind::Reduce: {
-      s.strategy = "reduce";
+      s.strategy = Strategy::Reduce;
       if (n.a.axis == -1) return s;
       const Shape& x = g.node(n.in[0]).shape;
       int64_t outer = 1, inner = 1;
@@ -132,9 +162,9 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       return s;
     }
     case OpKind::Layout:
-      s.strategy = "layout";
+      s.strategy = Strategy::Layout;
       if (n.op == Op::Transpose) {  // square register tiles of one vector per row (codegen_rows.cpp)
-        s.strategy = "transpose-tiles";
+        s.strategy = Strategy::TransposeTiles;
         s.tile = t.lanes;
         s.range = ceil_div(n.shape[0], s.tile);
       } else if (n.op == Op::Broadcast && n.a.axis != -1) {  // rows of the elements after the axis
@@ -148,18 +178,18 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       // Rows of at most 16 elements (the 10-class logits) are held in one vector value: one zmm, or
       // two ymm (a vector exp on two registers beats a scalar exp per element).
       s.tile = std::max(16, t.lanes);
-      s.strategy = "rows";
+      s.strategy = Strategy::Rows;
       s.range = op_info(n.op).kind == OpKind::Row ? n.shape.rows() : 1;
       return s;
     case OpKind::Conv:
-      s.strategy = "conv-direct";
+      s.strategy = Strategy::ConvDirect;
       s.range = n.op == Op::Conv2dGradFilter ? n.shape[0] * n.shape[1] * n.shape[2] : n.shape[0] * n.shape[1];
       return s;
     case OpKind::Source:
       s.range = 0;
       return s;
     case OpKind::Collective:  // the runtime's MPI call on the bucket (runtime/collectives.h)
-      s.strategy = "host-allreduce";
+      s.strategy = Strategy::HostAllreduce;
       s.range = 1;
       return s;
   }
@@ -167,8 +197,9 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
 }
 
 std::string KernelSpec::describe() const {
-  std::string d = strategy + " lanes=" + std::to_string(lanes) + " range=" + std::to_string(range);
-  if (strategy.rfind("gemm", 0) == 0) {
+  std::string d =
+      std::string(strategy_name(strategy)) + " lanes=" + std::to_string(lanes) + " range=" + std::to_string(range);
+  if (is_gemm(strategy)) {
     const GemmSpec& m = gemm;
     d += " MxNxK=" + std::to_string(m.M) + "x" + std::to_string(m.N) + "x" + std::to_string(m.K) +
          " tile=" + std::to_string(m.mr) + "x" + std::to_string(m.nv) + (m.form == GemmSpec::Dot ? "acc" : "vec");

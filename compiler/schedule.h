@@ -39,13 +39,33 @@ struct GemmSpec {
 // GEMMs with at least this many rows pack their B blocks (when B outgrows half the L2).
 inline constexpr int64_t kGemmPackMinRows = 256;
 
+// How a kernel is generated; strategy_name() is what `gradc compile --schedule` prints.
+enum class Strategy : uint8_t {
+  Copy,             // a parameter update copied at the end of the step
+  ElementwiseRows,  // rows × the period of a broadcast operand
+  ElementwiseFlat,  // flat chunks of kElementwiseChunk
+  GemmBroadcast,    // register tile, B broadcast form (GemmSpec::Broadcast)
+  GemmDot,          // dot-product form along k (A·Bᵀ)
+  GemmScalar,       // Aᵀ·Bᵀ, scalar
+  Reduce,
+  Layout,
+  TransposeTiles,  // a transpose in square register tiles
+  Rows,            // softmax family, losses, one_hot
+  ConvDirect,
+  HostAllreduce,  // executed by the runtime over MPI
+};
+const char* strategy_name(Strategy s);
+inline bool is_gemm(Strategy s) {
+  return s == Strategy::GemmBroadcast || s == Strategy::GemmDot || s == Strategy::GemmScalar;
+}
+
 struct KernelSpec {
-  std::string strategy;  // e.g. "gemm-broadcast", "gemm-dot", "elementwise-rows", "transpose-tiles"
-  int lanes = 16;        // f32 per vector (the target's)
-  int64_t range = 1;     // parallel iteration space
-  GemmSpec gemm;         // GEMM kernels only
-  int64_t tile = 0;      // transpose: square register tile edge; row ops: rows ≤ this held in one vector
-  int64_t scratch_bytes() const { return strategy.rfind("gemm", 0) == 0 ? gemm.scratch_bytes() : 0; }
+  Strategy strategy = Strategy::Copy;
+  int lanes = 16;     // f32 per vector (the target's)
+  int64_t range = 1;  // parallel iteration space
+  GemmSpec gemm;      // GEMM kernels only
+  int64_t tile = 0;   // transpose: square register tile edge; row ops: rows ≤ this held in one vector
+  int64_t scratch_bytes() const { return is_gemm(strategy) ? gemm.scratch_bytes() : 0; }
   // One line with every parameter, for `gradc compile --schedule`.
   std::string describe() const;
 };

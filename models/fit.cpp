@@ -13,11 +13,6 @@
 
 namespace gradc {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-}  // namespace
-
 FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   check_data(train, "training data");
   if (val.n > 0) check_data(val, "validation data");

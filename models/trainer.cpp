@@ -17,12 +17,6 @@
 
 namespace gradc {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-}  // namespace
-
 float Schedule::lr_at(float base, int64_t step, int64_t epoch) const {
   switch (kind) {
     case Kind::Constant:

@@ -13,6 +13,9 @@
 
 namespace gradc {
 
+using Clock = std::chrono::steady_clock;
+inline double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
 struct Trainer::Impl {
   std::unique_ptr<Model> model;
   TrainStep ts;

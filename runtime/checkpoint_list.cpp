@@ -7,7 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "runtime/dataset.h"
+#include "runtime/data_error.h"
 #include "runtime/files.h"
 
 namespace gradc {

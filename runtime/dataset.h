@@ -5,14 +5,9 @@
 #include <string>
 #include <vector>
 
-namespace gradc {
+#include "runtime/data_error.h"
 
-// Any malformed data file: the message names the file, the byte offset or line, and what was
-// expected. The CLI maps it to exit status 2.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace gradc {
 
 struct IdxArray {
   std::vector<int64_t> dims;

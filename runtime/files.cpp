@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <random>
 
-#include "runtime/dataset.h"
+#include "runtime/data_error.h"
 
 namespace gradc {
 

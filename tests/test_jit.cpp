@@ -293,6 +293,38 @@ TEST(Jit, CachedCodeTakesInitialWeightsFromTheCallersGraph) {
   }
 }
 
+// Graphs that differ in one attribute value compile twice in one process and compute different
+// values (a key that missed the field would hand the second graph the first one's code).
+TEST(Jit, EveryAttributeThatChangesTheCodeChangesTheCacheKey) {
+  using Build = Tensor (*)(Graph&, Tensor, float);
+  const std::pair<const char*, Build> cases[] = {
+      {"constant", [](Graph& g, Tensor x, float v) { return x * constant(g, v, {}); }},
+      {"dropout rate", [](Graph& g, Tensor x, float v) { return dropout(x, g.input("key", {}, DType::I32), v); }},
+      {"allreduce scale", [](Graph&, Tensor x, float v) { return allreduce(x, v, 0); }},
+      {"leaky_relu alpha", [](Graph&, Tensor x, float v) { return leaky_relu(x * -1.f, v); }},
+      {"elu alpha", [](Graph&, Tensor x, float v) { return elu(x * -1.f, v); }},
+  };
+  for (const auto& [what, build] : cases) {
+    SCOPED_TRACE(what);
+    std::vector<float> out[2];
+    const int before = compile_count();
+    for (int k = 0; k < 2; ++k) {
+      Graph g;
+      Tensor x = g.input("x", {4, 64});
+      g.mark_output(build(g, x, k == 0 ? 0.25f : 0.5f), "y");
+      Program p(g);
+      std::vector<float> xs(256);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] = 0.5f + static_cast<float>(i % 7);
+      p.set_input("x", xs);
+      if (g.find_id("key") >= 0) p.set_input_i32("key", std::vector<int32_t>{3});
+      p.run();
+      out[k] = p.get(g.outputs()[0]);
+    }
+    EXPECT_EQ(compile_count(), before + 2);
+    EXPECT_NE(out[0], out[1]);
+  }
+}
+
 // The GEMM runs on the target's widest FMA registers and no wider: zmm for x86-64-v4, ymm and never
 // a zmm for x86-64-v3 (the AVX2 code must run on CPUs without AVX-512). Compiling needs no
 // AVX-512 on the host, so this runs for both targets everywhere.
