@@ -13,6 +13,10 @@ namespace gradc {
 // Every setting that changes a run's trajectory, as text that round-trips exactly (floats as %.9g).
 std::map<std::string, std::string> recipe_of(const TrainConfig& cfg);
 
+// The training split's identity for the recipe: its size and a checksum of its pixels and labels
+// (another --data, --dataset or split is another run).
+std::string data_fingerprint(const Dataset& train);
+
 // Adds "recipe.<key>" entries for recipe_of(cfg) to a checkpoint's metadata.
 void add_recipe(std::map<std::string, std::string>& metadata, const TrainConfig& cfg);
 

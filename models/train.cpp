@@ -57,6 +57,7 @@ void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
 
 TrainResult train(TrainConfig cfg) {
   const Splits s = load_splits(cfg, cfg.seed);
+  cfg.data_fingerprint = data_fingerprint(s.train);
   if (!cfg.resume_dir.empty() && cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
   const ModelSpec& spec = find_model(cfg.model);
   if (spec.kind != ArchKind::Fixed) cfg.metadata["arch"] = arch_text(cfg.arch, spec.kind);

@@ -26,6 +26,7 @@ struct TrainConfig : FitConfig, DataConfig {
   std::string csv_log;               // also log every point to this CSV file
   std::string resume_dir;            // continue from <dir>/last.safetensors
   bool allow_recipe_change = false;  // resume a checkpoint trained with another recipe (models/resume.h)
+  std::string data_fingerprint;      // set by train(): the training split's checksum, part of the recipe
   bool verbose = true;
   // More callbacks (a report, the user's own), run after the recipe's at every event.
   std::vector<std::shared_ptr<Callback>> callbacks;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (89 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (95 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -178,6 +178,29 @@ resume_kb "metadata 'state.plateau.scale' is '0', expected a number in (0, 1]" s
 resume_kb "metadata 'state.plateau.scale' is 'inf'" state.plateau.scale=inf
 resume_kb "metadata 'state.best_val' is '-inf', expected a number in [0, inf]" state.best_val=-inf
 resume_kb "metadata 'state.plateau.best' is '7', expected a number in [0, 1]" state.plateau.best=7
+# A resume with other callbacks, cadence, engine or data would not continue the run it names.
+resume_flags() {  # resume_flags "needle" flags... : resume rk's checkpoint with other flags
+  local needle=$1
+  shift
+  rm -rf "$tmp/rk3" && mkdir -p "$tmp/rk3" && cp "$tmp/rk/last.safetensors" "$tmp/rk3/"
+  expect "$needle" "$GRADC" train linear "${KB[@]}" --steps 8 --resume "$tmp/rk3" "$@"
+}
+resume_flags "monitor acc -> loss" --monitor loss
+resume_flags "patience 0 -> 3" --patience 3
+resume_flags "early_stop 0 -> 1" --early-stop
+resume_flags "periods 10 -> 4" --periods 4
+resume_flags "engine jit -> reference" --engine reference
+mkdir -p "$tmp/d2/mnist" && cp "${GRADC_DATA:-data}"/mnist/* "$tmp/d2/mnist/"
+python3 - "$tmp/d2/mnist/train-images-idx3-ubyte" <<'PY'
+import sys  # the same files but one grey level lighter in the first 300 images' middle pixel
+with open(sys.argv[1], "r+b") as f:
+    for k in range(300):
+        f.seek(16 + k * 784 + 406)
+        v = f.read(1)[0]
+        f.seek(16 + k * 784 + 406)
+        f.write(bytes([v ^ 1]))
+PY
+resume_flags "data 200 examples, fnv1a" --data "$tmp/d2"
 # Weights that are all NaN: predict names the checkpoint instead of crashing on NaN probabilities.
 python3 - "$tmp/r/last.safetensors" "$tmp/nan.safetensors" <<'PY'
 import struct, sys
