@@ -29,6 +29,17 @@ std::string file_kind(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? kind_of(st.st_mode) : "missing";
 }
 
+void check_output_file(const std::string& path, const std::string& what) {
+  if (path.empty() || path.back() == '/')
+    throw DataError("gradc: " + what + " '" + path + "': names a directory, not a file");
+  const std::string kind = file_kind(path);
+  if (kind != "missing" && kind != "a regular file")
+    throw DataError("gradc: " + what + " " + path + ": is " + kind + ", not a regular file");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && file_kind(parent.string()) != "a directory")
+    throw DataError("gradc: " + what + " " + path + ": directory " + parent.string() + " does not exist");
+}
+
 void make_dirs(const std::string& dir, const std::string& what) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -22,6 +22,11 @@ void make_dirs(const std::string& dir, const std::string& what);
 // or "missing".
 std::string file_kind(const std::string& path);
 
+// An output file the command will write, checked before any work: `path` must be missing or a
+// regular file (a FIFO would block the writer forever, a directory or device is a mistake) in a
+// directory that exists. Throws DataError naming `what` (a flag) and the path.
+void check_output_file(const std::string& path, const std::string& what);
+
 // Writes `content` to `path` atomically and without following links: a new file of a random name
 // beside it (O_CREAT|O_EXCL|O_NOFOLLOW, every write checked), then rename() over `path`, which
 // replaces a symlink there instead of writing through it. Throws DataError naming `path`.

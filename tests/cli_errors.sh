@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (95 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (104 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -89,7 +89,7 @@ expect "t10k-images-idx3-ubyte: examples are 1x1000 = 1000 values, but model 'li
 expect "gradc: -o /proc/x.svg: cannot write" "$GRADC" dot linear -o /proc/x.svg
 expect "--checkpoint-dir /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --checkpoint-dir /proc/nope
 expect "--report /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --report /proc/nope
-expect "--plot /proc/nope: cannot create directory" "$GRADC" predict --checkpoint "$tmp/lck/final.safetensors" \
+expect "--plot /proc/nope/p.png: directory /proc/nope does not exist" "$GRADC" predict --checkpoint "$tmp/lck/final.safetensors" \
   --image 0 --plot /proc/nope/p.png
 expect "--dataset 'csv:' names no file" "$GRADC" train dnn --dataset csv: --steps 1
 expect "lck/final.safetensors: tensor 'logits/W' has shape [784,10], the model needs [100,10]" "$GRADC" eval \
@@ -211,6 +211,19 @@ open(sys.argv[2], "wb").write(raw[:8 + n] + struct.pack("<I", 0x7FC00000) * (dat
 PY
 expect "the model's output for this image is not finite" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0
 expect "--mpi-worker is internal" "$GRADC" bench dnn --mpi-worker
+# Output paths checked before any work: a FIFO would block the writer forever; a directory, a
+# trailing slash or a missing directory fails only after training otherwise.
+mkfifo "$tmp/out.fifo"
+expect "--csv-log $tmp/out.fifo: is a FIFO, not a regular file" "$GRADC" train dnn --steps 1 --csv-log "$tmp/out.fifo"
+expect "directory $tmp/nowhere does not exist" "$GRADC" train dnn --steps 1 --csv-log "$tmp/nowhere/m.csv"
+expect "-o $tmp/out.fifo: is a FIFO" "$GRADC" dot dnn -o "$tmp/out.fifo"
+expect "--dump-ir $tmp/out.fifo: is a FIFO" "$GRADC" compile linear --dump-ir "$tmp/out.fifo"
+expect "--plot '$tmp/': names a directory" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0 --plot "$tmp/"
+expect "--plot $tmp: is a directory" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0 --plot "$tmp"
+expect "directory $tmp/nowhere does not exist" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0 --plot "$tmp/nowhere/p.png"
+# A float flag that a float cannot hold: --lr 1e-50 trained with a learning rate of 0.
+expect "'1e-50' is below the smallest normal float" "$GRADC" train dnn --steps 1 --lr 1e-50
+expect "'1e-50' is below the smallest normal float" "$GRADC" train dnn --steps 1 --decay-rate 1e-50 --schedule exponential
 # More memory than the machine has: one line naming the largest tensor, before any allocation.
 expect "of tensors, more than this machine's" "$GRADC" train dnn --batch 1000000000 --steps 1
 expect "parameter 'dense2/W' [1048576,1048576]" "$GRADC" train mlp --hidden 1048576,1048576 --steps 1

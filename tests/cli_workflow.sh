@@ -59,6 +59,7 @@ done
 # written as that file, and the command does not run.
 evil="$tmp/a';touch $tmp/pwned;'b"
 mkdir -p "$evil"
+mkdir -p "$(dirname "$evil/p'\"\$(touch $tmp/pwned2).png")"  # the name holds a '/': --plot needs its folder
 "$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 --plot "$evil/p'\"\$(touch $tmp/pwned2).png" >/dev/null
 test -s "$evil/p'\"\$(touch $tmp/pwned2).png" || { echo "predict --plot did not write the quoted path"; exit 1; }
 [[ ! -e "$tmp/pwned" && ! -e "$tmp/pwned2" ]] || { echo "a path reached a shell"; exit 1; }

@@ -80,6 +80,8 @@ void add_compile(CLI::App& app) {
     OptimizerConfig step_opt;
     step_opt.ranks = o->ranks;
     StepGraph s = make_step_graph(o->model, local_batch(batch, o->ranks), step_opt, &arch);
+    if (!o->ir.empty()) check_output_file(o->ir, "--dump-ir");
+    if (!o->assembly.empty()) check_output_file(o->assembly, "--dump-asm");
     CompileOptions opt = o->flags.options();
     if (!o->dump_after.empty()) dump_passes(s.model->g, opt, o->dump_after, o->dump_dir);
     opt.keep_ir = !o->ir.empty();
@@ -120,8 +122,7 @@ void add_compile(CLI::App& app) {
                   static_cast<long long>(batch + r), p2->compile_ms, p2->emit_ms, p2->opt_ms, p2->codegen_ms);
     }
     auto write = [](const std::string& path, const std::string& text) {
-      std::ofstream f(path);
-      if (!(f << text)) throw UsageError("gradc: cannot write " + path);
+      write_file(path, text);
       std::printf("wrote %s (%zu bytes)\n", path.c_str(), text.size());
     };
     if (!o->ir.empty()) write(o->ir, p->ir);

@@ -4,6 +4,7 @@
 #include "compiler/view.h"
 #include "models/models.h"
 #include "models/train.h"
+#include "runtime/files.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/step_graph.h"
@@ -36,6 +37,7 @@ void add_dot(CLI::App& app) {
   add_ranks_flag(cmd, o->ranks);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->callback([o] {
+    check_output_file(o->out, "-o");
     const Arch arch = o->arch.resolve(o->model);
     ModelOptions mo;
     mo.batch = o->batch ? o->batch : find_model(o->model).default_batch;

@@ -231,6 +231,7 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--plot", o->plot, "Write a PNG of the 28×28 input and its probability bars");
   cmd->callback([o] {
+    if (!o->plot.empty()) check_output_file(o->plot, "--plot");
     if (!o->image && o->png.empty()) throw CLI::RequiredError("--image or --png");
     Checkpoint c = load_checkpoint(o->checkpoint);
     const std::string m = model_of(c, o->checkpoint, o->model);

@@ -6,6 +6,7 @@
 #include "models/models.h"
 #include "models/train.h"
 #include "runtime/comm.h"
+#include "runtime/files.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -161,6 +162,7 @@ void add_train(CLI::App& app) {
     set_if(f->patience, c.patience);
     set_if(f->plateau, c.plateau_factor);
     c.csv_log = f->csv_log;
+    if (!c.csv_log.empty()) check_output_file(c.csv_log, "--csv-log");  // before the first step, not after
     set_if(f->batch, c.batch);
     if (!f->loss_reduction.empty()) c.sum_loss = f->loss_reduction == "sum";
     if (f->steps) c.steps = *f->steps, c.epochs = 0;

@@ -32,6 +32,8 @@ CLI::Validator finite_float(double lo, double hi, Bound low) {
         if (!std::isfinite(v) || errno == ERANGE || std::fabs(v) > FLT_MAX)
           return "'" + text + "' is not a finite float";
         if (v < lo || v > hi || (low == Bound::Open && v == lo)) return "'" + text + "' is outside " + range;
+        // As a float it would round to 0 or lose its precision (--lr 1e-50 trained with lr 0).
+        if (v != 0 && std::fabs(v) < FLT_MIN) return "'" + text + "' is below the smallest normal float, 1.2e-38";
         return "";
       },
       "FLOAT in " + range);
