@@ -9,13 +9,13 @@ namespace gradc {
 
 Plan make_plan(const Graph& g, const PlanOptions& opt) {
   PlanState st(g, opt);
-  plan_liveness(st);
-  plan_elementwise_fusion(st);
-  plan_loss_gradient_merge(st);
-  plan_kernels_and_buffers(st);
-  plan_in_place_updates(st);
-  plan_buffer_offsets(st);
-  plan_barriers(st);
+  st.liveness();
+  st.elementwise_fusion();
+  st.loss_gradient_merge();
+  st.kernels_and_buffers();
+  st.in_place_updates();
+  st.buffer_offsets();
+  st.barriers();
   return std::move(st.p);
 }
 

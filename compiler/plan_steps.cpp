@@ -1,4 +1,4 @@
-// make_plan's steps, each a function over one PlanState (compiler/plan_steps.h), in order.
+// make_plan's steps, each a member of one PlanState (compiler/plan_steps.h), in order.
 #include "compiler/plan_steps.h"
 
 #include <algorithm>
@@ -40,13 +40,7 @@ PlanState::PlanState(const Graph& graph, const PlanOptions& o) : g(graph), opt(o
 }
 
 // Which nodes run (needed by outputs and updates; sources always), which persist, their uses.
-void plan_liveness(PlanState& st) {
-  const Graph& g = st.g;
-  const size_t N = st.N;
-  auto& live = st.live;
-  auto& pinned = st.pinned;
-  auto& uses = st.uses;
-  auto& consumer = st.consumer;
+void PlanState::liveness() {
   for (int o : g.outputs()) live[static_cast<size_t>(o)] = pinned[static_cast<size_t>(o)] = 1;
   for (const Graph::Update& u : g.updates()) {
     live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
@@ -65,14 +59,7 @@ void plan_liveness(PlanState& st) {
       for (int i : n.in) ++uses[static_cast<size_t>(i)], consumer[static_cast<size_t>(i)] = n.id;
 }
 
-void plan_elementwise_fusion(PlanState& st) {
-  const Graph& g = st.g;
-  const PlanOptions& opt = st.opt;
-  auto& live = st.live;
-  auto& pinned = st.pinned;
-  auto& uses = st.uses;
-  auto& consumer = st.consumer;
-  auto& inlined = st.inlined;
+void PlanState::elementwise_fusion() {
   // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
   // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised.
   if (opt.fuse_elementwise)
@@ -85,12 +72,7 @@ void plan_elementwise_fusion(PlanState& st) {
     }
 }
 
-void plan_loss_gradient_merge(PlanState& st) {
-  const Graph& g = st.g;
-  const PlanOptions& opt = st.opt;
-  auto& live = st.live;
-  auto& xent_into = st.xent_into;
-  auto& absorbed = st.absorbed;
+void PlanState::loss_gradient_merge() {
   // softmax_xent's loss comes out of the softmax_xent_grad kernel over the same logits and labels,
   // placed at the loss's position when the gradient's inputs are ready by then.
   if (opt.fuse_elementwise)
@@ -107,14 +89,7 @@ void plan_loss_gradient_merge(PlanState& st) {
     if (into >= 0) absorbed[static_cast<size_t>(into)] = 1;
 }
 
-void plan_kernels_and_buffers(PlanState& st) {
-  const Graph& g = st.g;
-  Plan& p = st.p;
-  const size_t N = st.N;
-  auto& live = st.live;
-  auto& inlined = st.inlined;
-  auto& xent_into = st.xent_into;
-  auto& absorbed = st.absorbed;
+void PlanState::kernels_and_buffers() {
   // Buffers (offsets assigned below) and kernels in execution order.
   p.node_buffer.assign(N, -1);
   for (const Node& n : g.nodes()) {
@@ -158,12 +133,7 @@ void plan_kernels_and_buffers(PlanState& st) {
   }
 }
 
-void plan_in_place_updates(PlanState& st) {
-  const Graph& g = st.g;
-  const PlanOptions& opt = st.opt;
-  Plan& p = st.p;
-  const size_t N = st.N;
-  auto& live = st.live;
+void PlanState::in_place_updates() {
   // Parameter updates. The new value is computed straight into the parameter's buffer when that is
   // safe: its kernel is elementwise (reads and writes element i only) and no later kernel reads the
   // old parameter (later readers of the new value then find it in the parameter's buffer).
@@ -201,13 +171,7 @@ void plan_in_place_updates(PlanState& st) {
   }
 }
 
-void plan_buffer_offsets(PlanState& st) {
-  const Graph& g = st.g;
-  const PlanOptions& opt = st.opt;
-  Plan& p = st.p;
-  auto& pinned = st.pinned;
-  auto& last_use = st.last_use;
-  auto& first_def = st.first_def;
+void PlanState::buffer_offsets() {
   // Liveness: last kernel reading each buffer (reshapes read through their alias).
   last_use.assign(p.buffers.size(), 0);
   first_def.assign(p.buffers.size(), SIZE_MAX);
@@ -279,9 +243,7 @@ void plan_buffer_offsets(PlanState& st) {
   }
 }
 
-void plan_barriers(PlanState& st) {
-  const Graph& g = st.g;
-  Plan& p = st.p;
+void PlanState::barriers() {
   // Barrier elision: a kernel needs a barrier before it only if its reads or writes overlap (in
   // arena bytes, so reused buffers count) the writes of a kernel since the last barrier, or its
   // writes overlap their reads.

@@ -1,12 +1,12 @@
-// make_plan's named steps (compiler/plan.cpp runs them in this order), each over one PlanState so
-// each can be run and tested alone:
-//   plan_liveness             which nodes run, which persist (outputs, updates, sources), their uses
-//   plan_elementwise_fusion   single-use elementwise producers inlined into their consumer's loop
-//   plan_loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
-//   plan_kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
-//   plan_in_place_updates     parameter updates written straight into the parameter when safe
-//   plan_buffer_offsets       liveness in kernel order and first-fit reuse of the arena
-//   plan_barriers             a thread barrier only before kernels whose memory overlaps
+// make_plan's named steps (compiler/plan.cpp runs them in this order), each a member of one
+// PlanState, so each can be run and tested alone:
+//   liveness             which nodes run, which persist (outputs, updates, sources), their uses
+//   elementwise_fusion   single-use elementwise producers inlined into their consumer's loop
+//   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
+//   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
+//   in_place_updates     parameter updates written straight into the parameter when safe
+//   buffer_offsets       liveness in kernel order and first-fit reuse of the arena
+//   barriers             a thread barrier only before kernels whose memory overlaps
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,18 +27,18 @@ struct PlanState {
   std::vector<int> xent_into;               // softmax_xent -> the softmax_xent_grad computing it
   std::vector<char> absorbed;               // grads whose kernel moved to their loss's position
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
+
+  void liveness();
+  void elementwise_fusion();
+  void loss_gradient_merge();
+  void kernels_and_buffers();
+  void in_place_updates();
+  void buffer_offsets();
+  void barriers();
 };
 
 // Ops whose kernel reads and writes element i only (dropout included): what the plan may inline
 // and update in place.
 bool is_elementwise_kernel(const Node& n);
-
-void plan_liveness(PlanState& st);
-void plan_elementwise_fusion(PlanState& st);
-void plan_loss_gradient_merge(PlanState& st);
-void plan_kernels_and_buffers(PlanState& st);
-void plan_in_place_updates(PlanState& st);
-void plan_buffer_offsets(PlanState& st);
-void plan_barriers(PlanState& st);
 
 }  // namespace gradc
