@@ -144,12 +144,9 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
-  PipelineOptions po;
-  po.verify = verify_by_default();
-  PassResult opt_graph = pipeline.run(g, target, po, &prog->pass_log);
+  PassResult opt_graph = pipeline.run(g, target, {}, &prog->pass_log);
   prog->graph = std::move(opt_graph.g);
   prog->node_map = std::move(opt_graph.map);
-  for (const PassRun& r : prog->pass_log) prog->passes.push_back(r.name);
   PlanOptions plan_opt;
   plan_opt.fuse_elementwise = opt.fuse;
   plan_opt.plan_memory = opt.plan_memory;

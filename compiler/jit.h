@@ -22,10 +22,9 @@ namespace gradc {
 using KernelFn = void (*)(char** bufs, int64_t lo, int64_t hi, float* scratch);
 
 struct CompiledProgram {
-  Graph graph;                      // the graph after the passes; plan and kernels refer to its ids
-  std::vector<int> node_map;        // original node id -> id in `graph` (-1: optimised away)
-  std::vector<std::string> passes;  // the passes that ran, in order (fixed-point groups unrolled)
-  std::vector<PassRun> pass_log;    // each pass's time, change and node count
+  Graph graph;                    // the graph after the passes; plan and kernels refer to its ids
+  std::vector<int> node_map;      // original node id -> id in `graph` (-1: optimised away)
+  std::vector<PassRun> pass_log;  // the passes that ran, in order (fixed-point groups unrolled)
   Plan plan;
   std::vector<KernelFn> fns;                       // parallel to plan.kernels
   uint64_t hash = 0;                               // key_hash(key)

@@ -19,8 +19,9 @@ PassResult compose(PassResult a, PassResult b) {
   return {std::move(b.g), std::move(a.map)};
 }
 
-// One pass on `cur` (composed into it), verified, logged; true when it changed the graph.
-bool run_one(const std::string& name, PassResult& cur, const Target& t, const PipelineOptions& o,
+// One pass on `cur` (composed into it), verified, logged; true when it changed the graph, i.e. its
+// code key differs from `cur_key` (cur's, carried from the previous pass so each graph is keyed once).
+bool run_one(const std::string& name, PassResult& cur, std::string& cur_key, const Target& t, const PipelineOptions& o,
              std::vector<PassRun>& log) {
   const auto t0 = std::chrono::steady_clock::now();
   PassResult next = find_pass(name).run(cur.g, t);
@@ -30,7 +31,9 @@ bool run_one(const std::string& name, PassResult& cur, const Target& t, const Pi
     verify_graph(next.g, "after pass " + name);
     verify_rewrite(cur.g, next, "after pass " + name);
   }
-  r.changed = next.g.size() != cur.g.size() || code_key(next.g) != code_key(cur.g);
+  std::string next_key = code_key(next.g);
+  r.changed = next_key != cur_key;
+  cur_key = std::move(next_key);
   cur = compose(std::move(cur), std::move(next));
   log.push_back(r);
   if (o.after_pass) o.after_pass(r, static_cast<int>(log.size()) - 1, cur.g);
@@ -90,11 +93,12 @@ PassResult PassPipeline::run(const Graph& g, const Target& t, const PipelineOpti
   if (o.verify) verify_graph(g, "on the pipeline's input");
   PassResult cur{g, {}};
   for (size_t i = 0; i < g.size(); ++i) cur.map.push_back(static_cast<int>(i));
+  std::string cur_key = code_key(g);
   for (const Step& st : steps_) {
     for (int round = 0; round < st.max_rounds; ++round) {
       bool changed = false;
       for (const std::string& p : st.passes) {
-        changed |= run_one(p, cur, t, o, runs);
+        changed |= run_one(p, cur, cur_key, t, o, runs);
         if (p == o.stop_after) return cur;
       }
       if (!changed) break;
@@ -124,9 +128,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
 PassResult run_passes(const Graph& g, const std::vector<std::string>& passes, const Target* target) {
   CompileOptions o;
   o.passes = passes;
-  PipelineOptions po;
-  po.verify = verify_by_default();
-  return pipeline_for(o).run(g, target ? *target : default_target(), po);
+  return pipeline_for(o).run(g, target ? *target : default_target());
 }
 
 }  // namespace gradc

@@ -20,15 +20,15 @@ struct PassRun {
   size_t nodes = 0;      // after the pass
 };
 
+// On unless GRADC_VERIFY=0: it costs about a millisecond per compile (README: pipeline).
+bool verify_by_default();
+
 struct PipelineOptions {
-  bool verify = true;      // the verifier after every pass (see verify_by_default)
-  std::string stop_after;  // stop right after the first run of this pass ("" = run everything)
+  bool verify = verify_by_default();  // the verifier after every pass
+  std::string stop_after;             // stop right after the first run of this pass ("" = run everything)
   // Called after every pass with its position (0, 1, ...), e.g. to dump the graph.
   std::function<void(const PassRun&, int index, const Graph&)> after_pass;
 };
-
-// On unless GRADC_VERIFY=0: it costs about a millisecond per compile (README: pipeline).
-bool verify_by_default();
 
 class PassPipeline {
  public:

@@ -36,7 +36,6 @@ CompilerView view_after(const Graph& g, const CompileOptions& opt, const std::st
     throw std::invalid_argument("gradc: pass '" + after + "' is not in the pipeline (" + pipeline.describe() + ")");
   }
   PipelineOptions po;
-  po.verify = verify_by_default();
   po.stop_after = all ? "" : after;
   std::vector<PassRun> log;
   CompilerView v;

@@ -122,9 +122,10 @@ TEST(Pipeline, CompileRunsTheSamePipelineAsTheView) {
   auto m = build_model("linear", {.batch = 7});
   add_optimizer(m->loss, {});
   const auto code = compile(m->g);
-  ASSERT_EQ(code->passes.size(), code->pass_log.size());
+  std::vector<std::string> compiled;
+  for (const PassRun& r : code->pass_log) compiled.push_back(r.name);
   const CompilerView v = view_after(m->g, {}, "fuse");
-  EXPECT_EQ(v.passes, code->passes);
+  EXPECT_EQ(v.passes, compiled);
   EXPECT_EQ(v.g.size(), code->graph.size());
 }
 

@@ -24,7 +24,6 @@ void dump_passes(const Graph& g, const CompileOptions& opt, const std::string& a
   make_dirs(dir, "--dump-dir");
   int written = 0;
   PipelineOptions po;
-  po.verify = verify_by_default();
   po.after_pass = [&](const PassRun& r, int index, const Graph& cur) {
     if (after != "all" && r.name != after) return;
     const std::string base = dir + "/" + (index < 10 ? "0" : "") + std::to_string(index) + "-" + r.name;
