@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -12,6 +11,7 @@
 #include "models/metadata.h"
 #include "models/params.h"
 #include "models/trainer_impl.h"
+#include "runtime/checksum.h"
 #include "runtime/files.h"
 #include "runtime/threads.h"
 
@@ -140,13 +140,9 @@ Trainer::RunningSums Trainer::global_running() {
 }
 
 uint64_t Trainer::check_ranks_agree(const std::string& when) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over every parameter and optimizer state value
-  for (const NamedTensor& t : state())
-    for (float v : t.data) {
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      h = (h ^ bits) * 1099511628211ULL;
-    }
+  Fnv1a sum;  // over every parameter and optimizer state value
+  for (const NamedTensor& t : state()) sum.add(t.data);
+  const uint64_t h = sum.value();
   if (ranks() == 1) return h;
   uint64_t lo = 0, hi = 0;
   impl_->comm->min_max(h, &lo, &hi);

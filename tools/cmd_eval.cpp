@@ -6,13 +6,13 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <string_view>
 #include <thread>
 
 #include "models/models.h"
 #include "models/params.h"
 #include "models/train.h"
 #include "runtime/checkpoint.h"
+#include "runtime/checksum.h"
 #include "runtime/files.h"
 #include "tools/commands.h"
 #include "tools/digit_image.h"
@@ -62,13 +62,12 @@ void eval_one(const Checkpoint& c, const std::string& path, const Dataset& d, co
 // FNV-1a of the weights a checkpoint is evaluated with: last, ckpt-N (weights + optimizer state)
 // and final (weights alone) written at one step evaluate the same weights.
 uint64_t weights_hash(const Checkpoint& c, bool raw) {
-  uint64_t h = 0xcbf29ce484222325ULL;
+  Fnv1a sum;
   for (const NamedTensor& t : eval_weights(c.tensors, !raw, nullptr)) {
-    for (const unsigned char b : t.name) h = (h ^ b) * 0x100000001b3ULL;
-    for (const unsigned char b : std::string_view(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4))
-      h = (h ^ b) * 0x100000001b3ULL;
+    sum.add(t.name);
+    sum.add(t.data);
   }
-  return h;
+  return sum.value();
 }
 
 // Watches a checkpoint directory that a training run writes and prunes (--keep-last) at the same
