@@ -38,8 +38,10 @@ class Bytes {
   std::string s_;
 };
 
-void write_attrs(Bytes& b, const Node& n) {
-  // A parameter's init, scale and seed only give its initial values, which are data, not code.
+// One node: op, dtype, role, shape, inputs `in` and every attribute. A parameter's init, scale and
+// seed only give its initial values, which are data, not code.
+void write_node(Bytes& b, const Node& n, const std::vector<int>& in) {
+  b << n.op << n.dtype << n.role << n.shape << in;
   const bool init_only = n.op == Op::Parameter;
   for_each_attr(n.a, [&](std::string_view name, const auto& field) {
     if (init_only && (name == "init" || name == "value" || name == "seed")) return;
@@ -50,18 +52,14 @@ void write_attrs(Bytes& b, const Node& n) {
 
 std::string node_key(const Node& n, const std::vector<int>& in) {
   Bytes b;
-  b << n.op << n.dtype << n.role << n.shape << in;
-  write_attrs(b, n);
+  write_node(b, n, in);
   return b.take();
 }
 
 std::string code_key(const Graph& g) {
   Bytes b;
   b << g.size();
-  for (const Node& n : g.nodes()) {
-    b << n.op << n.dtype << n.role << n.shape << n.in;
-    write_attrs(b, n);
-  }
+  for (const Node& n : g.nodes()) write_node(b, n, n.in);
   b << g.outputs();
   b << g.updates().size();
   for (const Graph::Update& u : g.updates()) b << u.param << u.value;

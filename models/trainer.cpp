@@ -185,7 +185,10 @@ void Trainer::checkpoint(double val_loss) {
 }
 
 void Trainer::resume(const Checkpoint& c, const std::string& path) {
-  std::error_code ec;
+  std::filesystem::path from = std::filesystem::path(path).parent_path();
+  if (from.empty()) from = ".";
+  std::error_code ec;  // a checkpoint_dir that does not exist yet is not where it came from
+  impl_->resumed_in_place = !cfg_.checkpoint_dir.empty() && std::filesystem::equivalent(from, cfg_.checkpoint_dir, ec);
   impl_->resumed_in_place =
       !cfg_.checkpoint_dir.empty() && std::filesystem::equivalent(std::filesystem::path(path).parent_path().empty()
                                                                       ? std::filesystem::path(".")

@@ -83,16 +83,14 @@ class Watcher {
     for (const std::string& path : changed_files()) {
       try {
         Checkpoint c = load_checkpoint(path);
-        found.push_back({path, std::move(c)});
+        const int64_t step = numeric_step(c);
+        found.push_back({step, path, std::move(c)});
       } catch (const std::exception& err) {
-        if (file_kind(path) == "missing") continue;  // pruned or replaced since the listing
-        std::string why = err.what();                // a FIFO, a directory, a corrupt file
-        if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
-        std::fprintf(stderr, "gradc: skipping %s: %s\n", path.c_str(), why.c_str());
+        if (file_kind(path) != "missing") skip(path, err);  // a missing one was pruned since the listing
       }
     }
     std::sort(found.begin(), found.end(),
-              [](const Found& a, const Found& b) { return std::pair(a.step(), a.path) < std::pair(b.step(), b.path); });
+              [](const Found& a, const Found& b) { return std::pair(a.step, a.path) < std::pair(b.step, b.path); });
     for (const Found& f : found) evaluate(f);
     std::fflush(stdout);
     return !found.empty();
@@ -100,13 +98,14 @@ class Watcher {
 
  private:
   struct Found {
+    int64_t step;  // for the order; -1 when the metadata has none
     std::string path;
     Checkpoint c;
-    int64_t step() const {
-      const std::string s = step_of(c);
-      return s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18 ? -1 : std::stoll(s);
-    }
   };
+  static int64_t numeric_step(const Checkpoint& c) {
+    const std::string s = step_of(c);
+    return s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18 ? -1 : std::stoll(s);
+  }
 
   // Paths whose modification time is new since the last poll; entries that vanish are passed over.
   std::vector<std::string> changed_files() {
@@ -132,10 +131,15 @@ class Watcher {
       if (!evaluated_.insert(key).second) return;  // the same weights at the same step under another name
       eval_one(f.c, f.path, d_, o_);
     } catch (const std::exception& err) {  // no or unknown model, weights of another shape
-      std::string why = err.what();
-      if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
-      std::fprintf(stderr, "gradc: skipping %s: %s\n", f.path.c_str(), why.c_str());
+      skip(f.path, err);
     }
+  }
+
+  // A bad entry (a FIFO, a directory, a corrupt file, no model) is said and passed over.
+  static void skip(const std::string& path, const std::exception& err) {
+    std::string why = err.what();
+    if (why.rfind("gradc: ", 0) == 0) why.erase(0, 7);
+    std::fprintf(stderr, "gradc: skipping %s: %s\n", path.c_str(), why.c_str());
   }
 
   std::string dir_;
