@@ -12,19 +12,29 @@
 
 namespace gradc {
 
-namespace {
-using Ins = std::vector<const Value*>;
+template <class T>
+using Ins = std::vector<const BasicValue<T>*>;
 
-template <class F>
-void map1(const Ins& in, Value& out, F f) {
+// Every op's kernel, declared for every op of the table: ref_kernel names them in a table whose
+// map-op rows are never instantiated (map ops run their Def through ref_map instead).
+#define GRADC_DECL_REF(E, name, arity, kind, diff) \
+  template <class T>                               \
+  void ref_##E(const Node& n, const Ins<T>& in, BasicValue<T>& out);
+GRADC_OPS(GRADC_DECL_REF)
+#undef GRADC_DECL_REF
+
+namespace {
+
+template <class T, class F>
+void map1(const Ins<T>& in, BasicValue<T>& out, F f) {
   const auto& x = in[0]->f;
   for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = f(x[i]);
 }
 
 // Broadcasting binary map: an operand whose shape is a suffix of the output's repeats with period
 // numel(operand), so index i reads element i % numel.
-template <class F>
-void map2(const Ins& in, Value& out, F f) {
+template <class T, class F>
+void map2(const Ins<T>& in, BasicValue<T>& out, F f) {
   const auto& a = in[0]->f;
   const auto& b = in[1]->f;
   for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = f(a[i % a.size()], b[i % b.size()]);
@@ -48,12 +58,13 @@ Split split(const Shape& s, int axis) {
   return r;
 }
 
-void reduce_sum(const Node& n, const Ins& in, Value& out, bool mean) {
-  const Value& x = *in[0];
+template <class T>
+void reduce_sum(const Node& n, const Ins<T>& in, BasicValue<T>& out, bool mean) {
+  const BasicValue<T>& x = *in[0];
   if (n.a.axis == -1) {
     double acc = 0;
-    for (float v : x.f) acc += v;
-    out.f[0] = static_cast<float>(mean ? acc / static_cast<double>(x.f.size()) : acc);
+    for (T v : x.f) acc += v;
+    out.f[0] = static_cast<T>(mean ? acc / static_cast<double>(x.f.size()) : acc);
     return;
   }
   Split s = split(x.shape, n.a.axis);
@@ -61,16 +72,17 @@ void reduce_sum(const Node& n, const Ins& in, Value& out, bool mean) {
     for (size_t j = 0; j < s.inner; ++j) {
       double acc = 0;
       for (size_t k = 0; k < s.n; ++k) acc += x.f[(o * s.n + k) * s.inner + j];
-      out.f[o * s.inner + j] = static_cast<float>(mean ? acc / static_cast<double>(s.n) : acc);
+      out.f[o * s.inner + j] = static_cast<T>(mean ? acc / static_cast<double>(s.n) : acc);
     }
 }
 
-float logsumexp_row(const float* x, size_t c) {
-  float m = -INFINITY;
+template <class T>
+T logsumexp_row(const T* x, size_t c) {
+  T m = -INFINITY;
   for (size_t j = 0; j < c; ++j) m = std::max(m, x[j]);
   double s = 0;
   for (size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j] - m));
-  return m + static_cast<float>(std::log(s));
+  return m + static_cast<T>(std::log(s));
 }
 
 void check_label(int32_t y, int64_t c, const Node& n) {
@@ -108,17 +120,22 @@ void conv_for_each(const ConvGeo& g, F f) {
 }  // namespace
 
 // Sources are filled by the interpreter itself.
-void ref_Input(const Node&, const Ins&, Value&) {}
-void ref_Parameter(const Node&, const Ins&, Value&) {}
-void ref_Constant(const Node& n, const Ins&, Value& out) {
+template <class T>
+void ref_Input(const Node&, const Ins<T>&, BasicValue<T>&) {}
+template <class T>
+void ref_Parameter(const Node&, const Ins<T>&, BasicValue<T>&) {}
+template <class T>
+void ref_Constant(const Node& n, const Ins<T>&, BasicValue<T>& out) {
   if (n.a.data.empty())
-    std::fill(out.f.begin(), out.f.end(), n.a.value);
+    std::fill(out.f.begin(), out.f.end(), static_cast<T>(n.a.value));
   else
-    out.f = n.a.data;
+    out.f.assign(n.a.data.begin(), n.a.data.end());
 }
 
 // C = op(A)·op(B), optionally with A or B masked by (mask > 0) elementwise, then + bias, ReLU.
-static void gemm_ref(const Node& n, const Value& a, const Value& b, const Value* mask, const Value* bias, Value& out) {
+template <class T>
+static void gemm_ref(const Node& n, const BasicValue<T>& a, const BasicValue<T>& b, const BasicValue<T>* mask,
+                     const BasicValue<T>* bias, BasicValue<T>& out) {
   const size_t M = static_cast<size_t>(out.shape[0]), N = static_cast<size_t>(out.shape[1]);
   const size_t K = static_cast<size_t>(n.a.ta ? a.shape[0] : a.shape[1]);
   const size_t lda = static_cast<size_t>(a.shape[1]), ldb = static_cast<size_t>(b.shape[1]);
@@ -127,52 +144,69 @@ static void gemm_ref(const Node& n, const Value& a, const Value& b, const Value*
       double acc = 0;
       for (size_t k = 0; k < K; ++k) {
         const size_t ai = n.a.ta ? k * lda + i : i * lda + k, bi = n.a.tb ? j * ldb + k : k * ldb + j;
-        float av = a.f[ai], bv = b.f[bi];
-        if (mask && n.a.mask == 1 && !(mask->f[ai] > 0.f)) av = 0.f;
-        if (mask && n.a.mask == 2 && !(mask->f[bi] > 0.f)) bv = 0.f;
+        T av = a.f[ai], bv = b.f[bi];
+        if (mask && n.a.mask == 1 && !(mask->f[ai] > T(0))) av = T(0);
+        if (mask && n.a.mask == 2 && !(mask->f[bi] > T(0))) bv = T(0);
         acc += static_cast<double>(av) * bv;
       }
-      float v = static_cast<float>(acc);
+      T v = static_cast<T>(acc);
       if (bias) v += bias->f[j];
-      if (n.a.relu && !(v > 0.f)) v = 0.f;
+      if (n.a.relu && !(v > T(0))) v = T(0);
       out.f[i * N + j] = v;
     }
 }
 
-void ref_MatMul(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, nullptr, out); }
-void ref_Dense(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], nullptr, in[2], out); }
-void ref_MatMulMask(const Node& n, const Ins& in, Value& out) { gemm_ref(n, *in[0], *in[1], in[2], nullptr, out); }
-
-// Every elementwise map through its one definition (autodiff/elementwise.h), in float.
-template <Op op>
-void ref_map(const Node& n, const Ins& in, Value& out) {
-  const ScalarMath<float> m;
-  if (in.size() == 1)
-    map1(in, out, [&](float x) { return Def<op>::apply(m, x, 0.f, n.a); });
-  else
-    map2(in, out, [&](float x, float y) { return Def<op>::apply(m, x, y, n.a); });
+template <class T>
+void ref_MatMul(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  gemm_ref<T>(n, *in[0], *in[1], nullptr, nullptr, out);
+}
+template <class T>
+void ref_Dense(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  gemm_ref<T>(n, *in[0], *in[1], nullptr, in[2], out);
+}
+template <class T>
+void ref_MatMulMask(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  gemm_ref<T>(n, *in[0], *in[1], in[2], nullptr, out);
 }
 
-void ref_Dropout(const Node& n, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+// Every elementwise map through its one definition (autodiff/elementwise.h), in T.
+template <class T, Op op>
+void ref_map(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const ScalarMath<T> m;
+  if (in.size() == 1)
+    map1(in, out, [&](T x) { return Def<op>::apply(m, x, T(0), n.a); });
+  else
+    map2(in, out, [&](T x, T y) { return Def<op>::apply(m, x, y, n.a); });
+}
+
+template <class T>
+void ref_Dropout(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   if (!n.a.training || n.a.value == 0.f) {
     out.f = x.f;
     return;
   }
   const auto key = static_cast<uint32_t>(in[1]->i[0]);
   const uint32_t thr = dropout_threshold(n.a.value);
-  const float scale = 1.f / (1.f - n.a.value);
+  const T scale = T(1) / (T(1) - static_cast<T>(n.a.value));
   for (size_t i = 0; i < x.f.size(); ++i)
     out.f[i] = dropout_keep(key, static_cast<uint32_t>(i + static_cast<size_t>(n.a.slice) * x.f.size()), thr)
                    ? x.f[i] * scale
-                   : 0.f;
+                   : T(0);
 }
 
-void ref_Sum(const Node& n, const Ins& in, Value& out) { reduce_sum(n, in, out, false); }
-void ref_Mean(const Node& n, const Ins& in, Value& out) { reduce_sum(n, in, out, true); }
+template <class T>
+void ref_Sum(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  reduce_sum(n, in, out, false);
+}
+template <class T>
+void ref_Mean(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  reduce_sum(n, in, out, true);
+}
 
-void ref_Broadcast(const Node& n, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_Broadcast(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   if (n.a.axis == -1) {
     std::fill(out.f.begin(), out.f.end(), x.f[0]);
     return;
@@ -183,48 +217,54 @@ void ref_Broadcast(const Node& n, const Ins& in, Value& out) {
       for (size_t j = 0; j < s.inner; ++j) out.f[(o * s.n + k) * s.inner + j] = x.f[o * s.inner + j];
 }
 
-void ref_Reshape(const Node&, const Ins& in, Value& out) {
+template <class T>
+void ref_Reshape(const Node&, const Ins<T>& in, BasicValue<T>& out) {
   out.f = in[0]->f;
   out.i = in[0]->i;
 }
 
-void ref_Transpose(const Node&, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_Transpose(const Node&, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   const auto R = static_cast<size_t>(x.shape[0]), C = static_cast<size_t>(x.shape[1]);
   for (size_t r = 0; r < R; ++r)
     for (size_t c = 0; c < C; ++c) out.f[c * R + r] = x.f[r * C + c];
 }
 
-void ref_Softmax(const Node&, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_Softmax(const Node&, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   const auto C = static_cast<size_t>(x.shape.cols()), R = static_cast<size_t>(x.shape.rows());
   for (size_t r = 0; r < R; ++r) {
-    const float lse = logsumexp_row(&x.f[r * C], C);
+    const T lse = logsumexp_row(&x.f[r * C], C);
     for (size_t j = 0; j < C; ++j) out.f[r * C + j] = std::exp(x.f[r * C + j] - lse);
   }
 }
 
-void ref_LogSoftmax(const Node&, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_LogSoftmax(const Node&, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   const auto C = static_cast<size_t>(x.shape.cols()), R = static_cast<size_t>(x.shape.rows());
   for (size_t r = 0; r < R; ++r) {
-    const float lse = logsumexp_row(&x.f[r * C], C);
+    const T lse = logsumexp_row(&x.f[r * C], C);
     for (size_t j = 0; j < C; ++j) out.f[r * C + j] = x.f[r * C + j] - lse;
   }
 }
 
-void ref_OneHot(const Node& n, const Ins& in, Value& out) {
+template <class T>
+void ref_OneHot(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& y = in[0]->i;
   const auto D = static_cast<size_t>(n.a.depth);
-  std::fill(out.f.begin(), out.f.end(), 0.f);
+  std::fill(out.f.begin(), out.f.end(), T(0));
   for (size_t r = 0; r < y.size(); ++r) {
     check_label(y[r], n.a.depth, n);
-    out.f[r * D + static_cast<size_t>(y[r])] = 1.f;
+    out.f[r * D + static_cast<size_t>(y[r])] = T(1);
   }
 }
 
-void ref_SoftmaxXent(const Node& n, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_SoftmaxXent(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   const auto& y = in[1]->i;
   const auto C = static_cast<size_t>(x.shape[1]), B = static_cast<size_t>(x.shape[0]);
   double total = 0;
@@ -232,84 +272,94 @@ void ref_SoftmaxXent(const Node& n, const Ins& in, Value& out) {
     check_label(y[r], x.shape[1], n);
     total += logsumexp_row(&x.f[r * C], C) - x.f[r * C + static_cast<size_t>(y[r])];
   }
-  out.f[0] = static_cast<float>(total / static_cast<double>(B));
+  out.f[0] = static_cast<T>(total / static_cast<double>(B));
 }
 
 // (softmax(x) - onehot(y)) · scale: the logits gradient of softmax_xent in one pass.
-void ref_SoftmaxXentGrad(const Node& n, const Ins& in, Value& out) {
-  const Value& x = *in[0];
+template <class T>
+void ref_SoftmaxXentGrad(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const BasicValue<T>& x = *in[0];
   const auto& y = in[1]->i;
-  const float scale = in[2]->f[0];
+  const T scale = in[2]->f[0];
   const auto C = static_cast<size_t>(x.shape[1]), B = static_cast<size_t>(x.shape[0]);
   for (size_t r = 0; r < B; ++r) {
     check_label(y[r], x.shape[1], n);
-    const float lse = logsumexp_row(&x.f[r * C], C);
+    const T lse = logsumexp_row(&x.f[r * C], C);
     for (size_t j = 0; j < C; ++j)
-      out.f[r * C + j] = (std::exp(x.f[r * C + j] - lse) - (j == static_cast<size_t>(y[r]) ? 1.f : 0.f)) * scale;
+      out.f[r * C + j] = (std::exp(x.f[r * C + j] - lse) - (j == static_cast<size_t>(y[r]) ? T(1) : T(0))) * scale;
   }
 }
 
-void ref_SigmoidXent(const Node&, const Ins& in, Value& out) {
+template <class T>
+void ref_SigmoidXent(const Node&, const Ins<T>& in, BasicValue<T>& out) {
   const auto& x = in[0]->f;
   const auto& z = in[1]->f;
   double total = 0;
   for (size_t i = 0; i < x.size(); ++i)
-    total += std::max(x[i], 0.f) - x[i] * z[i] + std::log1p(std::exp(-std::fabs(x[i])));
-  out.f[0] = static_cast<float>(total / static_cast<double>(x.size()));
+    total += std::max(x[i], T(0)) - x[i] * z[i] + std::log1p(std::exp(-std::fabs(x[i])));
+  out.f[0] = static_cast<T>(total / static_cast<double>(x.size()));
 }
 
-void ref_Conv2d(const Node& n, const Ins& in, Value& out) {
+template <class T>
+void ref_Conv2d(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& x = in[0]->f;
   const auto& w = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
   conv_for_each(conv_geo(in[0]->shape, in[1]->shape, n.a.pad),
                 [&](size_t xi, size_t wi, size_t yi) { acc[yi] += static_cast<double>(x[xi]) * w[wi]; });
-  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
 
-void ref_Conv2dGradInput(const Node& n, const Ins& in, Value& out) {
+template <class T>
+void ref_Conv2dGradInput(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& dy = in[0]->f;
   const auto& w = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
   conv_for_each(conv_geo(n.a.shape, in[1]->shape, n.a.pad),
                 [&](size_t xi, size_t wi, size_t yi) { acc[xi] += static_cast<double>(dy[yi]) * w[wi]; });
-  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
 
-void ref_Conv2dGradFilter(const Node& n, const Ins& in, Value& out) {
+template <class T>
+void ref_Conv2dGradFilter(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& x = in[0]->f;
   const auto& dy = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
   conv_for_each(conv_geo(in[0]->shape, n.a.shape, n.a.pad),
                 [&](size_t xi, size_t wi, size_t yi) { acc[wi] += static_cast<double>(x[xi]) * dy[yi]; });
-  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<float>(acc[i]);
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
 
 // One process's allreduce: the sum over the one rank is the input; `value` is the scale (1/ranks
 // for a mean). Data-parallel runs execute it with MPI in the JIT Program (runtime/collectives.h).
-void ref_AllReduce(const Node& n, const Ins& in, Value& out) {
-  map1(in, out, [s = n.a.value](float x) { return x * s; });
+template <class T>
+void ref_AllReduce(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  map1(in, out, [s = static_cast<T>(n.a.value)](T x) { return x * s; });
 }
 
 namespace {
 // A map op runs its Def; every other op its own ref_ function (named in a generic lambda that is
 // never instantiated for a map op, which has none).
-template <Op op, OpKind kind, class Own>
-constexpr RefFn ref_entry(Own own) {
+template <class T, Op op, OpKind kind, class Own>
+constexpr RefFn<T> ref_entry(Own own) {
   if constexpr (is_map_op(op, kind))
-    return &ref_map<op>;
+    return &ref_map<T, op>;
   else
     return own(0);
 }
 }  // namespace
 
-RefFn ref_kernel(Op op) {
-  static constexpr RefFn kFns[] = {
-#define GRADC_REF_ROW(E, name, arity, kind, diff) ref_entry<Op::E, OpKind::kind>([](auto) { return &ref_##E; }),
+template <class T>
+RefFn<T> ref_kernel(Op op) {
+  static constexpr RefFn<T> kFns[] = {
+#define GRADC_REF_ROW(E, name, arity, kind, diff) ref_entry<T, Op::E, OpKind::kind>([](auto) { return &ref_##E<T>; }),
       GRADC_OPS(GRADC_REF_ROW)
 #undef GRADC_REF_ROW
   };
   return kFns[static_cast<size_t>(op)];
 }
+
+template RefFn<float> ref_kernel<float>(Op);
+template RefFn<double> ref_kernel<double>(Op);
 
 }  // namespace gradc

@@ -1,5 +1,6 @@
 // Reference implementation of every op in the table: plain loops, double accumulation, no SIMD
-// tricks. This is the oracle the JIT is tested against, so clarity beats speed here.
+// tricks. This is the oracle the JIT is tested against, so clarity beats speed here. Each kernel
+// is a template over the element type: float is the oracle, double runs float64 gradient checks.
 #pragma once
 #include <vector>
 
@@ -8,13 +9,13 @@
 
 namespace gradc {
 
-using RefFn = void (*)(const Node& n, const std::vector<const Value*>& in, Value& out);
+template <class T>
+using RefFn = void (*)(const Node& n, const std::vector<const BasicValue<T>*>& in, BasicValue<T>& out);
 
-#define GRADC_DECL_REF(E, name, arity, kind, diff) \
-  void ref_##E(const Node& n, const std::vector<const Value*>& in, Value& out);
-GRADC_OPS(GRADC_DECL_REF)
-#undef GRADC_DECL_REF
+template <class T>
+RefFn<T> ref_kernel(Op op);
 
-RefFn ref_kernel(Op op);
+extern template RefFn<float> ref_kernel<float>(Op);
+extern template RefFn<double> ref_kernel<double>(Op);
 
 }  // namespace gradc

@@ -1,7 +1,8 @@
 // Finite-difference gradient check for every differentiable op of the table. Each op has cases
 // below; an op without a case fails the suite, so a new op cannot slip in unchecked.
-// Tolerance: central differences with eps = 1e-3 in float32 (reference kernels accumulate in
-// double); |analytic - numeric| <= 1e-2 + 2e-2·|numeric| per element.
+// Runs in float64 (the reference kernels instantiated for double): central differences with
+// eps = 1e-6 err by ~eps² times the third derivative plus ~1e-16/eps of rounding, both far below
+// the tolerance |analytic - numeric| <= 1e-7 + 1e-6·|numeric|, so a rule off by 0.01 % fails.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -103,11 +104,11 @@ std::map<Op, std::vector<Case>> make_cases() {
 }
 
 // Values away from kinks/poles: |x| in [0.2, 1] with random sign; positive for log/sqrt/div.
-std::vector<float> sample(size_t n, std::mt19937& rng, bool positive) {
-  std::uniform_real_distribution<float> mag(0.2f, 1.f);
+std::vector<double> sample(size_t n, std::mt19937& rng, bool positive) {
+  std::uniform_real_distribution<double> mag(0.2, 1.);
   std::bernoulli_distribution sign(0.5);
-  std::vector<float> v(n);
-  for (float& x : v) x = (positive || sign(rng)) ? mag(rng) + (positive ? 0.3f : 0.f) : -mag(rng);
+  std::vector<double> v(n);
+  for (double& x : v) x = (positive || sign(rng)) ? mag(rng) + (positive ? 0.3 : 0.) : -mag(rng);
   return v;
 }
 
@@ -132,7 +133,7 @@ TEST_P(GradCheck, MatchesFiniteDifferences) {
       if (n.op == Op::Input && n.dtype == DType::F32 && n.name != "probe") wrt.push_back({&g, n.id});
     std::vector<Tensor> grads = grad(loss, wrt);
 
-    Interpreter ip(g);
+    Interpreter64 ip(g);
     const bool positive = op == Op::Log || op == Op::Sqrt || op == Op::Div;
     for (const Node& n : g.nodes()) {
       if (n.op != Op::Input) continue;
@@ -145,12 +146,15 @@ TEST_P(GradCheck, MatchesFiniteDifferences) {
       }
     }
     ip.run();
+    // Every gradient is read before any perturbation: a later run leaves the last input at -eps.
+    std::vector<std::vector<double>> analytics;
+    for (const Tensor& gw : grads) analytics.push_back(ip.value(gw.id).f);
     for (size_t w = 0; w < wrt.size(); ++w) {
-      const std::vector<float> analytic = ip.value(grads[w].id).f;
-      std::vector<float>& x = ip.value(wrt[w].id).f;
+      const std::vector<double>& analytic = analytics[w];
+      std::vector<double>& x = ip.value(wrt[w].id).f;
       ASSERT_EQ(analytic.size(), x.size());
       for (size_t k = 0; k < x.size(); ++k) {
-        const float eps = 1e-3f, orig = x[k];
+        const double eps = 1e-6, orig = x[k];
         x[k] = orig + eps;
         ip.run();
         const double up = ip.value(loss.id).f[0];
@@ -159,7 +163,7 @@ TEST_P(GradCheck, MatchesFiniteDifferences) {
         const double down = ip.value(loss.id).f[0];
         x[k] = orig;
         const double numeric = (up - down) / (2.0 * eps);
-        EXPECT_NEAR(analytic[k], numeric, 1e-2 + 2e-2 * std::fabs(numeric))
+        EXPECT_NEAR(analytic[k], numeric, 1e-7 + 1e-6 * std::fabs(numeric))
             << "d loss / d " << wrt[w].node().name << "[" << k << "]";
       }
     }
