@@ -2,20 +2,22 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "runtime/dataset.h"
+#include "tests/test_dir.h"
 
 namespace gradc {
 namespace {
 
 namespace fs = std::filesystem;
 
+// A file in this test's directory (ctest runs each test in its own process).
 fs::path tmp(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / "gradc_dataset_test";
-  fs::create_directories(d);
+  static const TestDir d;
   return d / name;
 }
 
@@ -135,6 +137,24 @@ TEST(Dataset, RealMnistFromSetup) {
   EXPECT_EQ(test.n, 10000);
   EXPECT_EQ(test.features, 784);
   EXPECT_EQ(test.y[0], 7);  // the first MNIST test digit is a 7
+  // Pixels: each value is a byte / 255; three images' byte sum, ink count and position-weighted sum
+  // (Σ (k+1)·byte_k), computed from the raw IDX file with Python, catch an offset or a transposition.
+  struct Sums {
+    int64_t image, sum, ink, weighted;
+  };
+  for (const Sums& want :
+       {Sums{0, 18454, 116, 7715336}, Sums{1, 28850, 165, 11675909}, Sums{9999, 41833, 240, 16588239}}) {
+    Sums got{want.image, 0, 0, 0};
+    for (int64_t k = 0; k < 784; ++k) {
+      const float v = test.x[static_cast<size_t>(want.image * 784 + k)] * 255.f;
+      const auto byte = static_cast<int64_t>(std::lround(v));
+      ASSERT_NEAR(v, static_cast<float>(byte), 1e-3f) << "image " << want.image << " pixel " << k;
+      got.sum += byte, got.ink += byte > 0, got.weighted += (k + 1) * byte;
+    }
+    EXPECT_EQ(got.sum, want.sum) << "image " << want.image;
+    EXPECT_EQ(got.ink, want.ink) << "image " << want.image;
+    EXPECT_EQ(got.weighted, want.weighted) << "image " << want.image;
+  }
   Dataset s = slice(test, 10, 5);
   EXPECT_EQ(s.y[0], test.y[10]);
   EXPECT_THROW(slice(test, 9999, 5), DataError);

@@ -12,6 +12,7 @@
 
 #include "models/data_split.h"
 #include "runtime/dataset.h"
+#include "tests/test_dir.h"
 #include "tools/digit_image.h"
 #include "tools/image.h"
 
@@ -20,10 +21,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// This test's directory (ctest runs each test in its own process).
 fs::path tmpdir() {
-  const fs::path d = fs::temp_directory_path() / ("gradc_digit_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
+  static const TestDir d;
+  return d.path();
 }
 
 struct Moments {
@@ -132,7 +133,6 @@ TEST(DigitImage, UnreadableInputIsANamedError) {
   ASSERT_EQ(::mkfifo((d / "fifo.png").c_str(), 0600), 0);
   expect((d / "fifo.png").string(), "FIFO");
   expect((d / "missing.png").string(), "not found");
-  fs::remove_all(d);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "compiler/pipeline.h"
 #include "compiler/view.h"
 #include "models/models.h"
+#include "tests/test_dir.h"
 
 namespace gradc {
 namespace {
@@ -74,8 +75,7 @@ TEST(Dot, GradientGraphParsesWithEveryNodeAndEdge) {
 
 TEST(Dot, RendersSvgAndPng) {
   auto m = build_model("linear", {});
-  const auto dir = std::filesystem::temp_directory_path() / "gradc_dot_test";
-  std::filesystem::create_directories(dir);
+  const TestDir dir;
   const std::string svg = (dir / "l.svg").string(), png = (dir / "l.png").string();
   render_dot(to_dot(m->g), svg);
   render_dot(to_dot(m->g), png);

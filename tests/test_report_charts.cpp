@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/test_dir.h"
 #include "tools/report_charts.h"
 
 namespace gradc::cli {
@@ -15,12 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ReportDir {
-  fs::path dir = fs::temp_directory_path() / ("gradc_charts_" + std::to_string(::getpid()));
-  ReportDir() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~ReportDir() { fs::remove_all(dir); }
+  TestDir tmp;
+  const fs::path& dir = tmp.path();
   // metrics.csv (CSVLogger's columns) with the given learning rates, one row per 100 steps.
   void metrics(const std::vector<double>& lrs) const {
     std::ofstream f(dir / "metrics.csv");

@@ -110,7 +110,12 @@ TEST(Shapes, GradAppendsNodesAndNamesThem) {
   EXPECT_GT(g.size(), before);
   EXPECT_EQ(gs[0].shape(), w.shape());
   EXPECT_EQ(gs[0].node().name, "grad/w");
-  EXPECT_EQ(gs[1].node().op, Op::Constant);  // unreachable parameter: zero gradient
+  // Unreachable parameter: a zero gradient of its shape (a constant of any other value would not do).
+  const Node& zero = gs[1].node();
+  EXPECT_EQ(zero.op, Op::Constant);
+  EXPECT_EQ(zero.shape, unused.shape());
+  EXPECT_EQ(zero.a.value, 0.f);
+  for (float v : zero.a.data) EXPECT_EQ(v, 0.f);
 }
 
 }  // namespace

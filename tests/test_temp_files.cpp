@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runtime/files.h"
+#include "tests/test_dir.h"
 #include "tools/gnuplot.h"
 #include "tools/report_charts.h"
 
@@ -25,15 +26,14 @@ std::string slurp(const fs::path& p) {
 }
 
 struct Scratch {
-  fs::path root = fs::temp_directory_path() / ("gradc_tmpfiles_" + std::to_string(::getpid()));
+  TestDir tmp;
+  fs::path root = tmp.path();
   fs::path dir = root / "out", victim = root / "victim.txt", pwned = root / "pwned";
   Scratch() {
-    fs::remove_all(root);
     fs::create_directories(dir);
     fs::permissions(dir, fs::perms::all);  // world-writable, as a directory under /tmp may be
     std::ofstream(victim) << "precious";
   }
-  ~Scratch() { fs::remove_all(root); }
   // What another user plants: every name the old code used, as links to the victim, and a script
   // that would run a command of theirs.
   void plant() {

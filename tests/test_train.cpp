@@ -2,6 +2,7 @@
 // fail), reports, and resume.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "models/models.h"
 #include "models/train.h"
+#include "tests/test_dir.h"
 #include "tools/image.h"
 #include "tools/report.h"
 
@@ -47,7 +49,13 @@ TEST_P(TrainSlice, ReachesTheBar) {
   cs.adjust(c);
   TrainResult r = train(c);
   EXPECT_GE(r.test.accuracy(), cs.bar) << cs.model << " test accuracy on " << r.test.count << " images";
-  EXPECT_FALSE(r.history.empty());
+  // One row per evaluation period, steps rising to the end, the training loss finite and lower at
+  // the end than after the first period.
+  ASSERT_GE(r.history.size(), 2u);
+  for (size_t k = 1; k < r.history.size(); ++k) EXPECT_GT(r.history[k].step, r.history[k - 1].step);
+  EXPECT_EQ(r.history.back().step, r.steps);
+  for (const PeriodRow& row : r.history) EXPECT_TRUE(std::isfinite(row.train_loss)) << "step " << row.step;
+  EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -77,7 +85,6 @@ std::string read_text(const fs::path& p) {
 
 // Trains a small dnn slice with a report; `schedule`: an exponential lr decay (the lr chart appears).
 TrainResult report_run(const fs::path& dir, bool schedule) {
-  fs::remove_all(dir);
   TrainConfig c = slice_recipe("dnn");
   c.first_n = 1000, c.train_n = 800, c.val_n = 200, c.steps = 100, c.periods = 4, c.test_n = 500;
   if (schedule) c.schedule = {.kind = Schedule::Kind::Exponential, .rate = 0.5f, .decay_steps = 25, .staircase = true};
@@ -92,7 +99,8 @@ TrainResult report_run(const fs::path& dir, bool schedule) {
 
 TEST(Train, ReportWritesEveryFile) {
   if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
-  const fs::path dir = fs::temp_directory_path() / "gradc_report_test";
+  const TestDir tmp;
+  const fs::path dir = tmp / "report";
   report_run(dir, true);
   for (const char* f :
        {"metrics.csv", "loss.png", "accuracy.png", "lr.png", "confusion.png", "weights.png", "weights_step10.png",
@@ -131,11 +139,11 @@ TEST(Train, ReportWritesEveryFile) {
 // A constant learning rate draws no lr chart.
 TEST(Train, ReportDrawsTheLrChartOnlyWhenTheRateChanges) {
   if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
-  const fs::path dir = fs::temp_directory_path() / "gradc_report_const_lr";
+  const TestDir tmp;
+  const fs::path dir = tmp / "report";
   report_run(dir, false);
   EXPECT_FALSE(fs::exists(dir / "lr.png"));
   EXPECT_EQ(read_text(dir / "index.html").find("lr.png"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(Report, WeightGridPutsKnownValuesInTheRightTiles) {
@@ -176,9 +184,8 @@ TEST(Train, CheckNumericsNamesTheOpThatProducedTheFirstNaN) {
 
 TEST(Train, ResumeContinuesBitIdentically) {
   if (!have_mnist()) GTEST_SKIP() << "MNIST missing";
-  const fs::path a = fs::temp_directory_path() / "gradc_resume_a", b = fs::temp_directory_path() / "gradc_resume_b";
-  fs::remove_all(a);
-  fs::remove_all(b);
+  const TestDir tmp;
+  const fs::path a = tmp / "a", b = tmp / "b";
   TrainConfig c = slice_recipe("dnn");
   c.first_n = 1000, c.train_n = 900, c.val_n = 100, c.periods = 2, c.test_n = 100;
   c.steps = 200;

@@ -18,6 +18,7 @@
 #include "runtime/checkpoint_list.h"
 #include "runtime/interpreter.h"
 #include "runtime/metrics.h"
+#include "tests/test_dir.h"
 
 namespace gradc {
 namespace {
@@ -142,7 +143,8 @@ TEST(Trainer, CallbacksActOnAPlateau) {
   auto stop = std::make_shared<EarlyStopping>("val_loss", 3, 0, false);
   t.add_callback(std::make_shared<ReduceLROnPlateau>("val_loss", 0.5, 1, 0, false));
   t.add_callback(stop);
-  const auto csv = std::filesystem::temp_directory_path() / "gradc_trainer_csv.csv";
+  const TestDir tmp;
+  const auto csv = tmp / "metrics.csv";
   t.add_callback(std::make_shared<CSVLogger>(csv.string()));
   const FitResult r = t.fit(blobs(160, 1), blobs(50, 2));
   ASSERT_EQ(r.history.size(), 4u) << "stops after 3 evaluations without improvement on the first";
@@ -191,9 +193,8 @@ TEST(Trainer, BestWeightsRestoresTheBestEvaluation) {
 // own directory, the run goes on pruning what it wrote before the interruption.
 TEST(Trainer, KeepLastPrunesOnlyTheRunsOwnCheckpoints) {
   namespace fs = std::filesystem;
-  const fs::path d = fs::temp_directory_path() / ("gradc_keep_last_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
+  const TestDir tmp;
+  const fs::path& d = tmp.path();
   for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors"}) std::ofstream(d / f) << "older run";
   FitConfig c = quiet(3);
   c.checkpoint_dir = d.string();
@@ -220,7 +221,6 @@ TEST(Trainer, KeepLastPrunesOnlyTheRunsOwnCheckpoints) {
   EXPECT_GT(end, steps);
   EXPECT_EQ(own(), std::vector<std::string>{numbered_checkpoint(end)});
   for (const char* f : {"ckpt-1000.safetensors", "ckpt-0003.safetensors"}) EXPECT_TRUE(fs::exists(d / f)) << f;
-  fs::remove_all(d);
 }
 
 // The learning rate each step trains with, for every schedule, at the decay boundaries (steps 0, 1,
@@ -264,9 +264,8 @@ TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
       EXPECT_NEAR(fed[static_cast<size_t>(s)], want(s), 1e-7 * want(s)) << schedule_name(sc.kind) << " step " << s;
     // Resumed from step 10 of the same run: steps 10.. train with the same rates.
     namespace fs = std::filesystem;
-    const fs::path d = fs::temp_directory_path() / ("gradc_sched_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
+    const TestDir tmp;
+    const fs::path& d = tmp.path();
     c.epochs = 1;
     Trainer first("small_mlp", small_mlp, c);
     first.fit(blobs(160, 1));
@@ -279,7 +278,6 @@ TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
     second.fit(blobs(160, 1));
     ASSERT_EQ(resumed.size(), 20u);
     for (size_t k = 0; k < resumed.size(); ++k) EXPECT_EQ(resumed[k], fed[10 + k]) << "resumed step " << 10 + k;
-    fs::remove_all(d);
   }
 }
 
