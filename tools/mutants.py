@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""The standing mutant list: small source changes the test suite must catch.
+
+Each mutant replaces one exact snippet (which must occur exactly once in its file) in a private copy
+of the sources, rebuilds that copy incrementally, runs the tests named in `first` and, if none of
+them fails, the whole suite. A mutant no test fails is SURVIVED and the run exits 1. The user's tree
+is never modified. Run through tools/mutants.sh; see docs/testing.md.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Mutant:
+    name: str
+    file: str
+    find: str
+    replace: str
+    breaks: str
+    first: str  # ctest -R regex of the tests expected to catch it (run before the whole suite)
+
+
+OPT = "autodiff/optim.cpp"
+MUTANTS = [
+    Mutant("sgd-step", OPT, "next = p - d * s.lr;", "next = p - d * s.lr * 0.99f;",
+           "SGD's step is 1 % short", "Optim"),
+    Mutant("momentum-beta", OPT, "Tensor vn = v * cfg.momentum + d;", "Tensor vn = v * (cfg.momentum * 0.9f) + d;",
+           "momentum's β", "Optim"),
+    Mutant("adagrad-init", OPT, "Init::Fill, cfg.adagrad_init)", "Init::Fill, cfg.adagrad_init * 2.f)",
+           "Adagrad's initial accumulator", "Optim"),
+    Mutant("rmsprop-eps-inside", OPT, "next = p - d * s.lr / (sqrt(an) + cfg.epsilon);",
+           "next = p - d * s.lr / sqrt(an + cfg.epsilon);", "RMSprop's ε inside the square root", "Optim"),
+    Mutant("rmsprop-rho", OPT, "acc * cfg.rho + square(d) * (1.f - cfg.rho)", "acc * cfg.rho + square(d)",
+           "RMSprop's (1 - ρ) factor", "Optim"),
+    Mutant("adam-eps-inside", OPT, "mn * s.lr / (sqrt(vn) + cfg.epsilon)", "mn * s.lr / sqrt(vn + cfg.epsilon)",
+           "Adam's ε inside the square root", "Optim"),
+    Mutant("adam-beta2", OPT, "square(d) * (1.f - cfg.beta2)", "square(d) * (1.f - cfg.beta1)",
+           "Adam's second-moment rate", "Optim"),
+    Mutant("adam-bias-correction", OPT, "(1.0 - std::pow(b1, tt))", "(1.0 - std::pow(b2, tt))",
+           "Adam's first-moment bias correction", "Optim"),
+    Mutant("clip-always", OPT, "maximum(s.grad_norm, constant(g, cfg.clip_norm))", "s.grad_norm",
+           "clipping rescales gradients below the norm too", "Optim"),
+    Mutant("l2-half", OPT, "penalty * cfg.l2", "penalty * (cfg.l2 * 0.5f)", "the L2 penalty's weight", "Optim"),
+    Mutant("ema-of-old", OPT, "e * cfg.ema_decay + next * (1.f - cfg.ema_decay)",
+           "e * cfg.ema_decay + p * (1.f - cfg.ema_decay)", "EMA averages the weights before the step", "Optim"),
+    Mutant("allreduce-scale", OPT, "allreduce(grads[i], 1.f / static_cast<float>(cfg.ranks), bucket)",
+           "allreduce(grads[i], 1.f, bucket)", "data-parallel gradients summed, not averaged", "Optim|mpi"),
+    Mutant("collective-scale", "runtime/collectives.cpp", "m.out[i] = s[i] * m.scale;", "m.out[i] = s[i];",
+           "the MPI allreduce kernel ignores the scale", "mpi"),
+    Mutant("schedule-step-plus-one", "models/fit.cpp", "cfg_.schedule.lr_at(cfg_.lr, step_, epoch)",
+           "cfg_.schedule.lr_at(cfg_.lr, step_ + 1, epoch)", "the schedule is read one step ahead", "Trainer"),
+    Mutant("same-permutation", "models/fit.cpp", "perm = permutation(train.n, cfg_.seed, epoch);",
+           "perm = permutation(train.n, cfg_.seed, 0);", "every epoch sees the batches in one order", "Trainer"),
+    Mutant("resume-step", "models/trainer.cpp", 'start_step_ = step_ = metadata_int(c.metadata, "step", kMax, path);',
+           'start_step_ = step_ = metadata_int(c.metadata, "step", kMax, path) + 1;',
+           "a resumed run skips a step", "Trainer|resume"),
+    Mutant("logloss-no-max", "runtime/metrics.cpp", "loss_sum += m + std::log(s) - row",
+           "loss_sum += std::log(s) - row", "log-loss drops the max term of log-sum-exp", "Metrics"),
+    Mutant("confusion-transposed", "runtime/metrics.cpp",
+           "++confusion[static_cast<size_t>(y) * C + static_cast<size_t>(pred)];",
+           "++confusion[static_cast<size_t>(pred) * C + static_cast<size_t>(y)];",
+           "the confusion matrix's rows are predictions", "Metrics"),
+    Mutant("sigmoid-grad", "autodiff/elementwise.h", "dy * out * (1.f - out)", "dy * out * (1.015f - out)",
+           "sigmoid' 1.5 % off", "GradCheck"),
+    Mutant("tanh-lowering", "compiler/codegen_elementwise.cpp", "sub(c(1), div(c(2), add(exp(mul(x, c(2))), c(1))))",
+           "sub(c(1), div(c(2.001), add(exp(mul(x, c(2))), c(1))))", "the JIT's tanh", "Jit|Elementwise"),
+    Mutant("gemm-bias-epilogue", "compiler/codegen_gemm.cpp", "if (bias) acc = e.b.CreateFAdd(acc, bias);",
+           "if (bias) acc = e.b.CreateFSub(acc, bias);", "the fused dense epilogue subtracts the bias", "Jit"),
+    Mutant("dropout-scale-jit", "compiler/codegen_elementwise.cpp", "e.cf(1.f / (1.f - n.a.value))", "e.cf(1.f)",
+           "the JIT's dropout does not rescale", "Jit"),
+    Mutant("dropout-scale-ref", "runtime/ref_ops.cpp", "T(1) / (T(1) - static_cast<T>(n.a.value))", "T(1)",
+           "the reference dropout does not rescale", "Jit|Interpreter"),
+    Mutant("cse-key-value", "compiler/code_key.cpp", "    b << field;", '    if (name != "value") b << field;',
+           "CSE and the code key ignore constant values", "Passes|Jit"),
+    Mutant("code-key-dropout", "compiler/code_key.cpp", "const bool init_only = n.op == Op::Parameter;",
+           "const bool init_only = n.op == Op::Parameter || n.op == Op::Dropout;",
+           "the code key ignores a dropout's rate and seed", "Jit"),
+    Mutant("checkpoint-offsets", "runtime/checkpoint.cpp", "bytes.data() + 8 + n + b,", "bytes.data() + 8 + n,",
+           "every tensor is loaded from the first tensor's bytes", "Checkpoint"),
+    Mutant("idx-offset", "runtime/dataset.cpp",
+           "a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());",
+           "a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header) - 1, b.end() - 1);",
+           "IDX data read one byte early", "Dataset"),
+]
+
+# Tests that check the text of the sources, not their behaviour: a mutant "caught" by them is not.
+NOT_BEHAVIOUR = "^(format|doc_images|install_package)$"
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, text=True, capture_output=True, **kw)
+
+
+def sync_copy(repo, src):
+    """Copies the tracked files into src, rewriting only what differs (keeps incremental builds)."""
+    files = sh(["git", "-C", repo, "ls-files", "-z"], check=True).stdout.split("\0")
+    for f in filter(None, files):
+        a, b = os.path.join(repo, f), os.path.join(src, f)
+        if os.path.islink(a) or not os.path.isfile(a):
+            continue
+        with open(a, "rb") as fa:
+            data = fa.read()
+        if os.path.exists(b):
+            with open(b, "rb") as fb:
+                if fb.read() == data:
+                    continue
+        os.makedirs(os.path.dirname(b), exist_ok=True)
+        shutil.copy2(a, b)
+    data_link = os.path.join(src, "data")
+    if not os.path.exists(data_link) and os.path.isdir(os.path.join(repo, "data")):
+        os.symlink(os.path.join(repo, "data"), data_link)
+
+
+def failed_tests(out):
+    return re.findall(r"^\s*\d+ - (\S+) \(", out.split("The following tests FAILED:")[-1], re.M) \
+        if "The following tests FAILED:" in out else []
+
+
+def run_tests(build, regex, jobs):
+    cmd = ["ctest", "--test-dir", build, "-j", str(jobs), "--timeout", "600", "-E", NOT_BEHAVIOUR]
+    if regex:
+        cmd += ["-R", regex]
+    r = sh(cmd)
+    return failed_tests(r.stdout + r.stderr), "No tests were found" in r.stdout + r.stderr
+
+
+def check_list(src):
+    problems = []
+    for m in MUTANTS:
+        path = os.path.join(src, m.file)
+        if not os.path.exists(path):
+            problems.append(f"{m.name}: {m.file} does not exist")
+            continue
+        with open(path) as f:
+            count = f.read().count(m.find)
+        if count != 1:
+            problems.append(f"{m.name}: the snippet occurs {count} times in {m.file} (must be once)")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--work", help="scratch directory (default: REPO/build-mutants)")
+    ap.add_argument("--only", help="regex of mutant names to run")
+    ap.add_argument("--list", action="store_true", help="print the mutants and exit")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    a = ap.parse_args()
+    if a.list:
+        for m in MUTANTS:
+            print(f"{m.name:24} {m.file:34} {m.breaks}")
+        return 0
+    work = a.work or os.path.join(a.repo, "build-mutants")
+    src, build = os.path.join(work, "src"), os.path.join(work, "build")
+    os.makedirs(src, exist_ok=True)
+    sync_copy(a.repo, src)
+    problems = check_list(src)
+    if problems:
+        print("mutants: the list no longer matches the sources:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        sh(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+            "-DCMAKE_CXX_COMPILER=clang++-19"], check=True)
+    print(f"mutants: building the unmutated copy in {build}", flush=True)
+    r = sh(["cmake", "--build", build, "-j", str(a.jobs)])
+    if r.returncode:
+        print(r.stdout[-3000:], file=sys.stderr)
+        return 2
+    chosen = [m for m in MUTANTS if not a.only or re.search(a.only, m.name)]
+    rows, survived, start = [], 0, time.time()
+    for k, m in enumerate(chosen, 1):
+        path = os.path.join(src, m.file)
+        with open(path) as f:
+            original = f.read()
+        t0 = time.time()
+        print(f"[{k}/{len(chosen)}] {m.name}: {m.breaks} ... ", end="", flush=True)
+        try:
+            with open(path, "w") as f:
+                f.write(original.replace(m.find, m.replace))
+            b = sh(["cmake", "--build", build, "-j", str(a.jobs)])
+            if b.returncode:
+                verdict = "DOES NOT BUILD (fix the list)"
+                survived += 1
+            else:
+                caught, _ = run_tests(build, m.first, a.jobs)
+                if not caught:
+                    caught, _ = run_tests(build, None, a.jobs)
+                verdict = ("caught by " + ", ".join(caught[:3]) + (" …" if len(caught) > 3 else "")) if caught \
+                    else "SURVIVED"
+                survived += not caught
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+        secs = time.time() - t0
+        print(f"{verdict} ({secs:.0f} s)", flush=True)
+        rows.append((m, verdict, secs))
+    sh(["cmake", "--build", build, "-j", str(a.jobs)])  # leave the copy built unmutated
+    print(f"\n| mutant | file | what it breaks | verdict | s |\n|---|---|---|---|---|")
+    for m, verdict, secs in rows:
+        print(f"| {m.name} | {m.file} | {m.breaks} | {verdict} | {secs:.0f} |")
+    print(f"\n{len(rows) - survived} of {len(rows)} mutants caught in {(time.time() - start) / 60:.1f} min")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
