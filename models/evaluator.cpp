@@ -87,6 +87,7 @@ Metrics Evaluator::run(const std::vector<NamedTensor>& w, const Dataset& d, std:
   Compiled& c = compiled_[eb];
   if (!c.engine) {
     c.model = build_fed_model(name_, build_, {.batch = eb, .training = false}, feeds_);
+    check_weights(c.model->g, w, source);  // before any buffer: a crafted arch may ask for gigabytes
     c.engine = make_engine(c.model->g, engine_);
     c.engine->set_threads(threads_);
   }

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "runtime/dataset.h"
 
@@ -17,30 +20,47 @@ std::vector<NamedTensor> snapshot(const Graph& g, Engine& e, bool include_state)
   return out;
 }
 
-void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from, bool with_state) {
+namespace {
+std::unordered_map<std::string_view, int> params_by_name(const Graph& g) {
+  std::unordered_map<std::string_view, int> params;  // by name: a crafted file may hold 300 000 tensors
+  for (const Node& n : g.nodes())
+    if (n.op == Op::Parameter) params.emplace(n.name, n.id);
+  return params;
+}
+}  // namespace
+
+void check_weights(const Graph& g, const std::vector<NamedTensor>& ts, const std::string& from, bool with_state) {
+  const auto params = params_by_name(g);
+  std::unordered_set<std::string_view> present;
   for (const NamedTensor& t : ts) {
-    const int id = g.find_id(t.name);
-    if (id < 0 || g.node(id).op != Op::Parameter) continue;
-    if (g.node(id).shape != t.shape)
+    present.insert(t.name);
+    const auto it = params.find(t.name);
+    if (it != params.end() && g.node(it->second).shape != t.shape)
       throw DataError("gradc: " + from + ": tensor '" + t.name + "' has shape " + t.shape.str() + ", the model needs " +
-                      g.node(id).shape.str());
-    auto d = e.f32(id);
-    std::copy(t.data.begin(), t.data.end(), d.begin());
+                      g.node(it->second).shape.str());
   }
   for (const Node& n : g.nodes())
-    if (n.op == Op::Parameter && (with_state || n.role == Role::Param)) {
-      const bool found = std::any_of(ts.begin(), ts.end(), [&](const NamedTensor& t) { return t.name == n.name; });
-      if (!found)
-        throw DataError("gradc: " + from + ": no tensor for " +
-                        (n.role == Role::Param ? "parameter '" : "optimizer state '") + n.name + "'");
+    if (n.op == Op::Parameter && (with_state || n.role == Role::Param) && !present.count(n.name))
+      throw DataError("gradc: " + from + ": no tensor for " +
+                      (n.role == Role::Param ? "parameter '" : "optimizer state '") + n.name + "'");
+}
+
+void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from, bool with_state) {
+  check_weights(g, ts, from, with_state);
+  const auto params = params_by_name(g);
+  for (const NamedTensor& t : ts)
+    if (const auto it = params.find(t.name); it != params.end()) {
+      auto d = e.f32(it->second);
+      std::copy(t.data.begin(), t.data.end(), d.begin());
     }
 }
 
 std::vector<NamedTensor> eval_weights(const std::vector<NamedTensor>& state, bool ema, bool* used_ema) {
+  std::unordered_map<std::string_view, const NamedTensor*> by_name;  // a crafted file may hold 300 000
+  for (const NamedTensor& t : state) by_name.emplace(t.name, &t);
   auto find = [&](const std::string& name) -> const NamedTensor* {
-    for (const NamedTensor& t : state)
-      if (t.name == name) return &t;
-    return nullptr;
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
   };
   std::vector<NamedTensor> out;
   bool any = false;

@@ -14,8 +14,13 @@ namespace gradc {
 // The trainable parameters of `g` (with `include_state`: also optimizer slots and EMA copies).
 std::vector<NamedTensor> snapshot(const Graph& g, Engine& e, bool include_state);
 
-// Copies same-named tensors into `e`. Throws DataError naming `from` on a shape mismatch or when
-// a trainable parameter (with `with_state`: any optimizer state too) has no tensor.
+// Throws DataError naming `from` on a shape mismatch or when a trainable parameter (with
+// `with_state`: any optimizer state too) of `g` has no tensor in `ts`. Needs no engine: callers
+// check a checkpoint against a model's graph before allocating its buffers.
+void check_weights(const Graph& g, const std::vector<NamedTensor>& ts, const std::string& from,
+                   bool with_state = false);
+
+// check_weights, then copies same-named tensors into `e`.
 void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from,
              bool with_state = false);
 

@@ -65,6 +65,35 @@ int open_regular(const std::string& path) {
   return fd;
 }
 
+RegularFile::RegularFile(const std::string& path) : path_(path), fd_(open_regular(path)) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    throw DataError("gradc: " + path + ": " + std::strerror(err));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
+void RegularFile::read(uint64_t offset, void* out, size_t n) const {
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw DataError("gradc: " + path_ + ": read error: " + std::strerror(errno));
+    if (got == 0) throw DataError("gradc: " + path_ + ": ends at byte " + std::to_string(offset) + " (it shrank?)");
+    p += got, offset += static_cast<uint64_t>(got), n -= static_cast<size_t>(got);
+  }
+}
+
+std::string RegularFile::read(uint64_t offset, size_t n) const {
+  std::string s(n, '\0');
+  read(offset, s.data(), n);
+  return s;
+}
+
 std::string read_regular(const std::string& path, size_t max_bytes) {
   const int fd = open_regular(path);
   std::string out;

@@ -3,6 +3,7 @@
 // error instead of a hang.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,25 @@ int open_regular(const std::string& path);
 
 // The whole regular file `path` (throws DataError as above, or when it exceeds max_bytes).
 std::string read_regular(const std::string& path, size_t max_bytes);
+
+// A regular file (open_regular's checks) read at offsets, so that a format's header can be checked
+// against the file's size before any of its body is read. Closed when the object goes.
+class RegularFile {
+ public:
+  explicit RegularFile(const std::string& path);
+  ~RegularFile();
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  uint64_t size() const { return size_; }
+  // Exactly n bytes from `offset`, or DataError naming the file (read error, or the file shrank).
+  void read(uint64_t offset, void* out, size_t n) const;
+  std::string read(uint64_t offset, size_t n) const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 // Creates directory `dir` (and its parents) or throws DataError naming `what` (a flag) and the path.
 void make_dirs(const std::string& dir, const std::string& what);

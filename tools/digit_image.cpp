@@ -8,6 +8,7 @@
 
 #include "runtime/dataset.h"
 #include "runtime/files.h"
+#include "tools/image.h"
 
 namespace gradc::cli {
 
@@ -42,7 +43,7 @@ std::vector<float> resample(const Gray& g, int x0, int y0, int x1, int y1, int w
 }  // namespace
 
 Gray read_gray_png(const std::string& path) {
-  const std::string bytes = read_regular(path, size_t{256} << 20);
+  const std::string bytes = read_png_bytes(path);
   png_image img;
   std::memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;

@@ -3,6 +3,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "runtime/data_error.h"
 #include "runtime/files.h"
 
 namespace gradc::cli {
@@ -41,8 +43,31 @@ void write_png(const std::string& path, const Image& img) {
   png_destroy_write_struct(&png, &info);
 }
 
+std::string read_png_bytes(const std::string& path) {
+  std::string bytes = read_regular(path, size_t{256} << 20);  // never blocks on a FIFO
+  static const char kSignature[] = "\x89PNG\r\n\x1a\n";
+  if (bytes.size() < 8 || bytes.compare(0, 8, kSignature, 8) != 0)
+    throw DataError("gradc: " + path + ": not a readable PNG (no PNG signature)");
+  for (size_t at = 8; at < bytes.size();) {  // chunk: u32 length, 4-byte type, data, u32 CRC
+    if (bytes.size() - at < 12)
+      throw DataError("gradc: " + path + ": not a readable PNG (cut off at byte " + std::to_string(at) + ")");
+    uint64_t len = 0;
+    for (size_t k = 0; k < 4; ++k) len = len << 8 | static_cast<unsigned char>(bytes[at + k]);
+    std::string type = bytes.substr(at + 4, 4);
+    for (char& ch : type)
+      if (!std::isalpha(static_cast<unsigned char>(ch))) ch = '?';  // a name for the message, not bytes
+    if (len > bytes.size() - at - 12)
+      throw DataError("gradc: " + path + ": not a readable PNG (chunk '" + type + "' at byte " + std::to_string(at) +
+                      " declares " + std::to_string(len) + " bytes, the file has " +
+                      std::to_string(bytes.size() - at - 12) + " after it)");
+    at += 12 + len;
+    if (type == "IEND") break;
+  }
+  return bytes;
+}
+
 Image read_png(const std::string& path) {
-  const std::string bytes = read_regular(path, size_t{256} << 20);  // never blocks on a FIFO
+  const std::string bytes = read_png_bytes(path);
   png_image img;
   std::memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;

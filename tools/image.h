@@ -19,7 +19,11 @@ struct Image {
 };
 
 void write_png(const std::string& path, const Image& img);  // throws naming the file
-Image read_png(const std::string& path);                    // any PNG, as RGB8
+// The bytes of the PNG file `path` (a regular file of at most 256 MiB), its chunk structure walked
+// first: every chunk's declared length must fit in the file, so libpng never allocates more than
+// the file holds (a 56-byte file declaring a 2 GiB tEXt chunk). Throws DataError naming the file.
+std::string read_png_bytes(const std::string& path);
+Image read_png(const std::string& path);  // any PNG, as RGB8
 
 // First-layer weights as tiles: [784, units] -> one 28×28 tile per unit; HWIO conv filters ->
 // one KH×KW tile per output channel (input channel 0). Diverging colours, symmetric in ±max|w|:
