@@ -78,11 +78,12 @@ IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& path) {
     throw DataError("gradc: " + path + ": truncated header: " + std::to_string(b.size()) + " bytes, need " +
                     std::to_string(header));
   IdxArray a;
-  uint64_t total = 1;
+  uint64_t total = 1, extent = 1;  // extent: the product with zeros as 1, so [0, 2^32-1] is refused too
   for (int k = 0; k < rank; ++k) {
     uint32_t d = be32(b, 4 + 4 * static_cast<size_t>(k));
     total *= d;
-    if (total > kMaxFileBytes)
+    extent *= std::max<uint64_t>(d, 1);
+    if (extent > kMaxFileBytes)
       throw DataError("gradc: " + path + ": dimension " + std::to_string(d) + " at byte " + std::to_string(4 + 4 * k) +
                       " makes the array larger than 1 GiB");
     a.dims.push_back(d);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (104 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (112 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -34,7 +34,7 @@ expect "--threads" "$GRADC" train dnn --steps 1 --threads 1000000000
 expect "--batch" "$GRADC" train dnn --batch -3
 expect "--ranks draws a training step: add --step" "$GRADC" dot dnn --ranks 2 -o "$tmp/r.svg"
 expect "--batch 30 is not divisible by --ranks 4" "$GRADC" compile dnn --ranks 4
-expect "--bucket-kib: 'x' is not an integer >= 0" "$GRADC" bench scaling --bucket-kib x
+expect "--bucket-kib: 'x' is not an integer in [0, 4194304]" "$GRADC" bench scaling --bucket-kib x
 expect "--keep-last needs --checkpoint-dir" "$GRADC" train dnn --keep-last 2 --steps 1
 expect "--image or --png" "$GRADC" predict --checkpoint "$tmp/garbage.safetensors"
 expect "The following argument was not expected: --bogus" "$GRADC" dot dnn -o "$tmp/x.svg" --bogus
@@ -228,4 +228,43 @@ expect "'1e-50' is below the smallest normal float" "$GRADC" train dnn --steps 1
 expect "of tensors, more than this machine's" "$GRADC" train dnn --batch 1000000000 --steps 1
 expect "parameter 'dense2/W' [1048576,1048576]" "$GRADC" train mlp --hidden 1048576,1048576 --steps 1
 expect "the reference interpreter needs" "$GRADC" train dnn --batch 1000000000 --steps 1 --engine reference
+# Crafted files cost no more than their size: headers and sizes are checked before bodies are read
+# or allocated (each case runs under the 60 s timeout; before, the sparse file was still being read
+# at 60 s, 300 000 empty tensors took over a minute, the arch edit allocated 6.5 GB, the PNG 2.1 GB).
+python3 - "$tmp" <<'PY'
+import json, struct, sys, zlib
+d = sys.argv[1]
+def safetensors(path, header, size=None):
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        if size:
+            f.truncate(size)  # sparse: a hole, no disk blocks
+safetensors(f"{d}/sparse5g.safetensors", {"__metadata__": {"model": "linear"}}, 5 << 30)
+safetensors(f"{d}/sparse3g.safetensors", {"__metadata__": {"model": "linear"},
+            "logits/W": {"dtype": "F32", "shape": [784, 10], "data_offsets": [0, 31360]}}, 3 << 30)
+empty = {f"t{i}/x": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(300000)}
+empty["__metadata__"] = {"model": "linear"}
+safetensors(f"{d}/empty300k.safetensors", empty)
+ihdr = b"IHDR" + struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)
+png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+png += struct.pack(">I", 0x7FFFFFFF) + b"tEXtComment\0" + b"x" * 7  # 56 bytes, a 2 GiB chunk declared
+open(f"{d}/text2g.png", "wb").write(png)
+PY
+expect "sparse5g.safetensors: holds 5119 MiB of tensor data, more than the 4096 MiB" "$GRADC" eval \
+  --checkpoint "$tmp/sparse5g.safetensors"
+expect "sparse3g.safetensors: the tensors cover 31360 of its" "$GRADC" eval --checkpoint "$tmp/sparse3g.safetensors"
+expect "empty300k.safetensors: no tensor for parameter 'logits/W'" "$GRADC" eval --checkpoint "$tmp/empty300k.safetensors" \
+  --limit 10
+python3 "$EDIT" "$tmp/r/last.safetensors" "$tmp/wide.safetensors" "arch=hidden=1048576" model=mlp
+expect "wide.safetensors: tensor 'logits/W' has shape [784,10], the model needs [1048576,10]" "$GRADC" eval --checkpoint "$tmp/wide.safetensors" --limit 10
+expect "text2g.png: not a readable PNG (chunk 'tEXt' at byte 33 declares 2147483647 bytes" "$GRADC" predict \
+  --checkpoint "$tmp/lck/final.safetensors" --png "$tmp/text2g.png"
+mkdir -p "$tmp/idx0/mnist"
+printf '\x00\x00\x08\x03\x00\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x01' >"$tmp/idx0/mnist/train-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x00' >"$tmp/idx0/mnist/train-labels-idx1-ubyte"
+expect "train-images-idx3-ubyte: dimension 4294967295 at byte 8 makes the array larger than 1 GiB" "$GRADC" train dnn \
+  --data "$tmp/idx0" --steps 1
+expect "--bucket-kib: '99999999999999999' is not an integer in [0, 4194304]" "$GRADC" bench scaling \
+  --bucket-kib 99999999999999999
 exit $fail

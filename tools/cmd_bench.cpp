@@ -263,7 +263,9 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--mpi-worker", o->mpi_worker, "Internal: one rank of 'gradc bench scaling' (run by mpirun)");
   cmd->callback([o] {
     std::vector<int64_t> buckets;
-    for (int64_t kib : parse_int_list(o->bucket_kib, "--bucket-kib", 0)) buckets.push_back(kib * 1024);
+    // At most 4 GiB: a bucket holds gradients, and KiB * 1024 must not overflow.
+    for (int64_t kib : parse_int_list(o->bucket_kib, "--bucket-kib", 0, int64_t{4} << 20))
+      buckets.push_back(kib * 1024);
     if (o->mpi_worker && !world_is_distributed())
       throw UsageError("gradc: --mpi-worker is internal to 'gradc bench scaling', which starts it under mpirun");
     if (o->mpi_worker)

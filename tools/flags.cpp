@@ -105,7 +105,7 @@ int64_t local_batch(int64_t global, int ranks) {
   return global / ranks;
 }
 
-std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min) {
+std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min, int64_t max) {
   std::vector<int64_t> out;
   std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');) {
@@ -113,9 +113,12 @@ std::vector<int64_t> parse_int_list(const std::string& list, const std::string& 
     char* end = nullptr;
     errno = 0;
     const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (*end != '\0' || v < min || errno == ERANGE)
+    if (*end != '\0' || v < min || v > max || errno == ERANGE)
       throw std::invalid_argument("gradc: " + flag + ": '" + item + "' is not " +
-                                  (min == 1 ? std::string("a positive step") : "an integer >= " + std::to_string(min)));
+                                  (max < INT64_MAX
+                                       ? "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]"
+                                   : min == 1 ? std::string("a positive step")
+                                              : "an integer >= " + std::to_string(min)));
     out.push_back(v);
   }
   return out;

@@ -4,6 +4,7 @@
 // `2^64` and `1e23` all became 18446744073709551615); the messages print short numbers.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +30,8 @@ namespace gradc::cli {
 // allreduce nodes and their buckets); the global batch must split evenly (local_batch: else exit 2).
 void add_ranks_flag(CLI::App* cmd, int& ranks);
 // "10,100,1000" -> integers >= min (a flag's value); throws std::invalid_argument naming `flag`.
-std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min);
+std::vector<int64_t> parse_int_list(const std::string& list, const std::string& flag, int64_t min,
+                                    int64_t max = INT64_MAX);
 int64_t local_batch(int64_t global, int ranks);
 
 struct ArchFlags {
