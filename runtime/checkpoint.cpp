@@ -1,13 +1,7 @@
 #include "runtime/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "runtime/dataset.h"
@@ -17,16 +11,6 @@ namespace gradc {
 
 namespace {
 constexpr uint64_t kMaxHeader = 100u << 20;  // safetensors' own limit is 100 MB
-
-void write_all(int fd, const void* p, size_t n, const std::string& path) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    ssize_t w = ::write(fd, c, n);
-    if (w < 0) throw std::runtime_error("gradc: writing " + path + ": " + std::strerror(errno));
-    c += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
   throw DataError("gradc: " + path + ": " + what);
@@ -57,36 +41,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   }
   std::string header = h.dump();
   while ((header.size() + 8) % 8) header += ' ';  // align the data section to 8 bytes
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  // A temp name of this writer's own (pid + counter): two trainers sharing a directory never
-  // collide on it; O_EXCL refuses to reuse a leftover.
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = (dir / ("." + target.filename().string() + "." + std::to_string(::getpid()) + "." +
-                                  std::to_string(counter++) + ".tmp"))
-                              .string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("gradc: cannot create " + tmp + ": " + std::strerror(errno));
-  try {
-    uint64_t n = header.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    write_all(fd, len, 8, tmp);
-    write_all(fd, header.data(), header.size(), tmp);
-    for (const NamedTensor& t : c.tensors) write_all(fd, t.data.data(), t.data.size() * 4, tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error("gradc: fsync " + tmp + ": " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    std::filesystem::remove(tmp);
-    throw;
-  }
-  ::close(fd);
-  std::filesystem::rename(tmp, path);  // atomic on POSIX: readers see the old or the new file
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  uint64_t n = header.size();
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>(n >> (8 * i));
+  std::vector<std::string_view> pieces = {{len, 8}, header};
+  for (const NamedTensor& t : c.tensors)
+    pieces.emplace_back(reinterpret_cast<const char*>(t.data.data()), t.data.size() * sizeof(float));
+  write_file(path, pieces, /*durable=*/true);  // temp file, fsync, rename, fsync of the directory
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <vector>
 
 #include "runtime/data_error.h"
 
@@ -122,26 +123,29 @@ std::string read_regular(const std::string& path, size_t max_bytes) {
 namespace gradc {
 
 namespace {
-// 0, or the errno of the first failing call (the partial file removed).
-int try_create(const std::string& path, std::string_view content) {
+// 0, or the errno of the first failing call (the partial file removed). `durable`: fsync before
+// closing, so that a rename over an older file never exposes an empty one after a crash.
+int try_create(const std::string& path, const std::vector<std::string_view>& pieces, bool durable) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   int err = 0;
-  for (size_t done = 0; done < content.size() && !err;) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      err = n < 0 ? errno : EIO;
-    else
-      done += static_cast<size_t>(n);
-  }
+  for (std::string_view piece : pieces)
+    for (size_t done = 0; done < piece.size() && !err;) {
+      const ssize_t n = ::write(fd, piece.data() + done, piece.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        err = n < 0 ? errno : EIO;
+      else
+        done += static_cast<size_t>(n);
+    }
+  if (durable && !err && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && !err) err = errno;
   if (err) ::unlink(path.c_str());
   return err;
 }
 
 std::string random_suffix() {
-  static std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::mt19937_64 rng{std::random_device{}()};  // concurrent writers each draw their own
   static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   std::string s;
   for (int i = 0; i < 12; ++i) s += kChars[rng() % (sizeof kChars - 1)];
@@ -150,17 +154,19 @@ std::string random_suffix() {
 }  // namespace
 
 void write_new_file(const std::string& path, std::string_view content) {
-  if (const int err = try_create(path, content))
+  if (const int err = try_create(path, {content}, false))
     throw DataError("gradc: cannot create " + path + ": " + std::strerror(err));
 }
 
-void write_file(const std::string& path, std::string_view content) {
+void write_file(const std::string& path, std::string_view content) { write_file(path, {content}, false); }
+
+void write_file(const std::string& path, const std::vector<std::string_view>& pieces, bool durable) {
   const std::filesystem::path p(path);
   const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
   std::string tmp;
   for (int attempt = 0;; ++attempt) {  // a name someone else took (EEXIST): draw another
     tmp = dir + "/." + p.filename().string() + "." + random_suffix() + ".tmp";
-    const int err = try_create(tmp, content);
+    const int err = try_create(tmp, pieces, durable);
     if (!err) break;
     if (err != EEXIST || attempt == 8) throw DataError("gradc: cannot write " + path + ": " + std::strerror(err));
   }
@@ -168,6 +174,11 @@ void write_file(const std::string& path, std::string_view content) {
     const int err = errno;
     ::unlink(tmp.c_str());
     throw DataError("gradc: cannot write " + path + ": " + std::strerror(err));
+  }
+  if (!durable) return;
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {  // the rename itself
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gradc {
 
@@ -51,6 +52,9 @@ void check_output_file(const std::string& path, const std::string& what);
 // beside it (O_CREAT|O_EXCL|O_NOFOLLOW, every write checked), then rename() over `path`, which
 // replaces a symlink there instead of writing through it. Throws DataError naming `path`.
 void write_file(const std::string& path, std::string_view content);
+// The same for content in pieces (no copy into one buffer); `durable`: the file is fsynced before
+// the rename and the directory after it (checkpoints: a crash leaves the old file or the new one).
+void write_file(const std::string& path, const std::vector<std::string_view>& pieces, bool durable);
 
 // Creates file `path`, which must not exist (O_CREAT|O_EXCL|O_NOFOLLOW), with `content`, every
 // write checked; throws DataError naming the path.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (112 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (115 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -210,6 +210,7 @@ data = len(raw) - 8 - n
 open(sys.argv[2], "wb").write(raw[:8 + n] + struct.pack("<I", 0x7FC00000) * (data // 4))
 PY
 expect "the model's output for this image is not finite" "$GRADC" predict --checkpoint "$tmp/nan.safetensors" --image 0
+expect "--ranks 3: the scaling cases' global batch 1024 (mlp512) does not split evenly" "$GRADC" bench scaling --ranks 3
 expect "--mpi-worker is internal" "$GRADC" bench dnn --mpi-worker
 # Output paths checked before any work: a FIFO would block the writer forever; a directory, a
 # trailing slash or a missing directory fails only after training otherwise.
@@ -267,4 +268,12 @@ expect "train-images-idx3-ubyte: dimension 4294967295 at byte 8 makes the array 
   --data "$tmp/idx0" --steps 1
 expect "--bucket-kib: '99999999999999999' is not an integer in [0, 4194304]" "$GRADC" bench scaling \
   --bucket-kib 99999999999999999
+# A directory where a numbered checkpoint goes, a watched directory removed: named errors, not a raw
+# filesystem_error (exit 1) or a watcher that waits forever.
+mkdir -p "$tmp/ckd/ckpt-2.safetensors"
+expect "cannot write $tmp/ckd/ckpt-2.safetensors: Is a directory" "$GRADC" train linear --first-n 300 --train-n 200 \
+  --val-n 100 --test-n 100 --steps 4 --checkpoint-dir "$tmp/ckd" --checkpoint-every 2 --keep-last 2
+mkdir -p "$tmp/gone"
+(sleep 3 && rm -rf "$tmp/gone") &
+expect "--watch $tmp/gone: the directory was removed while watching" "$GRADC" eval --watch "$tmp/gone"
 exit $fail

@@ -12,6 +12,7 @@
 #include "runtime/comm.h"
 #include "runtime/program.h"
 #include "tools/bench_steps.h"
+#include "tools/commands.h"
 #include "tools/spawn.h"
 #include "tools/step_graph.h"
 
@@ -138,6 +139,11 @@ void network_model(const std::string& model, int64_t batch, double bytes, double
 }
 
 void scaling_table(const ScalingOptions& o) {
+  for (const auto& [model, batch] : o.cases)  // the cases' batches are fixed: name the flag the user gave
+    if (batch % o.ranks != 0)
+      throw UsageError("gradc: --ranks " + std::to_string(o.ranks) + ": the scaling cases' global batch " +
+                       std::to_string(batch) + " (" + model + ") does not split evenly over " +
+                       std::to_string(o.ranks) + " ranks; use a power of two (2, 4, 8, ...)");
   std::printf("data-parallel scaling on this machine: median µs per training step (SGD), global batch fixed\n");
   std::printf("%-7s %5s %7s | %9s %9s %9s | %7s %8s | %9s %7s %8s %6s %9s %9s %7s\n", "model", "batch", "bucket",
               "1r×1t", "1r×2t", "Nr×1t", "Nr/1×1", "Nr/1r×2t", "compute", "MB", "alone", "GB/s", "exposed", "pack+cp",

@@ -266,7 +266,7 @@ void add_bench(CLI::App& app) {
     // At most 4 GiB: a bucket holds gradients, and KiB * 1024 must not overflow.
     for (int64_t kib : parse_int_list(o->bucket_kib, "--bucket-kib", 0, int64_t{4} << 20))
       buckets.push_back(kib * 1024);
-    if (o->mpi_worker && !world_is_distributed())
+    if (o->mpi_worker && world().size() < 2)  // world(): under mpirun this starts MPI, as the worker needs
       throw UsageError("gradc: --mpi-worker is internal to 'gradc bench scaling', which starts it under mpirun");
     if (o->mpi_worker)
       return scaling_worker(o->model, o->batch ? o->batch : find_model(o->model).default_batch, o->reps, buckets.at(0));

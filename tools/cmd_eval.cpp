@@ -111,8 +111,12 @@ class Watcher {
   std::vector<std::string> changed_files() {
     std::vector<std::string> out;
     std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
-         it.increment(ec)) {
+    auto it = std::filesystem::directory_iterator(dir_, ec);
+    if (ec)  // removed, renamed or made unreadable while watched: nothing will ever arrive
+      throw DataError("gradc: --watch " + dir_ + ": " +
+                      (file_kind(dir_) == "missing" ? std::string("the directory was removed while watching")
+                                                    : "cannot list the directory: " + ec.message()));
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       if (it->path().extension() != ".safetensors") continue;  // skips *.tmp files being written
       std::error_code tec;
       const auto t = std::filesystem::last_write_time(it->path(), tec);

@@ -90,4 +90,12 @@ grep -q "stopped by mpirun (another rank ended)\|exited on signal 9" "$tmp/kill.
   { echo "no line says why the job ended"; cat "$tmp/kill.log"; exit 1; }
 "$GRADC" eval --checkpoint "$tmp/kill/last.safetensors" --limit 200 > /dev/null
 echo "kill -9 of rank pid $victim: job exit $status after ${took}s; last.safetensors loads"
+
+# `gradc bench scaling` starts its own ranks under mpirun: each must see the MPI world (a check that
+# ran before MPI was initialised once refused every worker).
+"$GRADC" bench scaling --ranks 2 --reps 3 > "$tmp/scaling.log" 2>&1 ||
+  { echo "bench scaling failed"; cat "$tmp/scaling.log"; exit 1; }
+[[ $(grep -cE "^(mlp512|dnn) " "$tmp/scaling.log") -eq 2 ]] ||
+  { echo "bench scaling printed no row per case"; cat "$tmp/scaling.log"; exit 1; }
+echo "bench scaling: both cases measured on 2 ranks"
 echo "mpi_train: all checks passed"
