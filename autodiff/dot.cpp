@@ -3,10 +3,6 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <mutex>
 #include <stdexcept>
 
@@ -135,16 +131,9 @@ std::string to_dot(const Graph& g, const std::vector<int>* kernel_of, bool with_
   return s + "}\n";
 }
 
-void render_dot(const std::string& dot, const std::string& path) {
-  const auto dotpos = path.rfind('.');
-  const std::string ext = dotpos == std::string::npos ? "" : path.substr(dotpos + 1);
-  if (ext == "dot" || ext == "gv") {
-    std::ofstream f(path);
-    if (!(f << dot)) throw std::runtime_error("gradc: cannot write " + path);
-    return;
-  }
-  if (ext != "svg" && ext != "png")
-    throw std::invalid_argument("gradc: " + path + ": unknown image format '" + ext + "' (use .svg, .png or .dot)");
+std::string render_graphviz(const std::string& dot, const std::string& format, const std::string& what) {
+  if (format != "svg" && format != "png")
+    throw std::invalid_argument("gradc: " + what + ": unknown image format '" + format + "' (use .svg, .png or .dot)");
   // One context for the process, and the previous graph is closed only after the next layout:
   // Graphviz 2.42's pango plugin caches a pointer to the last font name, which lives in the last
   // laid-out graph, and compares against it on the next layout (a use-after-free otherwise).
@@ -152,26 +141,23 @@ void render_dot(const std::string& dot, const std::string& path) {
   static GVC_t* gvc = gvContext();
   static Agraph_t* previous = nullptr;
   std::lock_guard<std::mutex> lock(mu);
-  // We open the output ourselves: gvRenderFilename reports a path it cannot write only on stderr
-  // and returns success.
-  std::FILE* out = std::fopen(path.c_str(), "w");
-  if (!out) throw std::invalid_argument("gradc: -o " + path + ": cannot write: " + std::strerror(errno));
   Agraph_t* graph = agmemread(dot.c_str());
-  if (!graph) {
-    std::fclose(out);
-    throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + path);
-  }
+  if (!graph) throw std::runtime_error("gradc: Graphviz could not parse the DOT text for " + what);
+  // Rendered to memory: Graphviz writing a file itself calls exit(1) on a full disk, leaving a
+  // truncated file; the caller writes the bytes with every write checked.
+  char* data = nullptr;
+  unsigned int size = 0;
   int rc = gvLayout(gvc, graph, "dot");
   if (rc == 0) {
-    rc = gvRender(gvc, graph, ext.c_str(), out);
+    rc = gvRenderData(gvc, graph, format.c_str(), &data, &size);
     gvFreeLayout(gvc, graph);
   }
   if (previous) agclose(previous);
   previous = graph;
-  const bool write_failed = std::ferror(out) != 0;
-  if (std::fclose(out) != 0 || write_failed)
-    throw std::invalid_argument("gradc: -o " + path + ": write failed: " + std::strerror(errno));
-  if (rc != 0) throw std::runtime_error("gradc: Graphviz failed to render " + path);
+  std::string out = data ? std::string(data, size) : std::string();
+  if (data) gvFreeRenderData(data);
+  if (rc != 0 || out.empty()) throw std::runtime_error("gradc: Graphviz failed to render " + what);
+  return out;
 }
 
 }  // namespace gradc

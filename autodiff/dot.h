@@ -14,8 +14,10 @@ namespace gradc {
 // `legend`: a box of one example node per style (and the kernel box) above the graph.
 std::string to_dot(const Graph& g, const std::vector<int>* kernel_of = nullptr, bool legend = false);
 
-// Renders DOT text to `path`; format from the extension (.svg, .png, .dot). Throws
-// std::runtime_error naming the file if Graphviz cannot parse the text or write the file.
-void render_dot(const std::string& dot, const std::string& path);
+// DOT text laid out and rendered by libgvc in memory: the bytes of an "svg" or "png" image.
+// Throws std::invalid_argument for another format and std::runtime_error naming `what` (the file
+// the caller will write) if Graphviz cannot parse or render the text. Writing is the caller's
+// (tools/graph_image.h), so that every write is checked and atomic.
+std::string render_graphviz(const std::string& dot, const std::string& format, const std::string& what);
 
 }  // namespace gradc

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (115 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (116 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -86,7 +86,7 @@ expect "examples are 28x27 = 756 values, but model 'linear' takes 784" "$GRADC" 
 expect "t10k-images-idx3-ubyte: examples are 1x1000 = 1000 values, but model 'linear' takes 784" \
   "$GRADC" eval --checkpoint "$tmp/lck/final.safetensors" --data "$tmp/odd" --model linear
 # Errors name the file or flag and exit 2 (no raw filesystem_error, no exit 0 after a failed write).
-expect "gradc: -o /proc/x.svg: cannot write" "$GRADC" dot linear -o /proc/x.svg
+expect "gradc: cannot write /proc/x.svg" "$GRADC" dot linear -o /proc/x.svg
 expect "--checkpoint-dir /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --checkpoint-dir /proc/nope
 expect "--report /proc/nope: cannot create directory" "$GRADC" train dnn --steps 1 --report /proc/nope
 expect "--plot /proc/nope/p.png: directory /proc/nope does not exist" "$GRADC" predict --checkpoint "$tmp/lck/final.safetensors" \
@@ -276,4 +276,9 @@ expect "cannot write $tmp/ckd/ckpt-2.safetensors: Is a directory" "$GRADC" train
 mkdir -p "$tmp/gone"
 (sleep 3 && rm -rf "$tmp/gone") &
 expect "--watch $tmp/gone: the directory was removed while watching" "$GRADC" eval --watch "$tmp/gone"
+# A full disk while writing a picture (a file-size limit stands in for it): Graphviz wrote the file
+# itself and called exit(1), leaving a truncated file; now one named error and no file.
+expect "cannot write $tmp/big.svg: File too large" bash -c "ulimit -f 8; trap '' XFSZ; exec \"\$0\" dot mlp512 --step -o \"\$1\"" \
+  "$GRADC" "$tmp/big.svg"
+[[ ! -e "$tmp/big.svg" ]] || { echo "FAIL: a truncated big.svg was left behind"; fail=1; }
 exit $fail

@@ -13,6 +13,7 @@
 #include "compiler/view.h"
 #include "models/models.h"
 #include "tests/test_dir.h"
+#include "tools/graph_image.h"
 
 namespace gradc {
 namespace {
@@ -77,8 +78,8 @@ TEST(Dot, RendersSvgAndPng) {
   auto m = build_model("linear", {});
   const TestDir dir;
   const std::string svg = (dir / "l.svg").string(), png = (dir / "l.png").string();
-  render_dot(to_dot(m->g), svg);
-  render_dot(to_dot(m->g), png);
+  cli::render_dot(to_dot(m->g), svg);
+  cli::render_dot(to_dot(m->g), png);
   std::ifstream s(svg);
   std::string text((std::istreambuf_iterator<char>(s)), {});
   EXPECT_NE(text.find("<svg"), std::string::npos);
@@ -87,8 +88,8 @@ TEST(Dot, RendersSvgAndPng) {
   char magic[8] = {};
   p.read(magic, 8);
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
-  EXPECT_THROW(render_dot(to_dot(m->g), (dir / "l.bmpx").string()), std::invalid_argument);
-  EXPECT_THROW(render_dot("digraph { a -> ", svg), std::runtime_error);
+  EXPECT_THROW(cli::render_dot(to_dot(m->g), (dir / "l.bmpx").string()), std::invalid_argument);
+  EXPECT_THROW(cli::render_dot("digraph { a -> ", svg), std::runtime_error);
 }
 
 int count_op(const Graph& g, Op op) {

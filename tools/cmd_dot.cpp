@@ -7,6 +7,7 @@
 #include "runtime/files.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/graph_image.h"
 #include "tools/step_graph.h"
 
 namespace gradc::cli {

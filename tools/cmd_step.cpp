@@ -9,6 +9,7 @@
 #include "runtime/interpreter.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/graph_image.h"
 
 namespace gradc::cli {
 
