@@ -1,6 +1,7 @@
 #include "models/data_split.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -38,7 +39,10 @@ Dataset load_named(const std::string& dataset, const std::string& data_dir, cons
     const std::string test_file = comma == std::string::npos ? train_file : files.substr(comma + 1);
     if (train_file.empty() || test_file.empty())
       throw DataError("gradc: --dataset '" + dataset + "' names no file (use csv:TRAIN.csv[,TEST.csv])");
-    return load_csv(split == "test" ? test_file : train_file);
+    Dataset d = load_csv(split == "test" ? test_file : train_file);
+    const bool said = split == "test" && test_file == train_file;  // the train split said it already
+    if (!d.skipped_header.empty() && !said) std::fprintf(stderr, "gradc: skipped %s\n", d.skipped_header.c_str());
+    return d;
   }
   if (dataset != "mnist" && dataset != "fashion-mnist")
     throw std::invalid_argument("gradc: unknown dataset '" + dataset +

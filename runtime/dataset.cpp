@@ -3,12 +3,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "runtime/files.h"
 
@@ -155,6 +158,46 @@ void check_bytes(const std::string& line, const std::string& path, int64_t linen
 }
 }  // namespace
 
+namespace {
+std::vector<std::string> split_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  for (size_t pos = 0;;) {
+    const size_t comma = line.find(',', pos);
+    cells.push_back(line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) return cells;
+    pos = comma + 1;
+  }
+}
+
+// A header is a first row of the expected width in which no field is a number ("label,pixel0,
+// ...,pixel783"). A row with numeric pixels is data whatever its label looks like (empty, blank,
+// "5" + a no-break space, a second BOM): it is read, and a bad label is a named error, never a
+// silently dropped example.
+bool is_header(const std::vector<std::string>& cells) {
+  return cells.size() == 785 && std::none_of(cells.begin(), cells.end(), is_number);
+}
+
+// One data row: label in 0..9, 784 pixels in 0..255; errors name the line and column.
+void add_row(Dataset& d, const std::vector<std::string>& cells, const std::string& where) {
+  if (cells.size() != 785)
+    throw DataError(where + ": " + std::to_string(cells.size()) + " columns, expected 785 (label + 784 pixels)");
+  for (size_t k = 0; k < cells.size(); ++k) {
+    char* end = nullptr;
+    const long v = std::strtol(cells[k].c_str(), &end, 10);
+    if (cells[k].empty() || *end != '\0')
+      throw DataError(where + ": column " + std::to_string(k + 1) + " '" + cells[k].substr(0, 20) +
+                      "' is not an integer");
+    if (k == 0 && (v < 0 || v > 9)) throw DataError(where + ": label " + std::to_string(v) + " outside 0..9");
+    if (k > 0 && (v < 0 || v > 255)) throw DataError(where + ": pixel " + std::to_string(v) + " outside 0..255");
+    if (k == 0)
+      d.y.push_back(static_cast<int32_t>(v));
+    else
+      d.x.push_back(static_cast<float>(v) / 255.f);
+  }
+  ++d.n;
+}
+}  // namespace
+
 Dataset parse_csv(const std::string& text_in, const std::string& path) {
   // A UTF-8 byte-order mark is not part of the first field.
   const bool bom = text_in.size() >= 3 && text_in.compare(0, 3, "\xEF\xBB\xBF") == 0;
@@ -162,42 +205,19 @@ Dataset parse_csv(const std::string& text_in, const std::string& path) {
   Dataset d;
   std::string line;
   int64_t lineno = 0;
+  bool first = true;
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     check_bytes(line, path, lineno);
     if (line.empty()) continue;
-    // A header is exactly a first line whose first field is not a number ("label,pixel0,..."); a
-    // first row with label -1 or " 5" is data, and its label is checked like any other.
-    if (lineno == 1 && !is_number(line.substr(0, line.find(',')))) continue;
-    std::vector<long> vals;
-    size_t pos = 0;
-    while (pos <= line.size()) {
-      size_t comma = line.find(',', pos);
-      std::string cell = line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      char* end = nullptr;
-      long v = std::strtol(cell.c_str(), &end, 10);
-      if (cell.empty() || *end != '\0')
-        throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": column " +
-                        std::to_string(vals.size() + 1) + " '" + cell.substr(0, 20) + "' is not an integer");
-      vals.push_back(v);
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
+    const std::vector<std::string> cells = split_cells(line);
+    if (std::exchange(first, false) && is_header(cells)) {
+      d.skipped_header = path + ":" + std::to_string(lineno) + ": a header row (" + line.substr(0, 40) +
+                         (line.size() > 40 ? "..." : "") + ")";
+      continue;
     }
-    if (vals.size() != 785)
-      throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": " + std::to_string(vals.size()) +
-                      " columns, expected 785 (label + 784 pixels)");
-    if (vals[0] < 0 || vals[0] > 9)
-      throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": label " + std::to_string(vals[0]) +
-                      " outside 0..9");
-    d.y.push_back(static_cast<int32_t>(vals[0]));
-    for (size_t k = 1; k < vals.size(); ++k) {
-      if (vals[k] < 0 || vals[k] > 255)
-        throw DataError("gradc: " + path + ":" + std::to_string(lineno) + ": pixel " + std::to_string(vals[k]) +
-                        " outside 0..255");
-      d.x.push_back(static_cast<float>(vals[k]) / 255.f);
-    }
-    ++d.n;
+    add_row(d, cells, "gradc: " + path + ":" + std::to_string(lineno));
   }
   if (d.n == 0) throw DataError("gradc: " + path + ": no data rows");
   d.source = path;

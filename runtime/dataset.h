@@ -27,6 +27,7 @@ struct Dataset {
   std::vector<int32_t> y;          // n labels in [0, 10)
   std::string source;              // the file the examples came from (for error messages)
   std::vector<int64_t> item_dims;  // one example's dimensions in that file, e.g. {28, 28}
+  std::string skipped_header;      // CSV: "FILE:LINE: a header row (...)" when one was skipped, for the caller to say
   std::string item_shape() const;  // "28x28"
 };
 

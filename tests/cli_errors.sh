@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (116 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (117 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -281,4 +281,7 @@ expect "--watch $tmp/gone: the directory was removed while watching" "$GRADC" ev
 expect "cannot write $tmp/big.svg: File too large" bash -c "ulimit -f 8; trap '' XFSZ; exec \"\$0\" dot mlp512 --step -o \"\$1\"" \
   "$GRADC" "$tmp/big.svg"
 [[ ! -e "$tmp/big.svg" ]] || { echo "FAIL: a truncated big.svg was left behind"; fail=1; }
+# A first CSV row whose label is "5" + a no-break space is data with a bad label, not a header to drop.
+python3 -c "print('5\u00a0,' + ','.join(['0'] * 784)); print('3,' + ','.join(['0'] * 784))" >"$tmp/nbsp.csv"
+expect "nbsp.csv:1: column 1 '5" "$GRADC" train linear --dataset "csv:$tmp/nbsp.csv" --steps 1 --batch 1
 exit $fail

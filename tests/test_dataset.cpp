@@ -86,7 +86,9 @@ TEST(Dataset, CorruptIdxFilesNameFileAndOffset) {
 TEST(Dataset, CsvWithHeaderAndErrors) {
   std::string row = "4";
   for (int i = 0; i < 784; ++i) row += "," + std::to_string(i % 256);
-  std::ofstream(tmp("ok.csv")) << "label,pixels...\n" << row << "\n" << row << "\n";
+  std::string header = "label";
+  for (int i = 1; i <= 784; ++i) header += ",pixel" + std::to_string(i);  // Kaggle's digit-recognizer names
+  std::ofstream(tmp("ok.csv")) << header << "\n" << row << "\n" << row << "\n";
   Dataset d = load_csv(tmp("ok.csv").string());
   EXPECT_EQ(d.n, 2);
   EXPECT_EQ(d.y[1], 4);
@@ -94,12 +96,12 @@ TEST(Dataset, CsvWithHeaderAndErrors) {
   std::ofstream(tmp("bad.csv")) << row << "\n3,1,2\n";
   EXPECT_NE(error_of([] { load_csv(tmp("bad.csv").string()); }).find("bad.csv:2: 3 columns, expected 785"),
             std::string::npos);
-  std::ofstream(tmp("nan.csv")) << "7,x1\n";
+  std::ofstream(tmp("nan.csv")) << "7,x1" << row.substr(row.find(',', 2)) << "\n";  // 785 columns, one not a number
   EXPECT_NE(error_of([] { load_csv(tmp("nan.csv").string()); }).find("column 2 'x1' is not an integer"),
             std::string::npos);
 }
 
-// No silent change of data: a first row is a header only when its first field is not a number, a
+// No silent change of data: a first row is a header only when it is 785 fields wide and none is a number, a
 // UTF-8 BOM is stripped, control bytes (NUL included) are errors naming line and column.
 TEST(Dataset, CsvHeaderBomAndControlBytes) {
   std::string pixels;
@@ -114,7 +116,21 @@ TEST(Dataset, CsvHeaderBomAndControlBytes) {
     return std::string("(no error)");
   };
   EXPECT_EQ(parse("3" + pixels + "\n5" + pixels + "\n").n, 2);  // no header: both rows kept
-  EXPECT_EQ(parse("label,p0\n3" + pixels + "\n").n, 1);         // a header
+  std::string header = "label";
+  for (int i = 0; i < 784; ++i) header += ",pixel" + std::to_string(i);
+  const Dataset with_header = parse(header + "\n3" + pixels + "\n");  // a header: said, then skipped
+  EXPECT_EQ(with_header.n, 1);
+  EXPECT_NE(with_header.skipped_header.find("t.csv:1: a header row (label,pixel0,"), std::string::npos);
+  EXPECT_TRUE(parse("3" + pixels + "\n").skipped_header.empty());
+  // A first row with numeric pixels is data, whatever its label: an error naming it, never a row
+  // silently dropped as a "header" (39 of 40 rows loaded before).
+  for (const std::string& label : {std::string(""), std::string(" "), std::string("5\xC2\xA0"),
+                                   std::string("\xEF\xBB\xBF"
+                                               "5")})
+    EXPECT_NE(error("\xEF\xBB\xBF" + label + pixels + "\n5" + pixels + "\n").find("t.csv:1: column 1 '"),
+              std::string::npos)
+        << "label '" << label << "'";
+  EXPECT_NE(error("label,p0\n3" + pixels + "\n").find("t.csv:1: 2 columns, expected 785"), std::string::npos);
   Dataset bom = parse(
       "\xEF\xBB\xBF"
       "3" +
