@@ -27,6 +27,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
                     ", past this run's " + std::to_string(total_) + " steps");
   eval_every_ = cfg_.steps > 0 ? std::max<int64_t>(1, total_ / std::max(1, cfg_.periods)) : per_epoch_;
   if (!cfg_.checkpoint_dir.empty()) make_dirs(cfg_.checkpoint_dir, "--checkpoint-dir");
+  if (!cfg_.checkpoint_dir.empty() && rank() == 0 && !impl_->dir_lock)
+    impl_->dir_lock.emplace(cfg_.checkpoint_dir, "--checkpoint-dir");
   stop_reason_.clear();
   has_val_ = val.n > 0;
   impl_->t0 = impl_->t_period = Clock::now();

@@ -10,6 +10,7 @@
 #include "models/trainer.h"
 #include "runtime/checkpoint_list.h"
 #include "runtime/comm.h"
+#include "runtime/files.h"
 
 namespace gradc {
 
@@ -31,6 +32,7 @@ struct Trainer::Impl {
   int64_t local_batch = 0;                 // this rank's slice of each global batch
   std::optional<CheckpointList> numbered;  // --keep-last's list, opened at the first numbered save
   bool resumed_in_place = false;           // resumed from a checkpoint in checkpoint_dir: continue its list
+  std::optional<DirLock> dir_lock;         // checkpoint_dir, held from the first fit (rank 0)
 };
 
 }  // namespace gradc

@@ -1,12 +1,15 @@
 #include "runtime/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <random>
 #include <vector>
 
@@ -180,6 +183,63 @@ void write_file(const std::string& path, const std::vector<std::string_view>& pi
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+namespace {
+struct HeldLock {
+  int fd = -1, count = 0;
+  pid_t pid = 0;  // a forked child inherits the map, not the right to re-enter
+};
+std::mutex held_mu;
+std::map<std::pair<uint64_t, uint64_t>, HeldLock>& held_locks() {  // by the lock file's (device, inode)
+  static std::map<std::pair<uint64_t, uint64_t>, HeldLock> m;
+  return m;
+}
+}  // namespace
+
+DirLock::DirLock(const std::string& dir, const std::string& what) {
+  const std::string path = dir + "/.gradc.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw DataError("gradc: " + what + " " + dir + ": cannot create its lock file " + path + ": " +
+                    (fd >= 0 ? "not a regular file" : std::strerror(err)));
+  }
+  dev_ = static_cast<uint64_t>(st.st_dev), ino_ = static_cast<uint64_t>(st.st_ino);
+  std::lock_guard<std::mutex> lock(held_mu);
+  HeldLock& h = held_locks()[{dev_, ino_}];
+  if (h.count > 0 && h.pid == ::getpid()) {  // this process holds it already
+    ::close(fd);
+    ++h.count;
+    return;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    held_locks().erase({dev_, ino_});
+    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    throw DataError("gradc: " + what + " " + dir + ": another gradc run" +
+                    (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                    " is writing into this directory; wait for it or choose another directory");
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  // The pid is only for a second run's message: a failed write loses nothing else.
+  const bool wrote =
+      ::ftruncate(fd, 0) == 0 && ::pwrite(fd, me.data(), me.size(), 0) == static_cast<ssize_t>(me.size());
+  (void)wrote;
+  h = {fd, 1, ::getpid()};
+}
+
+DirLock::~DirLock() {
+  std::lock_guard<std::mutex> lock(held_mu);
+  auto it = held_locks().find({dev_, ino_});
+  if (it == held_locks().end() || --it->second.count > 0) return;
+  ::close(it->second.fd);  // releases the flock
+  held_locks().erase(it);
 }
 
 PrivateDir::PrivateDir(const std::string& parent) {

@@ -60,6 +60,23 @@ void write_file(const std::string& path, const std::vector<std::string_view>& pi
 // write checked; throws DataError naming the path.
 void write_new_file(const std::string& path, std::string_view content);
 
+// An output directory held by this run: flock on DIR/.gradc.lock (opened without following a
+// link), released when the object goes or the process ends however it ends, so no stale lock
+// survives a kill -9. A second gradc run writing into the same directory is a DataError naming
+// `what` (a flag), the directory and the holder's pid — two runs used to interleave metrics.csv
+// and checkpoints silently. Within one process a directory may be held more than once (a report
+// inside the checkpoint directory).
+class DirLock {
+ public:
+  DirLock(const std::string& dir, const std::string& what);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  uint64_t dev_ = 0, ino_ = 0;
+};
+
 // A fresh directory of our own inside `parent` (mkdtemp: a random name, mode 0700), removed with
 // everything in it when the object goes. For files another program reads or writes (gnuplot's
 // data and charts): no other user can place, swap or link a file in it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (117 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (119 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -284,4 +284,13 @@ expect "cannot write $tmp/big.svg: File too large" bash -c "ulimit -f 8; trap ''
 # A first CSV row whose label is "5" + a no-break space is data with a bad label, not a header to drop.
 python3 -c "print('5\u00a0,' + ','.join(['0'] * 784)); print('3,' + ','.join(['0'] * 784))" >"$tmp/nbsp.csv"
 expect "nbsp.csv:1: column 1 '5" "$GRADC" train linear --dataset "csv:$tmp/nbsp.csv" --steps 1 --batch 1
+# Two runs writing into one directory interleaved metrics.csv and checkpoints silently: the directory
+# is locked (flock on DIR/.gradc.lock; util-linux's flock stands in for the other run).
+mkdir -p "$tmp/busy"
+flock "$tmp/busy/.gradc.lock" sleep 30 &
+holder=$!
+sleep 0.5
+expect "--checkpoint-dir $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --checkpoint-dir "$tmp/busy"
+expect "--report $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --report "$tmp/busy"
+kill "$holder" 2>/dev/null
 exit $fail

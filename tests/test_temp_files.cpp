@@ -2,6 +2,7 @@
 // directory is executed, written through, or left in place of an output (hostile inputs, round 3).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -98,6 +99,46 @@ TEST(TempFiles, WriteFileIsAtomicAndNeverFollowsALink) {
   EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(s.dir / "metrics.csv")));
   EXPECT_THROW(write_new_file((s.dir / "metrics.csv").string(), "x"), DataError);  // exists: never truncated
   EXPECT_THROW(write_file((s.root / "no_such_dir" / "f").string(), "x"), DataError);
+}
+
+// An output directory is held by one run: a second holder in another process is refused with its
+// pid, one process may hold it twice (a report inside the checkpoint directory), and the lock goes
+// with the last holder. A planted link named .gradc.lock is refused, never followed.
+TEST(TempFiles, DirLockKeepsASecondRunOut) {
+  Scratch s;
+  {
+    DirLock a(s.dir.string(), "--checkpoint-dir");
+    DirLock again(s.dir.string(), "--report");  // the same process
+    const pid_t child = ::fork();
+    if (child == 0) {  // another run
+      try {
+        DirLock b(s.dir.string(), "--checkpoint-dir");
+      } catch (const DataError& e) {
+        const std::string msg = e.what();
+        ::_exit(msg.find("another gradc run (pid " + std::to_string(::getppid()) + ")") != std::string::npos ? 0 : 3);
+      }
+      ::_exit(4);  // it got the lock
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child exit " << WEXITSTATUS(status);
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    try {
+      DirLock b(s.dir.string(), "--checkpoint-dir");
+      ::_exit(0);
+    } catch (...) {
+      ::_exit(5);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "released: another run may take it";
+  fs::remove(s.dir / ".gradc.lock");
+  fs::create_symlink(s.victim, s.dir / ".gradc.lock");
+  EXPECT_THROW(DirLock(s.dir.string(), "--report"), DataError);
+  EXPECT_EQ(slurp(s.victim), "precious");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "models/models.h"
 #include "models/summary.h"
+#include "runtime/comm.h"
 #include "runtime/files.h"
 #include "tools/image.h"
 #include "tools/report_charts.h"
@@ -23,6 +24,15 @@ ReportResult report_result(const TrainResult& r, const Dataset& train) {
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at)
     : dir_(std::move(dir)), info_(std::move(info)), csv_(dir_ + "/metrics.csv"), weights_at_(std::move(weights_at)) {
   make_dirs(dir_, "--report");
+  if (world().rank() == 0) lock_.emplace(dir_, "--report");
+  // Every file the report will write, checked before the first step (a directory or FIFO of one of
+  // these names failed only after training); weights_stepN.png are checked as they are chosen.
+  for (const char* f :
+       {"metrics.csv", "loss.png", "accuracy.png", "lr.csv", "lr.png", "confusion.csv", "confusion.png", "weights.png",
+        "samples.png", "labels.csv", "labels.png", "digit0.csv", "pixels.png", "index.html"})
+    check_output_file(dir_ + "/" + f, "--report");
+  for (int64_t step : weights_at_)
+    check_output_file(dir_ + "/weights_step" + std::to_string(step) + ".png", "--report");
 }
 
 void Report::on_train_begin(Trainer& t) {

@@ -4,11 +4,13 @@
 // PNG grid, and an offline index.html with the run's header, layer table and every hyperparameter.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/callbacks.h"
 #include "models/train.h"
+#include "runtime/files.h"
 #include "runtime/metrics.h"
 
 namespace gradc::cli {
@@ -59,6 +61,7 @@ class Report : public Callback {
   std::vector<std::pair<int64_t, NamedTensor>> snapshots_;  // (step, first-layer weights)
   std::vector<std::string> files_;
   bool by_epochs_ = false;
+  std::optional<DirLock> lock_;  // the report directory, held by rank 0 for the run
 };
 
 }  // namespace gradc::cli

@@ -1,9 +1,9 @@
 // index.html of the training report: offline, no scripts, valid HTML5 with every text escaped.
-#include <fstream>
 #include <sstream>
 
 #include "compiler/target.h"
 #include "models/metadata.h"
+#include "runtime/files.h"
 #include "tools/report.h"
 #include "tools/version.h"
 
@@ -83,7 +83,7 @@ void Report::write_html(const ReportResult& r) const {
   result.row("test images", grouped(r.test.count));
   for (const auto& [k, v] : info_.hyperparameters) hyper.row(k, v);
 
-  std::ofstream html(dir_ + "/index.html");
+  std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>gradc report: "
        << esc(info_.title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
@@ -114,7 +114,7 @@ void Report::write_html(const ReportResult& r) const {
   fig("samples.png", "The first 40 training images with their labels");
   fig("pixels.png", "The first training image's pixel values, as the model reads them (×255)");
   html << "</div>\n</body>\n</html>\n";
-  if (!html) throw std::runtime_error("gradc: cannot write " + dir_ + "/index.html");
+  write_file(dir_ + "/index.html", html.str());  // atomic, checked, never through a planted link
 }
 
 }  // namespace gradc::cli
