@@ -1,7 +1,6 @@
 #include "models/callbacks.h"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -185,13 +184,13 @@ void CSVLogger::on_train_begin(Trainer& t) {
       if (number && std::stoll(step) <= t.start_step()) kept += line + "\n";
     }
   }
-  std::ofstream(path_, std::ios::trunc) << kept;
+  content_ = kept;
+  write_file(path_, content_);
 }
 
 void CSVLogger::on_eval(Trainer&, const PeriodRow& row) {
-  std::ofstream out(path_, std::ios::app);
-  out << csv_row(row) << "\n";
-  if (!out) throw std::runtime_error("gradc: cannot write " + path_);
+  content_ += csv_row(row) + "\n";
+  write_file(path_, content_);
 }
 
 }  // namespace gradc

@@ -92,6 +92,7 @@ class CSVLogger : public Callback {
 
  private:
   std::string path_;
+  std::string content_;  // the whole file: each evaluation rewrites it atomically (never through a link)
 };
 // The CSV line of a row (no newline), and the header line.
 std::string csv_row(const PeriodRow& row);
