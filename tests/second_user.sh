@@ -20,7 +20,8 @@ plant() {  # plant DIR: what the other user leaves there
   nobody sh -c '
     cd "$1"
     for f in .plot.gp .plot.err .digit.csv .probs.csv .predict.png predict.png digit.csv probs.csv metrics.csv \
-        loss.png accuracy.png lr.csv lr.png confusion.csv confusion.png labels.csv index.html digit0.csv; do
+        loss.png accuracy.png lr.csv lr.png confusion.csv confusion.png labels.csv index.html digit0.csv \
+        weights.png samples.png pixels.png labels.png; do
       ln -s "$2/victim.txt" "$f"
     done
     rm .plot.gp
@@ -36,7 +37,7 @@ GRADC_DATA=${GRADC_DATA:-data} "$GRADC" train linear --first-n 300 --train-n 200
 fail=0
 [[ $(cat "$tmp/victim.txt") == precious ]] || { echo "FAIL: the victim file was written through a link"; fail=1; }
 [[ ! -e "$tmp/pwned" ]] || { echo "FAIL: the other user's gnuplot script ran"; fail=1; }
-for f in shared/predict.png shared/rep/metrics.csv shared/rep/loss.png shared/rep/confusion.csv shared/rep/index.html; do
+for f in shared/predict.png shared/rep/{metrics.csv,loss.png,confusion.csv,index.html,weights.png,samples.png}; do
   if [[ -L "$tmp/$f" || ! -f "$tmp/$f" || $(stat -c %u "$tmp/$f") -ne 0 ]]; then
     echo "FAIL: $f is not root's own regular file"
     fail=1

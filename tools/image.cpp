@@ -24,23 +24,40 @@ void Image::set(int x, int y, uint8_t r, uint8_t g, uint8_t b) {
   p[2] = b;
 }
 
-void write_png(const std::string& path, const Image& img) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!f) throw std::runtime_error("gradc: cannot write " + path);
+namespace {
+void append_png_bytes(png_structp png, png_bytep data, size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+void no_flush(png_structp) {}
+
+// Encodes `img` into *out; false if libpng fails. The setjmp frame holds only libpng's handles,
+// assigned before it: the bytes live in the caller's string.
+bool encode_png(const Image& img, std::string* out) {
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!info) throw std::runtime_error("gradc: libpng init failed for " + path);
+  if (!info) {
+    png_destroy_write_struct(&png, nullptr);
+    return false;
+  }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    throw std::runtime_error("gradc: libpng failed writing " + path);
+    return false;
   }
-  png_init_io(png, f.get());
+  png_set_write_fn(png, out, append_png_bytes, no_flush);
   png_set_IHDR(png, info, static_cast<png_uint_32>(img.w), static_cast<png_uint_32>(img.h), 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   for (int y = 0; y < img.h; ++y) png_write_row(png, const_cast<png_bytep>(img.at(0, y)));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
+  return true;
+}
+}  // namespace
+
+void write_png(const std::string& path, const Image& img) {
+  std::string bytes;
+  if (!encode_png(img, &bytes)) throw std::runtime_error("gradc: libpng failed encoding " + path);
+  write_file(path, bytes);  // atomic, never through a planted link
 }
 
 std::string read_png_bytes(const std::string& path) {
