@@ -151,6 +151,25 @@ Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Loc l
   return binary(Op::Conv2dGradFilter, x, dy, loc, a);
 }
 
+namespace {
+Tensor pool2d(Op op, Tensor x, Shape window, Shape strides, Padding pad, const Loc& loc) {
+  Attrs a;
+  a.window = window;
+  a.strides = strides.rank == 0 ? window : strides;
+  a.pad = pad;
+  return unary(op, x, loc, a);
+}
+}  // namespace
+Tensor max_pool2d(Tensor x, Shape window, Shape strides, Padding pad, Loc loc) {
+  return pool2d(Op::MaxPool2d, x, window, strides, pad, loc);
+}
+Tensor avg_pool2d(Tensor x, Shape window, Shape strides, Padding pad, Loc loc) {
+  return pool2d(Op::AvgPool2d, x, window, strides, pad, loc);
+}
+Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, Loc loc) {
+  return op == Op::MaxPool2dGrad ? binary(op, x, dy, loc, std::move(a)) : unary(op, dy, loc, std::move(a));
+}
+
 Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
   Graph& g = graph_of(x, loc);
   const Shape s = g.node(x.id).shape;

@@ -75,6 +75,14 @@ Tensor sigmoid_xent(Tensor logits, Tensor targets, GRADC_LOC);
 Tensor conv2d(Tensor x, Tensor w, Padding pad = Padding::Valid, GRADC_LOC);
 Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, GRADC_LOC);
 Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, GRADC_LOC);
+// Pooling over NHWC windows (Keras MaxPooling2D / AveragePooling2D): `window` [h, w], `strides`
+// [h, w] (empty: the window), valid or same padding. Average pooling divides by the window's
+// elements inside the input (padding is not counted), as TensorFlow does.
+Tensor max_pool2d(Tensor x, Shape window = {2, 2}, Shape strides = {}, Padding pad = Padding::Valid, GRADC_LOC);
+Tensor avg_pool2d(Tensor x, Shape window = {2, 2}, Shape strides = {}, Padding pad = Padding::Valid, GRADC_LOC);
+// The backward ops autodiff adds: max_pool2d_grad(x, dy) and avg_pool2d_grad(dy) (x unused, a.shape
+// = the input's shape), with the forward op's attributes.
+Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, GRADC_LOC);
 
 // A fully connected layer: x·W + b with Glorot-uniform W and zero b, named name/W and name/b.
 Tensor dense(Tensor x, int64_t units, const std::string& name, GRADC_LOC);

@@ -20,6 +20,8 @@ void grad_Constant(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rul
 void grad_OneHot(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Conv2dGradInput(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Conv2dGradFilter(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_MaxPool2dGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_AvgPool2dGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Dense(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_MatMulMask(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_SoftmaxXentGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
@@ -84,6 +86,16 @@ void grad_SigmoidXent(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>&
   Tensor scale = dy / static_cast<float>(in_shape(n, out, 0).numel());
   dx[0] = (sigmoid(x) - in(n, out, 1)) * scale;
   dx[1] = neg(x) * scale;
+}
+
+// Max-pool's gradient goes to the first maximum of each window (row-major), as TensorFlow's does.
+void grad_MaxPool2d(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
+  dx[0] = pool2d_grad(Op::MaxPool2dGrad, in(n, out, 0), dy, n.a);
+}
+void grad_AvgPool2d(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
+  Attrs a = n.a;
+  a.shape = in_shape(n, out, 0);
+  dx[0] = pool2d_grad(Op::AvgPool2dGrad, Tensor{}, dy, a);
 }
 
 void grad_Conv2d(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {

@@ -3,7 +3,8 @@
 // over this list. An elementwise op (kind Unary or Binary) is defined in one place beside its row:
 // autodiff/elementwise.h (arithmetic for every engine + gradient); docs/adding_an_op.md.
 // X(Enum, "name", arity, kind, differentiable)
-//   differentiable = has a gradient rule; backward-only helper ops (relu_grad, conv2d_grad_*) have
+//   differentiable = has a gradient rule; backward-only helper ops (relu_grad, conv2d_grad_*,
+//   *_pool2d_grad) have
 //   none, which is exactly where second derivatives stop being supported. dense, matmul_relu_mask
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
 //   autodiff has run; allreduce (data-parallel training) is added between gradients and updates.
@@ -45,6 +46,10 @@
   X(Conv2d, "conv2d", 2, Conv, true)                        \
   X(Conv2dGradInput, "conv2d_grad_input", 2, Conv, false)   \
   X(Conv2dGradFilter, "conv2d_grad_filter", 2, Conv, false) \
+  X(MaxPool2d, "max_pool2d", 1, Conv, true)                 \
+  X(MaxPool2dGrad, "max_pool2d_grad", 2, Conv, false)       \
+  X(AvgPool2d, "avg_pool2d", 1, Conv, true)                 \
+  X(AvgPool2dGrad, "avg_pool2d_grad", 1, Conv, false)       \
   X(Dense, "dense", 3, Gemm, false)                         \
   X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
   X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)    \

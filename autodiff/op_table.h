@@ -33,9 +33,9 @@ struct Attrs {
   uint64_t seed = 0;             // parameter init seed
   bool training = true;          // dropout: false = identity
   int64_t depth = 0;             // one_hot
-  Padding pad = Padding::Valid;  // conv2d
+  Padding pad = Padding::Valid;  // conv2d, max/avg_pool2d
   Init init = Init::None;        // parameter initializer
-  Shape shape;                   // reshape / broadcast target shape
+  Shape shape;                   // reshape / broadcast target shape; *_grad ops: the input's shape
   std::vector<float> data;       // constant contents; empty = filled with `value`
   bool relu = false;             // dense: ReLU epilogue
   int mask = 0;                  // matmul_relu_mask: 1 = operand a masked by input 2 > 0, 2 = operand b
@@ -43,6 +43,8 @@ struct Attrs {
                                  // slices (data-parallel ranks): mask index offset slice·numel
   int bucket = -1;               // allreduce: the gradient bucket it is reduced with (value: scale)
   float alpha = 0.f;             // leaky_relu: the negative slope; elu: the saturation value
+  Shape window;                  // max/avg_pool2d: [height, width] of the pooling window
+  Shape strides;                 // max/avg_pool2d: [height, width] steps (Keras: the window)
   bool operator==(const Attrs&) const = default;
 };
 
@@ -54,7 +56,7 @@ void for_each_attr(A& a, F&& f) {
   f("ta", a.ta), f("tb", a.tb), f("axis", a.axis), f("value", a.value), f("seed", a.seed);
   f("training", a.training), f("depth", a.depth), f("pad", a.pad), f("init", a.init), f("shape", a.shape);
   f("data", a.data), f("relu", a.relu), f("mask", a.mask), f("slice", a.slice), f("bucket", a.bucket);
-  f("alpha", a.alpha);
+  f("alpha", a.alpha), f("window", a.window), f("strides", a.strides);
 }
 
 namespace detail {
@@ -71,7 +73,7 @@ constexpr size_t field_count() {
 }
 }  // namespace detail
 constexpr size_t attrs_field_count() { return detail::field_count<Attrs>(); }
-static_assert(attrs_field_count() == 16, "Attrs changed: list the new field in for_each_attr, then update this count");
+static_assert(attrs_field_count() == 18, "Attrs changed: list the new field in for_each_attr, then update this count");
 
 class Graph;
 struct Node;

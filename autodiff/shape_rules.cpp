@@ -1,5 +1,6 @@
 #include "autodiff/shape_rules.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gradc {
@@ -68,6 +69,25 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 ConvDim conv_dim(int64_t in, int64_t k, Padding p) {
   if (p == Padding::Same) return {in, (k - 1) / 2};
   return {in - k + 1, 0};
+}
+
+ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p) {
+  if (p == Padding::Valid) return {in < k ? 0 : (in - k) / s + 1, 0};
+  const int64_t out = (in + s - 1) / s;
+  return {out, std::max<int64_t>((out - 1) * s + k - in, 0) / 2};
+}
+
+Shape pool_out_shape(const Shape& x, const Attrs& a) {
+  if (x.rank != 4) fail("input must be NHWC rank 4, got " + x.str());
+  if (a.window.rank != 2 || a.window[0] < 1 || a.window[1] < 1)
+    fail("pool window must be [height, width] of at least 1, got " + a.window.str());
+  if (a.strides.rank != 2 || a.strides[0] < 1 || a.strides[1] < 1)
+    fail("pool strides must be [height, width] of at least 1, got " + a.strides.str());
+  const ConvDim h = pool_dim(x[1], a.window[0], a.strides[0], a.pad);
+  const ConvDim w = pool_dim(x[2], a.window[1], a.strides[1], a.pad);
+  if (h.out <= 0 || w.out <= 0)
+    fail("pool window " + a.window.str() + " larger than input " + x.str() + " with valid padding");
+  return {x[0], h.out, w.out, x[3]};
 }
 
 Shape conv_out_shape(const Shape& x, const Shape& w, Padding p) {
@@ -216,6 +236,28 @@ TypeInfo infer_SigmoidXent(const Graph& g, const std::vector<int>& in, const Att
   need_f32(z, "targets");
   if (x.shape != z.shape) fail("logits " + x.shape.str() + " and targets " + z.shape.str() + " differ");
   return f32(Shape::scalar());
+}
+
+TypeInfo infer_MaxPool2d(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  need_f32(arg(g, in, 0), "input");
+  return f32(pool_out_shape(arg(g, in, 0).shape, a));
+}
+TypeInfo infer_AvgPool2d(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  return infer_MaxPool2d(g, in, a);
+}
+// max_pool2d_grad(x, dy): dx of x's shape; avg_pool2d_grad(dy): dx of shape a.shape.
+TypeInfo infer_MaxPool2dGrad(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  const Shape& x = arg(g, in, 0).shape;
+  const Shape& dy = arg(g, in, 1).shape;
+  if (Shape want = pool_out_shape(x, a); dy != want)
+    fail("dy " + dy.str() + " does not match the pool output " + want.str());
+  return f32(x);
+}
+TypeInfo infer_AvgPool2dGrad(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  const Shape& dy = arg(g, in, 0).shape;
+  if (Shape want = pool_out_shape(a.shape, a); dy != want)
+    fail("dy " + dy.str() + " does not match the pool output " + want.str());
+  return f32(a.shape);
 }
 
 TypeInfo infer_Conv2d(const Graph& g, const std::vector<int>& in, const Attrs& a) {

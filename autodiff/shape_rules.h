@@ -20,6 +20,12 @@ struct ConvDim {
   int64_t out, pad;
 };
 ConvDim conv_dim(int64_t in, int64_t k, Padding p);
+// Pooling geometry along one axis, as TensorFlow computes it: valid = floor((in - k) / s) + 1, no
+// padding; same = ceil(in / s), padded by max((out - 1)·s + k - in, 0) with the smaller half before.
+ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p);
+// The NHWC output of max/avg_pool2d with the window, strides and padding of `a`; throws naming
+// what is wrong (rank, window, strides, a window larger than a valid-padded input).
+Shape pool_out_shape(const Shape& x, const Attrs& a);
 Shape conv_out_shape(const Shape& x, const Shape& w, Padding p);
 
 }  // namespace gradc

@@ -130,6 +130,35 @@ std::map<Op, std::vector<OpCase>> op_cases() {
            return conv2d_grad_filter(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", ys), {3, 3, 3, 5}, p);
          }});
   }
+  // Pooling: Keras' 2×2/2, an overlapping 3×3/2 with same padding (windows clipped at the edges, so
+  // average counts differ), a 2×3 window with strides 1×2. Gradients with dy of the output's shape.
+  struct PoolCfg {
+    std::string name;
+    Shape window, strides;
+    Padding pad;
+  };
+  for (const PoolCfg& pc :
+       {PoolCfg{"2x2/2 valid", {2, 2}, {2, 2}, Padding::Valid}, PoolCfg{"3x3/2 same", {3, 3}, {2, 2}, Padding::Same},
+        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}}) {
+    auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 5}; };
+    auto forward = [=](Op op, Graph& g, int64_t R) {
+      Tensor x = f32(g, "a", xs(R));
+      return op == Op::MaxPool2d ? max_pool2d(x, pc.window, pc.strides, pc.pad)
+                                 : avg_pool2d(x, pc.window, pc.strides, pc.pad);
+    };
+    for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
+      c[op].push_back({pc.name, [=](Graph& g, int64_t R) { return forward(op, g, R); }});
+      const Op grad_op = op == Op::MaxPool2d ? Op::MaxPool2dGrad : Op::AvgPool2dGrad;
+      c[grad_op].push_back({pc.name, [=](Graph& g, int64_t R) {
+                              Graph shapes;  // the output's shape, from the forward op
+                              const Shape ys = forward(op, shapes, R).shape();
+                              Attrs a = shapes.node(static_cast<int>(shapes.size()) - 1).a;
+                              a.shape = xs(R);
+                              Tensor x = op == Op::MaxPool2d ? f32(g, "a", xs(R)) : Tensor{};
+                              return pool2d_grad(grad_op, x, f32(g, "b", ys), a);
+                            }});
+    }
+  }
   // Fused ops (made by the compiler's passes; built directly here).
   for (bool relu : {false, true})
     for (bool tb : {false, true})

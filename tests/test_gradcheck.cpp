@@ -100,6 +100,21 @@ std::map<Op, std::vector<Case>> make_cases() {
                                return conv2d(in(g, "x", {1, 4, 5, 1}), in(g, "w", {2, 2, 1, 2}), p);
                              }});
   }
+  struct PoolCfg {
+    std::string name;
+    Shape window, strides;
+    Padding pad;
+  };
+  for (const PoolCfg& pc :
+       {PoolCfg{"2x2/2 valid", {2, 2}, {2, 2}, Padding::Valid}, PoolCfg{"3x3/2 same", {3, 3}, {2, 2}, Padding::Same},
+        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}}) {
+    c[Op::MaxPool2d].push_back({pc.name, [pc](Graph& g) {
+                                  return max_pool2d(in(g, "x", {2, 5, 6, 3}), pc.window, pc.strides, pc.pad);
+                                }});
+    c[Op::AvgPool2d].push_back({pc.name, [pc](Graph& g) {
+                                  return avg_pool2d(in(g, "x", {2, 5, 6, 3}), pc.window, pc.strides, pc.pad);
+                                }});
+  }
   return c;
 }
 
@@ -189,7 +204,7 @@ TEST(GradCheck, EveryNonSourceOpIsDifferentiableOrBackwardOnly) {
     }
     const bool ok = i.kind == OpKind::Source || i.op == Op::ReluGrad || i.op == Op::OneHot ||
                     i.op == Op::Conv2dGradInput || i.op == Op::Conv2dGradFilter || i.op == Op::AllReduce ||
-                    is_fused_op(i.op);
+                    i.op == Op::MaxPool2dGrad || i.op == Op::AvgPool2dGrad || is_fused_op(i.op);
     EXPECT_TRUE(ok) << i.name << " has no gradient rule and is not a documented backward-only op";
   }
 }

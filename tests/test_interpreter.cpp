@@ -8,6 +8,7 @@
 #include "autodiff/dsl.h"
 #include "models/models.h"
 #include "runtime/interpreter.h"
+#include "runtime/program.h"
 
 namespace gradc {
 namespace {
@@ -85,6 +86,37 @@ TEST(Interpreter, ConvByHand) {
   EXPECT_EQ(ip.value(valid.id).f, (std::vector<float>{6, 8, 12, 14}));
   // Same padding with an even kernel pads 0 before and 1 after (TensorFlow's convention).
   EXPECT_EQ(ip.value(same.id).f, (std::vector<float>{6, 8, 3, 12, 14, 6, 7, 8, 9}));
+}
+
+// Max-pool's gradient goes to each window's first maximum (row-major), as TensorFlow's does, here
+// with ties; average pooling with same padding divides by the elements inside the input. Both
+// engines give these exact values.
+TEST(Interpreter, PoolingByHand) {
+  Graph g;
+  Tensor x = g.input("x", {1, 3, 3, 1});
+  Tensor dy = g.input("dy", {1, 2, 2, 1});
+  Tensor mx = max_pool2d(x, {2, 2}, {1, 1});
+  Tensor avg = avg_pool2d(x, {2, 2}, {2, 2}, Padding::Same);
+  Tensor dmx = grad(sum(mx * dy), {x})[0];
+  Tensor davg = grad(sum(avg * dy), {x})[0];
+  for (auto [name, t] : {std::pair{"max", mx}, {"avg", avg}, {"dmax", dmx}, {"davg", davg}}) g.mark_output(t, name);
+  const std::vector<float> xs = {1, 5, 5, 2, 5, 0, 3, 3, 1}, dys = {1, 2, 3, 4};
+  const std::vector<float> want_mx = {5, 5, 5, 5}, want_dmx = {0, 3, 0, 0, 7, 0, 0, 0, 0};
+  // Windows of 2×2/2 same on 3×3: pad 1 after, so the counts are 4, 2, 2, 1.
+  const std::vector<float> want_avg = {13.f / 4, 5.f / 2, 6.f / 2, 1};
+  const std::vector<float> want_davg = {0.25f, 0.25f, 1, 0.25f, 0.25f, 1, 1.5f, 1.5f, 4};
+  Interpreter ip(g);
+  ip.set_input("x", xs);
+  ip.set_input("dy", dys);
+  ip.run();
+  Program p(g);
+  p.set_input("x", xs);
+  p.set_input("dy", dys);
+  p.run();
+  for (const auto& [t, want] : {std::pair{mx, want_mx}, {avg, want_avg}, {dmx, want_dmx}, {davg, want_davg}}) {
+    EXPECT_EQ(ip.value(t.id).f, want) << "interpreter, node " << t.id;
+    EXPECT_EQ(p.get(t.id), want) << "JIT, node " << t.id;
+  }
 }
 
 TEST(Interpreter, DeterministicAndAGradientStepLowersTheLoss) {
