@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (119 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (118 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
