@@ -110,6 +110,13 @@ TrainConfig recipe(const std::string& model, const std::string& preset) {
     c.schedule.kind = Schedule::Kind::PerEpoch;
     c.schedule.rate = 0.9f;
     c.early_stop = true;
+  } else if (model == "convnet") {  // keras.io mnist_convnet: Adam, batch 128, 15 epochs, 10 % validation
+    c.batch = 128;
+    c.epochs = 15;
+    c.opt.kind = OptKind::Adam;
+    c.lr = 0.001f;
+    c.val_fraction = 0.1;
+    c.keep_best = true;
   }
   if (!preset.empty() && !(model == "dnn" && preset == "tuned"))
     throw std::invalid_argument("gradc: unknown preset '" + preset + "' for " + model + " (known: dnn --preset tuned)");

@@ -26,6 +26,12 @@ std::vector<ModelSpec>& registry() {
          ArchKind::Cnn,
          {},
          build_cnn},
+        {"convnet",
+         "Keras's MNIST convnet: conv 32 3x3, max-pool 2, conv 64 3x3, max-pool 2, dropout 0.5, dense 10",
+         128,
+         ArchKind::Fixed,
+         {},
+         fixed(build_convnet)},
         {"logic", "one sigmoid neuron (AND/OR gates)", 4, ArchKind::Fixed, {}, fixed(build_logic)},
     };
   }();

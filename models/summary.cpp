@@ -19,6 +19,7 @@ std::string keras_shape(const Shape& s, int64_t batch) {
 
 struct Layer {
   std::string name;
+  std::string type;           // a parameter-free layer's Keras type (MaxPooling2D, Flatten, ...)
   std::set<std::string> ops;  // activations and dropout seen in the layer
   int weight_rank = 0;
   int64_t params = 0;
@@ -26,14 +27,31 @@ struct Layer {
 };
 
 std::string layer_type(const Layer& l) {
+  if (!l.type.empty()) return l.type;
   std::string t = l.weight_rank == 4 ? "Conv2D" : l.weight_rank == 2 ? "Dense" : "Layer";
   if (l.ops.count("tanh") && l.ops.count("square"))
     t += ", gelu";
   else
     for (const ActivationInfo& a : activations())
       if (a.op && l.ops.count(a.op)) t += std::string(", ") + a.name;
-  if (l.ops.count("dropout")) t += ", dropout";
   return t;
+}
+
+// Ops Keras shows as layers of their own, without parameters: (Keras's auto name, type), or none.
+std::pair<const char*, const char*> own_layer(const Graph& g, const Node& n) {
+  switch (n.op) {
+    case Op::MaxPool2d:
+      return {"max_pooling2d", "MaxPooling2D"};
+    case Op::AvgPool2d:
+      return {"average_pooling2d", "AveragePooling2D"};
+    case Op::Dropout:
+      return {"dropout", "Dropout"};
+    case Op::Reshape:  // a flatten: image-shaped in, [batch, features] out
+      if (g.node(n.in[0]).shape.rank > 2 && n.shape.rank == 2) return {"flatten", "Flatten"};
+      return {nullptr, nullptr};
+    default:
+      return {nullptr, nullptr};
+  }
 }
 }  // namespace
 
@@ -43,6 +61,7 @@ std::string summary(const Graph& g) {
   std::vector<int> layer_of(g.size(), -1);
   int64_t batch = -1, state = 0;
   std::vector<const Node*> inputs;
+  std::map<std::string, int> auto_names;  // Keras numbers repeats: dropout, dropout_1, ...
   for (const Node& n : g.nodes()) {
     int l = -1;
     if (n.op == Op::Input) {
@@ -56,10 +75,14 @@ std::string summary(const Graph& g) {
         continue;
       }
       const std::string name = n.name.substr(0, n.name.rfind('/'));
-      if (!index.count(name)) index[name] = layers.size(), layers.push_back(Layer{name, {}, 0, 0, -1});
+      if (!index.count(name)) index[name] = layers.size(), layers.push_back(Layer{name, "", {}, 0, 0, -1});
       l = static_cast<int>(index[name]);
       layers[static_cast<size_t>(l)].params += n.shape.numel();
       layers[static_cast<size_t>(l)].weight_rank = std::max(layers[static_cast<size_t>(l)].weight_rank, n.shape.rank);
+    } else if (const auto [base, type] = own_layer(g, n); base && n.role != Role::Grad) {
+      const int k = auto_names[base]++;
+      l = static_cast<int>(layers.size());
+      layers.push_back(Layer{k ? std::string(base) + "_" + std::to_string(k) : base, type, {}, 0, 0, n.id});
     } else if (n.role != Role::Grad && op_info(n.op).kind != OpKind::Loss) {
       for (int in : n.in) l = std::max(l, layer_of[static_cast<size_t>(in)]);
       if (l >= 0) {  // a flatten after a layer is not its output (Keras shows that shape)

@@ -73,7 +73,16 @@ grep -q "Total params: 932,362" <<<"$summary"
 models=$("$GRADC" models)
 grep -q "^mlp512 .* 932,362 parameters" <<<"$models"
 grep -q "optimizer: rmsprop, learning rate: 0.001, batch: 128, training: 16 epochs" <<<"$models"
-grep -q "^dense1 (Dense, relu, dropout) *(None, 512) *401,920" <<<"$summary"
+grep -q "^dense1 (Dense, relu) *(None, 512) *401,920" <<<"$summary"
+grep -q "^dropout_2 (Dropout) *(None, 512) *0$" <<<"$summary"
+# Keras's mnist_convnet table: the same rows, shapes and 34,826 parameters.
+summary=$("$GRADC" summary convnet)
+for row in "conv1 (Conv2D, relu) *(None, 26, 26, 32) *320" "max_pooling2d (MaxPooling2D) *(None, 13, 13, 32) *0" \
+  "conv2 (Conv2D, relu) *(None, 11, 11, 64) *18,496" "max_pooling2d_1 (MaxPooling2D) *(None, 5, 5, 64) *0" \
+  "flatten (Flatten) *(None, 1600) *0" "dropout (Dropout) *(None, 1600) *0" "logits (Dense) *(None, 10) *16,010" \
+  "Total params: 34,826"; do
+  grep -q "^$row" <<<"$summary" || { echo "summary convnet lacks '$row':"; echo "$summary"; exit 1; }
+done
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.
