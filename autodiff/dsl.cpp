@@ -170,6 +170,9 @@ Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, Loc loc) {
   return op == Op::MaxPool2dGrad ? binary(op, x, dy, loc, std::move(a)) : unary(op, dy, loc, std::move(a));
 }
 
+Tensor im2col(Tensor x, Attrs a, Loc loc) { return unary(Op::Im2Col, x, loc, std::move(a)); }
+Tensor col2im(Tensor cols, Attrs a, Loc loc) { return unary(Op::Col2Im, cols, loc, std::move(a)); }
+
 Tensor dense(Tensor x, int64_t units, const std::string& name, Loc loc) {
   Graph& g = graph_of(x, loc);
   const Shape s = g.node(x.id).shape;

@@ -83,6 +83,10 @@ Tensor avg_pool2d(Tensor x, Shape window = {2, 2}, Shape strides = {}, Padding p
 // The backward ops autodiff adds: max_pool2d_grad(x, dy) and avg_pool2d_grad(dy) (x unused, a.shape
 // = the input's shape), with the forward op's attributes.
 Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, GRADC_LOC);
+// The conv-gemm pass's layout ops (built directly by tests): im2col(x) with window/strides/pad of
+// `a`; col2im(cols) back into a.shape.
+Tensor im2col(Tensor x, Attrs a, GRADC_LOC);
+Tensor col2im(Tensor cols, Attrs a, GRADC_LOC);
 
 // A fully connected layer: x·W + b with Glorot-uniform W and zero b, named name/W and name/b.
 Tensor dense(Tensor x, int64_t units, const std::string& name, GRADC_LOC);

@@ -22,6 +22,8 @@ void grad_Conv2dGradInput(const Node& n, Tensor, Tensor, std::vector<Tensor>&) {
 void grad_Conv2dGradFilter(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_MaxPool2dGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_AvgPool2dGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_Im2Col(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_Col2Im(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Dense(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_MatMulMask(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_SoftmaxXentGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }

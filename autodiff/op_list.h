@@ -7,7 +7,8 @@
 //   *_pool2d_grad) have
 //   none, which is exactly where second derivatives stop being supported. dense, matmul_relu_mask
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
-//   autodiff has run; allreduce (data-parallel training) is added between gradients and updates.
+//   autodiff has run; allreduce (data-parallel training) is added between gradients and updates;
+//   im2col and col2im are made by the conv-gemm pass, which runs convolutions on the GEMM.
 #pragma once
 
 #define GRADC_OPS(X)                                        \
@@ -50,6 +51,8 @@
   X(MaxPool2dGrad, "max_pool2d_grad", 2, Conv, false)       \
   X(AvgPool2d, "avg_pool2d", 1, Conv, true)                 \
   X(AvgPool2dGrad, "avg_pool2d_grad", 1, Conv, false)       \
+  X(Im2Col, "im2col", 1, Conv, false)                       \
+  X(Col2Im, "col2im", 1, Conv, false)                       \
   X(Dense, "dense", 3, Gemm, false)                         \
   X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
   X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)    \

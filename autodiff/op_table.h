@@ -43,8 +43,8 @@ struct Attrs {
                                  // slices (data-parallel ranks): mask index offset slice·numel
   int bucket = -1;               // allreduce: the gradient bucket it is reduced with (value: scale)
   float alpha = 0.f;             // leaky_relu: the negative slope; elu: the saturation value
-  Shape window;                  // max/avg_pool2d: [height, width] of the pooling window
-  Shape strides;                 // max/avg_pool2d: [height, width] steps (Keras: the window)
+  Shape window;                  // max/avg_pool2d, im2col, col2im: [height, width] of the window
+  Shape strides;                 // max/avg_pool2d, im2col, col2im: [height, width] steps (pool: the window)
   bool operator==(const Attrs&) const = default;
 };
 

@@ -90,6 +90,12 @@ Shape pool_out_shape(const Shape& x, const Attrs& a) {
   return {x[0], h.out, w.out, x[3]};
 }
 
+WindowGeo window_geo(const Shape& x, const Attrs& a) {
+  const ConvDim h = pool_dim(x[1], a.window[0], a.strides[0], a.pad),
+                w = pool_dim(x[2], a.window[1], a.strides[1], a.pad);
+  return {x[0], x[1], x[2], x[3], h.out, w.out, a.window[0], a.window[1], a.strides[0], a.strides[1], h.pad, w.pad};
+}
+
 Shape conv_out_shape(const Shape& x, const Shape& w, Padding p) {
   check_conv_operands(x, w);
   ConvDim h = conv_dim(x[1], w[0], p), wd = conv_dim(x[2], w[1], p);
@@ -257,6 +263,23 @@ TypeInfo infer_AvgPool2dGrad(const Graph& g, const std::vector<int>& in, const A
   const Shape& dy = arg(g, in, 0).shape;
   if (Shape want = pool_out_shape(a.shape, a); dy != want)
     fail("dy " + dy.str() + " does not match the pool output " + want.str());
+  return f32(a.shape);
+}
+
+// im2col(x): one row per output position (b, oh, ow), one column per window element (kh, kw, c) —
+// the rows a convolution's GEMM multiplies by the filter seen as [KH·KW·C, F].
+TypeInfo infer_Im2Col(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  need_f32(arg(g, in, 0), "input");
+  const Shape& x = arg(g, in, 0).shape;
+  const Shape y = pool_out_shape(x, a);
+  return f32({y[0] * y[1] * y[2], a.window[0] * a.window[1] * x[3]});
+}
+// col2im(cols): the sum of every column entry into the input position it came from (a.shape).
+TypeInfo infer_Col2Im(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  const Shape& cols = arg(g, in, 0).shape;
+  const Shape y = pool_out_shape(a.shape, a);
+  const Shape want{y[0] * y[1] * y[2], a.window[0] * a.window[1] * a.shape[3]};
+  if (cols != want) fail("columns " + cols.str() + " do not match " + want.str() + " for input " + a.shape.str());
   return f32(a.shape);
 }
 

@@ -26,6 +26,15 @@ ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p);
 // The NHWC output of max/avg_pool2d with the window, strides and padding of `a`; throws naming
 // what is wrong (rank, window, strides, a window larger than a valid-padded input).
 Shape pool_out_shape(const Shape& x, const Attrs& a);
+// A windowed op's whole geometry (pooling, im2col, col2im) for NHWC input x: output extent, window,
+// strides and the padding before, per spatial axis.
+struct WindowGeo {
+  int64_t B, H, W, C, OH, OW, KH, KW, SH, SW, ph, pw;
+};
+WindowGeo window_geo(const Shape& x, const Attrs& a);
+// Windows that never overlap (strides >= window, Keras's pooling default): each input element is in
+// at most one window, so a gradient can be scattered from output rows without a race.
+inline bool windows_disjoint(const Attrs& a) { return a.strides[0] >= a.window[0] && a.strides[1] >= a.window[1]; }
 Shape conv_out_shape(const Shape& x, const Shape& w, Padding p);
 
 }  // namespace gradc

@@ -33,6 +33,7 @@ void axpy(Emitter& e, llvm::Value* dst, llvm::Value* d0, llvm::Value* s, llvm::V
 void emit_conv(Emitter& e, const KernelInfo& k) {
   auto& b = e.b;
   const Node& n = e.g.node(k.node);
+  if (n.op == Op::Im2Col || n.op == Op::Col2Im) return emit_im2col_op(e, k);
   if (n.op != Op::Conv2d && n.op != Op::Conv2dGradInput && n.op != Op::Conv2dGradFilter) return emit_pool(e, k);
   llvm::Value* in0 = e.base(n.in[0]);
   llvm::Value* in1 = e.base(n.in[1]);

@@ -12,14 +12,7 @@
 namespace gradc {
 
 namespace {
-struct Geo {
-  int64_t B, H, W, C, OH, OW, KH, KW, SH, SW, ph, pw;
-};
-Geo geo(const Shape& x, const Attrs& a) {
-  const ConvDim h = pool_dim(x[1], a.window[0], a.strides[0], a.pad),
-                w = pool_dim(x[2], a.window[1], a.strides[1], a.pad);
-  return {x[0], x[1], x[2], x[3], h.out, w.out, a.window[0], a.window[1], a.strides[0], a.strides[1], h.pad, w.pad};
-}
+using Geo = WindowGeo;
 
 llvm::Value* smax(Emitter& e, llvm::Value* x, llvm::Value* y) {
   return e.b.CreateSelect(e.b.CreateICmpSGT(x, y), x, y);
@@ -116,6 +109,47 @@ void emit_avg_grad(Emitter& e, const Geo& g, llvm::Value* dy, llvm::Value* dx) {
   });
 }
 
+// max_pool2d_grad with disjoint windows, by output rows q = (b, oh): the band of input rows from
+// this window row's start to the next one's (the last band to the end) is zeroed, then each
+// window's dy is written at its first maximum. The bands tile the input, so threads never meet.
+void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, llvm::Value* dx) {
+  auto& b = e.b;
+  llvm::Value* best = e.slot(e.f32, "best");
+  llvm::Value* at = e.slot(e.i64, "at");
+  e.loop(e.lo, e.hi, [&](llvm::Value* q) {  // q = b·OH + oh
+    llvm::Value* bi = b.CreateSDiv(q, e.c64(g.OH));
+    llvm::Value* oh = b.CreateSRem(q, e.c64(g.OH));
+    llvm::Value* start = smax(e, b.CreateSub(e.mul(oh, e.c64(g.SH)), e.c64(g.ph)), e.c64(0));
+    llvm::Value* next = b.CreateSub(e.mul(e.add(oh, e.c64(1)), e.c64(g.SH)), e.c64(g.ph));
+    llvm::Value* band0 = b.CreateSelect(b.CreateICmpEQ(oh, e.c64(0)), e.c64(0), start);
+    llvm::Value* band1 = b.CreateSelect(b.CreateICmpEQ(oh, e.c64(g.OH - 1)), e.c64(g.H), smin(e, next, e.c64(g.H)));
+    e.loop(x_index(e, g, bi, band0, e.c64(0)), x_index(e, g, bi, band1, e.c64(0)),
+           [&](llvm::Value* i) { e.store(e.cf(0.f), dx, i); });
+    const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H);
+    e.loop(e.c64(0), e.c64(g.OW), [&](llvm::Value* ow) {
+      const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
+      llvm::Value* y0 = e.mul(e.add(e.mul(q, e.c64(g.OW)), ow), e.c64(g.C));
+      e.loop(e.c64(0), e.c64(g.C), [&](llvm::Value* c) {
+        b.CreateStore(e.cf(-INFINITY), best);
+        b.CreateStore(e.c64(-1), at);
+        e.loop(rows.first, rows.last, [&](llvm::Value* r) {
+          e.loop(cols.first, cols.last, [&](llvm::Value* s) {
+            llvm::Value* xi = e.add(x_index(e, g, bi, r, s), c);
+            llvm::Value* v = e.load(x, xi);
+            e.if_else(b.CreateOr(b.CreateICmpSLT(b.CreateLoad(e.i64, at), e.c64(0)),
+                                 b.CreateFCmpOGT(v, b.CreateLoad(e.f32, best))),
+                      [&] {
+                        b.CreateStore(v, best);
+                        b.CreateStore(xi, at);
+                      });
+          });
+        });
+        e.store(e.load(dy, e.add(y0, c)), dx, b.CreateLoad(e.i64, at));
+      });
+    });
+  });
+}
+
 // max_pool2d_grad: dx[b, ih, iw, c] = Σ over windows holding it whose first maximum it is of dy.
 void emit_max_grad(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, llvm::Value* dx) {
   auto& b = e.b;
@@ -161,11 +195,14 @@ void emit_pool(Emitter& e, const KernelInfo& k) {
   switch (n.op) {
     case Op::MaxPool2d:
     case Op::AvgPool2d:
-      return emit_forward(e, geo(e.g.node(n.in[0]).shape, n.a), n.op == Op::MaxPool2d, e.base(n.in[0]), out);
+      return emit_forward(e, window_geo(e.g.node(n.in[0]).shape, n.a), n.op == Op::MaxPool2d, e.base(n.in[0]), out);
     case Op::MaxPool2dGrad:  // in: x, dy
-      return emit_max_grad(e, geo(e.g.node(n.in[0]).shape, n.a), e.base(n.in[0]), e.base(n.in[1]), out);
+      if (windows_disjoint(n.a))
+        return emit_max_grad_disjoint(e, window_geo(e.g.node(n.in[0]).shape, n.a), e.base(n.in[0]), e.base(n.in[1]),
+                                      out);
+      return emit_max_grad(e, window_geo(e.g.node(n.in[0]).shape, n.a), e.base(n.in[0]), e.base(n.in[1]), out);
     case Op::AvgPool2dGrad:  // in: dy; the input's shape in a.shape
-      return emit_avg_grad(e, geo(n.a.shape, n.a), e.base(n.in[0]), out);
+      return emit_avg_grad(e, window_geo(n.a.shape, n.a), e.base(n.in[0]), out);
     default:
       throw std::logic_error(std::string("gradc: emit_pool on op '") + op_name(n.op) + "'");
   }

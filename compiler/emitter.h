@@ -89,8 +89,9 @@ void emit_reduce(Emitter& e, const KernelInfo& k);
 void emit_layout(Emitter& e, const KernelInfo& k);
 void emit_row(Emitter& e, const KernelInfo& k);
 void emit_loss(Emitter& e, const KernelInfo& k);
-void emit_conv(Emitter& e, const KernelInfo& k);  // conv2d and its gradients; pooling via emit_pool
-void emit_pool(Emitter& e, const KernelInfo& k);  // max/avg_pool2d and their gradients (codegen_pool.cpp)
+void emit_conv(Emitter& e, const KernelInfo& k);       // conv2d and its gradients; pooling via emit_pool
+void emit_pool(Emitter& e, const KernelInfo& k);       // max/avg_pool2d and their gradients (codegen_pool.cpp)
+void emit_im2col_op(Emitter& e, const KernelInfo& k);  // im2col, col2im (codegen_im2col.cpp)
 void emit_copy(Emitter& e, const KernelInfo& k);
 
 }  // namespace gradc

@@ -7,6 +7,7 @@
 //   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
+//   conv-gemm            conv2d and its gradients -> im2col/col2im + GEMM (conv_gemm.cpp)
 // Each pass rewrites once and leaves what it made dead to the cleanup passes; which passes run, in
 // what order and how often is compiler/pipeline.h's business. Elementwise chains (and elementwise
 // producers of reductions) are fused at plan level, see PlanOptions in plan.h.
@@ -35,6 +36,9 @@ struct PassInfo {
 std::span<const PassInfo> pass_table();
 // Throws std::invalid_argument listing the known passes.
 const PassInfo& find_pass(const std::string& name);
+
+// The conv-gemm pass (compiler/conv_gemm.cpp).
+PassResult conv_gemm(const Graph& g);
 
 // Parses "a,b,c".
 std::vector<std::string> split_passes(const std::string& list);

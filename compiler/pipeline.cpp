@@ -118,7 +118,12 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
     // fuse-dense-backward is not in the default pipeline: without packed panels the masked operand
     // is re-read (and re-masked) once per register tile, which measured slower than materialising
     // relu_grad once (gradc bench --compare-fusion --passes ...). Run it explicitly to compare.
-    p.add("fuse-xent").add("fuse-dense").add_fixed_point("cleanup", kCleanup).add("gemm-layout").add("dce");
+    p.add("conv-gemm")
+        .add("fuse-xent")
+        .add("fuse-dense")
+        .add_fixed_point("cleanup", kCleanup)
+        .add("gemm-layout")
+        .add("dce");
   } else {
     p.add("gemm-layout");
   }

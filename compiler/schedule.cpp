@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "autodiff/shape_rules.h"
+
 namespace gradc {
 
 namespace {
@@ -183,7 +185,16 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       return s;
     case OpKind::Conv:
       s.strategy = Strategy::ConvDirect;
-      s.range = n.op == Op::Conv2dGradFilter ? n.shape[0] * n.shape[1] * n.shape[2] : n.shape[0] * n.shape[1];
+      // Rows: (kh, kw, c) of the filter gradient, im2col's output positions, else (b, h) of the output.
+      // max_pool2d_grad with disjoint windows scatters from the output's rows (b, oh).
+      if (n.op == Op::Conv2dGradFilter)
+        s.range = n.shape[0] * n.shape[1] * n.shape[2];
+      else if (n.op == Op::Im2Col)
+        s.range = n.shape[0];
+      else if (n.op == Op::MaxPool2dGrad && windows_disjoint(n.a))
+        s.range = n.shape[0] * window_geo(n.shape, n.a).OH;
+      else
+        s.range = n.shape[0] * n.shape[1];
       return s;
     case OpKind::Source:
       s.range = 0;

@@ -332,18 +332,10 @@ void ref_Conv2dGradFilter(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
 }
 
 namespace {
-struct PoolGeo {
-  int64_t B, H, W, C, OH, OW, KH, KW, SH, SW, ph, pw;
-};
-PoolGeo pool_geo(const Shape& x, const Attrs& a) {
-  const ConvDim h = pool_dim(x[1], a.window[0], a.strides[0], a.pad),
-                w = pool_dim(x[2], a.window[1], a.strides[1], a.pad);
-  return {x[0], x[1], x[2], x[3], h.out, w.out, a.window[0], a.window[1], a.strides[0], a.strides[1], h.pad, w.pad};
-}
 // Calls f(y_index, x_index) for each output and each input element of its window inside the
 // input, the window in row-major order (so the first maximum is the first one met).
 template <class F>
-void pool_for_each(const PoolGeo& g, F f) {
+void pool_for_each(const WindowGeo& g, F f) {
   for (int64_t b = 0; b < g.B; ++b)
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow)
@@ -361,7 +353,7 @@ void pool_for_each(const PoolGeo& g, F f) {
 }
 // Each output's first maximal input element.
 template <class T>
-std::vector<size_t> pool_argmax(const PoolGeo& g, const std::vector<T>& x, size_t outputs) {
+std::vector<size_t> pool_argmax(const WindowGeo& g, const std::vector<T>& x, size_t outputs) {
   std::vector<size_t> best(outputs, SIZE_MAX);
   pool_for_each(g, [&](size_t yi, size_t xi) {
     if (best[yi] == SIZE_MAX || x[xi] > x[best[yi]]) best[yi] = xi;
@@ -369,7 +361,7 @@ std::vector<size_t> pool_argmax(const PoolGeo& g, const std::vector<T>& x, size_
   return best;
 }
 // The number of input elements in each output's window (padding is not counted).
-std::vector<int64_t> pool_counts(const PoolGeo& g, size_t outputs) {
+std::vector<int64_t> pool_counts(const WindowGeo& g, size_t outputs) {
   std::vector<int64_t> count(outputs, 0);
   pool_for_each(g, [&](size_t yi, size_t) { ++count[yi]; });
   return count;
@@ -378,14 +370,14 @@ std::vector<int64_t> pool_counts(const PoolGeo& g, size_t outputs) {
 
 template <class T>
 void ref_MaxPool2d(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
-  const std::vector<size_t> best = pool_argmax(pool_geo(in[0]->shape, n.a), in[0]->f, out.f.size());
+  const std::vector<size_t> best = pool_argmax(window_geo(in[0]->shape, n.a), in[0]->f, out.f.size());
   for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = in[0]->f[best[i]];
 }
 
 template <class T>
 void ref_MaxPool2dGrad(const Node& n, const Ins<T>& in, BasicValue<T>& out) {  // in: x, dy
   const std::vector<T>& dy = in[1]->f;
-  const std::vector<size_t> best = pool_argmax(pool_geo(in[0]->shape, n.a), in[0]->f, dy.size());
+  const std::vector<size_t> best = pool_argmax(window_geo(in[0]->shape, n.a), in[0]->f, dy.size());
   std::vector<double> acc(out.f.size(), 0.0);
   for (size_t i = 0; i < dy.size(); ++i) acc[best[i]] += dy[i];
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
@@ -393,7 +385,7 @@ void ref_MaxPool2dGrad(const Node& n, const Ins<T>& in, BasicValue<T>& out) {  /
 
 template <class T>
 void ref_AvgPool2d(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
-  const PoolGeo g = pool_geo(in[0]->shape, n.a);
+  const WindowGeo g = window_geo(in[0]->shape, n.a);
   const std::vector<int64_t> count = pool_counts(g, out.f.size());
   std::vector<double> acc(out.f.size(), 0.0);
   pool_for_each(g, [&](size_t yi, size_t xi) { acc[yi] += in[0]->f[xi]; });
@@ -402,11 +394,49 @@ void ref_AvgPool2d(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
 
 template <class T>
 void ref_AvgPool2dGrad(const Node& n, const Ins<T>& in, BasicValue<T>& out) {  // in: dy; n.a.shape: x's
-  const PoolGeo g = pool_geo(n.a.shape, n.a);
+  const WindowGeo g = window_geo(n.a.shape, n.a);
   const std::vector<T>& dy = in[0]->f;
   const std::vector<int64_t> count = pool_counts(g, dy.size());
   std::vector<double> acc(out.f.size(), 0.0);
   pool_for_each(g, [&](size_t yi, size_t xi) { acc[xi] += dy[yi] / static_cast<double>(count[yi]); });
+  for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
+}
+
+namespace {
+// Calls f(row, col, x_index or -1 for padding) for every entry of im2col's [B·OH·OW, KH·KW·C].
+template <class F>
+void im2col_for_each(const WindowGeo& g, F f) {
+  const int64_t K = g.KH * g.KW * g.C;
+  for (int64_t b = 0; b < g.B; ++b)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t row = (b * g.OH + oh) * g.OW + ow;
+        for (int64_t kh = 0; kh < g.KH; ++kh)
+          for (int64_t kw = 0; kw < g.KW; ++kw)
+            for (int64_t c = 0; c < g.C; ++c) {
+              const int64_t ih = oh * g.SH + kh - g.ph, iw = ow * g.SW + kw - g.pw;
+              const bool inside = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+              f(static_cast<size_t>(row * K + (kh * g.KW + kw) * g.C + c),
+                inside ? static_cast<int64_t>(((b * g.H + ih) * g.W + iw) * g.C + c) : int64_t{-1});
+            }
+      }
+}
+}  // namespace
+
+template <class T>
+void ref_Im2Col(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const std::vector<T>& x = in[0]->f;
+  im2col_for_each(window_geo(in[0]->shape, n.a),
+                  [&](size_t ci, int64_t xi) { out.f[ci] = xi < 0 ? T(0) : x[static_cast<size_t>(xi)]; });
+}
+
+template <class T>
+void ref_Col2Im(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  const std::vector<T>& cols = in[0]->f;
+  std::vector<double> acc(out.f.size(), 0.0);
+  im2col_for_each(window_geo(n.a.shape, n.a), [&](size_t ci, int64_t xi) {
+    if (xi >= 0) acc[static_cast<size_t>(xi)] += cols[ci];
+  });
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
 

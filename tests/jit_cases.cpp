@@ -131,7 +131,9 @@ std::map<Op, std::vector<OpCase>> op_cases() {
          }});
   }
   // Pooling: Keras' 2×2/2, an overlapping 3×3/2 with same padding (windows clipped at the edges, so
-  // average counts differ), a 2×3 window with strides 1×2. Gradients with dy of the output's shape.
+  // average counts differ), a 2×3 window with strides 1×2, disjoint 3×3/3 windows padded before
+  // (max_pool2d_grad scatters from output rows when windows are disjoint, else gathers). Gradients
+  // with dy of the output's shape.
   struct PoolCfg {
     std::string name;
     Shape window, strides;
@@ -139,7 +141,7 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   };
   for (const PoolCfg& pc :
        {PoolCfg{"2x2/2 valid", {2, 2}, {2, 2}, Padding::Valid}, PoolCfg{"3x3/2 same", {3, 3}, {2, 2}, Padding::Same},
-        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}}) {
+        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}, PoolCfg{"3x3/3 same", {3, 3}, {3, 3}, Padding::Same}}) {
     auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 5}; };
     auto forward = [=](Op op, Graph& g, int64_t R) {
       Tensor x = f32(g, "a", xs(R));
@@ -158,6 +160,23 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                               return pool2d_grad(grad_op, x, f32(g, "b", ys), a);
                             }});
     }
+  }
+  // im2col / col2im (the conv-gemm pass's): 3×3 valid and same as convolutions use them, and a
+  // strided 2×2/2 window.
+  for (const PoolCfg& pc :
+       {PoolCfg{"3x3 valid", {3, 3}, {1, 1}, Padding::Valid}, PoolCfg{"3x3 same", {3, 3}, {1, 1}, Padding::Same},
+        PoolCfg{"2x2/2 same", {2, 2}, {2, 2}, Padding::Same}}) {
+    Attrs a;
+    a.window = pc.window, a.strides = pc.strides, a.pad = pc.pad;
+    auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 5}; };
+    c[Op::Im2Col].push_back({pc.name, [=](Graph& g, int64_t R) { return im2col(f32(g, "a", xs(R)), a); }});
+    c[Op::Col2Im].push_back({pc.name, [=](Graph& g, int64_t R) {
+                               Graph shapes;
+                               const Shape cols = im2col(shapes.input("x", xs(R)), a).shape();
+                               Attrs back = a;
+                               back.shape = xs(R);
+                               return col2im(f32(g, "a", cols), back);
+                             }});
   }
   // Fused ops (made by the compiler's passes; built directly here).
   for (bool relu : {false, true})
