@@ -73,7 +73,7 @@ std::unique_ptr<Model> step_model(const std::string& name, int64_t batch) {
 }
 
 TEST(Passes, EachPassAloneAndThePipelinesPreserveEveryModel) {
-  for (const char* name : {"linear", "dnn", "mlp512", "mlp500", "cnn", "logic"}) {
+  for (const char* name : {"linear", "dnn", "mlp512", "mlp500", "cnn", "convnet", "logic"}) {
     auto m = step_model(name, name == std::string("logic") ? 4 : 2);
     for (const PassInfo& p : pass_table())
       expect_same_semantics(m->g, PassPipeline().add(p.name), std::string(name) + " " + p.name);
@@ -286,35 +286,53 @@ TEST(Passes, SoftmaxXentGradIsStableAtPlusMinus1e4) {
 
 class PassesTarget : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(PassesTarget, FusedAndUnfusedTrainingAgreeOver50Steps) {
-  testing_targets::ScopedTarget target(GetParam());
-  if (!target.runnable()) GTEST_SKIP() << target.why();
-  auto m = build_model("dnn", {.batch = 30});
-  OptimizerConfig oc;
-  oc.kind = OptKind::Adagrad;
-  oc.clip_norm = 5.f;
+// The fused pipeline (dense epilogues, the xent kernel, convolutions on the GEMM through
+// im2col/col2im) and the unfused one (direct convolutions) train `model` alike for `steps` steps.
+void expect_fused_equals_unfused(const std::string& model, int64_t batch, int steps, OptimizerConfig oc) {
+  auto m = build_model(model, {.batch = batch});
   TrainStep ts = add_optimizer(m->loss, oc);
   CompileOptions unfused;
   unfused.fuse = false;
   Program f(m->g), u(m->g, unfused);
   std::mt19937 rng(5);
-  std::vector<float> x(30 * 784);
-  std::vector<int32_t> y(30);
-  for (int step = 0; step < 50; ++step) {
+  std::vector<float> x(static_cast<size_t>(batch) * 784);
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (int step = 0; step < steps; ++step) {
     for (auto& v : x) v = static_cast<float>(rng() % 256) / 255.f;
     for (auto& v : y) v = static_cast<int32_t>(rng() % 10);
     for (Program* p : {&f, &u}) {
       p->set_input("x", x);
       p->set_input_i32("y", y);
       p->set_input("lr", std::vector<float>{0.05f});
+      if (m->g.find_id("dropout_key") >= 0) p->set_input_i32("dropout_key", std::vector<int32_t>{step});
       p->run();
     }
-    EXPECT_NEAR(f.get(m->loss.id)[0], u.get(m->loss.id)[0], 1e-3) << "step " << step;
+    EXPECT_NEAR(f.get(m->loss.id)[0], u.get(m->loss.id)[0], 1e-3) << model << " step " << step;
   }
   for (Tensor p : ts.params) {
     const auto a = f.get(p.id), b = u.get(p.id);
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4 + 1e-3 * std::fabs(b[i])) << p.node().name;
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], 1e-4 + 1e-3 * std::fabs(b[i])) << model << " " << p.node().name;
   }
+}
+
+TEST_P(PassesTarget, FusedAndUnfusedTrainingAgreeOver50Steps) {
+  testing_targets::ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  OptimizerConfig oc;
+  oc.kind = OptKind::Adagrad;
+  oc.clip_norm = 5.f;
+  expect_fused_equals_unfused("dnn", 30, 50, oc);
+}
+
+TEST_P(PassesTarget, ConvnetOnTheGemmTrainsAsTheDirectConvolutions) {
+  testing_targets::ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  OptimizerConfig oc;
+  oc.kind = OptKind::Momentum;
+  oc.momentum = 0.9f;
+  expect_fused_equals_unfused("convnet", 8, 10, oc);
+  expect_fused_equals_unfused("cnn", 4, 5, oc);
 }
 INSTANTIATE_TEST_SUITE_P(Targets, PassesTarget, ::testing::ValuesIn(testing_targets::names()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
