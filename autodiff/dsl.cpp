@@ -133,20 +133,23 @@ Tensor one_hot(Tensor labels, int64_t depth, Loc loc) {
 Tensor softmax_xent(Tensor logits, Tensor labels, Loc loc) { return binary(Op::SoftmaxXent, logits, labels, loc); }
 Tensor sigmoid_xent(Tensor logits, Tensor targets, Loc loc) { return binary(Op::SigmoidXent, logits, targets, loc); }
 
-Tensor conv2d(Tensor x, Tensor w, Padding pad, Loc loc) {
+Tensor conv2d(Tensor x, Tensor w, Padding pad, Shape strides, Loc loc) {
   Attrs a;
   a.pad = pad;
+  a.strides = strides;
   return binary(Op::Conv2d, x, w, loc, a);
 }
-Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, Loc loc) {
+Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, Shape strides, Loc loc) {
   Attrs a;
   a.pad = pad;
+  a.strides = strides;
   a.shape = x_shape;
   return binary(Op::Conv2dGradInput, dy, w, loc, a);
 }
-Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Loc loc) {
+Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Shape strides, Loc loc) {
   Attrs a;
   a.pad = pad;
+  a.strides = strides;
   a.shape = w_shape;
   return binary(Op::Conv2dGradFilter, x, dy, loc, a);
 }

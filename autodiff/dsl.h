@@ -72,9 +72,10 @@ Tensor softmax_xent(Tensor logits, Tensor labels, GRADC_LOC);
 Tensor sigmoid_xent(Tensor logits, Tensor targets, GRADC_LOC);
 
 // NHWC input, HWIO filter, stride 1.
-Tensor conv2d(Tensor x, Tensor w, Padding pad = Padding::Valid, GRADC_LOC);
-Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, GRADC_LOC);
-Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, GRADC_LOC);
+// strides [h, w]: empty = [1, 1]; same padding with strides pads as TensorFlow does.
+Tensor conv2d(Tensor x, Tensor w, Padding pad = Padding::Valid, Shape strides = {}, GRADC_LOC);
+Tensor conv2d_grad_input(Tensor dy, Tensor w, Shape x_shape, Padding pad, Shape strides = {}, GRADC_LOC);
+Tensor conv2d_grad_filter(Tensor x, Tensor dy, Shape w_shape, Padding pad, Shape strides = {}, GRADC_LOC);
 // Pooling over NHWC windows (Keras MaxPooling2D / AveragePooling2D): `window` [h, w], `strides`
 // [h, w] (empty: the window), valid or same padding. Average pooling divides by the window's
 // elements inside the input (padding is not counted), as TensorFlow does.

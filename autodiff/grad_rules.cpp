@@ -101,8 +101,8 @@ void grad_AvgPool2d(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& d
 }
 
 void grad_Conv2d(const Node& n, Tensor out, Tensor dy, std::vector<Tensor>& dx) {
-  dx[0] = conv2d_grad_input(dy, in(n, out, 1), in_shape(n, out, 0), n.a.pad);
-  dx[1] = conv2d_grad_filter(in(n, out, 0), dy, in_shape(n, out, 1), n.a.pad);
+  dx[0] = conv2d_grad_input(dy, in(n, out, 1), in_shape(n, out, 0), n.a.pad, n.a.strides);
+  dx[1] = conv2d_grad_filter(in(n, out, 0), dy, in_shape(n, out, 1), n.a.pad, n.a.strides);
 }
 
 }  // namespace gradc

@@ -66,11 +66,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   fail("shapes do not broadcast: " + a.str() + " vs " + b.str() + " (one must equal a trailing part of the other)");
 }
 
-ConvDim conv_dim(int64_t in, int64_t k, Padding p) {
-  if (p == Padding::Same) return {in, (k - 1) / 2};
-  return {in - k + 1, 0};
-}
-
 ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p) {
   if (p == Padding::Valid) return {in < k ? 0 : (in - k) / s + 1, 0};
   const int64_t out = (in + s - 1) / s;
@@ -96,9 +91,23 @@ WindowGeo window_geo(const Shape& x, const Attrs& a) {
   return {x[0], x[1], x[2], x[3], h.out, w.out, a.window[0], a.window[1], a.strides[0], a.strides[1], h.pad, w.pad};
 }
 
-Shape conv_out_shape(const Shape& x, const Shape& w, Padding p) {
+namespace {
+Attrs conv_window(const Shape& w, const Attrs& a) {
+  Attrs win = a;
+  win.window = {w[0], w[1]};
+  if (win.strides.rank == 0) win.strides = {1, 1};
+  return win;
+}
+}  // namespace
+
+ConvGeo conv_geo(const Shape& x, const Shape& w, const Attrs& a) { return {window_geo(x, conv_window(w, a)), w[3]}; }
+
+Shape conv_out_shape(const Shape& x, const Shape& w, const Attrs& a) {
   check_conv_operands(x, w);
-  ConvDim h = conv_dim(x[1], w[0], p), wd = conv_dim(x[2], w[1], p);
+  const Attrs win = conv_window(w, a);
+  if (win.strides.rank != 2 || win.strides[0] < 1 || win.strides[1] < 1)
+    fail("conv strides must be [height, width] of at least 1, got " + win.strides.str());
+  const ConvDim h = pool_dim(x[1], w[0], win.strides[0], a.pad), wd = pool_dim(x[2], w[1], win.strides[1], a.pad);
   if (h.out <= 0 || wd.out <= 0) fail("filter " + w.str() + " larger than input " + x.str() + " with valid padding");
   return {x[0], h.out, wd.out, w[3]};
 }
@@ -286,19 +295,19 @@ TypeInfo infer_Col2Im(const Graph& g, const std::vector<int>& in, const Attrs& a
 TypeInfo infer_Conv2d(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   need_f32(arg(g, in, 0), "input");
   need_f32(arg(g, in, 1), "filter");
-  return f32(conv_out_shape(arg(g, in, 0).shape, arg(g, in, 1).shape, a.pad));
+  return f32(conv_out_shape(arg(g, in, 0).shape, arg(g, in, 1).shape, a));
 }
 
 TypeInfo infer_Conv2dGradInput(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   const Shape& dy = arg(g, in, 0).shape;
-  Shape want = conv_out_shape(a.shape, arg(g, in, 1).shape, a.pad);
+  Shape want = conv_out_shape(a.shape, arg(g, in, 1).shape, a);
   if (dy != want) fail("dy " + dy.str() + " does not match the conv output " + want.str());
   return f32(a.shape);
 }
 
 TypeInfo infer_Conv2dGradFilter(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   const Shape& dy = arg(g, in, 1).shape;
-  Shape want = conv_out_shape(arg(g, in, 0).shape, a.shape, a.pad);
+  Shape want = conv_out_shape(arg(g, in, 0).shape, a.shape, a);
   if (dy != want) fail("dy " + dy.str() + " does not match the conv output " + want.str());
   return f32(a.shape);
 }

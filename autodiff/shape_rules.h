@@ -15,12 +15,11 @@ TypeInfo map_type(const Graph& g, const std::vector<int>& in);
 // Output shape of a broadcasting binary op, or throws naming both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 
-// conv2d geometry: output extent and the padding before, along one spatial axis.
+// Output extent and the padding before, along one spatial axis.
 struct ConvDim {
   int64_t out, pad;
 };
-ConvDim conv_dim(int64_t in, int64_t k, Padding p);
-// Pooling geometry along one axis, as TensorFlow computes it: valid = floor((in - k) / s) + 1, no
+// Convolution and pooling geometry along one axis, as TensorFlow computes it: valid = floor((in - k) / s) + 1, no
 // padding; same = ceil(in / s), padded by max((out - 1)·s + k - in, 0) with the smaller half before.
 ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p);
 // The NHWC output of max/avg_pool2d with the window, strides and padding of `a`; throws naming
@@ -35,6 +34,13 @@ WindowGeo window_geo(const Shape& x, const Attrs& a);
 // Windows that never overlap (strides >= window, Keras's pooling default): each input element is in
 // at most one window, so a gradient can be scattered from output rows without a race.
 inline bool windows_disjoint(const Attrs& a) { return a.strides[0] >= a.window[0] && a.strides[1] >= a.window[1]; }
-Shape conv_out_shape(const Shape& x, const Shape& w, Padding p);
+// conv2d's geometry: the window is the filter's [KH, KW], strides a.strides ([1, 1] when empty),
+// padding a.pad; F = the filter count.
+struct ConvGeo : WindowGeo {
+  int64_t F;
+};
+ConvGeo conv_geo(const Shape& x, const Shape& w, const Attrs& a);
+// The NHWC output of conv2d(x, w) with a's strides and padding; throws naming what is wrong.
+Shape conv_out_shape(const Shape& x, const Shape& w, const Attrs& a);
 
 }  // namespace gradc

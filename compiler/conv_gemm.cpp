@@ -13,11 +13,11 @@
 namespace gradc {
 
 namespace {
-Attrs window_attrs(const Shape& w, Padding pad) {
+Attrs window_attrs(const Shape& w, const Attrs& conv) {
   Attrs a;
   a.window = {w[0], w[1]};
-  a.strides = {1, 1};
-  a.pad = pad;
+  a.strides = conv.strides.rank == 0 ? Shape{1, 1} : conv.strides;
+  a.pad = conv.pad;
   return a;
 }
 
@@ -38,8 +38,8 @@ int rows_of(Rewriter& r, const Node& n, int t_new, const Shape& s) {
 
 // im2col of x: a plain forward op whatever made it, so the forward convolution's and the filter
 // gradient's are one node after CSE (whose key includes the role).
-int columns(Rewriter& r, const Node& n, int x_new, const Shape& w, Padding pad) {
-  const int id = r.emit(n, Op::Im2Col, {x_new}, window_attrs(w, pad));
+int columns(Rewriter& r, const Node& n, int x_new, const Shape& w) {
+  const int id = r.emit(n, Op::Im2Col, {x_new}, window_attrs(w, n.a));
   r.dst().node(id).role = Role::Op;
   r.dst().node(id).name.clear();
   return id;
@@ -51,7 +51,7 @@ int lower(Rewriter& r, const Node& n) {
   switch (n.op) {
     case Op::Conv2d: {
       const Shape& w = g.node(n.in[1]).shape;
-      const int cols = columns(r, n, r.mapped(n.in[0]), w, n.a.pad);
+      const int cols = columns(r, n, r.mapped(n.in[0]), w);
       const int y2 = r.emit(n, Op::MatMul, {cols, filter_matrix(r, n, r.mapped(n.in[1]), w)}, mm);
       return r.emit(n, Op::Reshape, {y2}, reshape_to(n.shape));
     }
@@ -61,13 +61,13 @@ int lower(Rewriter& r, const Node& n) {
       tb.tb = true;
       const int dy2 = rows_of(r, n, r.mapped(n.in[0]), g.node(n.in[0]).shape);
       const int dcols = r.emit(n, Op::MatMul, {dy2, filter_matrix(r, n, r.mapped(n.in[1]), w)}, tb);
-      Attrs back = window_attrs(w, n.a.pad);
+      Attrs back = window_attrs(w, n.a);
       back.shape = n.shape;
       return r.emit(n, Op::Col2Im, {dcols}, back);
     }
     case Op::Conv2dGradFilter: {
       const Shape& w = n.a.shape;
-      const int cols = columns(r, n, r.mapped(n.in[0]), w, n.a.pad);
+      const int cols = columns(r, n, r.mapped(n.in[0]), w);
       Attrs ta = mm;
       ta.ta = true;
       const int dy2 = rows_of(r, n, r.mapped(n.in[1]), g.node(n.in[1]).shape);

@@ -90,25 +90,17 @@ void check_label(int32_t y, int64_t c, const Node& n) {
   if (y < 0 || y >= c) throw DataError(label_error(n, y, c));
 }
 
-struct ConvGeo {
-  int64_t B, H, W, C, KH, KW, F, OH, OW, ph, pw;
-};
-ConvGeo conv_geo(const Shape& x, const Shape& w, Padding p) {
-  ConvDim h = conv_dim(x[1], w[0], p), wd = conv_dim(x[2], w[1], p);
-  return {x[0], x[1], x[2], x[3], w[0], w[1], w[3], h.out, wd.out, h.pad, wd.pad};
-}
-
-// Calls f(x_index, w_index, y_index) for every multiply-accumulate of a stride-1 NHWC conv.
+// Calls f(x_index, w_index, y_index) for every multiply-accumulate of an NHWC conv.
 template <class F>
 void conv_for_each(const ConvGeo& g, F f) {
   for (int64_t b = 0; b < g.B; ++b)
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow)
         for (int64_t kh = 0; kh < g.KH; ++kh) {
-          int64_t ih = oh + kh - g.ph;
+          int64_t ih = oh * g.SH + kh - g.ph;
           if (ih < 0 || ih >= g.H) continue;
           for (int64_t kw = 0; kw < g.KW; ++kw) {
-            int64_t iw = ow + kw - g.pw;
+            int64_t iw = ow * g.SW + kw - g.pw;
             if (iw < 0 || iw >= g.W) continue;
             for (int64_t c = 0; c < g.C; ++c)
               for (int64_t fo = 0; fo < g.F; ++fo)
@@ -306,7 +298,7 @@ void ref_Conv2d(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& x = in[0]->f;
   const auto& w = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
-  conv_for_each(conv_geo(in[0]->shape, in[1]->shape, n.a.pad),
+  conv_for_each(conv_geo(in[0]->shape, in[1]->shape, n.a),
                 [&](size_t xi, size_t wi, size_t yi) { acc[yi] += static_cast<double>(x[xi]) * w[wi]; });
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
@@ -316,7 +308,7 @@ void ref_Conv2dGradInput(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& dy = in[0]->f;
   const auto& w = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
-  conv_for_each(conv_geo(n.a.shape, in[1]->shape, n.a.pad),
+  conv_for_each(conv_geo(n.a.shape, in[1]->shape, n.a),
                 [&](size_t xi, size_t wi, size_t yi) { acc[xi] += static_cast<double>(dy[yi]) * w[wi]; });
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }
@@ -326,7 +318,7 @@ void ref_Conv2dGradFilter(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   const auto& x = in[0]->f;
   const auto& dy = in[1]->f;
   std::vector<double> acc(out.f.size(), 0.0);
-  conv_for_each(conv_geo(in[0]->shape, n.a.shape, n.a.pad),
+  conv_for_each(conv_geo(in[0]->shape, n.a.shape, n.a),
                 [&](size_t xi, size_t wi, size_t yi) { acc[wi] += static_cast<double>(x[xi]) * dy[yi]; });
   for (size_t i = 0; i < acc.size(); ++i) out.f[i] = static_cast<T>(acc[i]);
 }

@@ -1,6 +1,7 @@
 #include "tests/jit_cases.h"
 
 #include "autodiff/dsl.h"
+#include "autodiff/shape_rules.h"
 
 namespace gradc::testing_cases {
 
@@ -113,23 +114,26 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   c[Op::SigmoidXent].push_back({"[R,13]", [=](Graph& g, int64_t R) {
                                   return sigmoid_xent(f32(g, "a", {R, 13}), f32(g, "b", {R, 13}));
                                 }});
-  for (Padding p : {Padding::Valid, Padding::Same}) {
-    const std::string pn = p == Padding::Valid ? "valid" : "same";
-    auto bsz = [](int64_t R) { return std::min<int64_t>(R, 3); };
-    c[Op::Conv2d].push_back({pn, [=](Graph& g, int64_t R) {
-                               return conv2d(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", {3, 3, 3, 5}), p);
-                             }});
-    c[Op::Conv2dGradInput].push_back({pn, [=](Graph& g, int64_t R) {
-                                        Shape xs{bsz(R), 9, 7, 3};
-                                        Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
-                                        return conv2d_grad_input(f32(g, "a", ys), f32(g, "b", {3, 3, 3, 5}), xs, p);
-                                      }});
-    c[Op::Conv2dGradFilter].push_back(
-        {pn, [=](Graph& g, int64_t R) {
-           Shape ys{bsz(R), p == Padding::Valid ? 7 : 9, p == Padding::Valid ? 5 : 7, 5};
-           return conv2d_grad_filter(f32(g, "a", {bsz(R), 9, 7, 3}), f32(g, "b", ys), {3, 3, 3, 5}, p);
-         }});
-  }
+  // Convolutions: valid and same, stride 1 and 2×1 (same padding with strides pads as TensorFlow).
+  for (Padding p : {Padding::Valid, Padding::Same})
+    for (const Shape& st : {Shape{}, Shape{2, 1}}) {
+      const std::string pn = std::string(p == Padding::Valid ? "valid" : "same") + (st.rank ? " stride 2x1" : "");
+      auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 3}; };
+      const Shape ws{3, 3, 3, 5};
+      auto ys = [=](int64_t R) {
+        Attrs a;
+        a.pad = p, a.strides = st;
+        return conv_out_shape(xs(R), ws, a);
+      };
+      c[Op::Conv2d].push_back(
+          {pn, [=](Graph& g, int64_t R) { return conv2d(f32(g, "a", xs(R)), f32(g, "b", ws), p, st); }});
+      c[Op::Conv2dGradInput].push_back({pn, [=](Graph& g, int64_t R) {
+                                          return conv2d_grad_input(f32(g, "a", ys(R)), f32(g, "b", ws), xs(R), p, st);
+                                        }});
+      c[Op::Conv2dGradFilter].push_back({pn, [=](Graph& g, int64_t R) {
+                                           return conv2d_grad_filter(f32(g, "a", xs(R)), f32(g, "b", ys(R)), ws, p, st);
+                                         }});
+    }
   // Pooling: Keras' 2×2/2, an overlapping 3×3/2 with same padding (windows clipped at the edges, so
   // average counts differ), a 2×3 window with strides 1×2, disjoint 3×3/3 windows padded before
   // (max_pool2d_grad scatters from output rows when windows are disjoint, else gathers). Gradients

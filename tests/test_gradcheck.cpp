@@ -96,6 +96,9 @@ std::map<Op, std::vector<Case>> make_cases() {
     c[Op::Conv2d].push_back({"3x3 " + pn, [p](Graph& g) {
                                return conv2d(in(g, "x", {2, 5, 5, 2}), in(g, "w", {3, 3, 2, 3}), p);
                              }});
+    c[Op::Conv2d].push_back({"3x3 stride 2 " + pn, [p](Graph& g) {
+                               return conv2d(in(g, "x", {2, 6, 5, 2}), in(g, "w", {3, 3, 2, 3}), p, {2, 2});
+                             }});
     c[Op::Conv2d].push_back({"2x2 " + pn, [p](Graph& g) {
                                return conv2d(in(g, "x", {1, 4, 5, 1}), in(g, "w", {2, 2, 1, 2}), p);
                              }});

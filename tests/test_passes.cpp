@@ -3,6 +3,7 @@
 // fused and unfused JIT training agree over 50 steps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -90,6 +91,29 @@ TEST(Passes, EachPassAloneAndThePipelinesPreserveEveryModel) {
                               .add_fixed_point("cleanup", {"simplify", "fold", "cse", "dce"})
                               .add("gemm-layout"),
                           std::string(name) + " with fuse-dense-backward");
+  }
+}
+
+int count_op(const Graph& g, Op op) {
+  return static_cast<int>(std::count_if(g.nodes().begin(), g.nodes().end(), [&](const Node& n) { return n.op == op; }));
+}
+
+// conv-gemm keeps the values of strided convolutions and both their gradients (valid and same,
+// where TensorFlow pads the odd pixel after).
+TEST(Passes, ConvGemmKeepsStridedConvolutions) {
+  for (Padding p : {Padding::Valid, Padding::Same}) {
+    Graph g;
+    Tensor x = g.input("x", {2, 7, 6, 3});
+    Tensor w = g.param("w", {3, 3, 3, 4}, Init::GlorotUniform);
+    Tensor y = conv2d(x, w, p, {2, 2});
+    Tensor loss = sum(y * y);
+    for (Tensor d : grad(loss, {x, w})) g.mark_output(d, "d" + std::to_string(d.id));
+    g.mark_output(loss, "loss");
+    expect_same_semantics(g, PassPipeline().add("conv-gemm"), p == Padding::Valid ? "valid" : "same");
+    const PassResult r = PassPipeline().add("conv-gemm").add("cse").add("dce").run(g, default_target());
+    EXPECT_EQ(count_op(r.g, Op::Conv2d) + count_op(r.g, Op::Conv2dGradInput) + count_op(r.g, Op::Conv2dGradFilter), 0);
+    EXPECT_EQ(count_op(r.g, Op::Im2Col), 1) << "the forward and the filter gradient share one im2col";
+    EXPECT_EQ(count_op(r.g, Op::Col2Im), 1);
   }
 }
 
