@@ -110,6 +110,12 @@ Tensor flatten(Tensor x, Loc loc) {
   if (s.rank < 1) throw GraphError("gradc: flatten of a scalar (at " + where_str(loc) + ")");
   return reshape(x, {s[0], s.numel() / (s[0] == 0 ? 1 : s[0])}, loc);
 }
+Tensor global_avg_pool(Tensor x, Loc loc) {
+  const Shape s = graph_of(x, loc).node(x.id).shape;
+  if (s.rank != 4)
+    throw GraphError("gradc: global_avg_pool needs NHWC rank 4, got " + s.str() + " (at " + where_str(loc) + ")");
+  return mean(reshape(x, {s[0], s[1] * s[2], s[3]}, loc), 1, loc);
+}
 Tensor transpose(Tensor x, Loc loc) { return unary(Op::Transpose, x, loc); }
 
 Tensor sum_to(Tensor x, Shape s, Loc loc) {

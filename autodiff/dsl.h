@@ -58,7 +58,10 @@ Tensor mean(Tensor x, int axis = -1, GRADC_LOC);
 // Inverse of sum along `axis` (axis = -1: scalar to `s`): repeats x along the new axis.
 Tensor broadcast(Tensor x, Shape s, int axis = -1, GRADC_LOC);
 Tensor reshape(Tensor x, Shape s, GRADC_LOC);
-Tensor flatten(Tensor x, GRADC_LOC);    // [B, ...] -> [B, prod(...)]
+Tensor flatten(Tensor x, GRADC_LOC);  // [B, ...] -> [B, prod(...)]
+// Keras GlobalAveragePooling2D: [B, H, W, C] -> [B, C], the mean over every position (a reshape
+// and a mean, so its gradient and kernels are theirs).
+Tensor global_avg_pool(Tensor x, GRADC_LOC);
 Tensor transpose(Tensor x, GRADC_LOC);  // 2-D
 // Sums x down to shape `s` (s a suffix of x's shape): the gradient of a broadcasting binary op.
 Tensor sum_to(Tensor x, Shape s, GRADC_LOC);

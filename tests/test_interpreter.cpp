@@ -119,6 +119,22 @@ TEST(Interpreter, PoolingByHand) {
   }
 }
 
+// global_avg_pool: each channel's mean over the positions; its gradient spreads dy evenly.
+TEST(Interpreter, GlobalAvgPoolByHand) {
+  Graph g;
+  Tensor x = g.input("x", {1, 2, 2, 2});
+  Tensor y = global_avg_pool(x);
+  Tensor dx = grad(sum(y * constant(g, 4.f, {1, 2})), {x})[0];
+  EXPECT_EQ(y.shape(), (Shape{1, 2}));
+  Interpreter ip(g);
+  ip.set_input("x", {1, 10, 2, 20, 3, 30, 6, 60});
+  ip.run();
+  EXPECT_EQ(ip.value(y.id).f, (std::vector<float>{3, 30}));
+  EXPECT_EQ(ip.value(dx.id).f, std::vector<float>(8, 1.f));
+  Graph bad;
+  EXPECT_THROW(global_avg_pool(bad.input("x", {2, 3})), GraphError);
+}
+
 TEST(Interpreter, DeterministicAndAGradientStepLowersTheLoss) {
   auto m = build_model("dnn", {.batch = 8});
   auto ps = m->g.params();
