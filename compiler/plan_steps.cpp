@@ -46,6 +46,11 @@ void PlanState::liveness() {
     live[static_cast<size_t>(u.value)] = live[static_cast<size_t>(u.param)] = 1;
     pinned[static_cast<size_t>(u.value)] = 1;
   }
+  // A reshape is a view of its source's buffer: pinning the view must pin the buffer (a marked
+  // output that is a reshape otherwise had its memory reused by later kernels).
+  for (size_t i = N; i-- > 0;)
+    if (pinned[i] && g.node(static_cast<int>(i)).op == Op::Reshape)
+      pinned[static_cast<size_t>(g.node(static_cast<int>(i)).in[0])] = 1;
   for (size_t i = N; i-- > 0;)
     if (live[i])
       for (int j : g.node(static_cast<int>(i)).in) live[static_cast<size_t>(j)] = 1;

@@ -325,6 +325,32 @@ TEST(Jit, EveryAttributeThatChangesTheCodeChangesTheCacheKey) {
   }
 }
 
+// A marked output that is a reshape (a view of its source's buffer) keeps that buffer: the memory
+// planner pinned the view but not the buffer, so later kernels reused it and the output read back
+// their values (found by batch_norm, whose output is a reshape).
+TEST(Jit, AnOutputThatIsAReshapeKeepsItsMemory) {
+  Graph g;
+  Tensor x = g.input("x", {64, 32});
+  Tensor view = reshape(exp(x * 0.5f), {32, 64});
+  g.mark_output(view, "view");
+  Tensor later = x;
+  for (int i = 0; i < 4; ++i) later = tanh(matmul(later, transpose(later)) * 0.01f) + 1.f;  // reuses freed memory
+  g.mark_output(later, "later");
+  std::vector<float> xs(64 * 32);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i % 17) / 17.f;
+  Interpreter ip(g);
+  Program p(g);
+  ip.set_input("x", xs);
+  p.set_input("x", xs);
+  ip.run();
+  p.run();
+  for (Tensor t : {view, later}) {
+    const auto ref = ip.value(t.id).f, got = p.get(t.id);
+    for (size_t i = 0; i < ref.size(); ++i)
+      ASSERT_NEAR(got[i], ref[i], 1e-4 + 1e-4 * std::fabs(ref[i])) << t.id << "[" << i << "]";
+  }
+}
+
 // The GEMM runs on the target's widest FMA registers and no wider: zmm for x86-64-v4, ymm and never
 // a zmm for x86-64-v3 (the AVX2 code must run on CPUs without AVX-512). Compiling needs no
 // AVX-512 on the host, so this runs for both targets everywhere.
