@@ -25,6 +25,7 @@ std::string style_of(const Node& n) {
     case Role::Param:
       return "shape=box, style=\"filled,rounded\", fillcolor=\"#ffe08a\"";
     case Role::State:
+    case Role::Moving:
       return "shape=box, style=\"filled,rounded,dashed\", fillcolor=\"#fff4cc\"";
     case Role::Grad:
       return "shape=box, style=filled, fillcolor=\"#f8b4b4\", penwidth=2";

@@ -116,6 +116,28 @@ Tensor global_avg_pool(Tensor x, Loc loc) {
     throw GraphError("gradc: global_avg_pool needs NHWC rank 4, got " + s.str() + " (at " + where_str(loc) + ")");
   return mean(reshape(x, {s[0], s[1] * s[2], s[3]}, loc), 1, loc);
 }
+Tensor batch_norm(Tensor x, const std::string& name, bool training, float momentum, float epsilon, Loc loc) {
+  Graph& g = graph_of(x, loc);
+  const Shape s = g.node(x.id).shape;
+  if (s.rank < 2)
+    throw GraphError("gradc: batch_norm needs [batch, ..., channels], got " + s.str() + " (at " + where_str(loc) + ")");
+  const int64_t C = s[s.rank - 1];
+  Tensor gamma = g.param(name + "/gamma", {C}, Init::Fill, 1.f, loc);
+  Tensor beta = g.param(name + "/beta", {C}, Init::Zeros, 0.f, loc);
+  Tensor moving_mean = g.moving(name + "/moving_mean", {C}, Init::Zeros, 0.f, loc);
+  Tensor moving_var = g.moving(name + "/moving_variance", {C}, Init::Fill, 1.f, loc);
+  Tensor rows = reshape(x, {s.numel() / C, C}, loc);  // every position of every example, per channel
+  Tensor mu = moving_mean, var = moving_var;
+  if (training) {
+    mu = mean(rows, 0, loc);
+    var = mean(square(rows - mu), 0, loc);
+    g.assign(moving_mean, moving_mean * momentum + mu * (1.f - momentum), loc);
+    g.assign(moving_var, moving_var * momentum + var * (1.f - momentum), loc);
+  }
+  Tensor normed = (rows - mu) / sqrt(var + epsilon);
+  return reshape(normed * gamma + beta, s, loc);
+}
+
 Tensor transpose(Tensor x, Loc loc) { return unary(Op::Transpose, x, loc); }
 
 Tensor sum_to(Tensor x, Shape s, Loc loc) {

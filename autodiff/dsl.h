@@ -62,6 +62,13 @@ Tensor flatten(Tensor x, GRADC_LOC);  // [B, ...] -> [B, prod(...)]
 // Keras GlobalAveragePooling2D: [B, H, W, C] -> [B, C], the mean over every position (a reshape
 // and a mean, so its gradient and kernels are theirs).
 Tensor global_avg_pool(Tensor x, GRADC_LOC);
+// Keras BatchNormalization over the last axis (channels): in training, the batch's mean and
+// (biased) variance over every other axis normalise x, and the moving statistics NAME/moving_mean
+// and NAME/moving_variance (role Moving: saved, used for evaluation, not trained) take
+// momentum·moving + (1 − momentum)·batch at the end of the step; in evaluation the moving
+// statistics normalise. Then ·gamma + beta (NAME/gamma = 1, NAME/beta = 0 initially).
+Tensor batch_norm(Tensor x, const std::string& name, bool training, float momentum = 0.99f, float epsilon = 1e-3f,
+                  GRADC_LOC);
 Tensor transpose(Tensor x, GRADC_LOC);  // 2-D
 // Sums x down to shape `s` (s a suffix of x's shape): the gradient of a broadcasting binary op.
 Tensor sum_to(Tensor x, Shape s, GRADC_LOC);

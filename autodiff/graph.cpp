@@ -72,6 +72,12 @@ Tensor Graph::state(const std::string& name, Shape s, Init init, float value, st
   return t;
 }
 
+Tensor Graph::moving(const std::string& name, Shape s, Init init, float value, std::source_location loc) {
+  Tensor t = param(name, s, init, value, loc);
+  node(t.id).role = Role::Moving;
+  return t;
+}
+
 std::vector<Tensor> Graph::params() {
   std::vector<Tensor> r;
   for (const Node& n : nodes_)

@@ -16,7 +16,10 @@ class GraphError : public std::invalid_argument {
 };
 
 // Param = trainable parameter; State = non-trainable persistent tensor (optimizer slots, EMA).
-enum class Role : uint8_t { Op, Input, Param, Grad, Output, State };
+// Param: trainable weights. Moving: non-trainable weights of the model (batch norm's moving
+// statistics) — saved, restored for evaluation, never given to the optimizer. State: the
+// optimizer's accumulators (saved and resumed, not needed to evaluate).
+enum class Role : uint8_t { Op, Input, Param, Grad, Output, State, Moving };
 
 struct Node {
   int id = -1;
@@ -54,6 +57,9 @@ class Graph {
   // A persistent non-trainable tensor (op parameter, role State), e.g. an optimizer accumulator.
   Tensor state(const std::string& name, Shape s, Init init, float value = 0.f,
                std::source_location loc = std::source_location::current());
+  // A non-trainable weight of the model (role Moving), e.g. batch norm's moving mean.
+  Tensor moving(const std::string& name, Shape s, Init init, float value = 0.f,
+                std::source_location loc = std::source_location::current());
 
   const Node& node(int id) const { return nodes_.at(static_cast<size_t>(id)); }
   Node& node(int id) { return nodes_.at(static_cast<size_t>(id)); }

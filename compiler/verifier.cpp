@@ -31,7 +31,7 @@ void verify_node(const Graph& g, const Node& n, int pos, const std::string& cont
   if (info.kind != OpKind::Source && t.dtype != n.dtype)
     fail(context, g, pos, std::string("dtype ") + dtype_name(n.dtype) + ", the shape rule says " + dtype_name(t.dtype));
   const bool source = n.op == Op::Input || n.op == Op::Parameter;
-  if (source != (n.role == Role::Input || n.role == Role::Param || n.role == Role::State))
+  if (source != (n.role == Role::Input || n.role == Role::Param || n.role == Role::State || n.role == Role::Moving))
     fail(context, g, pos, "role does not match the op");
 }
 }  // namespace

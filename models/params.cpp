@@ -13,7 +13,7 @@ namespace gradc {
 std::vector<NamedTensor> snapshot(const Graph& g, Engine& e, bool include_state) {
   std::vector<NamedTensor> out;
   for (const Node& n : g.nodes())
-    if (n.op == Op::Parameter && (include_state || n.role == Role::Param)) {
+    if (n.op == Op::Parameter && (include_state || n.role == Role::Param || n.role == Role::Moving)) {
       auto d = e.f32(n.id);
       out.push_back({n.name, n.shape, std::vector<float>(d.begin(), d.end())});
     }
@@ -40,9 +40,13 @@ void check_weights(const Graph& g, const std::vector<NamedTensor>& ts, const std
                       g.node(it->second).shape.str());
   }
   for (const Node& n : g.nodes())
-    if (n.op == Op::Parameter && (with_state || n.role == Role::Param) && !present.count(n.name))
+    if (n.op == Op::Parameter && (with_state || n.role == Role::Param || n.role == Role::Moving) &&
+        !present.count(n.name))
       throw DataError("gradc: " + from + ": no tensor for " +
-                      (n.role == Role::Param ? "parameter '" : "optimizer state '") + n.name + "'");
+                      (n.role == Role::Param    ? "parameter '"
+                       : n.role == Role::Moving ? "moving statistic '"
+                                                : "optimizer state '") +
+                      n.name + "'");
 }
 
 void restore(const Graph& g, Engine& e, const std::vector<NamedTensor>& ts, const std::string& from, bool with_state) {

@@ -11,10 +11,11 @@
 
 namespace gradc {
 
-// The trainable parameters of `g` (with `include_state`: also optimizer slots and EMA copies).
+// The model's weights of `g` — trainable parameters and moving statistics — (with `include_state`:
+// also optimizer slots and EMA copies).
 std::vector<NamedTensor> snapshot(const Graph& g, Engine& e, bool include_state);
 
-// Throws DataError naming `from` on a shape mismatch or when a trainable parameter (with
+// Throws DataError naming `from` on a shape mismatch or when a parameter or moving statistic (with
 // `with_state`: any optimizer state too) of `g` has no tensor in `ts`. Needs no engine: callers
 // check a checkpoint against a model's graph before allocating its buffers.
 void check_weights(const Graph& g, const std::vector<NamedTensor>& ts, const std::string& from,

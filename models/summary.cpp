@@ -23,11 +23,13 @@ struct Layer {
   std::set<std::string> ops;  // activations and dropout seen in the layer
   int weight_rank = 0;
   int64_t params = 0;
-  int last = -1;  // the node whose shape is the layer's output
+  int last = -1;        // the node whose shape is the layer's output
+  bool moving = false;  // holds moving statistics: a batch normalisation
 };
 
 std::string layer_type(const Layer& l) {
   if (!l.type.empty()) return l.type;
+  if (l.moving) return "BatchNormalization";
   std::string t = l.weight_rank == 4 ? "Conv2D" : l.weight_rank == 2 ? "Dense" : "Layer";
   if (l.ops.count("tanh") && l.ops.count("square"))
     t += ", gelu";
@@ -59,7 +61,7 @@ std::string summary(const Graph& g) {
   std::vector<Layer> layers;
   std::map<std::string, size_t> index;
   std::vector<int> layer_of(g.size(), -1);
-  int64_t batch = -1, state = 0;
+  int64_t batch = -1, state = 0, moving = 0;
   std::vector<const Node*> inputs;
   std::map<std::string, int> auto_names;  // Keras numbers repeats: dropout, dropout_1, ...
   for (const Node& n : g.nodes()) {
@@ -70,14 +72,16 @@ std::string summary(const Graph& g) {
         if (batch < 0) batch = n.shape[0];
       }
     } else if (n.op == Op::Parameter) {
-      if (n.role != Role::Param) {
+      if (n.role == Role::State) {
         state += n.shape.numel();
         continue;
       }
+      if (n.role == Role::Moving) moving += n.shape.numel();  // in its layer's count, non-trainable
       const std::string name = n.name.substr(0, n.name.rfind('/'));
       if (!index.count(name)) index[name] = layers.size(), layers.push_back(Layer{name, "", {}, 0, 0, -1});
       l = static_cast<int>(index[name]);
       layers[static_cast<size_t>(l)].params += n.shape.numel();
+      layers[static_cast<size_t>(l)].moving |= n.role == Role::Moving;
       layers[static_cast<size_t>(l)].weight_rank = std::max(layers[static_cast<size_t>(l)].weight_rank, n.shape.rank);
     } else if (const auto [base, type] = own_layer(g, n); base && n.role != Role::Grad) {
       const int k = auto_names[base]++;
@@ -110,8 +114,9 @@ std::string summary(const Graph& g) {
     out += line;
   }
   out += std::string(70, '=') + "\n";
-  out += "Total params: " + grouped(total) + "\nTrainable params: " + grouped(total) + "\n";
-  out += "Non-trainable params: 0" + (state ? " (optimizer state and EMA: " + grouped(state) + " values)" : "") + "\n";
+  out += "Total params: " + grouped(total) + "\nTrainable params: " + grouped(total - moving) + "\n";
+  out += "Non-trainable params: " + grouped(moving) +
+         (state ? " (optimizer state and EMA: " + grouped(state) + " values)" : "") + "\n";
   return out;
 }
 
