@@ -66,7 +66,16 @@ TrainStep add_optimizer(Tensor loss, const OptimizerConfig& cfg) {
     if (penalty.valid()) s.total_loss = s.total_loss + penalty * cfg.l2;
   }
   s.grads = grad(s.total_loss, s.params);
-  if (cfg.ranks > 1) add_allreduce(s.grads, cfg);
+  if (cfg.ranks > 1) {
+    // Each rank would move batch norm's statistics by its own slice of the batch, and the ranks'
+    // weights would part (the run's checksum check would stop it later, less clearly).
+    for (const Node& n : g.nodes())
+      if (n.role == Role::Moving)
+        throw std::invalid_argument("gradc: '" + n.name +
+                                    "' is a moving statistic (batch_norm): data-parallel training does not yet "
+                                    "synchronise them across ranks; train on one process");
+    add_allreduce(s.grads, cfg);
+  }
   std::vector<Tensor> gs = s.grads;
   if (cfg.clip_norm > 0.f) {
     Tensor sq;

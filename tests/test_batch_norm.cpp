@@ -9,6 +9,7 @@
 
 #include "autodiff/autodiff.h"
 #include "autodiff/dsl.h"
+#include "autodiff/optim.h"
 #include "models/params.h"
 #include "models/summary.h"
 #include "runtime/data_error.h"
@@ -152,6 +153,23 @@ TEST(BatchNorm, MovingStatisticsTravelWithTheWeights) {
   EXPECT_NE(s.find("Total params: 32"), std::string::npos) << s;  // 3·4 + 4 + 4·4
   EXPECT_NE(s.find("Trainable params: 24"), std::string::npos) << s;
   EXPECT_NE(s.find("Non-trainable params: 8"), std::string::npos) << s;
+}
+
+// Data-parallel training would move each rank's statistics by its own slice: a named error until
+// they are synchronised, not a checksum failure later.
+TEST(BatchNorm, DataParallelTrainingSaysItIsNotSupported) {
+  Graph g;
+  Tensor x = g.input("x", {4, 3});
+  Tensor y = g.input("y", {4}, DType::I32);
+  Tensor loss = softmax_xent(dense(batch_norm(x, "bn", true), 3, "d"), y);
+  OptimizerConfig oc;
+  oc.ranks = 2;
+  try {
+    add_optimizer(loss, oc);
+    FAIL() << "batch_norm with 2 ranks must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'bn/moving_mean' is a moving statistic"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
