@@ -15,6 +15,10 @@ std::string arch_text(const Arch& a, ArchKind kind) {
     s << " activation=" << a.activation << " dropout=" << a.dropout;
   } else if (kind == ArchKind::Cnn) {
     s << "filters=" << a.filters << " kernel=" << a.kernel << " dense=" << a.dense;
+  } else if (kind == ArchKind::Convnet) {
+    s << "conv=";
+    for (size_t i = 0; i < a.conv.size(); ++i) s << (i ? "," : "") << a.conv[i];
+    s << " pool=" << a.pool << " batch_norm=" << (a.batch_norm ? 1 : 0);
   }
   return s.str();
 }
@@ -37,10 +41,16 @@ Arch parse_arch(const std::string& text, ArchKind kind) {
   while (in >> item) {
     const auto eq = item.find('=');
     const std::string k = item.substr(0, eq), v = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (k == "hidden") {
-      a.hidden.clear();
+    if (k == "hidden" || k == "conv") {
+      std::vector<int64_t>& list = k == "hidden" ? a.hidden : a.conv;
+      list.clear();
       std::istringstream widths(v);
-      for (std::string w; std::getline(widths, w, ',');) a.hidden.push_back(positive("hidden", w));
+      for (std::string w; std::getline(widths, w, ',');) list.push_back(positive(k, w));
+    } else if (k == "pool") {
+      a.pool = v;
+    } else if (k == "batch_norm") {
+      if (v != "0" && v != "1") throw std::invalid_argument("gradc: architecture field batch_norm='" + v + "'");
+      a.batch_norm = v == "1";
     } else if (k == "activation") {
       a.activation = v;
     } else if (k == "dropout") {
@@ -73,6 +83,17 @@ void check_arch(const Arch& a, ArchKind kind) {
     if (a.filters < 1 || a.dense < 1) throw std::invalid_argument("gradc: --filters and --dense must be at least 1");
     if (a.kernel < 1 || a.kernel > 28)
       throw std::invalid_argument("gradc: --kernel " + std::to_string(a.kernel) + " does not fit a 28x28 image");
+  } else if (kind == ArchKind::Convnet) {
+    if (a.pool != "max" && a.pool != "avg")
+      throw std::invalid_argument("gradc: --pool '" + a.pool + "' is not max or avg");
+    int64_t side = 28;  // each block: a valid 3×3 convolution, then a 2×2 pooling
+    for (size_t i = 0; i < a.conv.size(); ++i) {
+      if (a.conv[i] < 1) throw std::invalid_argument("gradc: --conv widths must be at least 1");
+      side = (side - 2) / 2;
+      if (side < 1)
+        throw std::invalid_argument("gradc: --conv has " + std::to_string(a.conv.size()) +
+                                    " blocks; a 28x28 image fits at most 3 (3x3 convolution + 2x2 pooling each)");
+    }
   }
 }
 

@@ -17,22 +17,29 @@ void build_cnn(Model& m, const ModelOptions& o, const Arch& a) {
 }
 
 namespace {
-// Keras Conv2D(filters, 3×3, valid, ReLU): glorot_uniform weights, zero bias.
-Tensor conv_relu(Model& m, Tensor x, int64_t filters, const std::string& name) {
+// Keras Conv2D(filters, 3×3, valid, ReLU): glorot_uniform weights, zero bias; with `bn` a
+// batch_norm of that name between the convolution and the ReLU.
+Tensor conv_relu(Model& m, Tensor x, int64_t filters, const std::string& name, const std::string& bn, bool training) {
   Tensor w = m.g.param(name + "/W", {3, 3, x.shape()[3], filters}, Init::GlorotUniform);
   Tensor b = m.g.param(name + "/b", {filters}, Init::Zeros);
-  return relu(conv2d(x, w, Padding::Valid) + b);
+  Tensor h = conv2d(x, w, Padding::Valid) + b;
+  return relu(bn.empty() ? h : batch_norm(h, bn, training));
 }
 }  // namespace
 
-// Keras's MNIST convnet (keras.io/examples/vision/mnist_convnet): conv 32 3×3 ReLU, max-pool 2,
-// conv 64 3×3 ReLU, max-pool 2, flatten, dropout 0.5, dense 10 — 34,826 parameters.
-void build_convnet(Model& m, const ModelOptions& o) {
+// Keras's MNIST convnet (keras.io/examples/vision/mnist_convnet) by default: conv 32 3×3 ReLU,
+// max-pool 2, conv 64 3×3 ReLU, max-pool 2, flatten, dropout 0.5, dense 10 — 34,826 parameters.
+// --conv sets the convolutions, --pool max|avg the pooling, --batch-norm a batch_norm before each ReLU.
+void build_convnet(Model& m, const ModelOptions& o, const Arch& a) {
   Tensor x = m.g.input("x", {o.batch, 784});
   Tensor y = m.g.input("y", {o.batch}, DType::I32);
   Tensor key = m.g.input("dropout_key", Shape::scalar(), DType::I32);
-  Tensor h = max_pool2d(conv_relu(m, reshape(x, {o.batch, 28, 28, 1}), 32, "conv1"));
-  h = max_pool2d(conv_relu(m, h, 64, "conv2"));
+  Tensor h = reshape(x, {o.batch, 28, 28, 1});
+  for (size_t i = 0; i < a.conv.size(); ++i) {
+    const std::string name = "conv" + std::to_string(i + 1);
+    h = conv_relu(m, h, a.conv[i], name, a.batch_norm ? "bn" + std::to_string(i + 1) : "", o.training);
+    h = a.pool == "avg" ? avg_pool2d(h) : max_pool2d(h);
+  }
   m.logits = dense(dropout(flatten(h), key, 0.5f, o.training), 10, "logits");
   m.loss = softmax_xent(m.logits, y);
 }

@@ -24,9 +24,12 @@ struct Arch {
   float dropout = 0;                 // mlp: after each hidden layer
   int64_t filters = 28, kernel = 3;  // cnn: the convolution
   int64_t dense = 128;               // cnn: the dense layer
+  std::vector<int64_t> conv;         // convnet: each 3×3 convolution's filters, a pooling after each
+  std::string pool = "max";          // convnet: max | avg
+  bool batch_norm = false;           // convnet: batch_norm between each convolution and its ReLU
   bool operator==(const Arch&) const = default;
 };
-enum class ArchKind { Fixed, Mlp, Cnn };  // which flags a model takes
+enum class ArchKind { Fixed, Mlp, Cnn, Convnet };  // which flags a model takes
 // "hidden=256,128 activation=tanh dropout=0.2" (the fields kind uses), for metadata and headers.
 std::string arch_text(const Arch& a, ArchKind kind);
 // Parses arch_text; throws std::invalid_argument naming the bad field.
@@ -75,7 +78,7 @@ void build_mlp512(Model& m, const ModelOptions& opt);
 void build_mlp500(Model& m, const ModelOptions& opt);
 void build_mlp(Model& m, const ModelOptions& opt, const Arch& arch);  // any widths and activation
 void build_cnn(Model& m, const ModelOptions& opt, const Arch& arch);
-void build_convnet(Model& m, const ModelOptions& opt);
+void build_convnet(Model& m, const ModelOptions& opt, const Arch& arch);
 void build_logic(Model& m, const ModelOptions& opt);
 
 }  // namespace gradc

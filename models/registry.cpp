@@ -14,6 +14,8 @@ std::vector<ModelSpec>& registry() {
   static std::vector<ModelSpec> models = [] {
     Arch mlp;
     mlp.hidden = {128};
+    Arch convnet;
+    convnet.conv = {32, 64};
     return std::vector<ModelSpec>{
         {"linear", "softmax regression 784-10", 30, ArchKind::Fixed, {}, fixed(build_linear)},
         {"dnn", "784-100-100-10 ReLU classifier", 30, ArchKind::Fixed, {}, fixed(build_dnn)},
@@ -27,11 +29,9 @@ std::vector<ModelSpec>& registry() {
          {},
          build_cnn},
         {"convnet",
-         "Keras's MNIST convnet: conv 32 3x3, max-pool 2, conv 64 3x3, max-pool 2, dropout 0.5, dense 10",
-         128,
-         ArchKind::Fixed,
-         {},
-         fixed(build_convnet)},
+         "Keras's MNIST convnet: conv 32 3x3, max-pool 2, conv 64 3x3, max-pool 2, dropout 0.5, dense 10 "
+         "(--conv 32,64 --pool max|avg --batch-norm)",
+         128, ArchKind::Convnet, convnet, build_convnet},
         {"logic", "one sigmoid neuron (AND/OR gates)", 4, ArchKind::Fixed, {}, fixed(build_logic)},
     };
   }();

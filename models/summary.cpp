@@ -48,8 +48,9 @@ std::pair<const char*, const char*> own_layer(const Graph& g, const Node& n) {
       return {"average_pooling2d", "AveragePooling2D"};
     case Op::Dropout:
       return {"dropout", "Dropout"};
-    case Op::Reshape:  // a flatten: image-shaped in, [batch, features] out
-      if (g.node(n.in[0]).shape.rank > 2 && n.shape.rank == 2) return {"flatten", "Flatten"};
+    case Op::Reshape:  // a flatten: image-shaped in, [batch, features] out (batch norm's [rows, C] is not)
+      if (g.node(n.in[0]).shape.rank > 2 && n.shape.rank == 2 && n.shape[0] == g.node(n.in[0]).shape[0])
+        return {"flatten", "Flatten"};
       return {nullptr, nullptr};
     default:
       return {nullptr, nullptr};
@@ -89,8 +90,8 @@ std::string summary(const Graph& g) {
       layers.push_back(Layer{k ? std::string(base) + "_" + std::to_string(k) : base, type, {}, 0, 0, n.id});
     } else if (n.role != Role::Grad && op_info(n.op).kind != OpKind::Loss) {
       for (int in : n.in) l = std::max(l, layer_of[static_cast<size_t>(in)]);
-      if (l >= 0) {  // a flatten after a layer is not its output (Keras shows that shape)
-        if (op_info(n.op).kind != OpKind::Layout) layers[static_cast<size_t>(l)].last = n.id;
+      if (l >= 0) {  // the output: the last batch-shaped node (not a moving statistic's update)
+        if (n.shape.rank >= 2 && n.shape[0] == batch) layers[static_cast<size_t>(l)].last = n.id;
         layers[static_cast<size_t>(l)].ops.insert(op_name(n.op));
       }
     }

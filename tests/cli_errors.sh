@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (118 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (120 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -293,4 +293,7 @@ sleep 0.5
 expect "--checkpoint-dir $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --checkpoint-dir "$tmp/busy"
 expect "--report $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --report "$tmp/busy"
 kill "$holder" 2>/dev/null
+# convnet's architecture flags: four 3x3 + 2x2 blocks do not fit 28x28; flags of another model.
+expect "--conv has 4 blocks; a 28x28 image fits at most 3" "$GRADC" summary convnet --conv 8,8,8,8
+expect "--conv, --pool and --batch-norm apply to the convnet model, not 'dnn'" "$GRADC" train dnn --batch-norm --steps 1
 exit $fail

@@ -83,6 +83,11 @@ for row in "conv1 (Conv2D, relu) *(None, 26, 26, 32) *320" "max_pooling2d (MaxPo
   "Total params: 34,826"; do
   grep -q "^$row" <<<"$summary" || { echo "summary convnet lacks '$row':"; echo "$summary"; exit 1; }
 done
+summary=$("$GRADC" summary convnet --conv 16,32 --pool avg --batch-norm)
+for row in "bn1 (BatchNormalization) *(None, 26, 26, 16) *64" "average_pooling2d_1 (AveragePooling2D) *(None, 5, 5, 32)" \
+  "Non-trainable params: 96"; do
+  grep -q "^$row" <<<"$summary" || { echo "summary convnet --batch-norm lacks '$row':"; echo "$summary"; exit 1; }
+done
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

@@ -71,6 +71,12 @@ void ArchFlags::add(CLI::App* cmd) {
   cmd->add_option("--filters", filters, "cnn: convolution filters (default 28)")->check(CLI::Range(1, 4096));
   cmd->add_option("--kernel", kernel, "cnn: convolution kernel size (default 3)")->check(CLI::Range(1, 28));
   cmd->add_option("--dense", dense, "cnn: dense layer width (default 128)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--conv", conv, "convnet: each 3x3 convolution's filters, e.g. 32,64 (default)")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--pool", pool, "convnet: max | avg pooling after each convolution (default max)")
+      ->check(CLI::IsMember({"max", "avg"}));
+  cmd->add_flag("--batch-norm", batch_norm, "convnet: batch_norm between each convolution and its ReLU");
 }
 
 Arch ArchFlags::resolve(const std::string& model) const {
@@ -82,6 +88,8 @@ Arch ArchFlags::resolve(const std::string& model) const {
                      "' (a fixed tutorial preset)");
   if (cnn_flags && spec.kind != ArchKind::Cnn)
     throw UsageError("gradc: --filters, --kernel and --dense apply to the cnn model, not '" + model + "'");
+  if ((!conv.empty() || !pool.empty() || batch_norm) && spec.kind != ArchKind::Convnet)
+    throw UsageError("gradc: --conv, --pool and --batch-norm apply to the convnet model, not '" + model + "'");
   Arch a = spec.arch;
   if (!hidden.empty()) a.hidden = hidden;
   if (!activation.empty()) a.activation = activation;
@@ -89,6 +97,9 @@ Arch ArchFlags::resolve(const std::string& model) const {
   if (filters) a.filters = *filters;
   if (kernel) a.kernel = *kernel;
   if (dense) a.dense = *dense;
+  if (!conv.empty()) a.conv = conv;
+  if (!pool.empty()) a.pool = pool;
+  if (batch_norm) a.batch_norm = true;
   return a;
 }
 

@@ -39,6 +39,9 @@ struct ArchFlags {
   std::string activation;
   std::optional<float> dropout;
   std::optional<int64_t> filters, kernel, dense;
+  std::vector<int64_t> conv;
+  std::string pool;
+  bool batch_norm = false;
   void add(CLI::App* cmd);
   Arch resolve(const std::string& model) const;
 };
