@@ -109,6 +109,28 @@ void emit_avg_grad(Emitter& e, const Geo& g, llvm::Value* dy, llvm::Value* dx) {
   });
 }
 
+// The flat x index of channel c's first maximum (row-major) in the window rows × cols of example
+// bi; `best` and `at` are the caller's stack slots (f32, i64), reused across windows.
+llvm::Value* first_max(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* bi, const Span& rows, const Span& cols,
+                       llvm::Value* c, llvm::Value* best, llvm::Value* at) {
+  auto& b = e.b;
+  b.CreateStore(e.cf(-INFINITY), best);
+  b.CreateStore(e.c64(-1), at);
+  e.loop(rows.first, rows.last, [&](llvm::Value* r) {
+    e.loop(cols.first, cols.last, [&](llvm::Value* s) {
+      llvm::Value* xi = e.add(x_index(e, g, bi, r, s), c);
+      llvm::Value* v = e.load(x, xi);
+      e.if_else(
+          b.CreateOr(b.CreateICmpSLT(b.CreateLoad(e.i64, at), e.c64(0)), b.CreateFCmpOGT(v, b.CreateLoad(e.f32, best))),
+          [&] {
+            b.CreateStore(v, best);
+            b.CreateStore(xi, at);
+          });
+    });
+  });
+  return b.CreateLoad(e.i64, at);
+}
+
 // max_pool2d_grad with disjoint windows, by output rows q = (b, oh): the band of input rows from
 // this window row's start to the next one's (the last band to the end) is zeroed, then each
 // window's dy is written at its first maximum. The bands tile the input, so threads never meet.
@@ -130,21 +152,7 @@ void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Valu
       const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
       llvm::Value* y0 = e.mul(e.add(e.mul(q, e.c64(g.OW)), ow), e.c64(g.C));
       e.loop(e.c64(0), e.c64(g.C), [&](llvm::Value* c) {
-        b.CreateStore(e.cf(-INFINITY), best);
-        b.CreateStore(e.c64(-1), at);
-        e.loop(rows.first, rows.last, [&](llvm::Value* r) {
-          e.loop(cols.first, cols.last, [&](llvm::Value* s) {
-            llvm::Value* xi = e.add(x_index(e, g, bi, r, s), c);
-            llvm::Value* v = e.load(x, xi);
-            e.if_else(b.CreateOr(b.CreateICmpSLT(b.CreateLoad(e.i64, at), e.c64(0)),
-                                 b.CreateFCmpOGT(v, b.CreateLoad(e.f32, best))),
-                      [&] {
-                        b.CreateStore(v, best);
-                        b.CreateStore(xi, at);
-                      });
-          });
-        });
-        e.store(e.load(dy, e.add(y0, c)), dx, b.CreateLoad(e.i64, at));
+        e.store(e.load(dy, e.add(y0, c)), dx, first_max(e, g, x, bi, rows, cols, c, best, at));
       });
     });
   });
@@ -165,21 +173,8 @@ void emit_max_grad(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, ll
         b.CreateStore(e.cf(0.f), acc);
         for_each_window_of(e, g, bi, ih, iw, [&](llvm::Value* oh, llvm::Value* ow, llvm::Value* y0) {
           const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H), cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
-          b.CreateStore(e.cf(-INFINITY), best);
-          b.CreateStore(e.c64(-1), at);
-          e.loop(rows.first, rows.last, [&](llvm::Value* r) {  // the window's first maximum
-            e.loop(cols.first, cols.last, [&](llvm::Value* s) {
-              llvm::Value* xi = e.add(x_index(e, g, bi, r, s), c);
-              llvm::Value* v = e.load(x, xi);
-              e.if_else(b.CreateOr(b.CreateICmpSLT(b.CreateLoad(e.i64, at), e.c64(0)),
-                                   b.CreateFCmpOGT(v, b.CreateLoad(e.f32, best))),
-                        [&] {
-                          b.CreateStore(v, best);
-                          b.CreateStore(xi, at);
-                        });
-            });
-          });
-          e.if_else(b.CreateICmpEQ(b.CreateLoad(e.i64, at), e.add(x0, c)),
+          llvm::Value* first = first_max(e, g, x, bi, rows, cols, c, best, at);
+          e.if_else(b.CreateICmpEQ(first, e.add(x0, c)),
                     [&] { b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, acc), e.load(dy, e.add(y0, c))), acc); });
         });
         e.store(b.CreateLoad(e.f32, acc), dx, e.add(x0, c));
