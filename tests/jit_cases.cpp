@@ -143,45 +143,53 @@ std::map<Op, std::vector<OpCase>> op_cases() {
     Shape window, strides;
     Padding pad;
   };
-  for (const PoolCfg& pc :
+  // Channels: 5 (one masked vector), 33 (full vectors and a one-lane tail on both targets).
+  for (const PoolCfg& pc0 :
        {PoolCfg{"2x2/2 valid", {2, 2}, {2, 2}, Padding::Valid}, PoolCfg{"3x3/2 same", {3, 3}, {2, 2}, Padding::Same},
-        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}, PoolCfg{"3x3/3 same", {3, 3}, {3, 3}, Padding::Same}}) {
-    auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 5}; };
-    auto forward = [=](Op op, Graph& g, int64_t R) {
-      Tensor x = f32(g, "a", xs(R));
-      return op == Op::MaxPool2d ? max_pool2d(x, pc.window, pc.strides, pc.pad)
-                                 : avg_pool2d(x, pc.window, pc.strides, pc.pad);
-    };
-    for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
-      c[op].push_back({pc.name, [=](Graph& g, int64_t R) { return forward(op, g, R); }});
-      const Op grad_op = op == Op::MaxPool2d ? Op::MaxPool2dGrad : Op::AvgPool2dGrad;
-      c[grad_op].push_back({pc.name, [=](Graph& g, int64_t R) {
-                              Graph shapes;  // the output's shape, from the forward op
-                              const Shape ys = forward(op, shapes, R).shape();
-                              Attrs a = shapes.node(static_cast<int>(shapes.size()) - 1).a;
-                              a.shape = xs(R);
-                              Tensor x = op == Op::MaxPool2d ? f32(g, "a", xs(R)) : Tensor{};
-                              return pool2d_grad(grad_op, x, f32(g, "b", ys), a);
-                            }});
+        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}, PoolCfg{"3x3/3 same", {3, 3}, {3, 3}, Padding::Same}})
+    for (int64_t C : {5, 33}) {
+      PoolCfg pc = pc0;
+      if (C != 5) pc.name += " C" + std::to_string(C);
+      auto xs = [C](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, C}; };
+      auto forward = [=](Op op, Graph& g, int64_t R) {
+        Tensor x = f32(g, "a", xs(R));
+        return op == Op::MaxPool2d ? max_pool2d(x, pc.window, pc.strides, pc.pad)
+                                   : avg_pool2d(x, pc.window, pc.strides, pc.pad);
+      };
+      for (Op op : {Op::MaxPool2d, Op::AvgPool2d}) {
+        c[op].push_back({pc.name, [=](Graph& g, int64_t R) { return forward(op, g, R); }});
+        const Op grad_op = op == Op::MaxPool2d ? Op::MaxPool2dGrad : Op::AvgPool2dGrad;
+        c[grad_op].push_back({pc.name, [=](Graph& g, int64_t R) {
+                                Graph shapes;  // the output's shape, from the forward op
+                                const Shape ys = forward(op, shapes, R).shape();
+                                Attrs a = shapes.node(static_cast<int>(shapes.size()) - 1).a;
+                                a.shape = xs(R);
+                                Tensor x = op == Op::MaxPool2d ? f32(g, "a", xs(R)) : Tensor{};
+                                return pool2d_grad(grad_op, x, f32(g, "b", ys), a);
+                              }});
+      }
     }
-  }
   // im2col / col2im (the conv-gemm pass's): 3×3 valid and same as convolutions use them, and a
   // strided 2×2/2 window.
-  for (const PoolCfg& pc :
+  // Channels 1 (a first layer's image), 5 and 33 as for pooling.
+  for (const PoolCfg& pc0 :
        {PoolCfg{"3x3 valid", {3, 3}, {1, 1}, Padding::Valid}, PoolCfg{"3x3 same", {3, 3}, {1, 1}, Padding::Same},
-        PoolCfg{"2x2/2 same", {2, 2}, {2, 2}, Padding::Same}}) {
-    Attrs a;
-    a.window = pc.window, a.strides = pc.strides, a.pad = pc.pad;
-    auto xs = [](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, 5}; };
-    c[Op::Im2Col].push_back({pc.name, [=](Graph& g, int64_t R) { return im2col(f32(g, "a", xs(R)), a); }});
-    c[Op::Col2Im].push_back({pc.name, [=](Graph& g, int64_t R) {
-                               Graph shapes;
-                               const Shape cols = im2col(shapes.input("x", xs(R)), a).shape();
-                               Attrs back = a;
-                               back.shape = xs(R);
-                               return col2im(f32(g, "a", cols), back);
-                             }});
-  }
+        PoolCfg{"2x2/2 same", {2, 2}, {2, 2}, Padding::Same}})
+    for (int64_t C : {1, 5, 33}) {
+      PoolCfg pc = pc0;
+      if (C != 5) pc.name += " C" + std::to_string(C);
+      Attrs a;
+      a.window = pc.window, a.strides = pc.strides, a.pad = pc.pad;
+      auto xs = [C](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, C}; };
+      c[Op::Im2Col].push_back({pc.name, [=](Graph& g, int64_t R) { return im2col(f32(g, "a", xs(R)), a); }});
+      c[Op::Col2Im].push_back({pc.name, [=](Graph& g, int64_t R) {
+                                 Graph shapes;
+                                 const Shape cols = im2col(shapes.input("x", xs(R)), a).shape();
+                                 Attrs back = a;
+                                 back.shape = xs(R);
+                                 return col2im(f32(g, "a", cols), back);
+                               }});
+    }
   // Fused ops (made by the compiler's passes; built directly here).
   for (bool relu : {false, true})
     for (bool tb : {false, true})
