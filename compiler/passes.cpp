@@ -142,6 +142,80 @@ PassResult simplify(const Graph& g) {
   return r.finish();
 }
 
+// u(reshape(x)) -> reshape(u(x)) for a unary elementwise u, and f(reshape(x), c) -> reshape(f(x, c))
+// for a binary one whose other operand c is a scalar or a bias along the last axis that x and the
+// reshape share: the conv-gemm pass's reshape of the GEMM's rows [B·OH·OW, F] into [B, OH, OW, F]
+// then no longer hides the convolution's bias add and ReLU from fuse-dense's epilogue. Values and
+// element order are unchanged (a reshape is a view), so this is exact.
+int sunk_operand(const Graph& d, const Node& n, const std::vector<int>& in) {
+  const OpKind kind = op_info(n.op).kind;
+  if (n.shape.rank == 0 || n.op == Op::Dropout) return -1;
+  if (kind != OpKind::Unary && kind != OpKind::Binary) return -1;
+  for (size_t s = 0; s < in.size(); ++s) {
+    const Node& rs = d.node(in[s]);
+    if (rs.op != Op::Reshape || rs.shape != n.shape) continue;
+    const Shape& x = d.node(rs.in[0]).shape;
+    if (x.rank == 0 || x[x.rank - 1] != n.shape[n.shape.rank - 1]) continue;
+    if (in.size() == 1) return static_cast<int>(s);
+    const Shape& c = d.node(in[1 - s]).shape;
+    if (c.numel() == 1 && c.rank <= 1) return static_cast<int>(s);
+    if (c == Shape{n.shape[n.shape.rank - 1]}) return static_cast<int>(s);
+  }
+  return -1;
+}
+
+PassResult sink_reshape(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    std::vector<int> in;
+    for (int i : n.in) in.push_back(r.mapped(i));
+    const int s = sunk_operand(r.dst(), n, in);
+    if (s < 0) {
+      r.set_map(n.id, r.copy(n));
+      continue;
+    }
+    in[static_cast<size_t>(s)] = r.dst().node(in[static_cast<size_t>(s)]).in[0];
+    const int inner = r.emit(n, n.op, in, n.a);
+    r.dst().node(inner).name.clear();  // the name and an output's role stay with the reshape
+    if (n.role != Role::Grad) r.dst().node(inner).role = Role::Op;
+    Attrs a;
+    a.shape = n.shape;
+    r.set_map(n.id, r.emit(n, Op::Reshape, {inner}, a));
+  }
+  return r.finish();
+}
+
+// relu_grad(y, max_pool2d_grad(y, dy)) -> max_pool2d_grad(y, relu_grad(max_pool2d(y), dy)). The
+// pooling gradient lands only on each window's first maximum, whose value is that window's pooled
+// value, so masking dy by the pooled values is exact (a position fed by several windows has the
+// same mask in each) and replaces a pass over the feature map by one over the pooled map (a
+// quarter of it for 2×2 pooling). Uses the forward pool node, so only where it exists.
+PassResult mask_before_pool(const Graph& g) {
+  Rewriter r(g);
+  std::map<int, std::vector<int>> pools_of;  // input -> its max_pool2d nodes
+  for (const Node& n : g.nodes())
+    if (n.op == Op::MaxPool2d) pools_of[n.in[0]].push_back(n.id);
+  auto forward_pool = [&](const Node& pg) {
+    for (int p : pools_of[pg.in[0]])
+      if (g.node(p).a == pg.a) return p;
+    return -1;
+  };
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::ReluGrad) {
+      const Node& pg = g.node(n.in[1]);
+      const int pool = pg.op == Op::MaxPool2dGrad && pg.in[0] == n.in[0] && r.uses(pg.id) == 1 ? forward_pool(pg) : -1;
+      if (pool >= 0) {
+        const int masked = r.emit(n, Op::ReluGrad, {r.mapped(pool), r.mapped(pg.in[1])}, n.a);
+        r.dst().node(masked).name.clear();
+        r.set_map(n.id, r.emit(n, Op::MaxPool2dGrad, {r.mapped(n.in[0]), masked}, pg.a));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
 // relu(add(matmul(x, W), b)) and add(matmul(x, W), b) with a [N] bias -> dense.
 PassResult fuse_dense(const Graph& g) {
   Rewriter r(g);
@@ -300,6 +374,10 @@ constexpr PassInfo kPasses[] = {
     {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", any_target<fuse_xent>},
     {"fuse-dense", "matmul + bias (+ relu) -> dense", any_target<fuse_dense>},
     {"conv-gemm", "conv2d and its gradients -> im2col/col2im + GEMM", any_target<conv_gemm>},
+    {"mask-before-pool", "relu_grad(y, max_pool2d_grad(y, dy)) -> max_pool2d_grad(y, relu_grad(max_pool2d(y), dy))",
+     any_target<mask_before_pool>},
+    {"sink-reshape", "elementwise(reshape(x)) -> reshape(elementwise(x)) where exact (bias adds, activations)",
+     any_target<sink_reshape>},
     {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", any_target<fuse_dense_backward>},
     {"gemm-layout",
      "A·Bᵀ with a short k or many rows -> A·transpose(B); narrow Aᵀ·B -> transpose(Bᵀ·A); vectorise along the long "

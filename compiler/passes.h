@@ -8,6 +8,9 @@
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
 //   conv-gemm            conv2d and its gradients -> im2col/col2im + GEMM (conv_gemm.cpp)
+//   sink-reshape         elementwise(reshape(x)) -> reshape(elementwise(x)), so fuse-dense sees
+//                        through conv-gemm's reshapes
+//   mask-before-pool     relu_grad(y, max_pool2d_grad(y, dy)) -> max_pool2d_grad(y, relu_grad(pool(y), dy))
 // Each pass rewrites once and leaves what it made dead to the cleanup passes; which passes run, in
 // what order and how often is compiler/pipeline.h's business. Elementwise chains (and elementwise
 // producers of reductions) are fused at plan level, see PlanOptions in plan.h.

@@ -119,6 +119,9 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
     // is re-read (and re-masked) once per register tile, which measured slower than materialising
     // relu_grad once (gradc bench --compare-fusion --passes ...). Run it explicitly to compare.
     p.add("conv-gemm")
+        .add("sink-reshape")
+        .add("dce")  // the reshapes it sank past: fuse-dense counts uses
+        .add("mask-before-pool")
         .add("fuse-xent")
         .add("fuse-dense")
         .add_fixed_point("cleanup", kCleanup)

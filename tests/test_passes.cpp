@@ -117,6 +117,56 @@ TEST(Passes, ConvGemmKeepsStridedConvolutions) {
   }
 }
 
+// A convolution's bias and ReLU reach the GEMM's epilogue: sink-reshape moves them before the
+// reshape of the GEMM rows, fuse-dense fuses them (y * other, a full-shape operand, stays).
+TEST(Passes, SinkReshapeLetsTheConvolutionsBiasAndReluFuse) {
+  Graph g;
+  Tensor x = g.input("x", {2, 6, 5, 3});
+  Tensor w = g.param("w", {3, 3, 3, 4}, Init::GlorotUniform);
+  Tensor b = g.param("b", {4}, Init::Zeros);
+  Tensor other = g.input("other", {2, 4, 3, 4});
+  Tensor y = relu(conv2d(x, w, Padding::Valid) + b);
+  Tensor loss = sum(y * other);
+  for (Tensor d : grad(loss, {x, w, b})) g.mark_output(d, "d" + std::to_string(d.id));
+  g.mark_output(y, "y");
+  g.mark_output(loss, "loss");
+  expect_same_semantics(g, PassPipeline().add("conv-gemm").add("sink-reshape"), "sink-reshape");
+  expect_same_semantics(g, pipeline_for({}), "default pipeline");
+  const PassResult r = pipeline_for({}).run(g, default_target());
+  int relu_dense = 0;
+  for (const Node& n : r.g.nodes()) relu_dense += n.op == Op::Dense && n.a.relu;
+  EXPECT_EQ(relu_dense, 1) << "conv + bias + relu as one GEMM with its epilogue";
+  EXPECT_EQ(count_op(r.g, Op::Relu), 0);
+  const PassResult s = PassPipeline().add("sink-reshape").run(g, default_target());
+  EXPECT_EQ(count_op(s.g, Op::Reshape), count_op(g, Op::Reshape)) << "no reshape before conv-gemm: nothing to sink";
+}
+
+// relu -> max_pool2d's backward masks the pooled gradient instead of the feature map's, exactly:
+// ties (zeros after the ReLU, equal maxima) and overlapping windows included.
+TEST(Passes, MaskBeforePoolIsExact) {
+  for (bool overlap : {false, true}) {
+    Graph g;
+    Tensor x = g.input("x", {2, 7, 6, 3});
+    Tensor y = relu(x);
+    Tensor p = overlap ? max_pool2d(y, {3, 3}, {2, 2}, Padding::Same) : max_pool2d(y, {2, 2}, {2, 2}, Padding::Valid);
+    Tensor w = g.input("w", p.shape());
+    Tensor loss = sum(p * w);
+    g.mark_output(grad(loss, {x})[0], "dx");
+    const PassResult r = PassPipeline().add("mask-before-pool").add("dce").run(g, default_target());
+    ASSERT_EQ(count_op(r.g, Op::ReluGrad), 1);
+    for (const Node& n : r.g.nodes())
+      if (n.op == Op::ReluGrad) EXPECT_EQ(n.shape, p.shape()) << "the mask runs on the pooled map";
+    std::vector<float> xs(static_cast<size_t>(x.shape().numel())), ws(static_cast<size_t>(w.shape().numel()));
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);  // ties
+    for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.5f + static_cast<float>(i % 11);
+    Interpreter a(g), b(r.g);
+    for (Interpreter* ip : {&a, &b}) ip->set_input("x", xs), ip->set_input("w", ws);
+    a.run();
+    b.run();
+    EXPECT_EQ(a.value(g.outputs()[0]).f, b.value(r.g.outputs()[0]).f) << (overlap ? "3x3/2" : "2x2/2");
+  }
+}
+
 TEST(Passes, RandomGraphsKeepTheirValues) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 40; ++trial) {

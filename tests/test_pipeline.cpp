@@ -94,10 +94,10 @@ TEST(Pipeline, CleanupRunsToAFixedPointAndLogsEveryPass) {
   ASSERT_LT(first_fuse, log.size());
   ASSERT_EQ(first_fuse % 4, 0u);
   for (size_t i = first_fuse - 4; i < first_fuse; ++i) EXPECT_FALSE(log[i].changed) << log[i].name;
-  EXPECT_EQ(
-      pipeline_for({}).describe(),
-      "cleanup*(simplify,fold,cse,dce) conv-gemm fuse-xent fuse-dense cleanup*(simplify,fold,cse,dce) gemm-layout "
-      "dce");
+  EXPECT_EQ(pipeline_for({}).describe(),
+            "cleanup*(simplify,fold,cse,dce) conv-gemm sink-reshape dce mask-before-pool fuse-xent fuse-dense "
+            "cleanup*(simplify,fold,cse,dce) gemm-layout "
+            "dce");
 }
 
 TEST(Pipeline, StopsAfterTheNamedPassAndRefusesUnknownOnes) {
