@@ -87,7 +87,7 @@ void Trainer::run_step(const Dataset& train, const std::vector<int64_t>& perm) {
     std::copy(train.x.begin() + src * f, train.x.begin() + (src + 1) * f, xs.begin() + r * f);
     ys[static_cast<size_t>(r)] = train.y[static_cast<size_t>(src)];
   }
-  lr_ = static_cast<float>(cfg_.schedule.lr_at(cfg_.lr, step_, epoch) * lr_scale_);
+  lr_ = static_cast<float>(cfg_.schedule.lr_at(cfg_.lr, step_, epoch, total_) * lr_scale_);
   e.f32(impl_->ts.lr.id)[0] = effective_lr(cfg_.opt, lr_, step_ + 1);
   if (impl_->key >= 0) e.i32(impl_->key)[0] = static_cast<int32_t>(step_ * 2654435761u + cfg_.seed);
   e.run();

@@ -79,6 +79,7 @@ void build_mlp500(Model& m, const ModelOptions& opt);
 void build_mlp(Model& m, const ModelOptions& opt, const Arch& arch);  // any widths and activation
 void build_cnn(Model& m, const ModelOptions& opt, const Arch& arch);
 void build_convnet(Model& m, const ModelOptions& opt, const Arch& arch);
+void build_speedrun(Model& m, const ModelOptions& opt, const Arch& arch);  // convnet blocks, no dropout
 void build_logic(Model& m, const ModelOptions& opt);
 
 }  // namespace gradc

@@ -24,6 +24,8 @@ std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConf
   if (c.schedule.kind == Schedule::Kind::Exponential)
     sched = "×" + num(c.schedule.rate) + (c.schedule.staircase ? " after every " : " per ") +
             grouped(c.schedule.decay_steps) + " steps";
+  if (c.schedule.kind == Schedule::Kind::OneCycle)
+    sched = "one-cycle: up from 0 over the first " + num(100 * c.schedule.warmup) + "%, down to 0 at the end";
   add("lr schedule", sched, c.schedule.kind == Schedule::Kind::Constant);
   add("batch", grouped(c.batch));
   add("training", c.steps > 0 ? grouped(c.steps) + " steps (" + std::to_string(c.periods) + " evaluation points)"
@@ -117,6 +119,13 @@ TrainConfig recipe(const std::string& model, const std::string& preset) {
     c.lr = 0.001f;
     c.val_fraction = 0.1;
     c.keep_best = true;
+  } else if (model == "speedrun") {  // README "MNIST speedrun": the fastest run to 99 % test accuracy
+    c.batch = 128;
+    c.epochs = 3;
+    c.opt.kind = OptKind::Adam;
+    c.lr = 0.02f;
+    c.schedule.kind = Schedule::Kind::OneCycle;
+    c.schedule.warmup = 0.2f;
   }
   if (!preset.empty() && !(model == "dnn" && preset == "tuned"))
     throw std::invalid_argument("gradc: unknown preset '" + preset + "' for " + model + " (known: dnn --preset tuned)");

@@ -15,9 +15,9 @@ std::string format_hex(uint64_t v) {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
-}  // namespace
 
-std::map<std::string, std::string> recipe_of(const TrainConfig& c) {
+// Every recipe field, whatever the schedule.
+std::map<std::string, std::string> recipe_fields(const TrainConfig& c) {
   const ModelSpec& spec = find_model(c.model);
   return {{"seed", std::to_string(c.seed)},
           {"arch", spec.kind == ArchKind::Fixed ? "fixed" : arch_text(c.arch, spec.kind)},
@@ -50,6 +50,16 @@ std::map<std::string, std::string> recipe_of(const TrainConfig& c) {
           {"periods", c.steps > 0 ? std::to_string(c.periods) : "epochs"},
           {"engine", c.engine == EngineKind::Jit ? "jit" : "reference"},
           {"data", c.data_fingerprint.empty() ? "unchecked" : c.data_fingerprint}};
+}
+}  // namespace
+
+std::map<std::string, std::string> recipe_of(const TrainConfig& c) {
+  std::map<std::string, std::string> r = recipe_fields(c);
+  if (c.schedule.kind == Schedule::Kind::OneCycle) {  // its rate at a step depends on the run's length
+    r["warmup"] = num(c.schedule.warmup);
+    r["one_cycle_length"] = c.steps > 0 ? std::to_string(c.steps) + " steps" : std::to_string(c.epochs) + " epochs";
+  }
+  return r;
 }
 
 std::string data_fingerprint(const Dataset& train) {

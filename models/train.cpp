@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "models/callbacks.h"
@@ -56,7 +57,10 @@ void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
 }  // namespace
 
 TrainResult train(TrainConfig cfg) {
+  using Clock = std::chrono::steady_clock;
   const Splits s = load_splits(cfg, cfg.seed);
+  const auto t0 = Clock::now();
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   cfg.data_fingerprint = data_fingerprint(s.train);
   if (!cfg.resume_dir.empty() && cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
   const ModelSpec& spec = find_model(cfg.model);
@@ -76,8 +80,11 @@ TrainResult train(TrainConfig cfg) {
     std::printf("weights bit-identical on all %d ranks (checksum %016llx)\n", t.ranks(),
                 static_cast<unsigned long long>(r.checksum));
   r.final_params = t.weights(true);
+  const auto t_eval = Clock::now();
   if (s.val.n > 0) r.val = t.evaluate(s.val);
   r.test = t.evaluate(s.test);
+  r.eval_seconds = since(t_eval);
+  r.to_test_seconds = since(t0);
   if (!cfg.checkpoint_dir.empty() && t.rank() == 0) {
     Checkpoint c;
     c.tensors = r.final_params;

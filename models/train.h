@@ -34,6 +34,9 @@ struct TrainConfig : FitConfig, DataConfig {
 
 struct TrainResult : FitResult {
   Metrics val, test;
+  // Wall time from the loaded data to the test figures (the speedrun's clock: compile, training,
+  // evaluation and everything between), and of the final evaluations alone.
+  double to_test_seconds = 0, eval_seconds = 0;
   std::vector<NamedTensor> final_params;  // the weights used for evaluation
 };
 

@@ -17,7 +17,7 @@
 
 namespace gradc {
 
-float Schedule::lr_at(float base, int64_t step, int64_t epoch) const {
+float Schedule::lr_at(float base, int64_t step, int64_t epoch, int64_t total) const {
   switch (kind) {
     case Kind::Constant:
       return base;
@@ -28,6 +28,14 @@ float Schedule::lr_at(float base, int64_t step, int64_t epoch) const {
     }
     case Kind::PerEpoch:
       return static_cast<float>(base * std::pow(static_cast<double>(rate), static_cast<double>(epoch)));
+    case Kind::OneCycle: {
+      if (total <= 0) return base;
+      const int64_t up = std::max<int64_t>(1, std::llround(static_cast<double>(warmup) * static_cast<double>(total)));
+      if (step < up) return static_cast<float>(base * static_cast<double>(step + 1) / static_cast<double>(up));
+      if (total <= up) return base;
+      return static_cast<float>(base * static_cast<double>(std::max<int64_t>(total - step, 0)) /
+                                static_cast<double>(total - up));
+    }
   }
   return base;
 }
@@ -36,7 +44,8 @@ Schedule::Kind parse_schedule(const std::string& s) {
   if (s == "constant") return Schedule::Kind::Constant;
   if (s == "exponential") return Schedule::Kind::Exponential;
   if (s == "per-epoch") return Schedule::Kind::PerEpoch;
-  throw std::invalid_argument("gradc: unknown schedule '" + s + "' (use constant, exponential, per-epoch)");
+  if (s == "one-cycle") return Schedule::Kind::OneCycle;
+  throw std::invalid_argument("gradc: unknown schedule '" + s + "' (use constant, exponential, per-epoch, one-cycle)");
 }
 
 const char* schedule_name(Schedule::Kind k) {
@@ -47,6 +56,8 @@ const char* schedule_name(Schedule::Kind k) {
       return "exponential";
     case Schedule::Kind::PerEpoch:
       return "per-epoch";
+    case Schedule::Kind::OneCycle:
+      return "one-cycle";
   }
   return "?";
 }

@@ -32,11 +32,15 @@ namespace gradc {
 using Metadata = std::map<std::string, std::string>;
 
 struct Schedule {
-  enum class Kind { Constant, Exponential, PerEpoch } kind = Kind::Constant;
+  enum class Kind { Constant, Exponential, PerEpoch, OneCycle } kind = Kind::Constant;
   float rate = 1.f;  // Exponential: lr·rate^(step/decay_steps); PerEpoch: lr·rate^epoch
   int64_t decay_steps = 1000;
   bool staircase = false;  // Exponential: integer division of step/decay_steps
-  float lr_at(float base, int64_t step, int64_t epoch) const;
+  // OneCycle (the triangular schedule of the fast CIFAR/MNIST training recipes): the rate rises
+  // linearly to lr over this fraction of the run, then falls linearly to 0 at its last step.
+  float warmup = 0.2f;
+  // `total`: the run's steps (OneCycle's shape depends on them).
+  float lr_at(float base, int64_t step, int64_t epoch, int64_t total = 0) const;
 };
 Schedule::Kind parse_schedule(const std::string& s);
 const char* schedule_name(Schedule::Kind k);

@@ -231,7 +231,8 @@ TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
     bool staircase;
   };
   for (const Sched sc : {Sched{Schedule::Kind::Constant, false}, Sched{Schedule::Kind::Exponential, false},
-                         Sched{Schedule::Kind::Exponential, true}, Sched{Schedule::Kind::PerEpoch, false}}) {
+                         Sched{Schedule::Kind::Exponential, true}, Sched{Schedule::Kind::PerEpoch, false},
+                         Sched{Schedule::Kind::OneCycle, false}}) {
     FitConfig c = quiet(3);  // 160 examples / batch 16: 10 steps per epoch, 30 in all
     c.lr = 0.08f;
     c.schedule.kind = sc.kind;
@@ -247,6 +248,8 @@ TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
           return base * std::pow(0.5, sc.staircase ? static_cast<double>(step / 4) : static_cast<double>(step) / 4);
         case Schedule::Kind::PerEpoch:
           return base * std::pow(0.5, static_cast<double>(step / 10));
+        case Schedule::Kind::OneCycle:  // 30 steps, up over the first 6 (warmup 0.2), down to 0 after the 30th
+          return step < 6 ? base * static_cast<double>(step + 1) / 6 : base * static_cast<double>(30 - step) / 24;
       }
       return 0.0;
     };
@@ -260,7 +263,7 @@ TEST(Trainer, EveryScheduleFeedsItsRateAtTheStepItTrains) {
     t.add_callback(record(fed));
     t.fit(blobs(160, 1));
     ASSERT_EQ(fed.size(), 30u);
-    for (int64_t s : {0, 1, 3, 4, 7, 8, 9, 10, 11, 29})
+    for (int64_t s : {0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 29})
       EXPECT_NEAR(fed[static_cast<size_t>(s)], want(s), 1e-7 * want(s)) << schedule_name(sc.kind) << " step " << s;
     // Resumed from step 10 of the same run: steps 10.. train with the same rates.
     namespace fs = std::filesystem;
