@@ -6,9 +6,11 @@
 
 namespace gradc {
 
-void add_rows(Metrics& m, std::span<const float> logits, std::span<const int32_t> labels, int64_t rows) {
+void add_rows(Metrics& m, std::span<const float> logits, std::span<const int32_t> labels, int64_t rows, Head head) {
   if (static_cast<int64_t>(logits.size()) == rows)
     m.add_binary(logits, labels, rows);
+  else if (head == Head::OneVsAll)
+    m.add_one_vs_all(logits, labels, rows);
   else
     m.add(logits, labels, rows);
 }
@@ -104,7 +106,7 @@ Metrics Evaluator::run(const std::vector<NamedTensor>& w, const Dataset& d, std:
     std::copy(d.y.begin() + start, d.y.begin() + start + rows, ys.begin());
     c.engine->run();
     auto out = c.engine->f32(c.model->logits.id).first(static_cast<size_t>(rows * columns_));
-    add_rows(met, out, std::span<const int32_t>(d.y.data() + start, static_cast<size_t>(rows)), rows);
+    add_rows(met, out, std::span<const int32_t>(d.y.data() + start, static_cast<size_t>(rows)), rows, c.model->head);
     if (logits) logits->insert(logits->end(), out.begin(), out.end());
   }
   return met;

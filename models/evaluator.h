@@ -57,6 +57,7 @@ class Evaluator {
 };
 
 // Accuracy and log-loss of `rows` logit rows: softmax over C ≥ 2 columns, sigmoid for one column.
-void add_rows(Metrics& m, std::span<const float> logits, std::span<const int32_t> labels, int64_t rows);
+void add_rows(Metrics& m, std::span<const float> logits, std::span<const int32_t> labels, int64_t rows,
+              Head head = Head::Softmax);
 
 }  // namespace gradc

@@ -118,7 +118,7 @@ void Trainer::run_step(const Dataset& train, const std::vector<int64_t>& perm) {
   Metrics bm(impl_->classes);
   const int64_t cols = impl_->model->logits.node().shape[1];
   auto logits = e.f32(impl_->model->logits.id).first(static_cast<size_t>(b * cols));
-  add_rows(bm, logits, e.i32(impl_->y), b);
+  add_rows(bm, logits, e.i32(impl_->y), b, impl_->model->head);
   run_correct_ += bm.correct;
   run_count_ += bm.count;
   for (const auto& cb : callbacks_) cb->on_step_end(*this, loss);

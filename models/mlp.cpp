@@ -11,6 +11,17 @@ void build_linear(Model& m, const ModelOptions& o) {
   m.loss = softmax_xent(m.logits, y);
 }
 
+// Seed 004's comparison with softmax regression: ten independent logistic classifiers on the same
+// 784 pixels, each trained on "is it digit k" (sigmoid cross-entropy, summed over the classes and
+// averaged over the batch); the prediction is the highest of the ten scores.
+void build_ova(Model& m, const ModelOptions& o) {
+  Tensor x = m.g.input("x", {o.batch, 784});
+  Tensor y = m.g.input("y", {o.batch}, DType::I32);
+  m.logits = dense(x, 10, "logits");
+  m.loss = sigmoid_xent(m.logits, one_hot(y, 10)) * 10.f;  // sigmoid_xent averages over all B·10 entries
+  m.head = Head::OneVsAll;
+}
+
 // The tutorial DNN: 784-100-100-10 with ReLU.
 void build_dnn(Model& m, const ModelOptions& o) {
   Tensor x = m.g.input("x", {o.batch, 784});

@@ -38,6 +38,10 @@ Arch parse_arch(const std::string& text, ArchKind kind);
 void check_arch(const Arch& a, ArchKind kind);
 
 // Tensors point into `g`, so a Model never moves: it lives behind a unique_ptr.
+// How a model's logits score the classes: a softmax over them, or one independent sigmoid per
+// class (one-vs-all). Metrics, predictions and reports read it.
+enum class Head { Softmax, OneVsAll };
+
 struct Model {
   Model() = default;
   Model(const Model&) = delete;
@@ -45,6 +49,7 @@ struct Model {
   Graph g;
   Tensor logits;  // [B, classes] (logic: [4, 1])
   Tensor loss;    // scalar
+  Head head = Head::Softmax;
 };
 
 using ModelFn = std::function<void(Model&, const ModelOptions&)>;
@@ -81,6 +86,7 @@ void build_cnn(Model& m, const ModelOptions& opt, const Arch& arch);
 void build_convnet(Model& m, const ModelOptions& opt, const Arch& arch);
 void build_speedrun(Model& m, const ModelOptions& opt, const Arch& arch);  // convnet blocks, no dropout
 void build_logic(Model& m, const ModelOptions& opt);
+void build_ova(Model& m, const ModelOptions& opt);  // ten one-vs-all sigmoid classifiers
 
 }  // namespace gradc
 

@@ -58,13 +58,13 @@ TrainConfig recipe(const std::string& model, const std::string& preset) {
   TrainConfig c;
   c.model = model;
   c.arch = find_model(model).arch;  // validates the name
-  if (model == "linear" || model == "dnn") {
+  if (model == "linear" || model == "dnn" || model == "ova") {
     // MLCC "Classifying Handwritten Digits": first 10k training images, 7500 train / 2500 val.
     c.batch = 30;
     c.steps = 1000;
     c.periods = 10;
     c.opt.kind = OptKind::Adagrad;
-    c.lr = model == "linear" ? 0.03f : 0.05f;
+    c.lr = model == "dnn" ? 0.05f : 0.03f;
     c.opt.clip_norm = 5.f;
     c.first_n = 10000;
     c.shuffle_split = true;

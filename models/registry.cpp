@@ -39,6 +39,12 @@ std::vector<ModelSpec>& registry() {
          "(--conv 16,32 --pool max|avg --batch-norm)",
          128, ArchKind::Convnet, speedrun, build_speedrun},
         {"logic", "one sigmoid neuron (AND/OR gates)", 4, ArchKind::Fixed, {}, fixed(build_logic)},
+        {"ova",
+         "one-vs-all: ten sigmoid classifiers 784-10, trained and compared with softmax (linear)",
+         30,
+         ArchKind::Fixed,
+         {},
+         fixed(build_ova)},
     };
   }();
   return models;

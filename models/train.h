@@ -53,7 +53,8 @@ TrainResult train(TrainConfig cfg);
 Metrics evaluate(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights, const Dataset& d,
                  EngineKind engine = EngineKind::Jit, int threads = 0, const std::string& source = "weights");
 
-// Softmax probabilities of the first example of `d`.
+// Class probabilities of the first example of `d`: the softmax of its logits, or for a one-vs-all
+// model each class's sigmoid (they need not sum to 1).
 std::vector<double> predict_probs(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,
                                   const Dataset& d, const std::string& source = "weights");
 

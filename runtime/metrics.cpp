@@ -45,6 +45,22 @@ void Metrics::add_binary(std::span<const float> logits, std::span<const int32_t>
   }
 }
 
+void Metrics::add_one_vs_all(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows) {
+  const auto C = static_cast<size_t>(classes);
+  for (int64_t r = 0; r < rows; ++r) {
+    auto row = logits.subspan(static_cast<size_t>(r) * C, C);
+    const auto pred = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    const int32_t y = labels[static_cast<size_t>(r)];
+    for (size_t k = 0; k < C; ++k) {  // softplus(-z) for the true class, softplus(z) for the others
+      const double t = static_cast<int32_t>(k) == y ? -static_cast<double>(row[k]) : static_cast<double>(row[k]);
+      loss_sum += std::max(t, 0.0) + std::log1p(std::exp(-std::abs(t)));
+    }
+    correct += pred == y;
+    ++confusion[static_cast<size_t>(y) * C + static_cast<size_t>(pred)];
+    ++count;
+  }
+}
+
 std::string Metrics::confusion_text() const {
   std::string s = "true\\pred";
   char buf[32];

@@ -20,6 +20,10 @@ struct Metrics {
   // Adds `rows` examples of a one-logit (sigmoid) classifier: p(1) = σ(z), predicted class z > 0;
   // classes must be 2.
   void add_binary(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows);
+  // Adds `rows` examples of one-vs-all classifiers (one sigmoid per class, [rows, classes] logits):
+  // the predicted class is the highest score; the loss is the training objective, the sum over the
+  // classes of each one's binary log-loss (against "is it this class").
+  void add_one_vs_all(std::span<const float> logits, std::span<const int32_t> labels, int64_t rows);
   double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0; }
   double log_loss() const { return count ? loss_sum / static_cast<double>(count) : 0; }
   std::string confusion_text() const;

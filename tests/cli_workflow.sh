@@ -88,6 +88,14 @@ for row in "bn1 (BatchNormalization) *(None, 26, 26, 16) *64" "average_pooling2d
   "Non-trainable params: 96"; do
   grep -q "^$row" <<<"$summary" || { echo "summary convnet --batch-norm lacks '$row':"; echo "$summary"; exit 1; }
 done
+# One-vs-all: trained, then softmax regression on the same data beside it, on the terminal and in
+# the report.
+"$GRADC" train ova --first-n 1200 --train-n 1000 --val-n 200 --test-n 300 --steps 100 --report "$tmp/ova" \
+  > "$tmp/ova.log"
+grep -q "^softmax regression (linear), the same data, steps and recipe: test accuracy 0\.[0-9]* (one-vs-all: 0\." \
+  "$tmp/ova.log" || { echo "train ova: no softmax comparison"; cat "$tmp/ova.log"; exit 1; }
+test -s "$tmp/ova/confusion_softmax.png"
+grep -q "<h2>Compared with</h2>" "$tmp/ova/index.html"
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

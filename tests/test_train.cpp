@@ -62,6 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
     Models, TrainSlice,
     ::testing::Values(
         Case{"linear", [](TrainConfig& c) { c.first_n = 3000, c.train_n = 2500, c.val_n = 500, c.steps = 600; }, 0.85},
+        Case{"ova", [](TrainConfig& c) { c.first_n = 3000, c.train_n = 2500, c.val_n = 500, c.steps = 600; }, 0.82},
         Case{"dnn", [](TrainConfig& c) { c.first_n = 2000, c.train_n = 1500, c.val_n = 500, c.steps = 300; }, 0.85},
         Case{"mlp512", [](TrainConfig& c) { c.first_n = 6000, c.epochs = 4; }, 0.88},
         Case{"convnet", [](TrainConfig& c) { c.first_n = 8000, c.epochs = 3, c.keep_best = false; }, 0.9},

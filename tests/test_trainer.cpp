@@ -330,6 +330,21 @@ TEST(Metrics, HandLogits) {
   EXPECT_EQ(m.confusion[1 * 3 + 2], 0);
 }
 
+// One-vs-all metrics: the highest score wins; the loss sums each class's binary log-loss
+// (softplus(-z) for the true class, softplus(z) for the others), finite at |z| = 1000.
+TEST(Metrics, OneVsAllHandLogits) {
+  Metrics m(3);
+  const std::vector<float> logits = {2, -1, 0, -3, 1, 1000};
+  const std::vector<int32_t> labels = {0, 1};
+  m.add_one_vs_all(logits, labels, 2);
+  auto sp = [](double t) { return std::max(t, 0.0) + std::log1p(std::exp(-std::fabs(t))); };
+  const double want = (sp(-2) + sp(-1) + sp(0) + sp(-3) + sp(-1) + sp(1000)) / 2;
+  EXPECT_NEAR(m.log_loss(), want, 1e-9 * want);
+  EXPECT_EQ(m.correct, 1);
+  EXPECT_EQ(m.confusion[0 * 3 + 0], 1);
+  EXPECT_EQ(m.confusion[1 * 3 + 2], 1);  // true 1, predicted 2
+}
+
 TEST(Dsl, GeluMatchesItsFormulaAndFiniteDifferences) {
   Graph g;
   Tensor x = g.input("x", {5});

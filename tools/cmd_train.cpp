@@ -51,6 +51,22 @@ void print_result(const TrainConfig& c, const TrainResult& r) {
               r.to_test_seconds, r.compile_ms / 1e3, r.seconds, r.eval_seconds);
 }
 
+// The one-vs-all model's comparison: softmax regression (the linear model) trained on the same
+// data with the same steps, recipe and seed, quietly, nothing saved.
+Baseline softmax_baseline(const TrainConfig& ova) {
+  TrainConfig c = ova;
+  c.model = "linear";
+  c.arch = find_model("linear").arch;
+  c.verbose = false;
+  c.callbacks.clear();
+  c.checkpoint_dir.clear();
+  c.resume_dir.clear();
+  c.csv_log.clear();
+  c.keep_last = 0;
+  c.metadata.clear();
+  return {"softmax", "softmax regression (linear), the same data, steps and recipe", train(c).test};
+}
+
 // Every flag is honoured or refused: the logic model takes only a few; --gate only it;
 // --weights-at only with --report.
 void refuse_unused(const CLI::App& cmd, const std::string& model, bool report) {
@@ -213,11 +229,18 @@ void add_train(CLI::App& app) {
       c.callbacks.push_back(report);
     }
     TrainResult r = train(c);
+    std::vector<Baseline> baselines;
+    if (c.model == "ova") baselines.push_back(softmax_baseline(c));
     if (world().rank() != 0) return;  // data-parallel: rank 0 reports for the run
     print_result(c, r);
+    for (const Baseline& b : baselines)
+      std::printf("\n%s: test accuracy %.4f (one-vs-all: %.4f)\n%s", b.what.c_str(), b.test.accuracy(),
+                  r.test.accuracy(), b.test.confusion_text().c_str());
     if (report) {
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
-      report->finish(report_result(r, s.train));
+      ReportResult rr = report_result(r, s.train);
+      rr.baselines = baselines;
+      report->finish(rr);
     }
   });
 }

@@ -18,7 +18,7 @@ RunInfo report_run(const TrainConfig& cfg, std::string command, std::string star
 }
 
 ReportResult report_result(const TrainResult& r, const Dataset& train) {
-  return {r, r.val, r.test, r.final_params, &train};
+  return {r, r.val, r.test, r.final_params, &train, {}};
 }
 
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at)
@@ -58,6 +58,7 @@ void Report::finish(const ReportResult& r) {
   add(plot_curves(dir_, by_epochs_, r.val.count > 0, r.test.accuracy()));
   add(plot_lr(dir_, by_epochs_));
   add(plot_confusion(dir_, r.test));
+  for (const Baseline& b : r.baselines) add(plot_confusion(dir_, b.test, "confusion_" + b.name, b.name));
   if (const NamedTensor* w = first_layer(r.final_params))
     add(plot_weights(dir_, *w, "weights.png",
                      "first-layer weights " + w->shape.str() + " after training: " +

@@ -26,11 +26,19 @@ struct RunInfo {
 
 // The finished run's figures: FitResult, the held-out metrics, the weights evaluated, and the
 // training examples used (label histogram, sample digits).
+// Another model's test figures shown beside the run's (ova: softmax regression on the same data).
+struct Baseline {
+  std::string name;  // a file-name stem: confusion_<name>.png
+  std::string what;  // a caption, "softmax regression (linear), the same data, steps and recipe"
+  Metrics test;
+};
+
 struct ReportResult {
   FitResult fit;
   Metrics val, test;
   std::vector<NamedTensor> final_params;
   const Dataset* train = nullptr;
+  std::vector<Baseline> baselines;
 };
 
 // RunInfo and ReportResult of a train() run.

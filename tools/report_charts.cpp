@@ -80,7 +80,8 @@ Files plot_lr(const std::string& dir, bool by_epochs) {
   return {"lr.png", "lr.csv"};
 }
 
-Files plot_confusion(const std::string& dir, const Metrics& test) {
+Files plot_confusion(const std::string& dir, const Metrics& test, const std::string& stem, const std::string& who) {
+  const std::string csv = stem + ".csv", png = stem + ".png";
   const int k = test.classes;
   std::ostringstream c;
   c << "true,predicted,fraction,count\n";
@@ -95,20 +96,25 @@ Files plot_confusion(const std::string& dir, const Metrics& test) {
       }
     }
   }
-  write_file(dir + "/confusion.csv", c.str());
+  write_file(dir + "/" + csv, c.str());
   const std::string last = std::to_string(k - 1), edge = format("%.1f", k - 0.5);
   run_gnuplot(dir,
-              "set output 'confusion.png'\nset terminal pngcairo size 760,700 font 'Sans,11'\n"
-              "set title 'confusion matrix (test set, each row sums to 1)'\nset xlabel 'predicted class'\n"
-              "set ylabel 'true class'\nset xrange [-0.5:" +
+              "set output '" + png +
+                  "'\nset terminal pngcairo size 760,700 font 'Sans,11'\n"
+                  "set title '" +
+                  (who.empty() ? std::string() : who + ": ") +
+                  "confusion matrix (test set, each row sums to 1)'\nset xlabel 'predicted class'\n"
+                  "set ylabel 'true class'\nset xrange [-0.5:" +
                   edge + "]\nset yrange [" + edge + ":-0.5]\nset xtics 0,1," + last + "\nset ytics 0,1," + last +
                   "\nset cbrange [0:1]\nset cblabel 'fraction of the row'\n"
                   "set palette defined (0 'white', 0.3 '#9ecae1', 1 '#08306b')\nunset key\n"
-                  "plot 'confusion.csv' every ::1 using 2:1:3 with image, '' every ::1 using "
+                  "plot '" +
+                  csv +
+                  "' every ::1 using 2:1:3 with image, '' every ::1 using "
                   "2:1:($3 >= 0.005 ? sprintf('%.2f',$3) : ''):($3 > 0.5 ? 0xffffff : 0) with labels tc rgb variable "
                   "font ',9'\n",
-              {{"confusion.csv", c.str()}});
-  return {"confusion.png", "confusion.csv"};
+              {{csv, c.str()}});
+  return {png, csv};
 }
 
 Files plot_weights(const std::string& dir, const NamedTensor& w, const std::string& png, const std::string& title) {

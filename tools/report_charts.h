@@ -19,7 +19,9 @@ Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double t
 // each point's rate drawn over the steps that used it.
 Files plot_lr(const std::string& dir, bool by_epochs);
 // confusion.png (rows normalised, counts in confusion.csv).
-Files plot_confusion(const std::string& dir, const Metrics& test);
+// confusion.png/.csv, or `stem`.png/.csv titled after `who` (another model's test figures).
+Files plot_confusion(const std::string& dir, const Metrics& test, const std::string& stem = "confusion",
+                     const std::string& who = "");
 // `png`: a first-layer weight grid — one tile per unit, blue negative / red positive, symmetric
 // colour scale with its bar.
 Files plot_weights(const std::string& dir, const NamedTensor& w, const std::string& png, const std::string& title);

@@ -82,6 +82,9 @@ void Report::write_html(const ReportResult& r) const {
   if (!r.fit.stopped_early.empty()) result.row("stopped early", r.fit.stopped_early);
   result.row("test images", grouped(r.test.count));
   for (const auto& [k, v] : info_.hyperparameters) hyper.row(k, v);
+  Table compared;
+  compared.row("this run: test accuracy", format("%.4f", r.test.accuracy()));
+  for (const Baseline& b : r.baselines) compared.row(b.what + ": test accuracy", format("%.4f", b.test.accuracy()));
 
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -94,7 +97,8 @@ void Report::write_html(const ReportResult& r) const {
        << result.str() << "<p><a href=\"metrics.csv\">metrics.csv</a> · <a href=\"confusion.csv\">confusion.csv</a>"
        << "</p>\n</section>\n<section><h2>Hyperparameters</h2>\n"
        << hyper.str() << "</section>\n</div>\n"
-       << "<h2>Model</h2>\n<pre>" << esc(info_.layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
+       << (r.baselines.empty() ? std::string() : "<h2>Compared with</h2>\n" + compared.str()) << "<h2>Model</h2>\n<pre>"
+       << esc(info_.layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
   auto fig = [&](const std::string& f, const std::string& caption) {
     if (!has(f)) return;
     html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
@@ -105,6 +109,8 @@ void Report::write_html(const ReportResult& r) const {
   fig("accuracy.png", "Accuracy " + x + "; dashed: the final weights on the test set");
   fig("lr.png", "Learning rate " + x + " (each point's rate over the steps that used it)");
   fig("confusion.png", "Confusion matrix of the test set, rows normalised (confusion.csv has the counts)");
+  for (const Baseline& b : r.baselines)
+    fig("confusion_" + b.name + ".png", "Confusion matrix of " + b.what + " on the same test set");
   fig("weights.png", "First-layer weights after training: one tile per unit; blue negative, red positive");
   for (const auto& [step, w] : snapshots_) {
     (void)w;
