@@ -8,6 +8,7 @@
 #include "runtime/comm.h"
 #include "runtime/engine.h"
 #include "runtime/program.h"
+#include "tools/bench_conv.h"
 #include "tools/bench_gemm.h"
 #include "tools/bench_mpi.h"
 #include "tools/bench_steps.h"
@@ -141,7 +142,7 @@ struct BenchOpts {
   std::string model;
   int64_t batch = 0;
   int reps = 200;
-  bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false;
+  bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false, convs = false;
   bool mpi_worker = false;
   int ranks = 2;
   std::string bucket_kib = "1024";
@@ -254,6 +255,9 @@ void add_bench(CLI::App& app) {
       "With --compare-fusion, --kernels or 'gemm': also write the figures as CSV and a bar chart (PNG) into DIR");
   cmd->add_flag("--kernels", o->kernels,
                 "Per-kernel median µs, GFLOP/s and % of the measured FMA peak at 1 and 2 threads, vs OpenBLAS SGEMM");
+  cmd->add_flag("--convs", o->convs,
+                "Each convolution's forward, input and filter gradient alone at 1 and 2 threads, vs oneDNN's "
+                "primitives on the same shapes (when libdnnl-dev was there at build time)");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
   cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
@@ -290,6 +294,7 @@ void add_bench(CLI::App& app) {
     const Arch arch = o->arch.resolve(o->model);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options(), arch);
+    if (o->convs) return conv_table(o->model, batch, arch, std::min(o->reps, 30), o->json);
     StepGraph s = make_step_graph(o->model, batch, {}, &arch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit, o->flags.options());

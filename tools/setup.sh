@@ -25,7 +25,7 @@ done
 PKGS=(cmake ninja-build clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
       libgtest-dev libgraphviz-dev graphviz libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
       gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format qemu-user
-      python3 chromium libopenmpi-dev openmpi-bin)
+      python3 chromium libopenmpi-dev openmpi-bin libdnnl-dev)
 # Optional: the PyTorch column of `gradc bench suite` (Debian's build, ~1 GB with its dependencies).
 if ((WITH_PYTORCH)); then PKGS+=(python3-torch); fi
 missing=()
