@@ -201,6 +201,12 @@ Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, Loc loc) {
   return op == Op::MaxPool2dGrad ? binary(op, x, dy, loc, std::move(a)) : unary(op, dy, loc, std::move(a));
 }
 
+Tensor matmul_split_k(Tensor a, Tensor b, int64_t splits, Loc loc) {
+  Attrs at;
+  at.ta = true;
+  at.splits = splits;
+  return binary(Op::MatMulSplitK, a, b, loc, at);
+}
 Tensor im2col(Tensor x, Attrs a, Loc loc) { return unary(Op::Im2Col, x, loc, std::move(a)); }
 Tensor col2im(Tensor cols, Attrs a, Loc loc) { return unary(Op::Col2Im, cols, loc, std::move(a)); }
 

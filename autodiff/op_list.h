@@ -8,7 +8,8 @@
 //   none, which is exactly where second derivatives stop being supported. dense, matmul_relu_mask
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
 //   autodiff has run; allreduce (data-parallel training) is added between gradients and updates;
-//   im2col and col2im are made by the conv-gemm pass, which runs convolutions on the GEMM.
+//   im2col and col2im are made by the conv-gemm pass, which runs convolutions on the GEMM;
+//   matmul_split_k (Aᵀ·B as partial products over equal chunks of k, summed after) by gemm-layout.
 #pragma once
 
 #define GRADC_OPS(X)                                        \
@@ -55,5 +56,6 @@
   X(Col2Im, "col2im", 1, Conv, false)                       \
   X(Dense, "dense", 3, Gemm, false)                         \
   X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
+  X(MatMulSplitK, "matmul_split_k", 2, Gemm, false)         \
   X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)    \
   X(AllReduce, "allreduce", 1, Collective, false)

@@ -45,6 +45,7 @@ struct Attrs {
   float alpha = 0.f;             // leaky_relu: the negative slope; elu: the saturation value
   Shape window;                  // max/avg_pool2d, im2col, col2im: [height, width] of the window
   Shape strides;                 // max/avg_pool2d, im2col, col2im: [height, width] steps (pool: the window)
+  int64_t splits = 0;            // matmul_split_k: the number of k chunks (partial products)
   bool operator==(const Attrs&) const = default;
 };
 
@@ -56,7 +57,7 @@ void for_each_attr(A& a, F&& f) {
   f("ta", a.ta), f("tb", a.tb), f("axis", a.axis), f("value", a.value), f("seed", a.seed);
   f("training", a.training), f("depth", a.depth), f("pad", a.pad), f("init", a.init), f("shape", a.shape);
   f("data", a.data), f("relu", a.relu), f("mask", a.mask), f("slice", a.slice), f("bucket", a.bucket);
-  f("alpha", a.alpha), f("window", a.window), f("strides", a.strides);
+  f("alpha", a.alpha), f("window", a.window), f("strides", a.strides), f("splits", a.splits);
 }
 
 namespace detail {
@@ -73,7 +74,7 @@ constexpr size_t field_count() {
 }
 }  // namespace detail
 constexpr size_t attrs_field_count() { return detail::field_count<Attrs>(); }
-static_assert(attrs_field_count() == 18, "Attrs changed: list the new field in for_each_attr, then update this count");
+static_assert(attrs_field_count() == 19, "Attrs changed: list the new field in for_each_attr, then update this count");
 
 class Graph;
 struct Node;

@@ -138,6 +138,18 @@ TypeInfo infer_MatMul(const Graph& g, const std::vector<int>& in, const Attrs& a
   return f32({m, n});
 }
 
+// matmul_split_k(a, b): a [K, M], b [K, N] (ta, not tb) -> [splits, M, N], chunk s the product of
+// rows [s·c, min((s+1)·c, K)) with c = ceil(K / splits); summed over axis 0 it is aᵀ·b.
+TypeInfo infer_MatMulSplitK(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  if (!a.ta || a.tb) fail("needs ta = 1 and tb = 0 (the k-major Aᵀ·B of a weight gradient)");
+  const TypeInfo t = infer_MatMul(g, in, a);
+  const int64_t K = arg(g, in, 0).shape[0];
+  if (a.splits < 2 || (a.splits - 1) * split_k_chunk(K, a.splits) >= K)
+    fail("splits = " + std::to_string(a.splits) + " must cut k = " + std::to_string(K) +
+         " into that many non-empty chunks");
+  return f32({a.splits, t.shape[0], t.shape[1]});
+}
+
 TypeInfo infer_Dense(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   TypeInfo t = infer_MatMul(g, {in[0], in[1]}, a);
   const Node& b = arg(g, in, 2);

@@ -27,6 +27,9 @@ ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p);
 Shape pool_out_shape(const Shape& x, const Attrs& a);
 // A windowed op's whole geometry (pooling, im2col, col2im) for NHWC input x: output extent, window,
 // strides and the padding before, per spatial axis.
+// matmul_split_k's rows of k per chunk: ceil(K / splits) (the last chunk holds the rest).
+inline int64_t split_k_chunk(int64_t K, int64_t splits) { return (K + splits - 1) / splits; }
+
 struct WindowGeo {
   int64_t B, H, W, C, OH, OW, KH, KW, SH, SW, ph, pw;
 };

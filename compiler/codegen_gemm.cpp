@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "autodiff/shape_rules.h"
 #include "compiler/emitter.h"
 
 namespace gradc {
@@ -256,17 +257,9 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
 }
 }  // namespace
 
-void emit_gemm(Emitter& e, const KernelInfo& k) {
-  const Node& n = e.g.node(k.node);
-  const Shape& as = e.g.node(n.in[0]).shape;
-  Gemm g{e.lanes, k.spec.gemm.tile_cols, n.shape[0],      n.shape[1],    n.a.ta ? as[0] : as[1], n.a.ta,
-         n.a.tb,  e.base(n.in[0]),       e.base(n.in[1]), e.base(k.node)};
-  if (n.op == Op::Dense) {
-    g.bias = e.base(n.in[2]);
-    g.relu = n.a.relu;
-  }
-  if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
-  const GemmSpec& blk = k.spec.gemm;
+namespace {
+// The row blocks [e.lo, e.hi) of C = op(A)·op(B) under the kernel's GemmSpec.
+void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   const int64_t mr = blk.mr;
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;
@@ -297,7 +290,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   // Cache blocking (broadcast form, plan.h): for each column panel, the kc×nc block of B stays in
   // L2 (packed or not) while every row block of this thread sweeps it; partial sums go through C,
   // in the same k order for any thread count.
-  const int64_t kc = blk.kc, nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
+  const int64_t kc = std::min(blk.kc, g.K), nk = (g.K + kc - 1) / kc, klast = g.K - (nk - 1) * kc;
   auto k_sweep = [&](const Panel& p) {
     if (nk == 1) return pass({e.c64(0), e.c64(g.K), b.getTrue(), b.getTrue()}, p);
     e.loop(e.c64(0), e.c64(nk), [&](llvm::Value* pc) {
@@ -311,6 +304,58 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   if (panels > 0)
     e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) { k_sweep({e.mul(jp, e.c64(blk.nc)), blk.nc, true}); });
   if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, true});
+}
+
+// matmul_split_k: the range is the k chunks; chunk s is the whole Aᵀ·B GEMM over its rows of A
+// (K-major, so a pointer offset) written to slab s of C. Each chunk is computed by one thread in a
+// fixed order and the slabs are summed by the next kernel, so results do not depend on threads.
+void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t splits) {
+  const int64_t K = whole.K, c = split_k_chunk(K, splits), last = K - (splits - 1) * c;
+  llvm::Value* lo = e.lo;
+  llvm::Value* hi = e.hi;
+  e.loop(lo, hi, [&](llvm::Value* s) {
+    Gemm g = whole;
+    g.A = e.gep(whole.A, e.mul(s, e.c64(c * whole.M)));
+    g.B = e.gep(whole.B, e.mul(s, e.c64(c * whole.N)));
+    g.C = e.gep(whole.C, e.mul(s, e.c64(whole.M * whole.N)));
+    e.lo = e.c64(0);
+    e.hi = e.c64((whole.M + blk.mr - 1) / blk.mr);
+    auto chunk = [&](int64_t rows_of_k) {
+      g.K = rows_of_k;
+      emit_rows(e, g, blk);
+    };
+    if (last == c)
+      chunk(c);
+    else
+      e.if_else(
+          e.b.CreateICmpEQ(s, e.c64(splits - 1)), [&] { chunk(last); }, [&] { chunk(c); });
+    e.lo = lo;
+    e.hi = hi;
+  });
+}
+}  // namespace
+
+void emit_gemm(Emitter& e, const KernelInfo& k) {
+  const Node& n = e.g.node(k.node);
+  const Shape& as = e.g.node(n.in[0]).shape;
+  const bool split = n.op == Op::MatMulSplitK;
+  Gemm g{e.lanes,
+         k.spec.gemm.tile_cols,
+         split ? n.shape[1] : n.shape[0],
+         split ? n.shape[2] : n.shape[1],
+         n.a.ta ? as[0] : as[1],
+         n.a.ta,
+         n.a.tb,
+         e.base(n.in[0]),
+         e.base(n.in[1]),
+         e.base(k.node)};
+  if (n.op == Op::Dense) {
+    g.bias = e.base(n.in[2]);
+    g.relu = n.a.relu;
+  }
+  if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
+  if (split) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
+  emit_rows(e, g, k.spec.gemm);
 }
 
 }  // namespace gradc

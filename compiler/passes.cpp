@@ -15,6 +15,10 @@ namespace gradc {
 
 namespace {
 
+// split-k: at most this many chunks, each at least this many rows of k, for results of at most
+// this many elements, no more than k.
+constexpr int64_t kSplitKMax = 8, kSplitKMinChunk = 2048, kSplitKMaxOutput = 64 * 1024;
+
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
 
@@ -360,6 +364,34 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
   return r.finish();
 }
 
+// C = Aᵀ·B over a long k with a small C (the weight gradients of convolutions: k = B·OH·OW, 86528
+// for a first layer at batch 128, C as small as 9×16): split over row blocks, such a GEMM runs on
+// one thread (M = 9) or has every thread re-read all of B. Cut k into chunks computed independently
+// (matmul_split_k, one chunk per range index) and sum the partial products (a reduce over the
+// chunks); the sum's order is fixed, so results do not depend on the thread count.
+PassResult split_k(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb) {
+      const int64_t K = g.node(n.in[0]).shape[0], MN = n.shape.numel();
+      const int64_t splits = std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk);
+      if (splits >= 2 && MN <= kSplitKMaxOutput && MN <= K) {
+        Attrs a = n.a;
+        a.splits = splits;
+        const int parts = r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a);
+        r.dst().node(parts).name.clear();
+        r.dst().node(parts).role = Role::Op;
+        Attrs sum;
+        sum.axis = 0;
+        r.set_map(n.id, r.emit(n, Op::Sum, {parts}, sum));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
 // Passes that do not depend on the target.
 template <PassResult (*F)(const Graph&)>
 PassResult any_target(const Graph& g, const Target&) {
@@ -379,6 +411,8 @@ constexpr PassInfo kPasses[] = {
     {"sink-reshape", "elementwise(reshape(x)) -> reshape(elementwise(x)) where exact (bias adds, activations)",
      any_target<sink_reshape>},
     {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", any_target<fuse_dense_backward>},
+    {"split-k", "long-k Aᵀ·B with a small result -> sum over k chunks of matmul_split_k (filter gradients)",
+     any_target<split_k>},
     {"gemm-layout",
      "A·Bᵀ with a short k or many rows -> A·transpose(B); narrow Aᵀ·B -> transpose(Bᵀ·A); vectorise along the long "
      "side (thresholds from the target)",

@@ -7,6 +7,7 @@
 //   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
+//   split-k              long-k Aᵀ·B with a small result -> sum of partial products over k chunks
 //   conv-gemm            conv2d and its gradients -> im2col/col2im + GEMM (conv_gemm.cpp)
 //   sink-reshape         elementwise(reshape(x)) -> reshape(elementwise(x)), so fuse-dense sees
 //                        through conv-gemm's reshapes

@@ -126,6 +126,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
         .add("fuse-dense")
         .add_fixed_point("cleanup", kCleanup)
         .add("gemm-layout")
+        .add("split-k")
         .add("dce");
   } else {
     p.add("gemm-layout");

@@ -46,9 +46,11 @@ std::vector<GemmTile> gemm_tiles(const Target& t) {
 
 GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
   GemmSpec s;
-  s.M = n.shape[0];
-  s.N = n.shape[1];
+  const bool split = n.op == Op::MatMulSplitK;  // [splits, M, N]: each chunk a GEMM of its own
+  s.M = n.shape[split ? 1 : 0];
+  s.N = n.shape[split ? 2 : 1];
   s.K = n.a.ta ? g.node(n.in[0]).shape[0] : g.node(n.in[0]).shape[1];
+  if (split) s.K = split_k_chunk(s.K, n.a.splits);
   if (n.a.tb) {
     s.form = n.a.ta ? GemmSpec::Scalar : GemmSpec::Dot;
     // Dot form: mr × nv vector accumulators + mr + nv operand vectors within the register file.
@@ -151,7 +153,7 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       s.strategy = s.gemm.form == GemmSpec::Broadcast ? Strategy::GemmBroadcast
                    : s.gemm.form == GemmSpec::Dot     ? Strategy::GemmDot
                                                       : Strategy::GemmScalar;
-      s.range = ceil_div(s.gemm.M, s.gemm.mr);
+      s.range = n.op == Op::MatMulSplitK ? n.a.splits : ceil_div(s.gemm.M, s.gemm.mr);
       return s;
     }
     case OpKind::Reduce: {

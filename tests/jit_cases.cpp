@@ -1,5 +1,7 @@
 #include "tests/jit_cases.h"
 
+#include <array>
+
 #include "autodiff/dsl.h"
 #include "autodiff/shape_rules.h"
 
@@ -24,6 +26,14 @@ std::map<Op, std::vector<OpCase>> op_cases() {
   c[Op::MatMul].push_back({"K784 N100", [=](Graph& g, int64_t R) {
                              return matmul(f32(g, "a", {R, 784}), f32(g, "b", {784, 100}));
                            }});
+  // Split-k partial products: unequal chunks (50 = 3·13 + 11), equal ones, and a long k with a
+  // column tail past full vectors.
+  for (auto [K, N, splits] : {std::array<int64_t, 3>{50, 16, 4}, {64, 10, 8}, {4100, 33, 2}})
+    c[Op::MatMulSplitK].push_back(
+        {"K" + std::to_string(K) + " N" + std::to_string(N) + " splits" + std::to_string(splits),
+         [=](Graph& g, int64_t R) {
+           return matmul_split_k(f32(g, "a", {K, R}), f32(g, "b", {K, N}), splits);
+         }});
   using Bin = Tensor (*)(Tensor, Tensor, Loc);
   const std::pair<Op, Bin> bins[] = {
       {Op::Add, add}, {Op::Sub, sub}, {Op::Mul, mul}, {Op::Div, div}, {Op::Maximum, maximum}};
