@@ -86,7 +86,7 @@ void gemm_table(const std::string& shape, int reps, const std::string& report) {
   const Blas* blas = openblas();
   std::printf("%s\n", target_line().c_str());
   std::printf("GEMM kernels alone; measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", peak1, peak2,
-              blas ? "; BLAS = OpenBLAS cblas_sgemm" : "; OpenBLAS not installed: BLAS columns skipped");
+              (blas ? "; BLAS = cblas_sgemm of " + blas->kernels : "; " + openblas_note()).c_str());
   std::printf("%-5s %-20s | %9s %7s %5s | %9s %7s %5s | %9s %9s | %s\n", "gemm", "MxNxK", "µs 1t", "GF/s", "%pk",
               "µs 2t", "GF/s", "%pk", "BLAS 1t", "BLAS 2t", "goal");
   int met = 0, judged = 0;

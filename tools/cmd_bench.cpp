@@ -89,7 +89,8 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   std::printf(
       "%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
       static_cast<long long>(batch), peak1, peak2,
-      blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads" : "; OpenBLAS not installed: column skipped");
+      (blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads (" + blas->kernels + ")" : "; " + openblas_note())
+          .c_str());
   std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
               "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
   double total1 = 0, total2 = 0;
@@ -105,13 +106,12 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     double bl = 0;
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
       const Shape& as = g.node(n.in[0]).shape;
-      shape =
-          std::to_string(n.shape[0]) + "×" + std::to_string(n.shape[1]) + "×" + std::to_string(n.a.ta ? as[0] : as[1]);
-      if (blas) {
-        const int64_t K = n.a.ta ? as[0] : as[1];
-        bl = std::min(blas_sgemm_us(*blas, n.shape[0], n.shape[1], K, n.a.ta, n.a.tb, 1, reps),
-                      blas_sgemm_us(*blas, n.shape[0], n.shape[1], K, n.a.ta, n.a.tb, 2, reps));
-      }
+      const bool split = n.op == Op::MatMulSplitK;  // [splits, M, N]: the whole product, as BLAS computes it
+      const int64_t M = n.shape[split ? 1 : 0], N = n.shape[split ? 2 : 1], K = n.a.ta ? as[0] : as[1];
+      shape = std::to_string(M) + "×" + std::to_string(N) + "×" + std::to_string(K);
+      if (blas)
+        bl = std::min(blas_sgemm_us(*blas, M, N, K, n.a.ta, n.a.tb, 1, reps),
+                      blas_sgemm_us(*blas, M, N, K, n.a.ta, n.a.tb, 2, reps));
     }
     const double gf1 = ki.flops / t1[k] / 1e3, gf2 = ki.flops / t2[k] / 1e3;
     std::printf("%-26s %-16s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%%", ki.fn.c_str(), shape.c_str(), t1[k], gf1,

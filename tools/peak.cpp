@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <vector>
 
@@ -83,20 +85,73 @@ std::string target_short() {
   return (t.name == "host" ? "host " + t.cpu : t.name) + ", " + t.isa_name();
 }
 
+std::string openblas_best_coretype() {
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return "";
+}
+
+namespace {
+std::string blas_note;
+
+// C = A·B on a small odd shape against a float64 product: a kernel set the CPU runs wrongly (or an
+// OpenBLAS built without it) must not produce figures.
+bool blas_correct(const Blas& b) {
+  const int M = 37, N = 29, K = 53;
+  std::vector<float> A(M * K), B(K * N), C(M * N);
+  for (int i = 0; i < M * K; ++i) A[static_cast<size_t>(i)] = static_cast<float>((i * 7) % 13) / 13.f - 0.5f;
+  for (int i = 0; i < K * N; ++i) B[static_cast<size_t>(i)] = static_cast<float>((i * 5) % 11) / 11.f - 0.5f;
+  b.sgemm(101, 111, 111, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double want = 0, mag = 0;
+      for (int k = 0; k < K; ++k) {
+        const double p = static_cast<double>(A[static_cast<size_t>(i * K + k)]) * B[static_cast<size_t>(k * N + j)];
+        want += p, mag += std::fabs(p);
+      }
+      if (std::fabs(C[static_cast<size_t>(i * N + j)] - want) > 1e-5 * (mag + 1e-30)) return false;
+    }
+  return true;
+}
+}  // namespace
+
 const Blas* openblas() {
   static Blas b;
   static bool tried = false;
   if (!tried) {
     tried = true;
+    const char* pinned = std::getenv("OPENBLAS_CORETYPE");
+    const std::string core = openblas_best_coretype();
+    // Read by OpenBLAS when it loads, so set before dlopen (gradc never links it).
+    if (!core.empty()) setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    unsetenv("OPENBLAS_L2_SIZE");
     for (const char* name : {"libopenblas.so.0", "libopenblas.so"}) {
       void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
       if (!h) continue;
       b.sgemm = reinterpret_cast<decltype(b.sgemm)>(dlsym(h, "cblas_sgemm"));
       b.set_threads = reinterpret_cast<decltype(b.set_threads)>(dlsym(h, "openblas_set_num_threads"));
+      auto corename = reinterpret_cast<char* (*)()>(dlsym(h, "openblas_get_corename"));
+      auto config = reinterpret_cast<char* (*)()>(dlsym(h, "openblas_get_config"));
+      std::string version = config ? config() : "OpenBLAS";
+      version = version.substr(0, version.find(' ', version.find(' ') + 1));  // "OpenBLAS 0.3.21"
+      b.kernels = version + ", " + (corename ? corename() : std::string("?")) + " kernels";
+      if (pinned && core != pinned) b.kernels += std::string(" (the environment's ") + pinned + " pin overridden)";
       if (b.sgemm) break;
+    }
+    if (b.sgemm && !blas_correct(b)) {
+      blas_note = b.kernels + " computed a wrong product on this host: column skipped";
+      b.sgemm = nullptr;
+    } else if (!b.sgemm) {
+      blas_note = "OpenBLAS not installed: column skipped";
     }
   }
   return b.sgemm ? &b : nullptr;
+}
+
+std::string openblas_note() {
+  const Blas* b = openblas();
+  return b ? b->kernels : blas_note;
 }
 
 std::array<double, 2> best_of_rounds_1_2(const std::function<double(int threads)>& us_at, int rounds) {

@@ -28,8 +28,17 @@ struct Blas {
   void (*sgemm)(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                 int ldb, float beta, float* c, int ldc) = nullptr;
   void (*set_threads)(int) = nullptr;
+  std::string kernels;  // "OpenBLAS 0.3.21, SkylakeX kernels": which code the figures come from
 };
+// OpenBLAS with the best kernels for this host, or nullptr (not installed, or its result was wrong:
+// openblas_note() says which). The host's environment does not decide: OpenBLAS 0.3.21's own
+// detection falls back to Prescott (SSE3) kernels on CPUs it does not know (Sapphire Rapids VMs),
+// and these machines' environment may pin Haswell (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE).
 const Blas* openblas();
+std::string openblas_note();
+// The OPENBLAS_CORETYPE giving this host's widest kernels (SkylakeX with AVX-512, Haswell with
+// AVX2, "" = OpenBLAS's own choice), also handed to the PyTorch baselines' processes.
+std::string openblas_best_coretype();
 
 // Best (lowest) of `rounds` timings of us_at(threads) for 1 and 2 threads, the two alternating so
 // that a round the VM's neighbours disturb neither decides a figure nor hits only one of them.
