@@ -13,11 +13,14 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "compiler/code_cache.h"
 #include "compiler/code_key.h"
 #include "compiler/codegen.h"
 #include "compiler/pipeline.h"
@@ -45,6 +48,7 @@ struct Jit {
   std::map<uint64_t, std::vector<Worker>> workers;                                // by Target::key()
   std::map<uint64_t, std::vector<std::shared_ptr<const CompiledProgram>>> cache;  // by key_hash
   int compiles = 0;
+  std::set<std::string> prefixes;  // symbol prefixes in the JIT already: each program's are its own
 
   Jit() {
     // A scalar epilogue is enough after a vector loop (the vectorised epilogue doubles loop code).
@@ -124,6 +128,30 @@ struct Part {
 };
 }  // namespace
 
+namespace {
+void link_kernels(Jit& j, CompiledProgram& prog, const std::string& prefix) {
+  prog.fns.resize(prog.plan.kernels.size());
+  for (size_t k = 0; k < prog.plan.kernels.size(); ++k)
+    prog.fns[k] = check(j.lljit->lookup(prefix + prog.plan.kernels[k].fn), "symbol lookup").toPtr<KernelFn>();
+}
+
+// The program's machine code from the persistent cache, if an entry for its key is there, sound,
+// and its symbols are not in the JIT already (then it is compiled afresh under a new prefix).
+bool load_from_disk(Jit& j, CompiledProgram& prog, const std::string& disk_key) {
+  std::string warning;
+  const std::optional<CachedCode> code = load_cached_code(disk_key, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+  if (!code || j.prefixes.count(code->prefix)) return false;
+  j.prefixes.insert(code->prefix);
+  for (const std::string& object : code->objects)
+    if (auto err = j.lljit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, code->prefix + "cached")))
+      throw std::runtime_error("gradc: LLVM addObjectFile (code cache): " + llvm::toString(std::move(err)));
+  link_kernels(j, prog, code->prefix);
+  prog.from_code_cache = true;
+  return true;
+}
+}  // namespace
+
 int compile_count() {
   std::lock_guard<std::mutex> lock(jit().mu);
   return jit().compiles;
@@ -156,9 +184,21 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   prog->hash = h;
   prog->key = key;
   prog->target = target;
+  // The persistent cache (compiler/code_cache.h) holds machine code only: passes and plan above
+  // always run, so a loaded program's graph and plan are this build's.
+  const bool use_disk = !opt.keep_ir && !opt.keep_asm && !code_cache_dir().empty();
+  const std::string disk_key = key + '\n' + codegen_build_id();
+  if (use_disk && load_from_disk(j, *prog, disk_key)) {
+    prog->compile_ms = ms(t0, Clock::now());
+    j.cache[h].push_back(prog);
+    return prog;
+  }
   std::vector<Worker>& workers = j.workers_for(target);
   // A fresh prefix per compilation keeps symbols unique even when recompiling for dumps.
-  const std::string prefix = "g" + std::to_string(h % 1000000007ULL) + "_" + std::to_string(j.compiles) + "_";
+  std::string prefix;
+  for (int n = j.compiles; prefix.empty() || j.prefixes.count(prefix); ++n)
+    prefix = "g" + std::to_string(h % 1000000007ULL) + "_" + std::to_string(n) + "_";
+  j.prefixes.insert(prefix);
 
   // Split the kernels across the workers, balancing a rough code-size estimate (GEMM and conv
   // kernels carry unrolled tiles), then emit + O3 + machine code per part in parallel.
@@ -207,8 +247,10 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   for (size_t w = 1; w < parts.size(); ++w) threads.emplace_back(work, w);
   work(0);
   for (auto& t : threads) t.join();
+  CachedCode code{prefix, {}};
   for (Part& p : parts) {
     if (p.error) std::rethrow_exception(p.error);
+    code.objects.push_back(p.object);
     prog->ir += p.ir;
     prog->assembly += p.assembly;
     prog->emit_ms = std::max(prog->emit_ms, p.emit_ms);
@@ -218,9 +260,8 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
     if (auto err = j.lljit->addObjectFile(std::move(buf)))
       throw std::runtime_error("gradc: LLVM addObjectFile: " + llvm::toString(std::move(err)));
   }
-  prog->fns.resize(prog->plan.kernels.size());
-  for (size_t k = 0; k < prog->plan.kernels.size(); ++k)
-    prog->fns[k] = check(j.lljit->lookup(prefix + prog->plan.kernels[k].fn), "symbol lookup").toPtr<KernelFn>();
+  link_kernels(j, *prog, prefix);
+  if (use_disk) store_cached_code(disk_key, code);
   prog->compile_ms = ms(t0, Clock::now());
   ++j.compiles;
   std::erase_if(j.cache[h], [&](const auto& c) { return c->key == key; });  // a dump recompiled it

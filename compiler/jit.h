@@ -32,7 +32,8 @@ struct CompiledProgram {
   double compile_ms = 0;                           // IR emission + O3 + machine code, measured
   double emit_ms = 0, opt_ms = 0, codegen_ms = 0;  // its parts (slowest of the parallel workers)
   std::string ir, assembly;
-  Target target;  // what the code was compiled for (runnable: the host can execute it)
+  Target target;                 // what the code was compiled for (runnable: the host can execute it)
+  bool from_code_cache = false;  // machine code loaded from the persistent cache (compiler/code_cache.h)
 };
 
 std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt = {});

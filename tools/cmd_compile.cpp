@@ -96,8 +96,14 @@ void add_compile(CLI::App& app) {
         s.model->g.size(), p->graph.size(), p->plan.kernels.size(), static_cast<double>(p->plan.arena_bytes) / 1024.0,
         static_cast<double>(p->plan.unplanned_bytes) / 1024.0);
     std::printf("target: %s\n", p->target.describe().c_str());
-    std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n", p->target.cpu.c_str(),
-                p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
+    if (p->from_code_cache)
+      std::printf(
+          "compiled for %s in %.1f ms: passes and plan, machine code from the code cache (--no-cache "
+          "recompiles)\n",
+          p->target.cpu.c_str(), p->compile_ms);
+    else
+      std::printf("compiled for %s in %.1f ms (IR emission %.1f + O3 %.1f + machine code %.1f)\n",
+                  p->target.cpu.c_str(), p->compile_ms, p->emit_ms, p->opt_ms, p->codegen_ms);
     const auto barriers = std::count_if(p->plan.kernels.begin(), p->plan.kernels.end(),
                                         [](const KernelInfo& k) { return k.barrier_before; });
     std::printf("thread barriers per step: %lld (kernels independent of their predecessor skip the barrier)\n",

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "autodiff/graph.h"
+#include "compiler/code_cache.h"
 #include "compiler/passes.h"
 #include "compiler/target.h"
 #include "runtime/comm.h"
@@ -110,6 +111,12 @@ int run(int argc, char** argv) {
   gradc::cli::add_predict(app);
   gradc::cli::add_models(app);
   gradc::cli::add_target_option(app);
+  // Compiled kernels are kept on disk between runs (compiler/code_cache.h); --no-cache opts out.
+  gradc::set_code_cache_dir(gradc::default_code_cache_dir());
+  for (CLI::App* sub : app.get_subcommands({}))
+    sub->add_flag_callback(
+        "--no-cache", [] { gradc::set_code_cache_dir(""); },
+        "Compile afresh: neither read nor write the code cache ($XDG_CACHE_HOME/gradc)");
   try {
     // An unknown GRADC_TARGET is an error before any work, unless --target overrides it.
     bool flag = false;
