@@ -20,7 +20,7 @@ echo "host: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) CPUs), torch $(/us
 echo "| seed | gradc test acc. | gradc s (compile + train + eval) | PyTorch test acc. | PyTorch s (train + eval) |"
 echo "|---|---|---|---|---|"
 for s in "${seeds[@]}"; do
-  out=$("$gradc" train speedrun --seed "$s" --data "$data" 2>&1)
+  out=$("$gradc" train speedrun --seed "$s" --data "$data" --no-cache 2>&1)  # a cold compile each time
   acc=$(sed -n 's/^test: *accuracy \([0-9.]*\).*/\1/p' <<<"$out")
   secs=$(sed -n 's/^from the loaded data to the test figures: \([0-9.]*\) s (compile \([0-9.]*\) s, training \([0-9.]*\) s, evaluation \([0-9.]*\) s)/\1 (\2 + \3 + \4)/p' <<<"$out")
   t=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ${core:+OPENBLAS_CORETYPE=$core} \
