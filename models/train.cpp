@@ -59,9 +59,11 @@ void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
 
 TrainResult train(TrainConfig cfg) {
   using Clock = std::chrono::steady_clock;
-  const Splits s = load_splits(cfg, cfg.seed);
-  const auto t0 = Clock::now();
   auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  const auto t_load = Clock::now();
+  const Splits s = load_splits(cfg, cfg.seed);
+  const double load_seconds = since(t_load);
+  const auto t0 = Clock::now();
   cfg.data_fingerprint = data_fingerprint(s.train);
   if (!cfg.resume_dir.empty() && cfg.checkpoint_dir.empty()) cfg.checkpoint_dir = cfg.resume_dir;
   const ModelSpec& spec = find_model(cfg.model);
@@ -86,6 +88,7 @@ TrainResult train(TrainConfig cfg) {
   r.test = t.evaluate(s.test);
   r.eval_seconds = since(t_eval);
   r.to_test_seconds = since(t0);
+  r.load_seconds = load_seconds;
   if (!cfg.checkpoint_dir.empty() && t.rank() == 0) {
     Checkpoint c;
     c.tensors = r.final_params;

@@ -37,6 +37,7 @@ struct TrainResult : FitResult {
   // Wall time from the loaded data to the test figures (the speedrun's clock: compile, training,
   // evaluation and everything between), and of the final evaluations alone.
   double to_test_seconds = 0, eval_seconds = 0;
+  double load_seconds = 0;                // reading and splitting the data
   std::vector<NamedTensor> final_params;  // the weights used for evaluation
 };
 

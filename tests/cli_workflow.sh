@@ -8,6 +8,10 @@ trap 'rm -rf "$tmp"' EXIT
 "$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 500 --steps 60 --periods 2 \
   --checkpoint-dir "$tmp/ck" --checkpoint-every 30 --keep-last 1 > "$tmp/train.log"
 grep -q "^test: *accuracy" "$tmp/train.log"
+# The closing lines say where the time and the files went.
+grep -q "^whole command: [0-9.]* s (data [0-9.]* s, compile [0-9.]* s, training [0-9.]* s, evaluation [0-9.]* s, other" \
+  "$tmp/train.log" || { echo "no whole-command line"; cat "$tmp/train.log"; exit 1; }
+grep -qF "checkpoints: $tmp/ck (last.safetensors, final.safetensors)" "$tmp/train.log"
 for f in last final ckpt-60; do test -s "$tmp/ck/$f.safetensors"; done
 [[ ! -e "$tmp/ck/ckpt-30.safetensors" ]] || { echo "--keep-last 1 kept ckpt-30"; exit 1; }
 "$GRADC" eval --watch "$tmp/ck" --watch-timeout 1 --limit 300 > "$tmp/watch.log"
@@ -95,6 +99,9 @@ done
 grep -q "^softmax regression (linear), the same data, steps and recipe: test accuracy 0\.[0-9]* (one-vs-all: 0\." \
   "$tmp/ova.log" || { echo "train ova: no softmax comparison"; cat "$tmp/ova.log"; exit 1; }
 test -s "$tmp/ova/confusion_softmax.png"
+grep -qF "report: $tmp/ova/index.html" "$tmp/ova.log"
+grep -q "^checkpoints: none (--checkpoint-dir DIR keeps them)" "$tmp/ova.log"
+grep -q "^whole command: .*, report [0-9.]* s, other" "$tmp/ova.log"
 grep -q "<h2>Compared with</h2>" "$tmp/ova/index.html"
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }

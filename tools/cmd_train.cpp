@@ -51,6 +51,25 @@ void print_result(const TrainConfig& c, const TrainResult& r) {
               r.to_test_seconds, r.compile_ms / 1e3, r.seconds, r.eval_seconds);
 }
 
+// Where the command's time and files went: the whole command's wall time in parts, the report
+// page and the checkpoint folder (or that there is none).
+void print_where(const TrainConfig& c, const TrainResult& r, const std::string& report, double whole_s,
+                 double report_s) {
+  const double compile_s = r.compile_ms / 1e3;
+  const double other = whole_s - r.load_seconds - compile_s - r.seconds - r.eval_seconds - report_s;
+  char report_part[48] = "";
+  if (!report.empty()) std::snprintf(report_part, sizeof report_part, ", report %.1f s", report_s);
+  std::printf(
+      "\nwhole command: %.1f s (data %.1f s, compile %.1f s, training %.1f s, evaluation %.1f s%s, other %.1f s)\n",
+      whole_s, r.load_seconds, compile_s, r.seconds, r.eval_seconds, report_part, std::max(0.0, other));
+  if (!report.empty()) std::printf("report: %s/index.html\n", report.c_str());
+  if (c.checkpoint_dir.empty())
+    std::printf("checkpoints: none (--checkpoint-dir DIR keeps them)\n");
+  else
+    std::printf("checkpoints: %s (last.safetensors, final.safetensors%s)\n", c.checkpoint_dir.c_str(),
+                c.keep_best ? ", best.safetensors" : "");
+}
+
 // The one-vs-all model's comparison: softmax regression (the linear model) trained on the same
 // data with the same steps, recipe and seed, quietly, nothing saved.
 Baseline softmax_baseline(const TrainConfig& ova) {
@@ -228,6 +247,7 @@ void add_train(CLI::App& app) {
                                         parse_int_list(f->weights_at, "--weights-at", 1));
       c.callbacks.push_back(report);
     }
+    const auto t_start = std::chrono::steady_clock::now();
     TrainResult r = train(c);
     std::vector<Baseline> baselines;
     if (c.model == "ova") baselines.push_back(softmax_baseline(c));
@@ -236,12 +256,19 @@ void add_train(CLI::App& app) {
     for (const Baseline& b : baselines)
       std::printf("\n%s: test accuracy %.4f (one-vs-all: %.4f)\n%s", b.what.c_str(), b.test.accuracy(),
                   r.test.accuracy(), b.test.confusion_text().c_str());
+    double report_s = 0;
     if (report) {
+      std::printf("\nwriting the report (charts through gnuplot) into %s ...\n", f->report.c_str());
+      std::fflush(stdout);
+      const auto t_report = std::chrono::steady_clock::now();
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
       ReportResult rr = report_result(r, s.train);
       rr.baselines = baselines;
       report->finish(rr);
+      report_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_report).count();
     }
+    print_where(c, r, f->report, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
+                report_s);
   });
 }
 
