@@ -73,6 +73,9 @@ void register_model(ModelSpec spec);
 const std::vector<ModelSpec>& model_registry();
 // Throws std::invalid_argument listing the known names when `name` is unknown.
 const ModelSpec& find_model(const std::string& name);
+// The registered spelling of a model name typed in any letter case ("DNN" -> "dnn"); an unknown
+// name throws std::invalid_argument suggesting the nearest one.
+std::string canonical_model_name(const std::string& name);
 std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt);
 std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt, const Arch& arch);
 std::string model_names();  // "linear, dnn, ..."

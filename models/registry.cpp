@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "models/models.h"
+#include "runtime/spelling.h"
 
 namespace gradc {
 
@@ -73,7 +74,17 @@ std::string model_names() {
 const ModelSpec& find_model(const std::string& name) {
   for (const ModelSpec& m : model_registry())
     if (m.name == name) return m;
-  throw std::invalid_argument("gradc: unknown model '" + name + "' (known: " + model_names() + ")");
+  std::vector<std::string> names;
+  for (const ModelSpec& m : model_registry()) names.push_back(m.name);
+  const std::string near = nearest_word(name, names);
+  throw std::invalid_argument("gradc: unknown model '" + name + "'" +
+                              (near.empty() ? "" : "; did you mean " + near + "?") + " (known: " + model_names() + ")");
+}
+
+std::string canonical_model_name(const std::string& name) {
+  for (const ModelSpec& m : model_registry())
+    if (m.name.size() == name.size() && edit_distance(m.name, name) == 0) return m.name;  // any letter case
+  return find_model(name).name;                                                           // throws, with a suggestion
 }
 
 std::unique_ptr<Model> build_model(const std::string& name, const ModelOptions& opt, const Arch& arch) {

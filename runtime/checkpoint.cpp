@@ -53,14 +53,20 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
 namespace {
 constexpr uint64_t kMaxData = uint64_t{4} << 30;  // 4 GiB of tensors: far beyond any model here
 
-uint64_t header_length(const std::string& first8, uint64_t size, const std::string& path) {
+// `start`: the file's first (up to 24) bytes. A length that does not fit is a truncated checkpoint
+// when its JSON header starts at byte 8, and no checkpoint at all otherwise (said with its first
+// bytes, as text).
+uint64_t header_length(const std::string& start, uint64_t size, const std::string& path) {
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i)
-    n |= static_cast<uint64_t>(static_cast<unsigned char>(first8[static_cast<size_t>(i)])) << (8 * i);
-  if (n > kMaxHeader || n > size - 8)
-    bad(path,
-        "header length " + std::to_string(n) + " at byte 0 exceeds the file (" + std::to_string(size) + " bytes)");
-  return n;
+    n |= static_cast<uint64_t>(static_cast<unsigned char>(start[static_cast<size_t>(i)])) << (8 * i);
+  if (n <= kMaxHeader && n <= size - 8) return n;
+  if (start.size() > 8 && start[8] != '{') {
+    std::string shown;
+    for (char c : start.substr(0, 16)) shown += (c >= 0x20 && c < 0x7f) ? c : '.';
+    bad(path, "is not a safetensors checkpoint (no JSON header at byte 8; it starts \"" + shown + "\")");
+  }
+  bad(path, "header length " + std::to_string(n) + " at byte 0 exceeds the file (" + std::to_string(size) + " bytes)");
 }
 
 // One tensor's entry: name, shape, and its byte range [begin, end) in the data section.
@@ -155,7 +161,7 @@ Checkpoint fill(std::vector<Entry> entries, std::map<std::string, std::string> m
 Checkpoint load_checkpoint(const std::string& path) {
   const RegularFile f(path);
   if (f.size() < 8) bad(path, "truncated at byte " + std::to_string(f.size()) + ", expected an 8-byte header length");
-  const uint64_t n = header_length(f.read(0, 8), f.size(), path);
+  const uint64_t n = header_length(f.read(0, std::min<uint64_t>(f.size(), 24)), f.size(), path);
   std::map<std::string, std::string> metadata;
   std::vector<Entry> entries = parse_header(f.read(8, n), f.size() - 8 - n, path, metadata);
   return fill(std::move(entries), std::move(metadata),
@@ -165,7 +171,7 @@ Checkpoint load_checkpoint(const std::string& path) {
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   const uint64_t size = bytes.size();
   if (size < 8) bad(path, "truncated at byte " + std::to_string(size) + ", expected an 8-byte header length");
-  const uint64_t n = header_length(bytes.substr(0, 8), size, path);
+  const uint64_t n = header_length(bytes.substr(0, 24), size, path);
   std::map<std::string, std::string> metadata;
   std::vector<Entry> entries = parse_header(bytes.substr(8, n), size - 8 - n, path, metadata);
   return fill(std::move(entries), std::move(metadata),

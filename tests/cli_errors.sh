@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (120 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (123 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -38,6 +38,11 @@ expect "--bucket-kib: 'x' is not an integer in [0, 4194304]" "$GRADC" bench scal
 expect "--keep-last needs --checkpoint-dir" "$GRADC" train dnn --keep-last 2 --steps 1
 expect "--image or --png" "$GRADC" predict --checkpoint "$tmp/garbage.safetensors"
 expect "The following argument was not expected: --bogus" "$GRADC" dot dnn -o "$tmp/x.svg" --bogus
+expect "gradc train: unknown flag --epoch; did you mean --epochs?" "$GRADC" train dnn --epoch 3
+expect "unknown model 'dnnn'; did you mean dnn? (known: linear, dnn" "$GRADC" summary dnnn
+printf 'plain text, not a checkpoint\n' > "$tmp/text.safetensors"
+expect "text.safetensors: is not a safetensors checkpoint (no JSON header at byte 8; it starts \"plain text, not \")" \
+  "$GRADC" eval --checkpoint "$tmp/text.safetensors"
 expect "garbage.safetensors" "$GRADC" eval --checkpoint "$tmp/garbage.safetensors"
 expect "trunc.safetensors" "$GRADC" predict --checkpoint "$tmp/trunc.safetensors" --image 0
 expect "missing.safetensors: file not found" "$GRADC" eval --checkpoint "$tmp/missing.safetensors"

@@ -103,6 +103,9 @@ grep -qF "report: $tmp/ova/index.html" "$tmp/ova.log"
 grep -q "^checkpoints: none (--checkpoint-dir DIR keeps them)" "$tmp/ova.log"
 grep -q "^whole command: .*, report [0-9.]* s, other" "$tmp/ova.log"
 grep -q "<h2>Compared with</h2>" "$tmp/ova/index.html"
+# Model names in any letter case.
+upper=$("$GRADC" summary DNN)
+grep -q 'Model: "dnn"' <<<"$upper" || { echo "summary DNN: $upper"; exit 1; }
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

@@ -235,10 +235,12 @@ void fusion_suite(const BenchOpts& o) {
 void add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOpts>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a training step: reference vs JIT, 1 vs 2 threads");
-  cmd->add_option("model", o->model,
-                  "Model name (" + model_names() +
-                      "), 'suite' with --compare-fusion, 'gemm': every model GEMM alone vs OpenBLAS, or 'scaling': "
-                      "data-parallel steps over MPI vs 1 process")
+  add_model_positional(
+      cmd, o->model,
+      "Model name (" + model_names() +
+          "), 'suite' with --compare-fusion, 'gemm': every model GEMM alone vs OpenBLAS, or 'scaling': "
+          "data-parallel steps over MPI vs 1 process",
+      {"suite", "gemm", "scaling"})
       ->required();
   o->flags.add(cmd);
   o->arch.add(cmd);

@@ -58,7 +58,7 @@ void add_compile(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("compile", "JIT-compile a model's training step; list kernels, dump IR/assembly");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->required();
   o->arch.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");

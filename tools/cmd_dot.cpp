@@ -23,7 +23,7 @@ void add_dot(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("dot", "Render a model's graph, optionally after compiler passes");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->required();
   o->arch.add(cmd);
   cmd->add_option("-o,--output", o->out, "Output file: .svg, .png or .dot")->required();
   auto* g = cmd->add_flag("--grad", o->grad, "Append the gradient nodes of the loss w.r.t. every parameter");

@@ -22,7 +22,7 @@ void add_step(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("step", "One SGD step on an MNIST batch with the reference interpreter");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->capture_default_str();
+  add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->capture_default_str();
   o->arch.add(cmd);
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
   cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(finite_float(0, 1e6, Bound::Open));

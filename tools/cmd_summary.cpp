@@ -17,7 +17,7 @@ void add_summary(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("summary", "Print layers, output shapes and parameter counts");
-  cmd->add_option("model", o->model, "Model name (" + model_names() + ")")->required();
+  add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->required();
   o->arch.add(cmd);
   cmd->add_flag("--compiled", o->compiled, "Also compile the training step: kernels and buffer KiB");
   cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));

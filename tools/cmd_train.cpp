@@ -127,7 +127,7 @@ void add_train(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on MNIST (defaults: the tutorial's recipe for MODEL)");
   cmd->footer("Each model's recipe (the defaults of these flags): gradc models");
-  cmd->add_option("model", f->model, "Model name (" + model_names() + ")")->required();
+  add_model_positional(cmd, f->model, "Model name (" + model_names() + ", any letter case)")->required();
   cmd->add_option("--preset", f->preset, "Alternative recipe (dnn: tuned)");
   cmd->add_option("--loss-reduction", f->loss_reduction,
                   "Differentiate the batch loss as 'sum' (TF1 estimators) or 'mean'")

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autodiff/dsl.h"
+#include "runtime/spelling.h"
 #include "tools/commands.h"
 
 namespace gradc::cli {
@@ -56,6 +57,44 @@ CLI::Validator unsigned64() {
 }  // namespace gradc::cli
 
 namespace gradc::cli {
+
+CLI::Option* add_model_positional(CLI::App* cmd, std::string& model, const std::string& help,
+                                  const std::vector<std::string>& extra) {
+  CLI::Validator known(
+      [extra](std::string& name) {
+        for (const std::string& w : extra)
+          if (name.size() == w.size() && edit_distance(name, w) == 0) return name = w, std::string();
+        try {
+          name = canonical_model_name(name);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          const std::string what = e.what();
+          return what.rfind("gradc: ", 0) == 0 ? what.substr(7) : what;
+        }
+      },
+      "MODEL");
+  return cmd->add_option("model", model, help)->transform(known);
+}
+
+std::string unknown_flag_message(CLI::App& app, const std::string& msg) {
+  const std::vector<CLI::App*> subs = app.get_subcommands();
+  if (subs.empty()) return "";
+  CLI::App* sub = subs.back();
+  std::vector<std::string> flags;
+  for (const CLI::Option* o : sub->get_options())
+    for (const std::string& l : o->get_lnames()) flags.push_back("--" + l);
+  std::string out;
+  std::istringstream words(msg.substr(msg.find(':') == std::string::npos ? 0 : msg.find(':') + 1));
+  for (std::string w; words >> w;) {
+    if (w.rfind("--", 0) != 0) continue;
+    w = w.substr(0, w.find('='));
+    const std::string near = nearest_word(w, flags);
+    if (near.empty()) return "";
+    out += (out.empty() ? "" : "; ") + std::string("unknown flag ") + w + "; did you mean " + near + "?";
+  }
+  return out.empty() ? ""
+                     : "gradc " + sub->get_name() + ": " + out + " (gradc " + sub->get_name() + " --help lists them)";
+}
 
 void ArchFlags::add(CLI::App* cmd) {
   cmd->add_option("--hidden", hidden, "mlp: hidden layer widths, e.g. 256,128 (default 128)")

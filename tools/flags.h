@@ -18,6 +18,15 @@ CLI::Validator finite_float(double lo, double hi, Bound low = Bound::Closed);
 // A decimal integer in [0, 2^64 - 1].
 CLI::Validator unsigned64();
 
+// The MODEL positional of a command: any letter case ("DNN" is dnn), an unknown name refused with
+// the nearest known one suggested; `extra`: other words it takes (bench: suite, gemm, scaling).
+CLI::Option* add_model_positional(CLI::App* cmd, std::string& model, const std::string& help,
+                                  const std::vector<std::string>& extra = {});
+
+// For CLI11's "argument(s) not expected" error of a subcommand of `app`: "gradc train: unknown
+// flag --epoch; did you mean --epochs?" when a flag of that subcommand is near; else "".
+std::string unknown_flag_message(CLI::App& app, const std::string& cli11_message);
+
 }  // namespace gradc::cli
 
 #include "models/models.h"

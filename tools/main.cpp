@@ -13,6 +13,7 @@
 #include "runtime/dataset.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
+#include "tools/flags.h"
 #include "tools/peak.h"
 #include "tools/version.h"
 
@@ -129,6 +130,11 @@ int run(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    const std::string hint = gradc::cli::unknown_flag_message(app, e.what());
+    if (hint.empty()) return app.exit(e), 2;
+    say_error(hint);
+    return 2;
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
