@@ -20,6 +20,18 @@ n=$(grep -c "accuracy" "$tmp/watch.log")
 [[ $n -eq 1 ]] || { echo "eval --watch evaluated $n checkpoints, expected 1 (one step's weights)"; cat "$tmp/watch.log"; exit 1; }
 predicted=$("$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0)  # no pipe into grep -q: SIGPIPE
 grep -q "label 7" <<<"$predicted"
+# --json: one object each, for scripts.
+"$GRADC" predict --checkpoint "$tmp/ck/final.safetensors" --image 0 --json > "$tmp/p.json"
+"$GRADC" eval --checkpoint "$tmp/ck/final.safetensors" --limit 300 --json > "$tmp/e.json"
+python3 - "$tmp/p.json" "$tmp/e.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["label"] == 7 and p["predicted"] == 7 and len(p["probabilities"]) == 10, p
+assert abs(sum(p["probabilities"]) - 1) < 1e-6, p
+e = json.load(open(sys.argv[2]))
+assert e["examples"] == 300 and 0.5 < e["accuracy"] <= 1 and e["model"] == "dnn", e
+assert sum(map(sum, e["confusion"])) == 300 and e["step"] == "60", e
+PY
 # predict --png: MNIST test image 0 (a 7) redrawn ×5, dark on a white 180×160 page, as an 8-bit gray
 # PNG written by Python's zlib; the model must read it as it reads the original.
 python3 - "${GRADC_DATA:-data}/mnist/t10k-images-idx3-ubyte" "$tmp/seven.png" <<'PY'

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <thread>
@@ -37,8 +38,18 @@ Dataset load_eval_data(const std::string& dataset, const std::string& data, cons
 
 struct EvalOptions {
   std::string model, dataset, split;
-  bool raw_weights = false, confusion = false;
+  bool raw_weights = false, confusion = false, json = false;
 };
+
+nlohmann::json confusion_json(const Metrics& m) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (int i = 0; i < m.classes; ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int j = 0; j < m.classes; ++j) row.push_back(m.confusion[static_cast<size_t>(i * m.classes + j)]);
+    rows.push_back(row);
+  }
+  return rows;
+}
 
 std::string step_of(const Checkpoint& c) {
   auto it = c.metadata.find("step");
@@ -53,6 +64,16 @@ void eval_one(const Checkpoint& c, const std::string& path, const Dataset& d, co
   const std::vector<NamedTensor> w = eval_weights(c.tensors, !o.raw_weights, &ema);
   Metrics met = evaluate(m, arch_of(c, m, path), w, d, EngineKind::Jit, 0, path);
   const std::string step = step_of(c).empty() ? "?" : step_of(c);
+  if (o.json) {  // one JSON object per line (JSON Lines under --watch)
+    nlohmann::json j = {{"checkpoint", path},         {"model", m},
+                        {"step", step_of(c)},         {"ema", ema},
+                        {"dataset", o.dataset},       {"split", o.split},
+                        {"examples", met.count},      {"accuracy", met.accuracy()},
+                        {"log_loss", met.log_loss()}, {"confusion", confusion_json(met)}};
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+    return;
+  }
   std::printf("%s (%s, step %s%s) on %s %s (%lld examples): accuracy %.4f  log-loss %.4f\n", path.c_str(), m.c_str(),
               step.c_str(), ema ? ", EMA weights" : "", o.dataset.c_str(), o.split.c_str(),
               static_cast<long long>(met.count), met.accuracy(), met.log_loss());
@@ -173,7 +194,7 @@ void add_eval(CLI::App& app) {
     std::string checkpoint, watch, model, dataset = "mnist", data, split = "test";
     int64_t limit = 0;
     double watch_timeout = 0;
-    bool raw_weights = false, confusion = false;
+    bool raw_weights = false, confusion = false, json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint (accuracy, log-loss, confusion matrix)");
@@ -188,11 +209,13 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--raw-weights", o->raw_weights,
                 "Evaluate the raw weights even when the checkpoint holds their EMA (the default, as the trainer)");
   cmd->add_flag("--confusion", o->confusion, "Also print the confusion matrix");
+  cmd->add_flag("--json", o->json,
+                "Print each evaluation as one JSON object (checkpoint, model, step, accuracy, log_loss, confusion)");
   cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
       ->check(finite_float(0, 1e9));
   cmd->callback([o] {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
-    const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion};
+    const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion, o->json};
     if (!o->checkpoint.empty()) {
       eval_one(load_checkpoint(o->checkpoint), o->checkpoint, load_eval_data(o->dataset, o->data, o->split, o->limit),
                eo);
@@ -223,6 +246,7 @@ void add_predict(CLI::App& app) {
   struct Opts {
     std::string checkpoint, model, dataset = "mnist", data, split = "test", plot, png;
     std::optional<int64_t> image;
+    bool json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image: from the dataset or your own PNG");
@@ -237,6 +261,7 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
   cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--plot", o->plot, "Write a PNG of the 28×28 input and its probability bars");
+  cmd->add_flag("--json", o->json, "Print the prediction as one JSON object (predicted, label, probabilities)");
   cmd->callback([o] {
     if (!o->plot.empty()) check_output_file(o->plot, "--plot");
     if (!o->image && o->png.empty()) throw CLI::RequiredError("--image or --png");
@@ -263,16 +288,22 @@ void add_predict(CLI::App& app) {
         throw UsageError("gradc: " + o->checkpoint + ": the model's output for this image is not finite (" +
                          std::to_string(p) + "): the checkpoint's weights hold NaN or Inf");
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    if (!o->plot.empty()) plot_prediction(o->plot, one.x.data(), label, probs);
+    if (o->json) {
+      nlohmann::json j = {{"checkpoint", o->checkpoint}, {"model", m}, {"predicted", best}, {"probabilities", probs}};
+      if (label >= 0) j["image"] = *o->image, j["label"] = label, j["dataset"] = o->dataset, j["split"] = o->split;
+      if (!o->png.empty()) j["png"] = o->png;
+      if (!o->plot.empty()) j["plot"] = o->plot;
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
     if (label >= 0)
       std::printf("image %lld of %s %s: label %d, predicted %zu (p = %.4f)\n", static_cast<long long>(*o->image),
                   o->dataset.c_str(), o->split.c_str(), label, best, probs[best]);
     else
       std::printf("%s (preprocessed to 28×28 as MNIST): predicted %zu (p = %.4f)\n", o->png.c_str(), best, probs[best]);
     print_probs(probs);
-    if (!o->plot.empty()) {
-      plot_prediction(o->plot, one.x.data(), label, probs);
-      std::printf("wrote %s\n", o->plot.c_str());
-    }
+    if (!o->plot.empty()) std::printf("wrote %s\n", o->plot.c_str());
   });
 }
 
