@@ -115,6 +115,10 @@ grep -qF "report: $tmp/ova/index.html" "$tmp/ova.log"
 grep -q "^checkpoints: none (--checkpoint-dir DIR keeps them)" "$tmp/ova.log"
 grep -q "^whole command: .*, report [0-9.]* s, other" "$tmp/ova.log"
 grep -q "<h2>Compared with</h2>" "$tmp/ova/index.html"
+# --quiet: the result line alone.
+quiet=$("$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 300 --steps 20 --quiet)
+[[ $(wc -l <<<"$quiet") -eq 1 && "$quiet" == "dnn: test accuracy 0."*"(300 examples)" ]] \
+  || { echo "train --quiet printed: $quiet"; exit 1; }
 # Model names in any letter case.
 upper=$("$GRADC" summary DNN)
 grep -q 'Model: "dnn"' <<<"$upper" || { echo "summary DNN: $upper"; exit 1; }

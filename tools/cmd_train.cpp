@@ -24,6 +24,7 @@ struct TrainFlags {
   std::optional<double> val_fraction;
   std::optional<uint64_t> seed;
   std::string loss_reduction;
+  bool quiet = false;
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
   bool allow_recipe_change = false;
   std::string weights_at, monitor, csv_log;
@@ -183,6 +184,9 @@ void add_train(CLI::App& app) {
       ->check(finite_float(0, 1, Bound::Open) & CLI::Range(0.0, 0.999999));
   cmd->add_option("--csv-log", f->csv_log, "Also append every evaluation point to this CSV file");
   cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
+  cmd->add_flag("--quiet", f->quiet,
+                "Print only the test result line (no progress, no callbacks' messages); warnings and errors still go "
+                "to stderr");
   cmd->add_option("--resume", f->resume, "Continue from DIR/last.safetensors, bit-identically");
   cmd->add_flag("--allow-recipe-change", f->allow_recipe_change,
                 "With --resume: accept a checkpoint trained with another seed, batch, optimizer or lr recipe");
@@ -241,6 +245,7 @@ void add_train(CLI::App& app) {
     c.passes = f->compile.options().passes;
     c.resume_dir = f->resume;
     c.allow_recipe_change = f->allow_recipe_change;
+    if (f->quiet) c.verbose = false;
     std::shared_ptr<Report> report;
     if (!f->report.empty()) {
       report = std::make_shared<Report>(f->report, report_run(c, command_line(), local_time_text()),
@@ -252,13 +257,19 @@ void add_train(CLI::App& app) {
     std::vector<Baseline> baselines;
     if (c.model == "ova") baselines.push_back(softmax_baseline(c));
     if (world().rank() != 0) return;  // data-parallel: rank 0 reports for the run
-    print_result(c, r);
-    for (const Baseline& b : baselines)
+    if (f->quiet) {
+      std::printf("%s: test accuracy %.4f  log-loss %.4f  (%lld examples)\n", c.model.c_str(), r.test.accuracy(),
+                  r.test.log_loss(), static_cast<long long>(r.test.count));
+      for (const Baseline& b : baselines) std::printf("%s: test accuracy %.4f\n", b.what.c_str(), b.test.accuracy());
+    } else {
+      print_result(c, r);
+    }
+    for (const Baseline& b : f->quiet ? std::vector<Baseline>{} : baselines)
       std::printf("\n%s: test accuracy %.4f (one-vs-all: %.4f)\n%s", b.what.c_str(), b.test.accuracy(),
                   r.test.accuracy(), b.test.confusion_text().c_str());
     double report_s = 0;
     if (report) {
-      std::printf("\nwriting the report (charts through gnuplot) into %s ...\n", f->report.c_str());
+      if (!f->quiet) std::printf("\nwriting the report (charts through gnuplot) into %s ...\n", f->report.c_str());
       std::fflush(stdout);
       const auto t_report = std::chrono::steady_clock::now();
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
@@ -267,8 +278,9 @@ void add_train(CLI::App& app) {
       report->finish(rr);
       report_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_report).count();
     }
-    print_where(c, r, f->report, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
-                report_s);
+    if (!f->quiet)
+      print_where(c, r, f->report, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
+                  report_s);
   });
 }
 
