@@ -25,11 +25,22 @@ ConvDim pool_dim(int64_t in, int64_t k, int64_t s, Padding p);
 // The NHWC output of max/avg_pool2d with the window, strides and padding of `a`; throws naming
 // what is wrong (rank, window, strides, a window larger than a valid-padded input).
 Shape pool_out_shape(const Shape& x, const Attrs& a);
-// A windowed op's whole geometry (pooling, im2col, col2im) for NHWC input x: output extent, window,
-// strides and the padding before, per spatial axis.
 // matmul_split_k's rows of k per chunk: ceil(K / splits) (the last chunk holds the rest).
 inline int64_t split_k_chunk(int64_t K, int64_t splits) { return (K + splits - 1) / splits; }
 
+// The product C[M, N] = op(A)[M, K]·op(B)[K, N] of a GEMM-kind node; for matmul_split_k
+// ([splits, M, N]) the whole product's, its chunks summed.
+struct GemmDims {
+  int64_t M, N, K;
+};
+inline GemmDims gemm_dims(const Graph& g, const Node& n) {
+  const Shape& a = g.node(n.in[0]).shape;
+  const bool split = n.op == Op::MatMulSplitK;
+  return {n.shape[split ? 1 : 0], n.shape[split ? 2 : 1], n.a.ta ? a[0] : a[1]};
+}
+
+// A windowed op's whole geometry (pooling, im2col, col2im) for NHWC input x: output extent, window,
+// strides and the padding before, per spatial axis.
 struct WindowGeo {
   int64_t B, H, W, C, OH, OW, KH, KW, SH, SW, ph, pw;
 };

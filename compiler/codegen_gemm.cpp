@@ -337,24 +337,15 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
 
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
-  const Shape& as = e.g.node(n.in[0]).shape;
-  const bool split = n.op == Op::MatMulSplitK;
-  Gemm g{e.lanes,
-         k.spec.gemm.tile_cols,
-         split ? n.shape[1] : n.shape[0],
-         split ? n.shape[2] : n.shape[1],
-         n.a.ta ? as[0] : as[1],
-         n.a.ta,
-         n.a.tb,
-         e.base(n.in[0]),
-         e.base(n.in[1]),
-         e.base(k.node)};
+  const GemmDims d = gemm_dims(e.g, n);
+  Gemm g{e.lanes,         k.spec.gemm.tile_cols, d.M,           d.N, d.K, n.a.ta, n.a.tb,
+         e.base(n.in[0]), e.base(n.in[1]),       e.base(k.node)};
   if (n.op == Op::Dense) {
     g.bias = e.base(n.in[2]);
     g.relu = n.a.relu;
   }
   if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
-  if (split) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
+  if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   emit_rows(e, g, k.spec.gemm);
 }
 

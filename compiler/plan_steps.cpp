@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "autodiff/shape_rules.h"
+
 namespace gradc {
 
 namespace {
@@ -12,9 +14,8 @@ int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 double kernel_flops(const Graph& g, const Node& n) {
   if (op_info(n.op).kind == OpKind::Gemm) {
-    const Node& a = g.node(n.in[0]);
-    const double k = static_cast<double>(n.a.ta ? a.shape[0] : a.shape[1]);  // matmul_split_k: over its chunks
-    return 2.0 * static_cast<double>(n.shape.numel()) * k / static_cast<double>(std::max<int64_t>(n.a.splits, 1));
+    const GemmDims d = gemm_dims(g, n);
+    return 2.0 * static_cast<double>(d.M) * static_cast<double>(d.N) * static_cast<double>(d.K);
   }
   if (n.op == Op::Conv2d) {
     const Shape& w = g.node(n.in[1]).shape;

@@ -46,11 +46,11 @@ std::vector<GemmTile> gemm_tiles(const Target& t) {
 
 GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
   GemmSpec s;
-  const bool split = n.op == Op::MatMulSplitK;  // [splits, M, N]: each chunk a GEMM of its own
-  s.M = n.shape[split ? 1 : 0];
-  s.N = n.shape[split ? 2 : 1];
-  s.K = n.a.ta ? g.node(n.in[0]).shape[0] : g.node(n.in[0]).shape[1];
-  if (split) s.K = split_k_chunk(s.K, n.a.splits);
+  const GemmDims d = gemm_dims(g, n);
+  s.M = d.M;
+  s.N = d.N;
+  // matmul_split_k: each chunk is a GEMM of its own
+  s.K = n.op == Op::MatMulSplitK ? split_k_chunk(d.K, n.a.splits) : d.K;
   if (n.a.tb) {
     s.form = n.a.ta ? GemmSpec::Scalar : GemmSpec::Dot;
     // Dot form: mr × nv vector accumulators + mr + nv operand vectors within the register file.

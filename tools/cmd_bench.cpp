@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "autodiff/dsl.h"
+#include "autodiff/shape_rules.h"
 #include "compiler/plan.h"
 #include "runtime/comm.h"
 #include "runtime/engine.h"
@@ -105,9 +106,7 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     std::string shape = "";
     double bl = 0;
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
-      const Shape& as = g.node(n.in[0]).shape;
-      const bool split = n.op == Op::MatMulSplitK;  // [splits, M, N]: the whole product, as BLAS computes it
-      const int64_t M = n.shape[split ? 1 : 0], N = n.shape[split ? 2 : 1], K = n.a.ta ? as[0] : as[1];
+      const auto [M, N, K] = gemm_dims(g, n);  // matmul_split_k: the whole product, as BLAS computes it
       shape = std::to_string(M) + "×" + std::to_string(N) + "×" + std::to_string(K);
       if (blas)
         bl = std::min(blas_sgemm_us(*blas, M, N, K, n.a.ta, n.a.tb, 1, reps),
