@@ -69,6 +69,7 @@ Evaluator::Evaluator(std::string name, ModelFn build, Feeds feeds, EngineKind en
   features_ = probe->g.node(probe->g.find_id(feeds_.x)).shape.numel();
   columns_ = probe->logits.node().shape[1];
   classes_ = columns_ == 1 ? 2 : static_cast<int>(columns_);
+  head_ = probe->head;
 }
 
 void Evaluator::check(const Dataset& d, const std::string& what) const {

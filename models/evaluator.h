@@ -40,6 +40,7 @@ class Evaluator {
   int classes() const { return classes_; }        // 2 for a one-logit (sigmoid) model
   int64_t features() const { return features_; }  // values per example of the input
   int64_t logit_columns() const { return columns_; }
+  Head head() const { return head_; }  // how the logits score the classes
 
  private:
   struct Compiled {
@@ -53,6 +54,7 @@ class Evaluator {
   int threads_;
   int64_t max_batch_, features_ = 0, columns_ = 0;
   int classes_ = 0;
+  Head head_ = Head::Softmax;
   std::map<int64_t, Compiled> compiled_;
 };
 

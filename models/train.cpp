@@ -113,7 +113,7 @@ std::vector<double> predict_probs(const std::string& model, const Arch& arch, co
   Evaluator ev(model, find_model(model).fn(arch), {}, EngineKind::Jit, 0, 1);
   std::vector<float> logits;
   ev.run(weights, slice(d, 0, 1), &logits, source);
-  if (build_model(model, {.batch = 1}, arch)->head == Head::OneVsAll) {  // each class's own sigmoid
+  if (ev.head() == Head::OneVsAll) {  // each class's own sigmoid
     std::vector<double> p;
     for (float z : logits) p.push_back(1.0 / (1.0 + std::exp(-static_cast<double>(z))));
     return p;
