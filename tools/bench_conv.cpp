@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "autodiff/dsl.h"
 #include "autodiff/shape_rules.h"
-#include "runtime/program.h"
+#include "runtime/engine.h"
 #include "tools/bench_steps.h"
 #include "tools/peak.h"
 #include "tools/spawn.h"
@@ -26,9 +25,16 @@ struct Conv {
 
 const char* kPass[3] = {"forward", "input gradient", "filter gradient"};
 
-// The program of one pass of one convolution, its operands random.
-std::unique_ptr<Program> pass_program(const Conv& c, int pass) {
+// One pass of one convolution compiled as the JIT engine, its operands random (the graph lives as
+// long as the engine that runs it).
+struct PassRun {
   Graph g;
+  std::unique_ptr<Engine> engine;
+};
+
+std::unique_ptr<PassRun> pass_run(const Conv& c, int pass) {
+  auto r = std::make_unique<PassRun>();
+  Graph& g = r->g;
   const Shape ys{c.geo.B, c.geo.OH, c.geo.OW, c.geo.F};
   Tensor out;
   if (pass == 0)
@@ -38,21 +44,14 @@ std::unique_ptr<Program> pass_program(const Conv& c, int pass) {
   else
     out = conv2d_grad_filter(g.input("x", c.x), g.input("dy", ys), c.w, c.a.pad, c.a.strides);
   g.mark_output(out, "out");
-  auto p = std::make_unique<Program>(g);
-  fill_inputs(*p);
-  return p;
+  r->engine = make_engine(g, EngineKind::Jit);
+  fill_inputs(g, *r->engine);
+  return r;
 }
 
-double program_us(Program& p, int threads, int reps) {
-  p.set_threads(threads);
-  p.run();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto a = std::chrono::steady_clock::now();
-    p.run();
-    t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
-  }
-  return median(std::move(t));
+double pass_us(PassRun& r, int threads, int reps) {
+  r.engine->set_threads(threads);
+  return median_us(*r.engine, reps, 4);
 }
 
 // oneDNN's three passes at `threads` (OMP_NUM_THREADS of the child), or the reason there are none.
@@ -130,10 +129,10 @@ void conv_table(const std::string& model, int64_t batch, const Arch& arch, int r
           std::printf("%-34s %-16s (not in the step: the images need no gradient)\n", what.c_str(), kPass[pass]);
         continue;
       }
-      auto p = pass_program(c, pass);
+      auto run = pass_run(c, pass);
       double g1 = 1e30, g2 = 1e30;
       for (int round = 0; round < 2; ++round)  // interleaved, so a busy moment hits both thread counts
-        g1 = std::min(g1, program_us(*p, 1, reps)), g2 = std::min(g2, program_us(*p, 2, reps));
+        g1 = std::min(g1, pass_us(*run, 1, reps)), g2 = std::min(g2, pass_us(*run, 2, reps));
       const char* key = pass == 0 ? "fwd_us" : pass == 1 ? "bwd_data_us" : "bwd_weights_us";
       const char* impl = pass == 0 ? "fwd" : pass == 1 ? "bwd_data" : "bwd_weights";
       double d1 = 0, d2 = 0;
