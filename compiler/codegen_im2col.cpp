@@ -6,24 +6,15 @@
 namespace gradc {
 
 namespace {
-// for (v = lo; v < lo + n; ++v) if (0 <= v < limit): loop over the in-range part only.
-void loop_clipped(Emitter& e, llvm::Value* lo, int64_t n, int64_t limit,
-                  const std::function<void(llvm::Value*)>& body) {
-  auto& b = e.b;
-  llvm::Value* first = b.CreateSelect(b.CreateICmpSGT(lo, e.c64(0)), lo, e.c64(0));
-  llvm::Value* end = e.add(lo, e.c64(n));
-  llvm::Value* last = b.CreateSelect(b.CreateICmpSLT(end, e.c64(limit)), end, e.c64(limit));
-  e.loop(first, last, body);
-}
-
 // The general row: zeros, then the in-range part of each window row, element by element.
 void im2col_clipped(Emitter& e, const WindowGeo& g, llvm::Value* x, llvm::Value* cols, llvm::Value* bi,
                     llvm::Value* ih0, llvm::Value* iw0, llvm::Value* c0) {
   auto& b = e.b;
   const int64_t K = g.KH * g.KW * g.C;
   b.CreateMemSet(e.gep(cols, c0), b.getInt8(0), e.c64(K * 4), llvm::MaybeAlign(4));
-  loop_clipped(e, ih0, g.KH, g.H, [&](llvm::Value* ih) {
-    loop_clipped(e, iw0, g.KW, g.W, [&](llvm::Value* iw) {
+  const win::Span rows = win::clip(e, ih0, g.KH, g.H), taps = win::clip(e, iw0, g.KW, g.W);
+  e.loop(rows.first, rows.last, [&](llvm::Value* ih) {
+    e.loop(taps.first, taps.last, [&](llvm::Value* iw) {
       llvm::Value* k = e.add(e.mul(b.CreateSub(ih, ih0), e.c64(g.KW)), b.CreateSub(iw, iw0));
       win::copy_run(e, cols, e.add(c0, e.mul(k, e.c64(g.C))), x, win::x_index(e, g, bi, ih, iw), g.C);
     });

@@ -15,6 +15,8 @@ llvm::Value* smin(Emitter& e, llvm::Value* x, llvm::Value* y);
 struct Span {
   llvm::Value *first, *last;
 };
+// Positions [start, start + k) clipped to [0, n).
+Span clip(Emitter& e, llvm::Value* start, int64_t k, int64_t n);
 // The window of output o along one axis: input positions clipped to [0, n).
 Span window(Emitter& e, llvm::Value* o, int64_t s, int64_t k, int64_t pad, int64_t n);
 // The outputs whose window holds input position i along one axis.
