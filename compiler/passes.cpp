@@ -126,6 +126,9 @@ PassResult simplify(const Graph& g) {
         case Op::Transpose:
           if (d.node(in(0)).op == Op::Transpose) forward = d.node(in(0)).in[0];
           break;
+        case Op::Dropout:  // inference (or rate 0) passes x through: its key need not be fed
+          if (!n.a.training || n.a.value == 0.f) forward = in(0);
+          break;
         case Op::Reshape: {
           int src = in(0);
           while (d.node(src).op == Op::Reshape) src = d.node(src).in[0];

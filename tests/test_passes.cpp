@@ -250,6 +250,23 @@ TEST(Passes, SimplifyAndFoldRemoveWhatTheyShould) {
   EXPECT_EQ(r.g.node(out.in[1]).a.value, 6.f);
 }
 
+// Inference dropout (and rate 0) is x itself: simplify forwards it, so an inference graph reads no
+// dropout key (an exported predict function feeds only x); training dropout stays.
+TEST(Passes, SimplifyDropsDropoutThatPassesXThrough) {
+  Graph g;
+  Tensor x = g.input("x", {3, 4});
+  Tensor key = g.input("key", Shape::scalar(), DType::I32);
+  g.mark_output(dropout(x, key, 0.5f, false) + dropout(x, key, 0.f, true), "eval");
+  g.mark_output(dropout(x, key, 0.5f, true), "train");
+  PassResult r = run_passes(g, {"simplify", "dce"});
+  int dropouts = 0;
+  for (const Node& n : r.g.nodes()) dropouts += n.op == Op::Dropout;
+  EXPECT_EQ(dropouts, 1);
+  const Node& eval = r.g.node(r.g.outputs()[0]);
+  EXPECT_EQ(r.g.node(eval.in[0]).op, Op::Input);
+  EXPECT_EQ(r.g.node(eval.in[1]).op, Op::Input);
+}
+
 // CSE merges only nodes equal in every attribute, bit for bit: x·0.1 and x·0.1000001 differ in the
 // seventh digit (ostream's default six would print both as 0.1), dropout slices and allreduce
 // buckets differ in fields no printed key held.
