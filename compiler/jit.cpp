@@ -3,26 +3,20 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/IR/LegacyPassManager.h>
-#include <llvm/Passes/PassBuilder.h>
-#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/MemoryBuffer.h>
-#include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Target/TargetMachine.h>
-#include <llvm/TargetParser/Host.h>
 
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "compiler/code_cache.h"
 #include "compiler/code_key.h"
 #include "compiler/codegen.h"
+#include "compiler/llvm_backend.h"
 #include "compiler/pipeline.h"
 
 namespace gradc {
@@ -51,13 +45,7 @@ struct Jit {
   std::set<std::string> prefixes;  // symbol prefixes in the JIT already: each program's are its own
 
   Jit() {
-    // A scalar epilogue is enough after a vector loop (the vectorised epilogue doubles loop code).
-    // Loop strength reduction took over half of the machine-code time on the unrolled GEMM tiles
-    // (llc -time-passes) for no measurable kernel speedup: addresses are already base + c·k.
-    const char* args[] = {"gradc", "-enable-epilogue-vectorization=false", "-disable-lsr"};
-    llvm::cl::ParseCommandLineOptions(3, args);
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
+    init_llvm();
     // The JIT only links objects: the code in them is compiled per target by the workers below.
     auto jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
     lljit = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "LLJIT");
@@ -71,46 +59,10 @@ struct Jit {
   std::vector<Worker>& workers_for(const Target& t) {
     auto it = workers.find(t.key());
     if (it != workers.end()) return it->second;
-    llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(llvm::sys::getProcessTriple())};
-    jtmb.setCPU(t.cpu);
-    std::stringstream fs(t.features);
-    for (std::string f; std::getline(fs, f, ',');)
-      if (!f.empty()) jtmb.getFeatures().AddFeature(f);
-    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
     std::vector<Worker> w;
     const unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
-    for (unsigned i = 0; i < n; ++i) w.push_back({check(jtmb.createTargetMachine(), "target machine")});
+    for (unsigned i = 0; i < n; ++i) w.push_back({make_target_machine(t, false)});
     return workers[t.key()] = std::move(w);
-  }
-
-  static void optimise(llvm::Module& m, llvm::TargetMachine& tm) {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PipelineTuningOptions pto;
-    pto.LoopVectorization = true;
-    pto.SLPVectorization = true;
-    // GEMM tiles are register-blocked by hand; interleaving the vectorised elementwise loops only
-    // multiplies code size and compile time.
-    pto.LoopInterleaving = false;
-    llvm::PassBuilder pb(&tm, pto);
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
-  }
-
-  static std::string emit(llvm::Module& m, llvm::TargetMachine& tm, llvm::CodeGenFileType type) {
-    llvm::SmallString<0> buf;
-    llvm::raw_svector_ostream os(buf);
-    llvm::legacy::PassManager pm;
-    if (tm.addPassesToEmitFile(pm, os, nullptr, type))
-      throw std::runtime_error("gradc: LLVM cannot emit code for this target");
-    pm.run(m);
-    return std::string(buf.str());
   }
 };
 
@@ -152,6 +104,18 @@ bool load_from_disk(Jit& j, CompiledProgram& prog, const std::string& disk_key) 
 }
 }  // namespace
 
+void lower(const Graph& g, const CompileOptions& opt, const Target& target, CompiledProgram& prog) {
+  PassResult opt_graph = pipeline_for(opt).run(g, target, {}, &prog.pass_log);
+  prog.graph = std::move(opt_graph.g);
+  prog.node_map = std::move(opt_graph.map);
+  PlanOptions plan_opt;
+  plan_opt.fuse_elementwise = opt.fuse;
+  plan_opt.plan_memory = opt.plan_memory;
+  plan_opt.target = &target;
+  prog.plan = make_plan(prog.graph, plan_opt);
+  prog.target = target;
+}
+
 int compile_count() {
   std::lock_guard<std::mutex> lock(jit().mu);
   return jit().compiles;
@@ -172,18 +136,10 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
 
   const auto t0 = Clock::now();
   auto prog = std::make_shared<CompiledProgram>();
-  PassResult opt_graph = pipeline.run(g, target, {}, &prog->pass_log);
-  prog->graph = std::move(opt_graph.g);
-  prog->node_map = std::move(opt_graph.map);
-  PlanOptions plan_opt;
-  plan_opt.fuse_elementwise = opt.fuse;
-  plan_opt.plan_memory = opt.plan_memory;
-  plan_opt.target = &target;
-  prog->plan = make_plan(prog->graph, plan_opt);
+  lower(g, opt, target, *prog);
   const Graph& gg = prog->graph;
   prog->hash = h;
   prog->key = key;
-  prog->target = target;
   // The persistent cache (compiler/code_cache.h) holds machine code only: passes and plan above
   // always run, so a loaded program's graph and plan are this build's.
   const bool use_disk = !opt.keep_ir && !opt.keep_asm && !code_cache_dir().empty();
@@ -219,23 +175,16 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
       llvm::LLVMContext ctx;
       llvm::TargetMachine& tm = *workers[w].tm;
       auto m = emit_module(gg, prog->plan, ctx, prefix, part.kernels);
-      m->setDataLayout(tm.createDataLayout());
-      m->setTargetTriple(tm.getTargetTriple().str());
-      for (llvm::Function& f : *m)
-        if (!f.isDeclaration()) {
-          f.addFnAttr("target-cpu", target.cpu);
-          if (!target.features.empty()) f.addFnAttr("target-features", target.features);
-          f.addFnAttr("tune-cpu", target.tune_cpu);
-        }
+      prepare_module(*m, tm, target);
       const auto b = Clock::now();
-      Jit::optimise(*m, tm);
+      optimise_module(*m, tm);
       const auto c = Clock::now();
       if (opt.keep_ir) {
         llvm::raw_string_ostream os(part.ir);
         m->print(os, nullptr);
       }
-      if (opt.keep_asm) part.assembly = Jit::emit(*m, tm, llvm::CodeGenFileType::AssemblyFile);
-      part.object = Jit::emit(*m, tm, llvm::CodeGenFileType::ObjectFile);
+      if (opt.keep_asm) part.assembly = emit_assembly(*m, tm);
+      part.object = emit_object(*m, tm);
       part.emit_ms = ms(a, b);
       part.opt_ms = ms(b, c);
       part.codegen_ms = ms(c, Clock::now());

@@ -38,6 +38,10 @@ struct CompiledProgram {
 
 std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOptions& opt = {});
 
+// The passes and the plan of a compile, no code: fills prog's graph, node_map, pass_log, plan and
+// target (what compile() and ahead-of-time export, compiler/aot.h, share).
+void lower(const Graph& g, const CompileOptions& opt, const Target& target, CompiledProgram& prog);
+
 // Number of compilations performed so far in this process (cache misses); for tests.
 int compile_count();
 

@@ -32,6 +32,10 @@ struct KernelInfo {
                                // kernel since the previous barrier wrote, or writes what one read)
 };
 
+// Kernels below this many flops run on one thread (the others wait at the barrier): splitting
+// them costs more in cache traffic than it saves. Read by every executor of a plan.
+inline constexpr double kParallelMinFlops = 16384;
+
 struct PlanOptions {
   bool fuse_elementwise = true;    // inline single-use elementwise producers into their consumer's loop
   bool plan_memory = true;         // reuse buffers whose last reader has run (liveness in kernel order)

@@ -103,9 +103,9 @@ TrainResult train(TrainConfig cfg) {
 }
 
 Metrics evaluate(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights, const Dataset& d,
-                 EngineKind engine, int threads, const std::string& source) {
+                 EngineKind engine, int threads, const std::string& source, std::vector<float>* logits) {
   Evaluator ev(model, find_model(model).fn(arch), {}, engine, threads);
-  return ev.run(weights, d, nullptr, source);
+  return ev.run(weights, d, logits, source);
 }
 
 std::vector<double> predict_probs(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,

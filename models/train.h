@@ -52,7 +52,8 @@ TrainResult train(TrainConfig cfg);
 // Evaluates a registered model's forward graph with the given weights on a dataset (every
 // example; the last partial batch counts). `source`: where the weights came from, named in errors.
 Metrics evaluate(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights, const Dataset& d,
-                 EngineKind engine = EngineKind::Jit, int threads = 0, const std::string& source = "weights");
+                 EngineKind engine = EngineKind::Jit, int threads = 0, const std::string& source = "weights",
+                 std::vector<float>* logits = nullptr);  // receives [d.n, C] when given
 
 // Class probabilities of the first example of `d`: the softmax of its logits, or for a one-vs-all
 // model each class's sigmoid (they need not sum to 1).

@@ -73,9 +73,6 @@ class Program {
   void run_parallel(int T);
 };
 
-// Kernels below this many flops run on one thread (the others wait at the barrier): splitting
-// them costs more in cache traffic than it saves.
-inline constexpr double kParallelMinFlops = 16384;
 // Whole programs below this many flops per run are faster on one thread: measured on the 2-core
 // Zen 5 VM, dnn b30 (11 MFLOP) 86 µs on 1 thread vs 115 µs on 2, dnn b128 (46 MFLOP) 325 vs 274 µs.
 inline constexpr double kSerialBelowFlops = 24e6;

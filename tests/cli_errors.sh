@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (123 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (129 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -298,6 +298,18 @@ sleep 0.5
 expect "--checkpoint-dir $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --checkpoint-dir "$tmp/busy"
 expect "--report $tmp/busy: another gradc run" "$GRADC" train linear --steps 1 --report "$tmp/busy"
 kill "$holder" 2>/dev/null
+# gradc export: a checkpoint of another model, an unknown target, an output that is not a writable
+# directory (nothing written), and a flag given before the subcommand's name.
+expect "lck/final.safetensors: tensor 'logits/W' has shape [784,10], the model needs [100,10]" \
+  "$GRADC" export --checkpoint "$tmp/lck/final.safetensors" --model dnn -o "$tmp/exp1"
+expect "unknown target 'nosuch'" "$GRADC" export --checkpoint "$tmp/lck/final.safetensors" -o "$tmp/exp2" --target nosuch
+expect "-o $tmp/garbage.safetensors: is a regular file, not a directory" \
+  "$GRADC" export --checkpoint "$tmp/lck/final.safetensors" -o "$tmp/garbage.safetensors"
+expect "-o /proc/nope: cannot create directory" "$GRADC" export --checkpoint "$tmp/lck/final.safetensors" -o /proc/nope
+expect "export: symbol prefix '9x' is not a C identifier" \
+  "$GRADC" export --checkpoint "$tmp/lck/final.safetensors" -o "$tmp/exp3" --prefix 9x
+[[ ! -e "$tmp/exp1" && ! -e "$tmp/exp3" ]] || { echo "FAIL: a failed export left files"; fail=1; }
+expect "--target goes after the subcommand: gradc eval --target" "$GRADC" --target x86-64-v3 eval --checkpoint x
 # convnet's architecture flags: four 3x3 + 2x2 blocks do not fit 28x28; flags of another model.
 expect "--conv has 4 blocks; a 28x28 image fits at most 3" "$GRADC" summary convnet --conv 8,8,8,8
 expect "--conv, --pool and --batch-norm apply to the convnet model, not 'dnn'" "$GRADC" train dnn --batch-norm --steps 1

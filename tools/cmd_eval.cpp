@@ -22,15 +22,15 @@
 
 namespace gradc::cli {
 
-namespace {
-std::string model_of(const Checkpoint& c, const std::string& path, const std::string& override_name) {
-  if (!override_name.empty()) return override_name;
+std::string checkpoint_model(const Checkpoint& c, const std::string& path, const std::string& override_name) {
+  if (!override_name.empty()) return canonical_model_name(override_name);
   auto it = c.metadata.find("model");
   if (it == c.metadata.end()) throw UsageError("gradc: " + path + " names no model in its metadata; pass --model");
   find_model(it->second);
   return it->second;
 }
 
+namespace {
 Dataset load_eval_data(const std::string& dataset, const std::string& data, const std::string& split, int64_t limit) {
   Dataset d = load_named(dataset, data, split);
   return limit > 0 ? slice(d, 0, std::min(limit, d.n)) : d;
@@ -39,6 +39,7 @@ Dataset load_eval_data(const std::string& dataset, const std::string& data, cons
 struct EvalOptions {
   std::string model, dataset, split;
   bool raw_weights = false, confusion = false, json = false;
+  std::string logits;  // --logits FILE: the raw f32 logits [examples, columns]
 };
 
 nlohmann::json confusion_json(const Metrics& m) {
@@ -59,10 +60,13 @@ std::string step_of(const Checkpoint& c) {
 // Evaluates one checkpoint with the weights the trainer evaluates with (each parameter's EMA copy
 // when the checkpoint holds one, unless raw): one line, the confusion matrix on request.
 void eval_one(const Checkpoint& c, const std::string& path, const Dataset& d, const EvalOptions& o) {
-  const std::string m = model_of(c, path, o.model);
+  const std::string m = checkpoint_model(c, path, o.model);
   bool ema = false;
   const std::vector<NamedTensor> w = eval_weights(c.tensors, !o.raw_weights, &ema);
-  Metrics met = evaluate(m, arch_of(c, m, path), w, d, EngineKind::Jit, 0, path);
+  std::vector<float> logits;
+  Metrics met = evaluate(m, arch_of(c, m, path), w, d, EngineKind::Jit, 0, path, o.logits.empty() ? nullptr : &logits);
+  if (!o.logits.empty())
+    write_file(o.logits, std::string_view(reinterpret_cast<const char*>(logits.data()), logits.size() * 4));
   const std::string step = step_of(c).empty() ? "?" : step_of(c);
   if (o.json) {  // one JSON object per line (JSON Lines under --watch)
     nlohmann::json j = {{"checkpoint", path},         {"model", m},
@@ -195,6 +199,7 @@ void add_eval(CLI::App& app) {
     int64_t limit = 0;
     double watch_timeout = 0;
     bool raw_weights = false, confusion = false, json = false;
+    std::string logits;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint (accuracy, log-loss, confusion matrix)");
@@ -211,11 +216,15 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--confusion", o->confusion, "Also print the confusion matrix");
   cmd->add_flag("--json", o->json,
                 "Print each evaluation as one JSON object (checkpoint, model, step, accuracy, log_loss, confusion)");
+  cmd->add_option("--logits", o->logits,
+                  "--checkpoint: also write the logits as raw little-endian f32 [examples, classes]")
+      ->excludes(w);
   cmd->add_option("--watch-timeout", o->watch_timeout, "--watch: stop after this many seconds without a new checkpoint")
       ->check(finite_float(0, 1e9));
   cmd->callback([o] {
     if (o->checkpoint.empty() && o->watch.empty()) throw CLI::RequiredError("--checkpoint or --watch");
-    const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion, o->json};
+    const EvalOptions eo{o->model, o->dataset, o->split, o->raw_weights, o->confusion, o->json, o->logits};
+    if (!o->logits.empty()) check_output_file(o->logits, "--logits");
     if (!o->checkpoint.empty()) {
       eval_one(load_checkpoint(o->checkpoint), o->checkpoint, load_eval_data(o->dataset, o->data, o->split, o->limit),
                eo);
@@ -266,7 +275,7 @@ void add_predict(CLI::App& app) {
     if (!o->plot.empty()) check_output_file(o->plot, "--plot");
     if (!o->image && o->png.empty()) throw CLI::RequiredError("--image or --png");
     Checkpoint c = load_checkpoint(o->checkpoint);
-    const std::string m = model_of(c, o->checkpoint, o->model);
+    const std::string m = checkpoint_model(c, o->checkpoint, o->model);
     const std::vector<NamedTensor> w = eval_weights(c.tensors, true);
     Dataset one;
     int label = -1;

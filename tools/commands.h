@@ -5,6 +5,7 @@
 #include <string>
 
 #include "compiler/jit.h"
+#include "runtime/checkpoint.h"
 
 namespace gradc::cli {
 
@@ -17,6 +18,7 @@ void add_bench(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_models(CLI::App& app);
+void add_export(CLI::App& app);
 
 // --no-fuse / --passes, shared by the commands that compile.
 struct CompileFlags {
@@ -29,6 +31,10 @@ struct CompileFlags {
 // --target NAME on every subcommand: sets the process's default target (compiler/target.h) while
 // the command line is parsed, before the subcommand runs; unknown names are exit 2.
 void add_target_option(CLI::App& app);
+
+// The model a checkpoint was trained as: `override_name` when given, else its "model" metadata
+// (UsageError naming `path` when it has none).
+std::string checkpoint_model(const Checkpoint& c, const std::string& path, const std::string& override_name);
 
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();

@@ -90,7 +90,10 @@ std::string unknown_flag_message(CLI::App& app, const std::string& msg) {
     w = w.substr(0, w.find('='));
     const std::string near = nearest_word(w, flags);
     if (near.empty()) return "";
-    out += (out.empty() ? "" : "; ") + std::string("unknown flag ") + w + "; did you mean " + near + "?";
+    if (near == w)  // the subcommand has it: it was given before the subcommand's name
+      out += (out.empty() ? "" : "; ") + w + " goes after the subcommand: gradc " + sub->get_name() + " " + w + " ...";
+    else
+      out += (out.empty() ? "" : "; ") + std::string("unknown flag ") + w + "; did you mean " + near + "?";
   }
   return out.empty() ? ""
                      : "gradc " + sub->get_name() + ": " + out + " (gradc " + sub->get_name() + " --help lists them)";

@@ -22,7 +22,7 @@ for a in "$@"; do
 done
 
 # Why each package: see README "Dependencies".
-PKGS=(cmake ninja-build clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
+PKGS=(cmake ninja-build gcc clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
       libgtest-dev libgraphviz-dev graphviz libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
       gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format qemu-user
       python3 chromium libopenmpi-dev openmpi-bin libdnnl-dev)

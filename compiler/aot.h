@@ -1,0 +1,67 @@
+// Ahead-of-time export: a graph's kernels and a C-callable driver in one relocatable object file
+// that needs no LLVM and no gradc library at run time (libc and libm; libomp when compiled for
+// more than one thread) — the role of XLA's tfcompile and Glow's bundles. The driver owns a static
+// arena laid out by the same memory plan the JIT uses and runs the same kernels in the same order,
+// so an exported program computes what the JIT'd one computes, bit for bit, on the same target.
+//
+// C interface (PREFIX = AotSpec::symbol_prefix):
+//   int PREFIX_predict(const float* x, int64_t n, float* out);  // n examples; any n >= 0
+//   int PREFIX_load_weights(const char* path);                   // a weights file (aot_weights_file)
+//   int PREFIX_set_threads(int n);                               // 1..AotSpec::threads
+// Results: 0 success; 1 a null pointer or negative n; 2 no weights loaded yet (predict) / a file
+// that cannot be opened or read (load_weights); 3 a file that holds other weights. Not reentrant:
+// one call at a time per process (the arena is static).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autodiff/graph.h"
+#include "compiler/compile_options.h"
+
+namespace gradc {
+
+struct AotSpec {
+  std::string symbol_prefix = "gradc_model";
+  std::string input;  // the f32 Input fed per call, [batch, ...]
+  int output = -1;    // node id in the graph of the [batch, ...] result copied out per call
+  std::map<std::string, std::vector<float>> params;  // every live parameter's values, by name
+  bool embed_weights = false;                        // weights in the object (else PREFIX_load_weights before predict)
+  int threads = 1;  // > 1: kernels split over an OpenMP team of up to this many threads
+};
+
+struct AotParam {
+  std::string name;
+  Shape shape;
+  int64_t offset = 0;  // in floats, in the weights file's payload
+};
+
+struct AotModule {
+  std::string object;            // ELF relocatable object for the target
+  std::string assembly;          // the same code as text (only when CompileOptions::keep_asm)
+  std::vector<AotParam> params;  // in the weights file's order
+  std::vector<float> weights;    // the payload of the weights file
+  uint64_t fingerprint = 0;      // of the parameter names and shapes: a weights file must match
+  std::string prefix;
+  Shape input_shape, output_shape;  // with the compiled batch first
+  int64_t arena_bytes = 0, scratch_bytes = 0;
+  size_t kernels = 0;
+  int threads = 1;
+  bool embedded = false;
+  Target target;
+};
+
+// Compiles `g` (passes, plan, kernels for opt.target or the default target — which need not be the
+// host's) plus the driver. Throws std::invalid_argument naming what is wrong: no such input, a
+// parameter without values or with the wrong count, another live input, a bad prefix.
+AotModule compile_aot(const Graph& g, const AotSpec& spec, const CompileOptions& opt = {});
+
+// The C header declaring the interface, the shapes as constants, and `about` as its first comment.
+std::string aot_header(const AotModule& m, const std::string& about);
+
+// The weights file PREFIX_load_weights reads: "GRADCWB1", the fingerprint and the float count as
+// little-endian u64, then the floats (little-endian f32) in AotModule::params order.
+std::string aot_weights_file(const AotModule& m);
+
+}  // namespace gradc
