@@ -5,6 +5,7 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Host.h>
 
 #include <chrono>
 #include <cstdio>
@@ -142,7 +143,9 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   prog->key = key;
   // The persistent cache (compiler/code_cache.h) holds machine code only: passes and plan above
   // always run, so a loaded program's graph and plan are this build's.
-  const bool use_disk = !opt.keep_ir && !opt.keep_asm && !code_cache_dir().empty();
+  // Code for another architecture (AArch64 on an x86 host) is compiled and dumped, never linked.
+  const bool foreign = !target.triple.empty() && target.triple != llvm::sys::getProcessTriple();
+  const bool use_disk = !foreign && !opt.keep_ir && !opt.keep_asm && !code_cache_dir().empty();
   const std::string disk_key = key + '\n' + codegen_build_id();
   if (use_disk && load_from_disk(j, *prog, disk_key)) {
     prog->compile_ms = ms(t0, Clock::now());
@@ -205,11 +208,13 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
     prog->emit_ms = std::max(prog->emit_ms, p.emit_ms);
     prog->opt_ms = std::max(prog->opt_ms, p.opt_ms);
     prog->codegen_ms = std::max(prog->codegen_ms, p.codegen_ms);
-    auto buf = llvm::MemoryBuffer::getMemBufferCopy(p.object, prefix + "obj");
-    if (auto err = j.lljit->addObjectFile(std::move(buf)))
-      throw std::runtime_error("gradc: LLVM addObjectFile: " + llvm::toString(std::move(err)));
+    if (!foreign) {
+      auto buf = llvm::MemoryBuffer::getMemBufferCopy(p.object, prefix + "obj");
+      if (auto err = j.lljit->addObjectFile(std::move(buf)))
+        throw std::runtime_error("gradc: LLVM addObjectFile: " + llvm::toString(std::move(err)));
+    }
   }
-  link_kernels(j, *prog, prefix);
+  if (!foreign) link_kernels(j, *prog, prefix);
   if (use_disk) store_cached_code(disk_key, code);
   prog->compile_ms = ms(t0, Clock::now());
   ++j.compiles;

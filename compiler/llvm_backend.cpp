@@ -14,6 +14,19 @@
 
 namespace gradc {
 
+void init_llvm_targets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    // AArch64 code is compiled on any host (export, dumps): its backend is registered too.
+    LLVMInitializeAArch64TargetInfo();
+    LLVMInitializeAArch64Target();
+    LLVMInitializeAArch64TargetMC();
+    LLVMInitializeAArch64AsmPrinter();
+  });
+}
+
 void init_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -22,14 +35,13 @@ void init_llvm() {
     // (llc -time-passes) for no measurable kernel speedup: addresses are already base + c·k.
     const char* args[] = {"gradc", "-enable-epilogue-vectorization=false", "-disable-lsr"};
     llvm::cl::ParseCommandLineOptions(3, args);
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
+    init_llvm_targets();
   });
 }
 
 std::unique_ptr<llvm::TargetMachine> make_target_machine(const Target& t, bool pic) {
   init_llvm();
-  const std::string triple = llvm::sys::getProcessTriple();
+  const std::string triple = t.triple.empty() ? llvm::sys::getProcessTriple() : t.triple;
   std::string err;
   const llvm::Target* target = llvm::TargetRegistry::lookupTarget(triple, err);
   if (!target) throw std::runtime_error("gradc: LLVM has no target for " + triple + ": " + err);

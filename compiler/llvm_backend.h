@@ -13,6 +13,8 @@ namespace gradc {
 
 // Registers LLVM's targets and gradc's code-generation flags once per process.
 void init_llvm();
+// Registers the native and AArch64 backends only (what target descriptions need to query CPUs).
+void init_llvm_targets();
 
 // A TargetMachine for `t` at -O3 (not thread-safe: one per compiling thread). `pic`: position-
 // independent code, as an object linked into a PIE executable or a shared library needs.

@@ -41,6 +41,7 @@ std::vector<GemmTile> gemm_tiles(const Target& t) {
   // Accumulators + the nv B vectors + one broadcast fit the register file, with ≥ 12 independent
   // FMA chains (≥ latency 4 × 2 pipes, with slack for the loads).
   if (t.isa == Isa::Avx512) return {{4, 6}, {3, 8}, {2, 12}, {1, 12}};  // 24 + 4 + 1 ≤ 32 zmm
+  if (t.isa == Isa::Neon) return {{3, 8}, {2, 12}, {1, 12}};            // 24 + 3 + 1 ≤ 32 q registers
   return {{2, 6}, {1, 12}};                                             // 12 + 2 + 1 ≤ 16 ymm
 }
 
@@ -55,7 +56,7 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
     s.form = n.a.ta ? GemmSpec::Scalar : GemmSpec::Dot;
     // Dot form: mr × nv vector accumulators + mr + nv operand vectors within the register file.
     s.mr = n.a.ta ? 1 : 4;
-    s.nv = t.isa == Isa::Avx512 ? 4 : 2;
+    s.nv = t.vector_regs >= 32 ? 4 : 2;
     s.kc = s.K;
     s.nc = s.N;
     return s;

@@ -1,18 +1,21 @@
 // What the JIT compiles for: one description per target, built once per process, that every
 // width- and cache-dependent decision reads (the schedule's tile table, blocking, gemm-layout
 // thresholds, the emitters' vector type). Chosen from the host by default, or forced with
-// `--target NAME` / GRADC_TARGET=NAME: host, x86-64-v3 (AVX2+FMA), x86-64-v4 (AVX-512) or an LLVM
-// x86 CPU name (znver3, skylake-avx512, ...).
+// `--target NAME` / GRADC_TARGET=NAME: host, x86-64-v3 (AVX2+FMA), x86-64-v4 (AVX-512), an LLVM
+// x86 CPU name (znver3, skylake-avx512, ...), or aarch64 (armv8-a with NEON) / an LLVM AArch64 CPU
+// name (neoverse-n1, neoverse-v1, apple-m1, ...), which an x86 host compiles (export, dumps) but
+// does not run.
 #pragma once
 #include <cstdint>
 #include <string>
 
 namespace gradc {
 
-enum class Isa { Avx2, Avx512 };  // an AArch64/NEON target would be one more row here
+enum class Isa { Avx2, Avx512, Neon };
 
 struct Target {
-  std::string name;      // as asked ("host", "x86-64-v3", "znver4", ...)
+  std::string name;      // as asked ("host", "x86-64-v3", "znver4", "aarch64", ...)
+  std::string triple;    // LLVM target triple (the process's for x86-64)
   std::string cpu;       // LLVM target-cpu
   std::string tune_cpu;  // LLVM tune-cpu: the host's model when it can run the code, else `cpu`
   std::string features;  // LLVM target-features ("" = the CPU's own set)
@@ -27,7 +30,9 @@ struct Target {
   int cores = 1;                 // physical cores of the host
   bool runnable = false;         // the host can execute every instruction this target may emit
 
-  const char* isa_name() const { return isa == Isa::Avx512 ? "AVX-512" : "AVX2+FMA"; }
+  const char* isa_name() const {
+    return isa == Isa::Avx512 ? "AVX-512" : isa == Isa::Neon ? "AArch64 NEON" : "AVX2+FMA";
+  }
   // Vector width in bits, for LLVM's prefer-vector-width / min-legal-vector-width.
   int vector_bits() const { return lanes * 32; }
   // One line: name, cpu, ISA, lanes, registers, caches, FMA, runnable.

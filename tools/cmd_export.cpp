@@ -84,7 +84,9 @@ void run_export(const ExportOpts& o) {
               o.checkpoint.c_str(), static_cast<long long>(m.input_shape[0]), m.kernels,
               static_cast<long long>(m.weights.size()), o.embed ? " embedded" : "", m.target.describe().c_str(), s);
   for (const auto& [path, content] : files) std::printf("  %s  %zu bytes\n", path.c_str(), content.size());
-  std::printf("link: cc your.c %s/model.o -lm%s\n", o.out.c_str(), o.threads > 1 ? " -fopenmp" : "");
+  const bool arm = m.target.isa == Isa::Neon;
+  std::printf("link: %s your.c %s/model.o -lm%s\n", arm ? "aarch64-linux-gnu-gcc" : "cc", o.out.c_str(),
+              o.threads > 1 ? " -L$(llvm-config-19 --libdir) -lomp" : "");
 }
 }  // namespace
 

@@ -24,7 +24,7 @@ done
 # Why each package: see README "Dependencies".
 PKGS=(cmake ninja-build gcc clang-19 llvm-19-dev libomp-19-dev libclang-rt-19-dev
       libgtest-dev libgraphviz-dev graphviz libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev
-      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format qemu-user
+      gnuplot-nox libopenblas-dev dataset-fashion-mnist pkg-config ca-certificates clang-format qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       python3 chromium libopenmpi-dev openmpi-bin libdnnl-dev)
 # Optional: the PyTorch column of `gradc bench suite` (Debian's build, ~1 GB with its dependencies).
 if ((WITH_PYTORCH)); then PKGS+=(python3-torch); fi
