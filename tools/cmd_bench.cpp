@@ -32,6 +32,23 @@ std::string fmt(const char* f, double v) {
 }  // namespace
 
 namespace {
+// --predict: the inference graph gradc export compiles (logits only, no loss), on the JIT at 1 and
+// 2 threads: µs per call and per example, to set beside an exported object's time_predict figures.
+void predict_table(const std::string& model, int64_t batch, const Arch& arch, int reps, const CompileOptions& co) {
+  auto m = build_model(model, {.batch = batch, .training = false}, arch);
+  m->g.outputs() = {m->logits.id};
+  auto e = make_engine(m->g, EngineKind::Jit, co);
+  fill_inputs(m->g, *e);
+  std::printf("%s inference, batch %lld, JIT (%s):\n", model.c_str(), static_cast<long long>(batch),
+              default_target().name.c_str());
+  for (int t = 1; t <= 2; ++t) {
+    e->set_threads(t);
+    const double us = median_us(*e, reps, 5.0);
+    std::printf("  %d thread%s: %.2f us per call, %.3f us per example\n", t, t > 1 ? "s" : " ", us,
+                us / static_cast<double>(batch));
+  }
+}
+
 struct FusionRow {
   std::string model;
   int64_t batch;
@@ -141,7 +158,8 @@ struct BenchOpts {
   std::string model;
   int64_t batch = 0;
   int reps = 200;
-  bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false, convs = false;
+  bool json = false, no_reference = false, compare_fusion = false, kernels = false, no_torch = false, convs = false,
+       predict = false;
   bool mpi_worker = false;
   int ranks = 2;
   std::string bucket_kib = "1024";
@@ -259,6 +277,8 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--convs", o->convs,
                 "Each convolution's forward, input and filter gradient alone at 1 and 2 threads, vs oneDNN's "
                 "primitives on the same shapes (when libdnnl-dev was there at build time)");
+  cmd->add_flag("--predict", o->predict,
+                "Time the inference graph (what gradc export compiles) on the JIT at 1 and 2 threads, per example");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
   cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
@@ -296,6 +316,7 @@ void add_bench(CLI::App& app) {
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options(), arch);
     if (o->convs) return conv_table(o->model, batch, arch, std::min(o->reps, 30), o->json);
+    if (o->predict) return predict_table(o->model, batch, arch, o->reps, o->flags.options());
     StepGraph s = make_step_graph(o->model, batch, {}, &arch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit, o->flags.options());
