@@ -34,6 +34,11 @@ void check_prefix(const std::string& p) {
   if (!ok) throw std::invalid_argument("gradc: export: symbol prefix '" + p + "' is not a C identifier");
 }
 
+// The optimised graph's nodes the driver feeds and reads (-1: not fed).
+struct Feeds {
+  int x = -1, y = -1, lr = -1, key = -1, out = -1;
+};
+
 // Emits the driver functions around a plan's kernels into one module.
 class Driver {
  public:
@@ -45,12 +50,16 @@ class Driver {
     ptr_ = b_.getPtrTy();
   }
 
-  void emit(int input, int output) {
+  void emit(const Feeds& f) {
     make_buffers();
     make_state();
     llvm::Function* run = run_fn();
-    predict_fn(run, input, output);
+    if (spec_.train_step)
+      train_step_fn(run, f);
+    else
+      predict_fn(run, f.x, f.out);
     load_weights_fn();
+    save_weights_fn();
     set_threads_fn();
   }
 
@@ -310,6 +319,76 @@ class Driver {
     b_.CreateRet(b_.getInt32(0));
   }
 
+  // train_step(x, y, lr, key, loss): one step on one batch; labels checked first, as the JIT does.
+  void train_step_fn(llvm::Function* run, const Feeds& fd) {
+    const Graph& g = prog_.graph;
+    llvm::Function* f = fn(sym("train_step"), i32_, {ptr_, ptr_, b_.getFloatTy(), i32_, ptr_}, true);
+    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *loss = f->getArg(4);
+    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    return_if(b_.CreateOr(b_.CreateICmpEQ(x, null), b_.CreateICmpEQ(y, null)), 1);
+    return_if(b_.CreateICmpEQ(b_.CreateLoad(i32_, loaded_), b_.getInt32(0)), 2);
+    const int64_t labels = g.node(fd.y).shape.numel();
+    for_each(b_.getInt64(0), b_.getInt64(static_cast<uint64_t>(labels)), [&](llvm::Value* i) {
+      llvm::Value* v = b_.CreateLoad(i32_, b_.CreateInBoundsGEP(i32_, y, i));
+      // unsigned v >= classes catches the negative ones too
+      return_if(b_.CreateICmpUGE(v, b_.getInt32(static_cast<uint32_t>(spec_.classes))), 4);
+    });
+    b_.CreateMemCpy(buffer_ptr(buffer_of(fd.x)), llvm::MaybeAlign(64), x, llvm::MaybeAlign(4),
+                    b_.getInt64(static_cast<uint64_t>(g.node(fd.x).shape.numel() * 4)));
+    b_.CreateMemCpy(buffer_ptr(buffer_of(fd.y)), llvm::MaybeAlign(64), y, llvm::MaybeAlign(4),
+                    b_.getInt64(static_cast<uint64_t>(labels * 4)));
+    if (fd.lr >= 0) b_.CreateStore(f->getArg(2), buffer_ptr(buffer_of(fd.lr)));
+    if (fd.key >= 0) b_.CreateStore(f->getArg(3), buffer_ptr(buffer_of(fd.key)));
+    b_.CreateCall(run);
+    on(b_.CreateICmpNE(loss, null),
+       [&] { b_.CreateStore(b_.CreateLoad(b_.getFloatTy(), buffer_ptr(buffer_of(fd.out))), loss); });
+    b_.CreateRet(b_.getInt32(0));
+  }
+
+  // for (i = lo; i < hi; ++i) body(i); body may end its block with a return_if.
+  void for_each(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body) {
+    llvm::Function* f = b_.GetInsertBlock()->getParent();
+    auto* head = llvm::BasicBlock::Create(ctx_, "loop", f);
+    auto* step = llvm::BasicBlock::Create(ctx_, "step", f);
+    auto* done = llvm::BasicBlock::Create(ctx_, "done", f);
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    llvm::PHINode* i = b_.CreatePHI(lo->getType(), 2);
+    i->addIncoming(lo, pre);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, hi), step, done);
+    b_.SetInsertPoint(step);
+    body(i);
+    i->addIncoming(b_.CreateAdd(i, llvm::ConstantInt::get(lo->getType(), 1)), b_.GetInsertBlock());
+    b_.CreateBr(head);
+    b_.SetInsertPoint(done);
+  }
+
+  // save_weights(path): the weights (and optimizer state of a training step) in the file format
+  // load_weights reads.
+  void save_weights_fn() {
+    llvm::Function* f = fn(sym("save_weights"), i32_, {ptr_}, true);
+    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    return_if(b_.CreateICmpEQ(f->getArg(0), null), 1);
+    return_if(b_.CreateICmpEQ(b_.CreateLoad(i32_, loaded_), b_.getInt32(0)), 2);
+    llvm::Value* file =
+        b_.CreateCall(libc("fopen", ptr_, {ptr_, ptr_}), {f->getArg(0), b_.CreateGlobalString("wb", "", 0, &m_)});
+    return_if(b_.CreateICmpEQ(file, null), 2);
+    llvm::FunctionCallee fclose = libc("fclose", i32_, {ptr_});
+    auto write = [&](llvm::Value* src, int64_t count, int64_t size) {
+      llvm::Value* put = b_.CreateCall(
+          libc("fwrite", i64_, {ptr_, i64_, i64_, ptr_}),
+          {src, b_.getInt64(static_cast<uint64_t>(size)), b_.getInt64(static_cast<uint64_t>(count)), file});
+      return_if(b_.CreateICmpNE(put, b_.getInt64(static_cast<uint64_t>(count))), 2,
+                [&] { b_.CreateCall(fclose, {file}); });
+    };
+    const uint64_t hdr[3] = {magic_value(), out_.fingerprint, out_.weights.size()};
+    write(global("header", llvm::ConstantDataArray::get(ctx_, llvm::ArrayRef<uint64_t>(hdr, 3)), true), 3, 8);
+    for (const ParamBuffer& p : param_buffers_) write(buffer_ptr(p.buffer), p.count, 4);
+    return_if(b_.CreateICmpNE(b_.CreateCall(fclose, {file}), b_.getInt32(0)), 2);
+    b_.CreateRet(b_.getInt32(0));
+  }
+
   // set_threads(n): 1..the exported maximum; returns the count now in effect.
   void set_threads_fn() {
     llvm::Function* f = fn(sym("set_threads"), i32_, {i32_}, true);
@@ -348,28 +427,46 @@ uint64_t fingerprint(const Graph& g, const Plan& p) {
   return key_hash(s);
 }
 
-// The optimised graph's ids of the fed input and the copied-out result; no other input may be live.
-std::pair<int, int> endpoints(const CompiledProgram& prog, const Graph& g, const AotSpec& spec) {
-  const int in = prog.graph.find_id(spec.input);
-  if (in < 0 || prog.graph.node(in).op != Op::Input || prog.graph.node(in).dtype != DType::F32)
-    throw std::invalid_argument("gradc: export: the graph has no f32 input '" + spec.input + "'");
+int fed_input(const Graph& g, const std::string& name, DType t, bool required) {
+  const int id = name.empty() ? -1 : g.find_id(name);
+  const bool ok = id >= 0 && g.node(id).op == Op::Input && g.node(id).dtype == t;
+  if (!ok && required)
+    throw std::invalid_argument("gradc: export: the graph has no " + std::string(dtype_name(t)) + " input '" + name +
+                                "'");
+  return ok ? id : -1;
+}
+
+// The optimised graph's ids of the fed inputs and the copied-out result; no other input may be read.
+Feeds endpoints(const CompiledProgram& prog, const Graph& g, const AotSpec& spec) {
+  Feeds f;
+  const Graph& og = prog.graph;
+  f.x = fed_input(og, spec.input, DType::F32, true);
+  if (spec.train_step) {
+    f.y = fed_input(og, spec.labels, DType::I32, true);
+    f.lr = fed_input(og, spec.lr, DType::F32, false);
+    f.key = fed_input(og, spec.key, DType::I32, false);
+    if (spec.classes < 1) throw std::invalid_argument("gradc: export: a training step needs the class count");
+  }
   if (spec.output < 0 || spec.output >= static_cast<int>(g.nodes().size()))
     throw std::invalid_argument("gradc: export: no output node");
-  const int out = prog.node_map.at(static_cast<size_t>(spec.output));
-  if (out < 0 || prog.plan.node_buffer.at(static_cast<size_t>(out)) < 0)
+  f.out = prog.node_map.at(static_cast<size_t>(spec.output));
+  if (f.out < 0 || prog.plan.node_buffer.at(static_cast<size_t>(f.out)) < 0)
     throw std::invalid_argument("gradc: export: the output is not kept by the compiled program; mark it as an output");
-  const int64_t batch = prog.graph.node(in).shape[0];
-  if (prog.graph.node(out).shape.rank < 1 || prog.graph.node(out).shape[0] != batch)
-    throw std::invalid_argument("gradc: export: the output " + prog.graph.node(out).shape.str() +
-                                " does not have the input's batch " + std::to_string(batch) + " first");
+  const int64_t batch = og.node(f.x).shape[0];
+  const Shape& os = og.node(f.out).shape;
+  if (spec.train_step ? os.numel() != 1 : os.rank < 1 || os[0] != batch)
+    throw std::invalid_argument("gradc: export: the output " + os.str() +
+                                (spec.train_step
+                                     ? " is not a scalar loss"
+                                     : " does not have the input's batch " + std::to_string(batch) + " first"));
   for (int id : prog.plan.live)  // sources are always planned; an input no kernel reads is harmless
-    for (int j : prog.graph.node(id).in) {
-      const Node& n = prog.graph.node(j);
-      if (n.op == Op::Input && j != in)
+    for (int j : og.node(id).in) {
+      const Node& n = og.node(j);
+      if (n.op == Op::Input && j != f.x && j != f.y && j != f.lr && j != f.key)
         throw std::invalid_argument("gradc: export: the result needs input '" + n.name + "' " + n.shape.str() +
-                                    ", which predict does not feed");
+                                    ", which the exported function does not feed");
     }
-  return {in, out};
+  return f;
 }
 }  // namespace
 
@@ -379,11 +476,13 @@ AotModule compile_aot(const Graph& g, const AotSpec& spec, const CompileOptions&
   const Target& target = opt.target ? *opt.target : default_target();
   CompiledProgram prog;
   lower(g, opt, target, prog);
-  const auto [in, out] = endpoints(prog, g, spec);
+  const Feeds feeds = endpoints(prog, g, spec);
   AotModule res;
   res.prefix = spec.symbol_prefix;
-  res.input_shape = prog.graph.node(in).shape;
-  res.output_shape = prog.graph.node(out).shape;
+  res.input_shape = prog.graph.node(feeds.x).shape;
+  res.output_shape = prog.graph.node(feeds.out).shape;
+  res.train_step = spec.train_step;
+  res.classes = spec.classes;
   res.kernels = prog.plan.kernels.size();
   res.threads = spec.threads;
   res.embedded = spec.embed_weights;
@@ -394,9 +493,16 @@ AotModule compile_aot(const Graph& g, const AotSpec& spec, const CompileOptions&
   std::vector<size_t> all(prog.plan.kernels.size());
   for (size_t k = 0; k < all.size(); ++k) all[k] = k;
   auto m = emit_module(prog.graph, prog.plan, ctx, spec.symbol_prefix + "_k_", all);
+  // Kernels stay separate external functions, optimised exactly as the JIT optimises them:
+  // inlined into the driver or specialised on its constant buffer table (internal linkage lets
+  // IPSCCP do that), LLVM vectorises some differently and the results part at the last bit.
+  // Hidden: not exported from a shared library the object is linked into.
   for (llvm::Function& f : *m)
-    if (!f.isDeclaration()) f.setLinkage(llvm::GlobalValue::InternalLinkage);
-  Driver(*m, prog, spec, res).emit(in, out);
+    if (!f.isDeclaration()) {
+      f.setVisibility(llvm::GlobalValue::HiddenVisibility);
+      f.addFnAttr(llvm::Attribute::NoInline);
+    }
+  Driver(*m, prog, spec, res).emit(feeds);
   std::string err;
   llvm::raw_string_ostream os(err);
   if (llvm::verifyModule(*m, &os)) throw std::logic_error("gradc: export: generated driver IR is invalid: " + err);

@@ -6,14 +6,19 @@
 //
 // C interface (PREFIX = AotSpec::symbol_prefix):
 //   int PREFIX_predict(const float* x, int64_t n, float* out);  // n examples; any n >= 0
-//   int PREFIX_load_weights(const char* path);                   // a weights file (aot_weights_file)
-//   int PREFIX_set_threads(int n);                               // 1..AotSpec::threads
-// Results: 0 success; 1 a null pointer or negative n; 2 no weights loaded yet (predict) / a file
-// that cannot be opened or read (load_weights); 3 a file that holds other weights. Not reentrant:
-// one call at a time per process (the arena is static).
+//   or, for a training step (AotSpec::train_step), one step on one batch, updates included:
+//   int PREFIX_train_step(const float* x, const int32_t* y, float lr, int32_t key, float* loss);
+//   int PREFIX_load_weights(const char* path);  // a weights file (aot_weights_file)
+//   int PREFIX_save_weights(const char* path);  // the current ones, in the same format
+//   int PREFIX_set_threads(int n);              // 1..AotSpec::threads
+// Results: 0 success; 1 a null pointer or negative n; 2 no weights loaded yet (predict, train_step)
+// or a file that cannot be opened, read or written; 3 a file that holds other weights; 4 a label
+// outside [0, classes) (train_step). Not reentrant: one call at a time per process (the arena is
+// static).
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +34,11 @@ struct AotSpec {
   std::map<std::string, std::vector<float>> params;  // every live parameter's values, by name
   bool embed_weights = false;                        // weights in the object (else PREFIX_load_weights before predict)
   int threads = 1;  // > 1: kernels split over an OpenMP team of up to this many threads
+  // A training step instead of predict: `output` is the scalar loss; these inputs are fed per call
+  // (those the graph reads; the rest are absent from it or unread).
+  bool train_step = false;
+  std::string labels = "y", lr = "lr", key = "dropout_key";
+  int64_t classes = 0;  // train_step: labels must be in [0, classes)
 };
 
 struct AotParam {
@@ -49,6 +59,8 @@ struct AotModule {
   size_t kernels = 0;
   int threads = 1;
   bool embedded = false;
+  bool train_step = false;
+  int64_t classes = 0;
   Target target;
 };
 
@@ -63,5 +75,30 @@ std::string aot_header(const AotModule& m, const std::string& about);
 // The weights file PREFIX_load_weights reads: "GRADCWB1", the fingerprint and the float count as
 // little-endian u64, then the floats (little-endian f32) in AotModule::params order.
 std::string aot_weights_file(const AotModule& m);
+
+}  // namespace gradc
+
+namespace llvm::orc {
+class LLJIT;
+}
+
+namespace gradc {
+
+// An exported object linked into this process, as a C program would link model.o (symbols from
+// libc, libm and libomp resolved in this process): for tests and export's self-check. The host
+// must be able to run the object's target (std::invalid_argument otherwise).
+class AotLoaded {
+ public:
+  explicit AotLoaded(const AotModule& m);
+  ~AotLoaded();
+  AotLoaded(const AotLoaded&) = delete;
+  AotLoaded& operator=(const AotLoaded&) = delete;
+  // The address of PREFIX_name.
+  void* symbol(const std::string& name) const;
+
+ private:
+  std::string prefix_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+};
 
 }  // namespace gradc

@@ -18,6 +18,23 @@ std::string dims(const Shape& s, int from) {
 void put_u64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
+// The declaration of the exported entry point with what it does and returns.
+std::string call_doc(const AotModule& m, const std::string& up) {
+  if (m.train_step)
+    return "/* One training step on one batch: x[" + up + "_BATCH * " + up + "_INPUT_SIZE], y[" + up +
+           "_BATCH] labels,\n"
+           " * lr the step's learning rate (for Adam with the bias correction folded in:\n"
+           " * lr * sqrt(1 - beta2^t) / (1 - beta1^t) at step t), key the dropout key (any value when the\n"
+           " * model has no dropout). Updates the weights and optimizer state in place; *loss (if not\n"
+           " * NULL) receives the batch's loss. Returns 0; 1 for a null x or y; 2 when no weights are\n"
+           " * loaded; 4 when a label is outside [0, " +
+           up + "_CLASSES) (nothing is updated). */\nint " + m.prefix +
+           "_train_step(const float* x, const int32_t* y, float lr, int32_t key, float* loss);\n\n";
+  return "/* out[i * " + up + "_OUTPUT_SIZE ...] = the model on x[i * " + up +
+         "_INPUT_SIZE ...] for i < n.\n"
+         " * Returns 0; 1 for a null pointer or n < 0; 2 when no weights are loaded. */\nint " +
+         m.prefix + "_predict(const float* x, int64_t n, float* out);\n\n";
+}
 }  // namespace
 
 std::string aot_header(const AotModule& m, const std::string& about) {
@@ -31,23 +48,26 @@ std::string aot_header(const AotModule& m, const std::string& about) {
     << " * Not reentrant: one call at a time per process. */\n"
     << "#ifndef " << up << "_H\n#define " << up << "_H\n\n#include <stdint.h>\n\n"
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-    << "/* Examples per compiled batch: predict runs whole batches and pads the last. */\n"
+    << (m.train_step ? "/* Examples per training step. */\n"
+                     : "/* Examples per compiled batch: predict runs whole batches and pads the last. */\n")
     << "#define " << up << "_BATCH " << batch << "\n"
     << "/* One example: " << m.input_shape.rank - 1 << "-D f32 input [" << dims(m.input_shape, 1) << "]. */\n"
     << "#define " << up << "_INPUT_SIZE " << m.input_shape.numel() / batch << "\n"
-    << "/* One result: [" << dims(m.output_shape, 1) << "] f32 (logits). */\n"
-    << "#define " << up << "_OUTPUT_SIZE " << m.output_shape.numel() / batch << "\n"
+    << (m.train_step ? "/* Labels are class indices in [0, " + up + "_CLASSES). */\n#define " + up + "_CLASSES " +
+                           std::to_string(m.classes) + "\n"
+                     : "/* One result: [" + dims(m.output_shape, 1) + "] f32 (logits). */\n#define " + up +
+                           "_OUTPUT_SIZE " + std::to_string(m.output_shape.numel() / batch) + "\n")
     << "/* 1: the weights are in the object; 0: call " << m.prefix << "_load_weights first. */\n"
     << "#define " << up << "_EMBEDDED_WEIGHTS " << (m.embedded ? 1 : 0) << "\n"
     << "/* The most threads " << m.prefix << "_set_threads accepts. */\n"
     << "#define " << up << "_MAX_THREADS " << m.threads << "\n\n"
-    << "/* out[i * " << up << "_OUTPUT_SIZE ...] = the model on x[i * " << up << "_INPUT_SIZE ...] for i < n.\n"
-    << " * Returns 0; 1 for a null pointer or n < 0; 2 when no weights are loaded. */\n"
-    << "int " << m.prefix << "_predict(const float* x, int64_t n, float* out);\n\n"
-    << "/* Reads the weights file written beside this header (model_weights.bin).\n"
+    << call_doc(m, up) << "/* Reads the weights file written beside this header (model_weights.bin).\n"
     << " * Returns 0; 1 for a null path; 2 when the file cannot be opened or read;\n"
     << " * 3 when it holds other weights. On failure the model has no weights. */\n"
     << "int " << m.prefix << "_load_weights(const char* path);\n\n"
+    << "/* Writes the current weights" << (m.train_step ? " and optimizer state" : "")
+    << " in load_weights' format. 0, or 2 when the file cannot be written. */\n"
+    << "int " << m.prefix << "_save_weights(const char* path);\n\n"
     << "/* Threads for the next calls, clamped to 1.." << up << "_MAX_THREADS; returns the count used. */\n"
     << "int " << m.prefix << "_set_threads(int n);\n\n"
     << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";

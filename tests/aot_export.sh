@@ -3,7 +3,8 @@
 # model.o, libc, libm (and libomp for 2 threads) reproduces `gradc eval --logits` bit for bit on
 # the same target — dense and convolutional models, weights in a file and embedded, 1 and 2
 # threads, batches that do not divide the count — for the AVX2 target on any host and the AVX-512
-# one where the host has it. A weights file of another export is refused (3), none loaded is 2.
+# one where the host has it; AArch64 exports under qemu-aarch64, predict and ten training steps.
+# A weights file of another export is refused (3), none loaded is 2.
 set -euo pipefail
 GRADC=$1
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -66,6 +67,33 @@ sys.exit(0 if worst <= 1e-5 else f"max relative difference {worst}")
 PY
       echo "ok: $m for $cpu under qemu-aarch64"
     done
+  done
+  # Ten exported training steps (the checkpoint's optimizer and state: dnn Adagrad + clipping,
+  # convnet Adam with dropout) on x86-64 and under qemu-aarch64: weights and optimizer state within
+  # 1e-5 (the x86 object equals the JIT bit for bit: Aot.TenExportedStepsEqualTenJitSteps).
+  LABELS=${GRADC_DATA:-data}/mnist/train-labels-idx1-ubyte
+  TRAIN=${GRADC_DATA:-data}/mnist/train-images-idx3-ubyte
+  for m in dnn convnet; do
+    for t in x86-64-v3 aarch64; do
+      dir=$tmp/$m-step-$t
+      "$GRADC" export --target $t --checkpoint "$tmp/$m/last.safetensors" -o "$dir" --train-step --batch 16 \
+        --embed-weights >/dev/null
+      cc=$CC run=()
+      [[ $t == aarch64 ]] && cc=aarch64-linux-gnu-gcc run=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+      "$cc" -O2 -Wall -Werror -I"$dir" "$SRC/aot/train_mnist.c" "$dir/model.o" -lm -o "$dir/train"
+      "${run[@]}" "$dir/train" "$TRAIN" "$LABELS" 10 0.01 "$dir/weights.bin" >/dev/null
+    done
+    python3 - "$tmp/$m-step-x86-64-v3/weights.bin" "$tmp/$m-step-aarch64/weights.bin" <<'PY' \
+      || fail "$m: ten training steps on aarch64 differ from x86-64"
+import struct, sys
+a, b = (open(p, "rb").read() for p in sys.argv[1:])
+assert a[:24] == b[:24] and len(a) == len(b), "different weights files"
+n = (len(a) - 24) // 4
+a, b = struct.unpack(f"<{n}f", a[24:]), struct.unpack(f"<{n}f", b[24:])
+worst = max(abs(x - y) / max(1.0, abs(y)) for x, y in zip(a, b))
+sys.exit(0 if worst <= 1e-5 else f"max relative difference {worst}")
+PY
+    echo "ok: $m: ten exported training steps on aarch64 (qemu) match x86-64"
   done
 else
   echo "aot export: aarch64-linux-gnu-gcc or qemu-aarch64 missing (tools/setup.sh installs them)"

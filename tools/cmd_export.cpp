@@ -13,11 +13,23 @@
 namespace gradc::cli {
 
 namespace {
+// The batch a checkpoint was trained with (its recipe.batch), else the model's default.
+int64_t recipe_batch(const Checkpoint& c, const std::string& model, const std::string& path) {
+  auto it = c.metadata.find("recipe.batch");
+  if (it == c.metadata.end()) return find_model(model).default_batch;
+  char* end = nullptr;
+  const long long b = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != 0 || b < 1 || b > 65536)
+    throw UsageError("gradc: " + path + ": metadata recipe.batch = '" + it->second +
+                     "' is not a batch size; pass --batch");
+  return b;
+}
+
 struct ExportOpts {
   std::string checkpoint, out, model, prefix = "gradc_model", asm_file;
-  int64_t batch = 100;
+  int64_t batch = 0;  // 0: 100 for predict, the recipe's batch for --train-step
   int threads = 1;
-  bool embed = false, raw_weights = false;
+  bool embed = false, raw_weights = false, train_step = false;
   CompileFlags flags;
 };
 
@@ -63,16 +75,22 @@ void run_export(const ExportOpts& o) {
   req.model = model;
   req.arch = arch_of(c, req.model, o.checkpoint);
   bool ema = false;
-  req.weights = eval_weights(c.tensors, !o.raw_weights, &ema);
+  // A training step continues from the raw weights and their optimizer state, as a resume does.
+  req.weights = o.train_step ? c.tensors : eval_weights(c.tensors, !o.raw_weights, &ema);
   req.source = o.checkpoint;
-  req.batch = o.batch;
+  req.batch = o.batch ? o.batch : o.train_step ? recipe_batch(c, model, o.checkpoint) : 100;
+  req.train_step = o.train_step;
+  if (o.train_step) req.opt = checkpoint_optimizer(c, model, o.checkpoint, &req.sum_loss);
   req.aot.symbol_prefix = o.prefix;
   req.aot.embed_weights = o.embed;
   req.aot.threads = o.threads;
   req.compile = o.flags.options();
   req.compile.keep_asm = !o.asm_file.empty();
+  const std::string what = o.train_step ? " training step (" + std::string(optimizer_name(req.opt.kind)) + ", batch " +
+                                              std::to_string(req.batch) + ")"
+                                        : "";
   const AotModule m = export_model(std::move(req));
-  const std::string about = o.prefix + ": gradc model '" + c.metadata["model"] + "' from " +
+  const std::string about = o.prefix + ": gradc model '" + model + "'" + what + " from " +
                             std::filesystem::path(o.checkpoint).filename().string() + (ema ? " (EMA weights)" : "");
   std::vector<std::pair<std::string, std::string>> files = {{o.out + "/model.o", m.object},
                                                             {o.out + "/model.h", aot_header(m, about)}};
@@ -80,8 +98,8 @@ void run_export(const ExportOpts& o) {
   if (!o.asm_file.empty()) files.push_back({o.asm_file, m.assembly});
   write_all(o.out, files);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("exported %s from %s (batch %lld, %zu kernels, %lld weights%s) for %s in %.2f s:\n", model.c_str(),
-              o.checkpoint.c_str(), static_cast<long long>(m.input_shape[0]), m.kernels,
+  std::printf("exported %s%s from %s (batch %lld, %zu kernels, %lld weights%s) for %s in %.2f s:\n", model.c_str(),
+              what.c_str(), o.checkpoint.c_str(), static_cast<long long>(m.input_shape[0]), m.kernels,
               static_cast<long long>(m.weights.size()), o.embed ? " embedded" : "", m.target.describe().c_str(), s);
   for (const auto& [path, content] : files) std::printf("  %s  %zu bytes\n", path.c_str(), content.size());
   const bool arm = m.target.isa == Isa::Neon;
@@ -96,9 +114,12 @@ void add_export(CLI::App& app) {
       "export", "Compile a trained model ahead of time into model.o + model.h for C programs (no LLVM needed to run)");
   cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint written by gradc train")->required();
   cmd->add_option("-o,--out", o->out, "Output directory (created if missing)")->required();
-  cmd->add_option("--batch", o->batch, "Examples per compiled batch (other counts are padded)")
-      ->check(CLI::Range(1, 65536))
-      ->capture_default_str();
+  cmd->add_option("--batch", o->batch,
+                  "Examples per compiled batch; predict pads other counts (default 100; with --train-step the "
+                  "checkpoint's training batch)")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_flag("--train-step", o->train_step,
+                "Export one training step (forward, backward, the checkpoint's optimizer) instead of predict");
   cmd->add_flag("--embed-weights", o->embed, "Put the weights in model.o (no model_weights.bin to load)");
   cmd->add_option("--threads", o->threads, "Most threads the object may use (> 1 links libomp)")
       ->check(CLI::Range(1, 1024))
