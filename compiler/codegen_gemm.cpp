@@ -8,80 +8,18 @@
 //    of vector accumulators runs along k and is reduced horizontally at the end.
 // The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
 // so results are identical for any thread count.
-#include <llvm/IR/Intrinsics.h>
-
 #include <algorithm>
 
 #include "autodiff/shape_rules.h"
-#include "compiler/emitter.h"
+#include "compiler/gemm_parts.h"
 
 namespace gradc {
 
-namespace {
-struct Gemm {
-  int L;       // f32 lanes per vector
-  int64_t TC;  // columns per full register tile = packed tile width
-  int64_t M, N, K;
-  bool ta, tb;
-  llvm::Value *A, *B, *C;
-  llvm::Value* mask_a = nullptr;  // matmul_relu_mask: A (or B) elements count only where mask > 0
-  llvm::Value* mask_b = nullptr;
-  llvm::Value* bias = nullptr;  // dense epilogue: + bias[j], then ReLU when relu
-  bool relu = false;
-};
+namespace gemm {
 
-llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
-  return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
-}
-
-// x where mask > 0, else 0 (scalars or vectors; the mask is loaded from the same offsets as x).
-llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
-  llvm::Value* zero = llvm::Constant::getNullValue(x->getType());
-  return e.b.CreateSelect(e.b.CreateFCmpOGT(m, zero), x, zero);
-}
-
-// op(A)[row][k] as a scalar, zero where a matmul_relu_mask's mask on A is not positive.
-llvm::Value* load_a(Emitter& e, const Gemm& g, llvm::Value* row, llvm::Value* k) {
-  llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
-  llvm::Value* a = e.load(g.A, idx);
-  return g.mask_a ? apply_mask(e, a, e.load(g.mask_a, idx)) : a;
-}
-
-// The fused epilogue on a finished accumulator (vector or scalar): + bias, ReLU.
-llvm::Value* epilogue(Emitter& e, const Gemm& g, llvm::Value* acc, llvm::Value* bias) {
-  if (bias) acc = e.b.CreateFAdd(acc, bias);
-  if (g.relu) {
-    llvm::Value* zero = llvm::Constant::getNullValue(acc->getType());
-    acc = e.b.CreateSelect(e.b.CreateFCmpOGT(acc, zero), acc, zero);
-  }
-  return acc;
-}
-
-// One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
-// last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
-// from zero, later ones from the partial sums in C; the last one applies the epilogue.
-struct KBlock {
-  llvm::Value* k0;
-  llvm::Value* kn;
-  llvm::Value* first;  // i1: constants when K is one block, else computed per block (one code copy)
-  llvm::Value* last;
-  llvm::Value* apack = nullptr;  // this row block's A values packed as [kn][mr] (mask applied), or null
-};
-
-bool is_true(llvm::Value* v) { return llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne(); }
-
-// Where a tile's B vectors come from: B itself (row stride N, masked column tail, ReLU mask applied
-// per load) or a packed tile_cols-wide tile in scratch (zero-padded, mask already applied).
-struct BTile {
-  llvm::Value* base;  // element (k0, j0) of the tile, or its packed copy
-  bool packed;
-};
-
-void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
-                    const KBlock& kb, const BTile& bt) {
+std::vector<llvm::Value*> tile_accumulators(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv,
+                                            int64_t last, const KBlock& kb) {
   auto& b = e.b;
-  auto c_index = [&](int r, int v) { return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * g.L)); };
-  auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
   std::vector<llvm::Value*> acc(static_cast<size_t>(mr * nv));
   for (auto& a : acc) {
     a = e.slot(e.vec(), "acc");
@@ -91,8 +29,33 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     e.if_else(b.CreateNot(kb.first), [&] {
       for (int r = 0; r < mr; ++r)
         for (int v = 0; v < nv; ++v)
-          b.CreateStore(e.vload(e.gep(g.C, c_index(r, v)), active(v)), acc[static_cast<size_t>(r * nv + v)]);
+          b.CreateStore(e.vload(e.gep(g.C, c_index(e, g, i0, j0, r, v)), v == nv - 1 ? last : g.L),
+                        acc[static_cast<size_t>(r * nv + v)]);
     });
+  return acc;
+}
+
+void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
+                 const KBlock& kb, const std::vector<llvm::Value*>& acc) {
+  auto& b = e.b;
+  auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
+  std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
+  if (g.bias)
+    for (int v = 0; v < nv; ++v)
+      bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < nv; ++v) {
+      llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
+      if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
+      e.vstore(out, e.gep(g.C, c_index(e, g, i0, j0, r, v)), active(v));
+    }
+}
+
+// The f32 K loop of a tile: per k, nv B vectors and mr broadcasts of A feed mr·nv FMAs.
+void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
+                const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc) {
+  auto& b = e.b;
+  auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
     llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
@@ -119,31 +82,27 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
       }
     }
   });
-  std::vector<llvm::Value*> bias(static_cast<size_t>(nv), nullptr);
-  if (g.bias)
-    for (int v = 0; v < nv; ++v)
-      bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
-  for (int r = 0; r < mr; ++r)
-    for (int v = 0; v < nv; ++v) {
-      llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
-      if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
-      e.vstore(out, e.gep(g.C, c_index(r, v)), active(v));
-    }
 }
 
-// A column panel [j0, j0 + width) of C; packed: its B block sits in scratch as tile_cols-wide tiles.
-struct Panel {
-  llvm::Value* j0;
-  int64_t width;
-  bool packed;
-};
+// One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
+// last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
+// from zero, later ones from the partial sums in C; the last one applies the epilogue.
+void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
+                    const KBlock& kb, const BTile& bt) {
+  const std::vector<llvm::Value*> acc = tile_accumulators(e, g, i0, j0, mr, nv, last, kb);
+  if (g.bf16)
+    tile_k_bf16(e, g, mr, nv, kb, bt, acc);
+  else
+    tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc);
+  tile_finish(e, g, i0, j0, mr, nv, last, kb, acc);
+}
 
 void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, const Panel& p) {
   const int64_t full = p.width / g.TC, rem = p.width % g.TC;
   const int nvf = static_cast<int>(g.TC / g.L);
   auto tile = [&](llvm::Value* t, int nv, int64_t last) {
     llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(g.TC)));
-    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(kb.kn, e.c64(g.TC))))
+    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(g.bf16 ? pairs(e, kb.kn) : kb.kn, e.c64(g.TC))))
                       : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
              p.packed};
     tile_broadcast(e, g, i0, j0, mr, nv, last, kb, bt);
@@ -255,9 +214,11 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
     e.store(v, g.C, e.add(e.mul(i, e.c64(g.N)), j));
   });
 }
-}  // namespace
+}  // namespace gemm
 
 namespace {
+using namespace gemm;
+
 // The row blocks [e.lo, e.hi) of C = op(A)·op(B) under the kernel's GemmSpec.
 void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   const int64_t mr = blk.mr;
@@ -265,7 +226,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   auto& b = e.b;
   // One pass over this thread's row blocks for one K block of one column panel.
   auto pass = [&](const KBlock& kb, const Panel& p) {
-    if (p.packed) pack_panel(e, g, kb, p);
+    if (p.packed) (g.bf16 ? pack_panel_bf16 : pack_panel)(e, g, kb, p);
     e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
       llvm::Value* i0 = e.mul(rb, e.c64(mr));
       if (g.ta && g.tb) {
@@ -277,7 +238,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
         KBlock kr = kb;
         if (blk.pack_a) {
           kr.apack = e.gep(e.scratch, e.c64(blk.a_offset()));
-          pack_a(e, g, i0, rows_here, kb, kr.apack);
+          (g.bf16 ? pack_a_bf16 : pack_a)(e, g, i0, rows_here, kb, kr.apack);
         }
         rows_broadcast(e, g, i0, rows_here, kr, p);
       };
@@ -345,6 +306,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     g.relu = n.a.relu;
   }
   if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
+  g.bf16 = k.spec.gemm.bf16;
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   emit_rows(e, g, k.spec.gemm);
 }

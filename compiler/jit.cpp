@@ -113,6 +113,7 @@ void lower(const Graph& g, const CompileOptions& opt, const Target& target, Comp
   plan_opt.fuse_elementwise = opt.fuse;
   plan_opt.plan_memory = opt.plan_memory;
   plan_opt.target = &target;
+  plan_opt.bf16 = opt.bf16;
   prog.plan = make_plan(prog.graph, plan_opt);
   prog.target = target;
 }
@@ -130,6 +131,7 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   std::string key = code_key(g) + target_key(target);
   key += opt.fuse ? 'F' : 'u';
   key += opt.plan_memory ? 'M' : 'm';
+  key += opt.bf16 ? 'B' : 'f';
   key += pipeline.describe();
   const uint64_t h = key_hash(key);
   for (const auto& c : j.cache[h])

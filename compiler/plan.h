@@ -40,6 +40,7 @@ struct PlanOptions {
   bool fuse_elementwise = true;    // inline single-use elementwise producers into their consumer's loop
   bool plan_memory = true;         // reuse buffers whose last reader has run (liveness in kernel order)
   const Target* target = nullptr;  // what the kernels are scheduled for (nullptr: default_target())
+  bool bf16 = false;               // CompileOptions::bf16
 };
 
 struct Plan {

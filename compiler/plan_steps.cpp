@@ -134,6 +134,7 @@ void PlanState::kernels_and_buffers() {
     k.host = op_info(kn.op).kind == OpKind::Collective;
     if (k.host) k.flops = 0;  // communication, not arithmetic
     k.spec = schedule_kernel(g, kn, k.fused, p.target);
+    if (opt.bf16 && k.spec.strategy == Strategy::GemmBroadcast) use_bf16(k.spec.gemm, p.target);
     k.scratch_bytes = k.spec.scratch_bytes();
     k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
     p.kernels.push_back(k);

@@ -1,6 +1,7 @@
 #include "compiler/schedule.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "autodiff/shape_rules.h"
 
@@ -36,6 +37,24 @@ void blocking(GemmSpec& s, const Target& t, bool ta) {
   s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
 }
 }  // namespace
+
+void use_bf16(GemmSpec& s, const Target& t) {
+  if (!t.bf16 || t.lanes != 16)
+    throw std::invalid_argument(
+        "gradc: --precision bf16 needs AVX512_BF16 (Zen 4/5, Sapphire Rapids and later), which "
+        "target '" +
+        t.name + "' (cpu " + t.cpu +
+        ") lacks; --target sapphirerapids or znver4 "
+        "compiles it on any host");
+  // Every operand is converted once, while it is packed: the pairs along k must not straddle a K
+  // block, so blocks are even (only the last may be odd: its missing partner is a zero).
+  const int64_t block = t.l2_bytes / 2;
+  s.bf16 = s.pack = s.pack_a = true;
+  s.kc = split(s.K, kPackKc);
+  if (s.kc % 2 && s.kc < s.K) ++s.kc;
+  const int64_t nc_max = std::max(s.tile_cols, block / (s.kc * 2) / s.tile_cols * s.tile_cols);
+  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+}
 
 std::vector<GemmTile> gemm_tiles(const Target& t) {
   // Accumulators + the nv B vectors + one broadcast fit the register file, with ≥ 12 independent
@@ -219,7 +238,7 @@ std::string KernelSpec::describe() const {
          " tile=" + std::to_string(m.mr) + "x" + std::to_string(m.nv) + (m.form == GemmSpec::Dot ? "acc" : "vec");
     if (m.form == GemmSpec::Broadcast)
       d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
-           (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "");
+           (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "");
     if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";
   }
   if (tile) d += " tile=" + std::to_string(tile);

@@ -32,6 +32,9 @@ struct GemmSpec {
   int64_t nc = 0;          // N panel, a multiple of tile_cols when packed (N: unblocked)
   bool pack = false;       // B blocks packed into scratch
   bool pack_a = false;     // each row block's mr×kc slice of op(A) packed (after the B panel)
+  // Both operands packed as bf16 pairs along k (one 32-bit word per pair: the even k in the low
+  // half) and multiplied by vdpbf16ps into f32 accumulators; needs pack and pack_a.
+  bool bf16 = false;
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t scratch_bytes() const { return (a_offset() + (pack_a ? kc * mr : 0)) * 4; }
 };
@@ -76,6 +79,9 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
 // The broadcast-form microkernel table of a target (widest tile first), and the GEMM spec alone.
 std::vector<GemmTile> gemm_tiles(const Target& t);
 GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t);
+// Turns a broadcast-form spec into its bf16 form (packed A and B, even K blocks); the target must
+// have AVX512_BF16 (std::invalid_argument otherwise).
+void use_bf16(GemmSpec& s, const Target& t);
 
 // gemm-layout thresholds for a target (compiler/passes.cpp): A·Bᵀ runs as A·transpose(B) when
 // k < dot_min_k or M ≥ dot_max_rows; a weight gradient Xᵀ·dY with N ≤ narrow_n (and M ≥ 4N) runs as

@@ -184,6 +184,7 @@ Target x86_target(const std::string& name) {
   t.lanes = avx512 ? 16 : 8;
   t.vector_regs = avx512 ? 32 : 16;
   t.mask_regs = avx512;
+  t.bf16 = avx512 && sti->checkFeatures("+avx512bf16");
   t.l2_bytes = avx512 ? (1 << 20) : (512 << 10);  // Zen 4/5 and Skylake-SP: 1 MiB; Zen 3: 512 KiB
   t.runnable = host_can_run(*sti);
   t.cores = host_cores();
@@ -201,10 +202,10 @@ Target make_target(const std::string& name) {
 std::string Target::describe() const {
   return name + " (cpu " + cpu + ", tuned for " + tune_cpu + "): " + isa_name() + ", " + std::to_string(lanes) +
          " f32 lanes, " + std::to_string(vector_regs) + " vector registers, " +
-         (mask_regs ? "mask registers" : "no mask registers") + ", L1d " + std::to_string(l1d_bytes >> 10) +
-         " KiB, L2 " + std::to_string(l2_bytes >> 10) + " KiB, FMA " + std::to_string(fma_pipes) + " pipes x " +
-         std::to_string(fma_latency) + " cycles, " + std::to_string(cores) + (cores == 1 ? " core" : " cores") +
-         (runnable ? "" : "; NOT runnable on this host (compile and dump only)");
+         (mask_regs ? "mask registers" : "no mask registers") + (bf16 ? ", bf16 dot products" : "") + ", L1d " +
+         std::to_string(l1d_bytes >> 10) + " KiB, L2 " + std::to_string(l2_bytes >> 10) + " KiB, FMA " +
+         std::to_string(fma_pipes) + " pipes x " + std::to_string(fma_latency) + " cycles, " + std::to_string(cores) +
+         (cores == 1 ? " core" : " cores") + (runnable ? "" : "; NOT runnable on this host (compile and dump only)");
 }
 
 uint64_t Target::key() const {

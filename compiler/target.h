@@ -23,6 +23,7 @@ struct Target {
   int lanes = 8;                 // f32 per vector register
   int vector_regs = 16;          // architectural vector registers
   bool mask_regs = false;        // predicated loads/stores in hardware (AVX-512 k registers)
+  bool bf16 = false;             // AVX512_BF16: vdpbf16ps (bf16 pairs into f32), for --precision bf16
   int64_t l1d_bytes = 32 << 10;  // per core
   int64_t l2_bytes = 512 << 10;  // per core
   int fma_latency = 4;           // cycles

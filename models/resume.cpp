@@ -55,6 +55,7 @@ std::map<std::string, std::string> recipe_fields(const TrainConfig& c) {
 
 std::map<std::string, std::string> recipe_of(const TrainConfig& c) {
   std::map<std::string, std::string> r = recipe_fields(c);
+  if (c.bf16) r["precision"] = "bf16";                // absent: f32, as every run before the option
   if (c.schedule.kind == Schedule::Kind::OneCycle) {  // its rate at a step depends on the run's length
     r["warmup"] = num(c.schedule.warmup);
     r["one_cycle_length"] = c.steps > 0 ? std::to_string(c.steps) + " steps" : std::to_string(c.epochs) + " epochs";

@@ -100,6 +100,7 @@ Trainer::Trainer(std::string name, ModelFn build, FitConfig cfg)
   m.g.mark_output(impl_->ts.total_loss, "total_loss");
   CompileOptions co;
   co.fuse = cfg_.fuse && !cfg_.check_numerics;
+  co.bf16 = cfg_.bf16;
   co.plan_memory = !cfg_.check_numerics;  // every intermediate inspectable
   co.passes = cfg_.passes;
   const auto t = Clock::now();

@@ -58,6 +58,7 @@ struct FitConfig {
   int threads = 0;        // 0 = OpenMP default
   EngineKind engine = EngineKind::Jit;
   bool fuse = true;                    // compiler fusion
+  bool bf16 = false;                   // the step's GEMMs on bf16 operands (CompileOptions::bf16)
   std::vector<std::string> passes;     // explicit pass pipeline (empty = default)
   bool check_numerics = false;         // on NaN/Inf: name the first op that produced it (unfused build)
   int64_t eval_batch = 500;            // evaluation batch (smaller datasets: their size)

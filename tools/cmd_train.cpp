@@ -242,6 +242,7 @@ void add_train(CLI::App& app) {
     if (f->early_stop) c.early_stop = true;
     c.check_numerics = f->check_numerics;
     c.fuse = !f->compile.no_fuse;
+    c.bf16 = f->compile.precision == "bf16";
     c.passes = f->compile.options().passes;
     c.resume_dir = f->resume;
     c.allow_recipe_change = f->allow_recipe_change;

@@ -23,7 +23,7 @@ void add_export(CLI::App& app);
 // --no-fuse / --passes, shared by the commands that compile.
 struct CompileFlags {
   bool no_fuse = false;
-  std::string passes;
+  std::string passes, precision = "f32";
   void add(CLI::App* cmd);
   CompileOptions options() const;
 };

@@ -1,0 +1,95 @@
+// The pieces the GEMM emitters share (codegen_gemm.cpp: f32 kernels and the driver of the row
+// blocks; codegen_gemm_bf16.cpp: the bf16 packing and K loop). Internal to compiler/.
+#pragma once
+#include <llvm/IR/Intrinsics.h>
+
+#include <vector>
+
+#include "compiler/emitter.h"
+
+namespace gradc::gemm {
+
+struct Gemm {
+  int L;       // f32 lanes per vector
+  int64_t TC;  // columns per full register tile = packed tile width
+  int64_t M, N, K;
+  bool ta, tb;
+  llvm::Value *A, *B, *C;
+  llvm::Value* mask_a = nullptr;  // matmul_relu_mask: A (or B) elements count only where mask > 0
+  llvm::Value* mask_b = nullptr;
+  llvm::Value* bias = nullptr;  // dense epilogue: + bias[j], then ReLU when relu
+  bool relu = false;
+  bool bf16 = false;  // GemmSpec::bf16: operands packed as bf16 pairs, vdpbf16ps
+};
+
+// A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).
+struct KBlock {
+  llvm::Value* k0;
+  llvm::Value* kn;
+  llvm::Value* first;
+  llvm::Value* last;
+  llvm::Value* apack = nullptr;  // this row block's op(A) packed ([kn][mr] f32 or [kn/2][mr] pairs), or null
+};
+
+// Where a tile's B vectors come from: B itself (row stride N, masked column tail, ReLU mask applied
+// per load) or a packed tile_cols-wide tile in scratch (zero-padded, mask already applied).
+struct BTile {
+  llvm::Value* base;  // element (k0, j0) of the tile, or its packed copy
+  bool packed;
+};
+
+// A column panel [j0, j0 + width) of C; packed: its B block sits in scratch as tile_cols-wide tiles.
+struct Panel {
+  llvm::Value* j0;
+  int64_t width;
+  bool packed;
+};
+
+inline llvm::Value* fma(Emitter& e, llvm::Value* a, llvm::Value* b, llvm::Value* c) {
+  return e.b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, b, c});
+}
+
+// x where mask > 0, else 0 (scalars or vectors; the mask is loaded from the same offsets as x).
+inline llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
+  llvm::Value* zero = llvm::Constant::getNullValue(x->getType());
+  return e.b.CreateSelect(e.b.CreateFCmpOGT(m, zero), x, zero);
+}
+
+// op(A)[row][k] as a scalar, zero where a matmul_relu_mask's mask on A is not positive.
+inline llvm::Value* load_a(Emitter& e, const Gemm& g, llvm::Value* row, llvm::Value* k) {
+  llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
+  llvm::Value* a = e.load(g.A, idx);
+  return g.mask_a ? apply_mask(e, a, e.load(g.mask_a, idx)) : a;
+}
+
+// The fused epilogue on a finished accumulator (vector or scalar): + bias, ReLU.
+inline llvm::Value* epilogue(Emitter& e, const Gemm& g, llvm::Value* acc, llvm::Value* bias) {
+  if (bias) acc = e.b.CreateFAdd(acc, bias);
+  if (g.relu) {
+    llvm::Value* zero = llvm::Constant::getNullValue(acc->getType());
+    acc = e.b.CreateSelect(e.b.CreateFCmpOGT(acc, zero), acc, zero);
+  }
+  return acc;
+}
+
+inline bool is_true(llvm::Value* v) {
+  return llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne();
+}
+
+// Index in C of the tile's row r, vector v.
+inline llvm::Value* c_index(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int r, int v) {
+  return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * g.L));
+}
+
+// ceil(kn / 2): the k pairs of a K block.
+inline llvm::Value* pairs(Emitter& e, llvm::Value* kn) { return e.b.CreateLShr(e.add(kn, e.c64(1)), 1); }
+
+// bf16 (codegen_gemm_bf16.cpp): B's K block packed as [kn/2][tile_cols] words, op(A)'s rows as
+// [kn/2][mr] words (each word the pair k, k+1 of one element, k in the low half; an odd block's
+// last partner is zero), and the K loop of a tile over those pairs with vdpbf16ps.
+void pack_panel_bf16(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p);
+void pack_a_bf16(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* dst);
+void tile_k_bf16(Emitter& e, const Gemm& g, int mr, int nv, const KBlock& kb, const BTile& bt,
+                 const std::vector<llvm::Value*>& acc);
+
+}  // namespace gradc::gemm
