@@ -104,6 +104,9 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   const std::vector<double> t2 = p.profile_kernels(reps);
   const Graph& g = p.code().graph;
   std::printf("%s\n", target_line().c_str());
+  if (opt.bf16)
+    std::printf("--precision bf16: measured vdpbf16ps peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n",
+                measure_bf16_peak(1), measure_bf16_peak(2));
   std::printf(
       "%s step, batch %lld: measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)%s\n", model.c_str(),
       static_cast<long long>(batch), peak1, peak2,
@@ -365,6 +368,9 @@ void add_bench(CLI::App& app) {
     std::printf("  %-22s %12.1f %10s %9.1f %13.0f%%\n", "JIT, 2 threads", t2, vs_ref(t2).c_str(), flops / t2 / 1e3,
                 100 * flops / t2 / 1e3 / peak2);
     std::printf("  measured FMA peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n", peak1, peak2);
+    if (o->flags.precision == "bf16" && default_target().runnable)
+      std::printf("  --precision bf16: measured vdpbf16ps peak %.1f GFLOP/s (1 thread), %.1f (2 threads)\n",
+                  measure_bf16_peak(1), measure_bf16_peak(2));
     std::printf("  %s\n", target_line().c_str());
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
     std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1,

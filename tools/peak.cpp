@@ -1,6 +1,7 @@
 #include "tools/peak.h"
 
 #include <dlfcn.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -35,6 +36,19 @@ template <int Lanes, int Chains>
 }
 
 __attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) { return fma_chains<16, 16>(iters); }
+
+// vdpbf16ps chains (each instruction: 16 lanes × 2 products, 64 flops), for --precision bf16.
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(int64_t iters) {
+  __m512 c[16];
+  for (__m512& x : c) x = _mm512_setzero_ps();
+  const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80));  // (1, 1)
+  const __m512bh b = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x33d633d6));  // (1e-7, 1e-7)
+  for (int64_t it = 0; it < iters; ++it)
+#pragma unroll
+    for (int i = 0; i < 16; ++i) c[i] = _mm512_dpbf16_ps(c[i], a, b);
+  for (int i = 1; i < 16; ++i) c[0] = _mm512_add_ps(c[0], c[i]);
+  return _mm512_reduce_add_ps(c[0]);
+}
 __attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) { return fma_chains<8, 12>(iters); }
 }  // namespace
 
@@ -64,6 +78,26 @@ double measure_fma_peak(int threads, int lanes) {
     const double dt = omp_get_wtime() - t0;
     sink = sink + local;
     best = std::max(best, static_cast<double>(chains) * lanes * 2 * static_cast<double>(iters) * threads / dt / 1e9);
+  }
+  (void)sink;
+  return best;
+}
+
+double measure_bf16_peak(int threads) {
+  if (!__builtin_cpu_supports("avx512bf16"))
+    throw std::invalid_argument("gradc: this CPU has no AVX512_BF16: cannot measure a vdpbf16ps peak");
+  volatile float sink = 0;
+  const int64_t iters = 2'000'000;
+  sink = sink + dpbf16_loop(iters / 100);  // warm-up
+  double best = 0;
+  for (int rep = 0; rep < 7; ++rep) {
+    const double t0 = omp_get_wtime();
+    float local = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : local)
+    local += dpbf16_loop(iters);
+    const double dt = omp_get_wtime() - t0;
+    sink = sink + local;
+    best = std::max(best, 16.0 * 64 * static_cast<double>(iters) * threads / dt / 1e9);
   }
   (void)sink;
   return best;

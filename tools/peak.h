@@ -16,6 +16,9 @@ bool host_has_avx512();
 // AVX2 program's "% of peak" is measured against the ymm peak even on an AVX-512 host. Throws
 // std::invalid_argument when the host cannot execute that width.
 double measure_fma_peak(int threads, int lanes);
+// GFLOP/s of register-resident vdpbf16ps chains (2 multiply-adds per lane): what --precision bf16
+// GEMMs can reach. Throws std::invalid_argument when the CPU has no AVX512_BF16.
+double measure_bf16_peak(int threads);
 // The peak at the default target's width (compiler/target.h): what the benchmarks' "% of peak" uses.
 double target_fma_peak(int threads);
 // "target x86-64-v3: AVX2+FMA, 8 lanes, ... — % of peak against its 8-lane FMA peak", for bench output.
