@@ -123,7 +123,7 @@ expect "--momentum: '1.5' is outside [0, 1]" "$GRADC" train dnn --momentum 1.5 -
 expect "--seed: '-1' is not a non-negative decimal integer" "$GRADC" train dnn --seed -1 --steps 1
 expect "--seed: '18446744073709551616' exceeds" "$GRADC" train dnn --seed 18446744073709551616 --steps 1
 expect "--seed: '1e23' is not a non-negative decimal integer" "$GRADC" train dnn --seed 1e23 --steps 1
-expect "--engine: bogus not in {jit,reference}" "$GRADC" train dnn --engine bogus --steps 1
+expect "--engine: 'bogus' is not one of jit, reference" "$GRADC" train dnn --engine bogus --steps 1
 expect "train logic: --report does not apply to the logic model" "$GRADC" train logic --report "$tmp/rep"
 expect "train logic: --optimizer does not apply" "$GRADC" train logic --optimizer adam
 expect "--gate applies only to 'train logic'" "$GRADC" train dnn --gate and --steps 1
@@ -142,7 +142,7 @@ expect "nomodel.safetensors names no model in its metadata; pass --model" "$GRAD
   --checkpoint "$tmp/nomodel.safetensors"
 expect "gradc: --image 99999999 outside the 10000 images" "$GRADC" predict \
   --checkpoint "$tmp/lck/final.safetensors" --image 99999999
-expect "--steps: Value 0 not in range 1 to 1000000000" "$GRADC" train dnn --steps 0
+expect "--steps: '0' is outside [1, 1000000000]" "$GRADC" train dnn --steps 0
 # Resume checks what it resumes: every metadata field, the optimizer state, the recipe.
 EDIT="$(dirname "$0")/edit_checkpoint.py"
 "$GRADC" train linear --first-n 300 --train-n 200 --val-n 100 --test-n 100 --steps 4 --optimizer adagrad \

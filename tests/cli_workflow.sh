@@ -122,6 +122,14 @@ quiet=$("$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 30
 # Model names in any letter case.
 upper=$("$GRADC" summary DNN)
 grep -q 'Model: "dnn"' <<<"$upper" || { echo "summary DNN: $upper"; exit 1; }
+# --help: grouped, defaults shown, no CLI11 type names, "gradc" (not the binary's path) in Usage.
+help=$("$GRADC" train --help)
+grep -q "^Usage: gradc train \[OPTIONS\] model" <<<"$help" || { echo "train --help usage: $help"; exit 1; }
+for group in Data: Model: Optimizer: "Schedule and callbacks:" Checkpoints: Output: Compile:; do
+  grep -qx "$group" <<<"$help" || { echo "train --help lacks the group $group"; exit 1; }
+done
+if grep -Eq "INT:INT|FLOAT:FLOAT|TEXT" <<<"$help"; then echo "train --help shows type names: $help"; exit 1; fi
+grep -Eq -- "--precision VALUE .*\(default f32\)" <<<"$help" || { echo "train --help: no default for --precision"; exit 1; }
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

@@ -268,9 +268,9 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--compare-fusion", o->compare_fusion,
                 "Fused vs unfused step times, kernel counts and bytes moved (model 'suite': linear b30, dnn b30/b128, "
                 "mlp512 b128/b1024)");
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(int_range(1, 1000000000));
   cmd->add_option("--reps", o->reps, "Timed steps per configuration (median reported)")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(int_range(1, 1000000000));
   cmd->add_flag("--json", o->json, "Print the figures as JSON");
   cmd->add_option(
       "--report", o->report,
@@ -285,7 +285,7 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
   cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
-      ->check(CLI::Range(2, 64));
+      ->check(int_range(2, 64));
   cmd->add_option("--bucket-kib", o->bucket_kib,
                   "With 'scaling': gradient bucket sizes to compare, KiB, comma-separated (0 = one bucket)");
   cmd->add_flag("--mpi-worker", o->mpi_worker, "Internal: one rank of 'gradc bench scaling' (run by mpirun)");

@@ -60,12 +60,12 @@ void add_compile(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("compile", "JIT-compile a model's training step; list kernels, dump IR/assembly");
   add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->required();
   o->arch.add(cmd);
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(int_range(1, 1000000000));
   cmd->add_option("--dump-ir", o->ir, "Write the optimised LLVM IR here");
   o->flags.add(cmd);
   add_ranks_flag(cmd, o->ranks);
   cmd->add_option("--repeat", o->repeat, "Also time N more compilations (batch+1, batch+2, ...: no cache hits)")
-      ->check(CLI::Range(0, 1000000000));
+      ->check(int_range(0, 1000000000));
   cmd->add_option("--dump-asm", o->assembly, "Write the generated x86-64 assembly here");
   cmd->add_option("--dump-after", o->dump_after,
                   "Write the graph (text and .dot) after this pass, or after every pass with 'all' (needs --dump-dir)");

@@ -36,7 +36,7 @@ void add_dot(CLI::App& app) {
       "Run the pass pipeline up to this pass first ('fuse' = the whole pipeline; fused kernels drawn as clusters)");
   o->flags.add(cmd);
   add_ranks_flag(cmd, o->ranks);
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(int_range(1, 1000000000));
   cmd->callback([o] {
     check_output_file(o->out, "-o");
     const Arch arch = o->arch.resolve(o->model);

@@ -209,8 +209,8 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
   cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
-  cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
-  cmd->add_option("--limit", o->limit, "Only the first N examples")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--split", o->split, "test | train")->check(one_of({"test", "train"}))->capture_default_str();
+  cmd->add_option("--limit", o->limit, "Only the first N examples")->check(int_range(1, 1000000000));
   cmd->add_flag("--raw-weights", o->raw_weights,
                 "Evaluate the raw weights even when the checkpoint holds their EMA (the default, as the trainer)");
   cmd->add_flag("--confusion", o->confusion, "Also print the confusion matrix");
@@ -260,7 +260,7 @@ void add_predict(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("predict", "Class probabilities of one image: from the dataset or your own PNG");
   cmd->add_option("--checkpoint", o->checkpoint, "A .safetensors checkpoint")->required();
-  auto* im = cmd->add_option("--image", o->image, "Index of the image in the split")->check(CLI::Range(0, 1000000000));
+  auto* im = cmd->add_option("--image", o->image, "Index of the image in the split")->check(int_range(0, 1000000000));
   auto* pn = cmd->add_option("--png", o->png,
                              "Your own digit: any PNG (size, gray/RGB, light or dark background), preprocessed as "
                              "MNIST was (20×20 box, centred by mass in 28×28)");
@@ -268,7 +268,7 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");
   cmd->add_option("--dataset", o->dataset, "mnist | fashion-mnist | csv:TRAIN.csv[,TEST.csv]")->capture_default_str();
   cmd->add_option("--data", o->data, "Data directory (default $GRADC_DATA or ./data)");
-  cmd->add_option("--split", o->split, "test | train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  cmd->add_option("--split", o->split, "test | train")->check(one_of({"test", "train"}))->capture_default_str();
   cmd->add_option("--plot", o->plot, "Write a PNG of the 28×28 input and its probability bars");
   cmd->add_flag("--json", o->json, "Print the prediction as one JSON object (predicted, label, probabilities)");
   cmd->callback([o] {

@@ -117,12 +117,12 @@ void add_export(CLI::App& app) {
   cmd->add_option("--batch", o->batch,
                   "Examples per compiled batch; predict pads other counts (default 100; with --train-step the "
                   "checkpoint's training batch)")
-      ->check(CLI::Range(1, 65536));
+      ->check(int_range(1, 65536));
   cmd->add_flag("--train-step", o->train_step,
                 "Export one training step (forward, backward, the checkpoint's optimizer) instead of predict");
   cmd->add_flag("--embed-weights", o->embed, "Put the weights in model.o (no model_weights.bin to load)");
   cmd->add_option("--threads", o->threads, "Most threads the object may use (> 1 links libomp)")
-      ->check(CLI::Range(1, 1024))
+      ->check(int_range(1, 1024))
       ->capture_default_str();
   cmd->add_option("--prefix", o->prefix, "C symbol prefix of the interface")->capture_default_str();
   cmd->add_option("--model", o->model, "Model name (default: from the checkpoint's metadata)");

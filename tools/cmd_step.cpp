@@ -24,7 +24,7 @@ void add_step(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("step", "One SGD step on an MNIST batch with the reference interpreter");
   add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->capture_default_str();
   o->arch.add(cmd);
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(int_range(1, 1000000000));
   cmd->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str()->check(finite_float(0, 1e6, Bound::Open));
   cmd->add_option("--data", o->data, "MNIST directory (default: $GRADC_DATA/mnist or data/mnist)");
   cmd->add_option("--svg", o->svg, "Also write the gradient graph here (.svg/.png/.dot)");

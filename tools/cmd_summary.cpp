@@ -20,7 +20,7 @@ void add_summary(CLI::App& app) {
   add_model_positional(cmd, o->model, "Model name (" + model_names() + ", any letter case)")->required();
   o->arch.add(cmd);
   cmd->add_flag("--compiled", o->compiled, "Also compile the training step: kernels and buffer KiB");
-  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "Batch size (default: the model's)")->check(int_range(1, 1000000000));
   cmd->callback([o] {
     const Arch arch = o->arch.resolve(o->model);
     ModelOptions mo;

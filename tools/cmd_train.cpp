@@ -132,12 +132,11 @@ void add_train(CLI::App& app) {
   cmd->add_option("--preset", f->preset, "Alternative recipe (dnn: tuned)");
   cmd->add_option("--loss-reduction", f->loss_reduction,
                   "Differentiate the batch loss as 'sum' (TF1 estimators) or 'mean'")
-      ->check(CLI::IsMember({"sum", "mean"}));
-  cmd->add_option("--batch", f->batch, "Batch size")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--steps", f->steps, "Training steps (overrides --epochs)")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--epochs", f->epochs, "Training epochs")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(one_of({"sum", "mean"}));
+  cmd->add_option("--batch", f->batch, "Batch size")->check(int_range(1, 1000000000));
+  cmd->add_option("--steps", f->steps, "Training steps (overrides --epochs)")->check(int_range(1, 1000000000));
+  cmd->add_option("--epochs", f->epochs, "Training epochs")->check(int_range(1, 1000000000));
+  cmd->add_option("--periods", f->periods, "Evaluation points when training by steps")->check(int_range(1, 1000000000));
   cmd->add_option("--optimizer", f->optimizer, "sgd | momentum | adagrad | rmsprop | adam");
   cmd->add_option("--lr", f->lr, "Learning rate")->check(finite_float(0, 1e6, Bound::Open));
   cmd->add_option("--clip", f->clip, "Clip gradients to this global norm (0 = off)")->check(finite_float(0, 1e30));
@@ -150,38 +149,38 @@ void add_train(CLI::App& app) {
       ->check(finite_float(0, 1));
   cmd->add_option("--decay-rate", f->decay_rate, "Schedule decay factor")->check(finite_float(0, 1e30, Bound::Open));
   cmd->add_option("--decay-steps", f->decay_steps, "Exponential schedule: steps per decay")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(int_range(1, 1000000000));
   cmd->add_flag("--staircase", f->staircase, "Exponential schedule: decay in discrete steps");
   cmd->add_option("--seed", f->seed, "Random seed (weights, shuffling, dropout)")->check(unsigned64());
   cmd->add_option("--threads", f->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)")
-      ->check(CLI::Range(1, max_threads()));
-  cmd->add_option("--engine", f->engine, "jit (default) | reference")->check(CLI::IsMember({"jit", "reference"}));
+      ->check(int_range(1, max_threads()));
+  cmd->add_option("--engine", f->engine, "jit (default) | reference")->check(one_of({"jit", "reference"}));
   cmd->add_option("--dataset", f->dataset,
                   "mnist (default) | fashion-mnist | csv:TRAIN.csv[,TEST.csv] (label + 784 pixels per row)");
   cmd->add_option("--data", f->data,
                   "Data directory holding mnist/ and fashion-mnist/ (default $GRADC_DATA or ./data)");
-  cmd->add_option("--first-n", f->first_n, "Use only the first N training images")->check(CLI::Range(1, 1000000000));
-  cmd->add_option("--train-n", f->train_n, "Training examples (from the front)")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--first-n", f->first_n, "Use only the first N training images")->check(int_range(1, 1000000000));
+  cmd->add_option("--train-n", f->train_n, "Training examples (from the front)")->check(int_range(1, 1000000000));
   cmd->add_option("--val-n", f->val_n, "Validation examples (after the training ones)")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(int_range(1, 1000000000));
   cmd->add_option("--val-fraction", f->val_fraction, "Use the last fraction as validation")
       ->check(finite_float(0, 0.9));
-  cmd->add_option("--test-n", f->test_n, "Evaluate on the first N test images")->check(CLI::Range(1, 1000000000));
+  cmd->add_option("--test-n", f->test_n, "Evaluate on the first N test images")->check(int_range(1, 1000000000));
   cmd->add_option("--checkpoint-dir", f->checkpoint_dir, "Write last/best/final .safetensors here");
   cmd->add_option("--checkpoint-every", f->checkpoint_every, "Checkpoint every N steps")
-      ->check(CLI::Range(1, 1000000000));
+      ->check(int_range(1, 1000000000));
   cmd->add_option("--keep-last", f->keep_last,
                   "Also write ckpt-STEP.safetensors at each checkpoint and keep the newest N of them")
-      ->check(CLI::Range(1, 1000000));
+      ->check(int_range(1, 1000000));
   cmd->add_flag("--keep-best", f->keep_best, "Keep the weights of the lowest validation loss");
   cmd->add_flag("--no-keep-best", f->no_keep_best, "Keep the last weights even if the recipe keeps the best");
   cmd->add_flag("--early-stop", f->early_stop, "Stop when --monitor stops improving (default: training accuracy)");
   cmd->add_option("--monitor", f->monitor, "Metric of --early-stop and --reduce-lr-on-plateau (default acc)")
-      ->check(CLI::IsMember({"loss", "acc", "val_loss", "val_acc"}));
+      ->check(one_of({"loss", "acc", "val_loss", "val_acc"}));
   cmd->add_option("--patience", f->patience, "Evaluation points without improvement before acting (default 1)")
-      ->check(CLI::Range(0, 1000000));
+      ->check(int_range(0, 1000000));
   cmd->add_option("--reduce-lr-on-plateau", f->plateau, "Multiply the learning rate by this factor on a plateau")
-      ->check(finite_float(0, 1, Bound::Open) & CLI::Range(0.0, 0.999999));
+      ->check(finite_float(0, 1, Bound::Open) & finite_float(0, 0.999999));
   cmd->add_option("--csv-log", f->csv_log, "Also append every evaluation point to this CSV file");
   cmd->add_flag("--check-numerics", f->check_numerics, "On NaN/Inf, name the op that produced it");
   cmd->add_flag("--quiet", f->quiet,
@@ -195,7 +194,7 @@ void add_train(CLI::App& app) {
                   "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
   f->compile.add(cmd);
   f->arch.add(cmd);
-  cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(CLI::IsMember({"and", "or", "both"}));
+  cmd->add_option("--gate", f->gate, "logic: and | or | both")->check(one_of({"and", "or", "both"}));
   cmd->callback([f, cmd] {
     refuse_unused(*cmd, f->model, !f->report.empty());
     if (f->model == "logic") return run_logic(*f);

@@ -40,6 +40,33 @@ CLI::Validator finite_float(double lo, double hi, Bound low) {
       "FLOAT in " + range);
 }
 
+CLI::Validator int_range(int64_t lo, int64_t hi) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        const char* b = text.c_str();
+        char* end = nullptr;
+        errno = 0;
+        const long long v = std::strtoll(b, &end, 10);
+        if (end == b || *end != '\0' || errno == ERANGE) return "'" + text + "' is not an integer";
+        if (v < lo || v > hi) return "'" + text + "' is outside " + range;
+        return "";
+      },
+      "INT in " + range);
+}
+
+CLI::Validator one_of(std::vector<std::string> names) {
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  return CLI::Validator(
+      [names, list](std::string& text) -> std::string {
+        for (const std::string& n : names)
+          if (n == text) return "";
+        return "'" + text + "' is not one of " + list;
+      },
+      list);
+}
+
 CLI::Validator unsigned64() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -102,22 +129,22 @@ std::string unknown_flag_message(CLI::App& app, const std::string& msg) {
 void ArchFlags::add(CLI::App* cmd) {
   cmd->add_option("--hidden", hidden, "mlp: hidden layer widths, e.g. 256,128 (default 128)")
       ->delimiter(',')
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+      ->check(int_range(int64_t{1}, int64_t{1} << 20));
   std::vector<std::string> names;
   for (const ActivationInfo& a : activations()) names.emplace_back(a.name);
   std::string help;
   for (const std::string& n : names) help += (help.empty() ? "" : " | ") + n;
-  cmd->add_option("--activation", activation, "mlp: " + help + " (default relu)")->check(CLI::IsMember(names));
+  cmd->add_option("--activation", activation, "mlp: " + help + " (default relu)")->check(one_of(names));
   cmd->add_option("--dropout", dropout, "mlp: dropout rate after each hidden layer (default 0)")
       ->check(finite_float(0, 0.95));
-  cmd->add_option("--filters", filters, "cnn: convolution filters (default 28)")->check(CLI::Range(1, 4096));
-  cmd->add_option("--kernel", kernel, "cnn: convolution kernel size (default 3)")->check(CLI::Range(1, 28));
-  cmd->add_option("--dense", dense, "cnn: dense layer width (default 128)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--filters", filters, "cnn: convolution filters (default 28)")->check(int_range(1, 4096));
+  cmd->add_option("--kernel", kernel, "cnn: convolution kernel size (default 3)")->check(int_range(1, 28));
+  cmd->add_option("--dense", dense, "cnn: dense layer width (default 128)")->check(int_range(1, 1 << 20));
   cmd->add_option("--conv", conv, "convnet: each 3x3 convolution's filters, e.g. 32,64 (default)")
       ->delimiter(',')
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+      ->check(int_range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--pool", pool, "convnet: max | avg pooling after each convolution (default max)")
-      ->check(CLI::IsMember({"max", "avg"}));
+      ->check(one_of({"max", "avg"}));
   cmd->add_flag("--batch-norm", batch_norm, "convnet: batch_norm between each convolution and its ReLU");
 }
 
@@ -148,7 +175,7 @@ Arch ArchFlags::resolve(const std::string& model) const {
 void add_ranks_flag(CLI::App* cmd, int& ranks) {
   cmd->add_option("--ranks", ranks,
                   "One rank's step of an N-rank data-parallel run (mpirun -np N): allreduce nodes and buckets")
-      ->check(CLI::Range(1, 65536));
+      ->check(int_range(1, 65536));
 }
 
 int64_t local_batch(int64_t global, int ranks) {

@@ -15,6 +15,10 @@ enum class Bound { Closed, Open };  // whether `lo` itself is allowed
 
 // A finite float in [lo, hi] (or (lo, hi] with Bound::Open).
 CLI::Validator finite_float(double lo, double hi, Bound low = Bound::Closed);
+// The integer flags' check, in finite_float's words: "'x' is not an integer", "'-3' is outside [1, 16]".
+CLI::Validator int_range(int64_t lo, int64_t hi);
+// A flag with a fixed set of values: "'val' is not one of test, train".
+CLI::Validator one_of(std::vector<std::string> names);
 // A decimal integer in [0, 2^64 - 1].
 CLI::Validator unsigned64();
 

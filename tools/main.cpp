@@ -14,6 +14,7 @@
 #include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/help_format.h"
 #include "tools/peak.h"
 #include "tools/version.h"
 
@@ -25,7 +26,7 @@ void CompileFlags::add(CLI::App* cmd) {
                   "f32, or bf16: the step's GEMM operands rounded to bf16 and multiplied by vdpbf16ps into f32 "
                   "(AVX512_BF16 targets; weights, optimizer state and activations stay f32). Faster only where the "
                   "CPU issues vdpbf16ps as fast as FMAs: on Sapphire Rapids it runs at half the f32 speed")
-      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->check(one_of({"f32", "bf16"}))
       ->capture_default_str();
 }
 
@@ -126,6 +127,12 @@ int run(int argc, char** argv) {
     sub->add_flag_callback(
         "--no-cache", [] { gradc::set_code_cache_dir(""); },
         "Compile afresh: neither read nor write the code cache ($XDG_CACHE_HOME/gradc)");
+  gradc::cli::format_help(app);
+  // One line per error, in the words of gradc's own errors (no second "Run with --help" line).
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    const std::string what = e.what();
+    return (what.rfind("gradc", 0) == 0 ? what : "gradc: " + what) + " (--help lists the flags)\n";
+  });
   try {
     // An unknown GRADC_TARGET is an error before any work, unless --target overrides it.
     bool flag = false;
