@@ -3,7 +3,9 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 namespace gradc {
@@ -61,8 +63,11 @@ std::string label_of(const Node& n) {
   return l;
 }
 
-// One example node per style, side by side in a box of their own (no edges into the graph).
-std::string legend(bool kernels) {
+// One example node per style the picture uses, side by side in a box of their own (no edges into
+// the graph); the fused-kernel box only when a kernel holds more than one node.
+std::string legend(const Graph& g, bool kernels) {
+  std::set<std::string> used;
+  for (const Node& n : g.nodes()) used.insert(style_of(n));
   std::string s =
       "  subgraph cluster_legend { label=\"legend\"; fontname=\"Helvetica\"; style=\"rounded\"; color=\"#999999\";\n"
       "    node [fontsize=10];\n";
@@ -82,14 +87,16 @@ std::string legend(bool kernels) {
                                                        {"allreduce (MPI)", node(Role::Op, Op::AllReduce)}};
   std::string chain;
   for (size_t i = 0; i < std::size(items); ++i) {
+    if (!used.count(items[i].second)) continue;
     s += "    legend" + std::to_string(i) + " [label=\"" + items[i].first + "\", " + items[i].second + "];\n";
-    chain += (i ? " -> " : "") + std::string("legend") + std::to_string(i);
+    chain += (chain.empty() ? "" : " -> ") + std::string("legend") + std::to_string(i);
   }
   if (kernels)
     s += "    subgraph cluster_legend_kernel { label=\"fused kernel\"; style=\"rounded,dashed\"; color=\"#7b3fb6\"; "
          "fontcolor=\"#7b3fb6\"; legend_k [label=\"ops of one kernel\", shape=box, style=filled, "
          "fillcolor=\"#eeeeee\"]; }\n";
-  return s + "    { rank=same; " + chain + " [style=invis]; }\n  }\n";
+  return s + "    { rank=same; " + chain + (chain.find("->") == std::string::npos ? "" : " [style=invis]") +
+         "; }\n  }\n";
 }
 }  // namespace
 
@@ -97,7 +104,15 @@ std::string to_dot(const Graph& g, const std::vector<int>* kernel_of, bool with_
   std::string s = "digraph \"" + escape(g.name.empty() ? "gradc" : g.name) + "\" {\n";
   s += "  rankdir=TB; graph [fontname=\"Helvetica\"]; node [fontname=\"Helvetica\", fontsize=11]; "
        "edge [color=\"#555555\"];\n";
-  if (with_legend) s += legend(kernel_of != nullptr);
+  if (with_legend) {
+    bool fused = false;  // a kernel of more than one node
+    if (kernel_of) {
+      std::map<int, int> size;
+      for (int k : *kernel_of)
+        if (k >= 0) fused |= ++size[k] > 1;
+    }
+    s += legend(g, fused);
+  }
   auto node_line = [&](const Node& n) {
     return "  n" + std::to_string(n.id) + " [label=\"" + label_of(n) + "\", " + style_of(n) + "];\n";
   };

@@ -38,10 +38,12 @@ TEST(Dot, LinearModelCounts) {
   EXPECT_EQ(c.edges, 6);
 }
 
-TEST(Dot, LegendAddsOneNodePerStyleAndKernelLabelsNameTheOps) {
+TEST(Dot, LegendAddsOneNodePerStyleUsedAndKernelLabelsNameTheOps) {
   auto m = build_model("linear", {});
   const std::string dot = to_dot(m->g, nullptr, true);
-  EXPECT_EQ(parse(dot).nodes, 7 + 9);  // the graph + 9 styles
+  EXPECT_EQ(parse(dot).nodes, 7 + 4);  // the graph + input, parameter, op, output: the styles it uses
+  EXPECT_EQ(dot.find("label=\"gradient\""), std::string::npos);
+  EXPECT_EQ(dot.find("allreduce (MPI)"), std::string::npos);
   EXPECT_NE(dot.find("cluster_legend"), std::string::npos);
   EXPECT_EQ(dot.find("cluster_legend_kernel"), std::string::npos);  // no kernels shown: no kernel box
   std::vector<int> kernel_of(m->g.size(), -1);
@@ -50,7 +52,7 @@ TEST(Dot, LegendAddsOneNodePerStyleAndKernelLabelsNameTheOps) {
   const std::string k = to_dot(m->g, &kernel_of, true);
   EXPECT_NE(k.find("label=\"kernel 0: matmul+add\""), std::string::npos) << k;
   EXPECT_NE(k.find("cluster_legend_kernel"), std::string::npos);
-  EXPECT_EQ(parse(k).nodes, 7 + 10);
+  EXPECT_EQ(parse(k).nodes, 7 + 5);
 }
 
 TEST(Dot, DnnModelCounts) {
