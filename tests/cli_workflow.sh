@@ -130,6 +130,21 @@ for group in Data: Model: Optimizer: "Schedule and callbacks:" Checkpoints: Outp
 done
 if grep -Eq "INT:INT|FLOAT:FLOAT|TEXT" <<<"$help"; then echo "train --help shows type names: $help"; exit 1; fi
 grep -Eq -- "--precision VALUE .*\(default f32\)" <<<"$help" || { echo "train --help: no default for --precision"; exit 1; }
+# bench --compare-fusion --report: speed-ups in the CSV, a skipped engine's column empty (not 0),
+# the chart and a page with the µs table.
+"$GRADC" bench dnn --compare-fusion --batch 30 --reps 5 --no-torch --report "$tmp/fus" >/dev/null
+head -1 "$tmp/fus/fusion.csv" | grep -q ",pytorch_us,speedup_1t,speedup_2t$" || { echo "fusion.csv header"; exit 1; }
+python3 - "$tmp/fus/fusion.csv" <<'PY' || exit 1
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 1 and rows[0]["config"] == "dnn b30", rows
+r = rows[0]
+assert r["pytorch_us"] == "", "a skipped PyTorch column must be empty: " + r["pytorch_us"]
+for k in ("1t", "2t"):
+    want = float(r[f"unfused_{k}_us"]) / float(r[f"fused_{k}_us"])
+    assert abs(float(r[f"speedup_{k}"]) - want) < 2e-3, (k, r)
+PY
+[[ -s "$tmp/fus/fusion.png" ]] && grep -q "<td>dnn b30</td>" "$tmp/fus/fusion.html" || { echo "fusion chart/page"; exit 1; }
 version=$("$GRADC" --version)
 grep -q "^gradc 0.1.0 (LLVM 19" <<<"$version" || { echo "--version: $version"; exit 1; }
 # Logs reach a file while training runs (stdout is line-buffered), not only at exit.

@@ -8,6 +8,7 @@
 #include "compiler/plan.h"
 #include "runtime/comm.h"
 #include "runtime/engine.h"
+#include "runtime/files.h"
 #include "runtime/program.h"
 #include "tools/bench_conv.h"
 #include "tools/bench_gemm.h"
@@ -137,7 +138,9 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
                 100 * gf1 / peak1, t2[k], gf2, 100 * gf2 / peak2);
     if (bl > 0) std::printf(" %10.2f %8.1f", bl, ki.flops / bl / 1e3);
     std::printf("\n");
-    if (csv) std::fprintf(csv, "%s,%.3f,%.2f,%.3f,%.2f,%.3f\n", ki.fn.c_str(), t1[k], gf1, t2[k], gf2, bl);
+    if (csv)  // no BLAS figure (not a GEMM, or no OpenBLAS): an empty field, not 0
+      std::fprintf(csv, "%s,%.3f,%.2f,%.3f,%.2f,%s\n", ki.fn.c_str(), t1[k], gf1, t2[k], gf2,
+                   bl > 0 ? fmt("%.3f", bl).c_str() : "");
   }
   if (csv) {
     std::fclose(csv);
@@ -171,6 +174,56 @@ struct BenchOpts {
   ArchFlags arch;      // mlp/cnn layer shapes (plain and --kernels runs)
 };
 
+std::string us_or_empty(double us) { return us > 0 ? fmt("%.2f", us) : ""; }
+
+// fusion.csv (µs and the speed-ups; a PyTorch column left empty where it was not measured),
+// fusion.png (the speed-up unfused/fused per configuration and thread count, each bar labelled with
+// its value, a line at 1 = no gain) and fusion.html (the chart above the µs table).
+void fusion_report(const std::string& dir, const std::vector<FusionRow>& rows) {
+  std::FILE* csv = open_report_csv(dir, "fusion.csv",
+                                   "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,"
+                                   "kernels_unfused,pytorch_us,speedup_1t,speedup_2t");
+  std::string table;
+  for (const FusionRow& r : rows) {
+    const std::string cfg = r.model + " b" + std::to_string(r.batch);
+    std::fprintf(csv, "%s,%.2f,%.2f,%.2f,%.2f,%zu,%zu,%s,%.3f,%.3f\n", cfg.c_str(), r.fused[0], r.unfused[0],
+                 r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused, us_or_empty(r.torch.us).c_str(),
+                 r.unfused[0] / r.fused[0], r.unfused[1] / r.fused[1]);
+    table += "<tr><td>" + cfg + "</td><td>" + fmt("%.1f", r.fused[0]) + "</td><td>" + fmt("%.1f", r.unfused[0]) +
+             "</td><td>" + fmt("%.2f×", r.unfused[0] / r.fused[0]) + "</td><td>" + fmt("%.1f", r.fused[1]) +
+             "</td><td>" + fmt("%.1f", r.unfused[1]) + "</td><td>" + fmt("%.2f×", r.unfused[1] / r.fused[1]) +
+             "</td><td>" + std::to_string(r.kernels_fused) + " / " + std::to_string(r.kernels_unfused) + "</td><td>" +
+             (r.torch.us > 0 ? fmt("%.1f", r.torch.us) : "") + "</td></tr>\n";
+  }
+  std::fclose(csv);
+  run_gnuplot(
+      dir,
+      "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
+      "set title 'fusion speed-up per training step: unfused time / fused time (" +
+          target_short() +
+          ")'\n"
+          "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
+          "set ylabel 'speed-up (x)'\nset yrange [0:*]\nset offsets 0, 0, graph 0.1, 0\nset key below horizontal\n"
+          "set termoption noenhanced\n"
+          "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb 'black'\n"
+          "plot 'fusion.csv' every ::1 using 9:xtic(1) title '1 thread' lc rgb '#4c72b0', "
+          "'' every ::1 using 10 title '2 threads' lc rgb '#dd8452', "
+          "'' every ::1 using ($0-0.17):9:(sprintf('%.2fx', $9)) with labels offset 0,0.8 notitle, "
+          "'' every ::1 using ($0+0.17):10:(sprintf('%.2fx', $10)) with labels offset 0,0.8 notitle\n",
+      {data_file(dir, "fusion.csv")});
+  write_file(dir + "/fusion.html",
+             "<!doctype html><html><head><meta charset=\"utf-8\"><title>gradc fusion benchmark</title>"
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid "
+             "#ccc;padding:4px 8px;text-align:right}img{max-width:100%}</style></head><body>"
+             "<h1>Fused vs unfused training steps</h1><p>" +
+                 default_target().describe() +
+                 "</p><img src=\"fusion.png\" alt=\"speed-up chart\"><h2>Median µs per step</h2><table><tr>"
+                 "<th>model</th><th>fused 1t</th><th>unfused 1t</th><th>speed-up</th><th>fused 2t</th>"
+                 "<th>unfused 2t</th><th>speed-up</th><th>kernels fused / unfused</th><th>PyTorch eager</th></tr>\n" +
+                 table + "</table></body></html>\n");
+  std::printf("wrote %s/fusion.csv, fusion.png and fusion.html\n", dir.c_str());
+}
+
 // --compare-fusion: fused vs unfused per configuration, and PyTorch eager on the same steps.
 void fusion_suite(const BenchOpts& o) {
   std::vector<std::pair<std::string, int64_t>> cfgs;
@@ -199,29 +252,7 @@ void fusion_suite(const BenchOpts& o) {
                   r.torch.us ? fmt("%.2fx", r.torch.us / r.best()).c_str() : "-");
     std::fflush(stdout);
   }
-  if (!o.report.empty()) {
-    std::FILE* csv =
-        open_report_csv(o.report, "fusion.csv",
-                        "config,fused_1t_us,unfused_1t_us,fused_2t_us,unfused_2t_us,kernels_fused,kernels_unfused,"
-                        "pytorch_us");
-    for (const FusionRow& r : rows)
-      std::fprintf(csv, "%s b%lld,%.2f,%.2f,%.2f,%.2f,%zu,%zu,%.2f\n", r.model.c_str(), static_cast<long long>(r.batch),
-                   r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], r.kernels_fused, r.kernels_unfused, r.torch.us);
-    std::fclose(csv);
-    run_gnuplot(o.report,
-                "set terminal pngcairo size 1000,600 font 'Sans,10'\nset output 'fusion.png'\n"
-                "set title 'training step time, fused vs unfused (relative to unfused, 1 thread; " +
-                    target_short() +
-                    ")'\n"
-                    "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85\n"
-                    "set ylabel 'time / unfused 1-thread time'\nset yrange [0:*]\nset key below horizontal\n"
-                    "set termoption noenhanced\n"
-                    "plot 'fusion.csv' every ::1 using ($2/$3):xtic(1) title 'fused, 1 thread', '' every ::1 using "
-                    "($3/$3) title 'unfused, 1 thread', '' every ::1 using ($4/$3) title 'fused, 2 threads', '' "
-                    "every ::1 using ($5/$3) title 'unfused, 2 threads'\n",
-                {data_file(o.report, "fusion.csv")});
-    std::printf("wrote %s/fusion.csv and fusion.png\n", o.report.c_str());
-  }
+  if (!o.report.empty()) fusion_report(o.report, rows);
   if (o.json) {
     std::printf("[");
     for (size_t i = 0; i < rows.size(); ++i) {
