@@ -10,6 +10,7 @@
 #include "models/trainer.h"
 #include "models/trainer_impl.h"
 #include "runtime/files.h"
+#include "runtime/interrupt.h"
 
 namespace gradc {
 
@@ -46,7 +47,12 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
       perm_epoch = epoch;
     }
     run_step(train, perm);
-    const bool period_end = step_ % eval_every_ == 0 || step_ == total_;
+    const int sig = cfg_.interrupt && ranks() == 1 ? static_cast<int>(*cfg_.interrupt) : 0;
+    if (sig) {
+      res.interrupted = sig;
+      request_stop(std::string("interrupted by ") + signal_name(sig) + " after step " + std::to_string(step_));
+    }
+    const bool period_end = step_ % eval_every_ == 0 || step_ == total_ || sig;
     // A checkpoint is written at the end of the step, after the evaluation point's bookkeeping, so
     // that resuming from it continues exactly where the unbroken run is.
     const bool periodic = cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0;

@@ -13,6 +13,7 @@
 // dropped, as in the tutorials). Inputs are found by name: cfg.feeds.
 #pragma once
 #include <cmath>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,10 @@ struct FitConfig {
   int64_t bucket_bytes = int64_t{1} << 20;
   Metadata metadata;  // added to every checkpoint (e.g. the recipe)
   Feeds feeds;
+  // Set (to a signal's number) by runtime/interrupt.h's handlers: the run stops after the current
+  // step as at the end — an evaluation point, the checkpoint, the callbacks' on_train_end. One
+  // process only (a data-parallel run's ranks could not agree on the step).
+  const volatile std::sig_atomic_t* interrupt = nullptr;
 };
 
 // One evaluation point (an epoch's end, or a period's when training by steps).
@@ -89,6 +94,7 @@ struct FitResult {
   int64_t steps = 0;  // the step reached (a resumed run: counted from 0)
   double seconds = 0, steps_per_s = 0, compile_ms = 0;
   std::string stopped_early;  // the reason, empty if not
+  int interrupted = 0;        // the signal that stopped the run (FitConfig::interrupt), 0 if none
   uint64_t checksum = 0;      // FNV-1a of every parameter and optimizer state value at the end
                               // (data-parallel runs: equal on every rank, or the run stops)
 };

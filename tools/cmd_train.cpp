@@ -7,6 +7,7 @@
 #include "models/train.h"
 #include "runtime/comm.h"
 #include "runtime/files.h"
+#include "runtime/interrupt.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -28,6 +29,7 @@ struct TrainFlags {
   bool staircase = false, keep_best = false, no_keep_best = false, early_stop = false, check_numerics = false;
   bool allow_recipe_change = false;
   std::string weights_at, monitor, csv_log;
+  double report_every = kLiveSeconds;
   std::optional<int> patience, keep_last;
   std::optional<double> plateau;
   CompileFlags compile;
@@ -100,6 +102,7 @@ void refuse_unused(const CLI::App& cmd, const std::string& model, bool report) {
                        " does not apply to the logic model (it takes --lr, --steps, --seed, --engine, --gate)");
     if (model != "logic" && name == "--gate") throw UsageError("gradc: --gate applies only to 'train logic'");
     if (name == "--weights-at" && !report) throw UsageError("gradc: --weights-at needs --report DIR");
+    if (name == "--report-every" && !report) throw UsageError("gradc: --report-every needs --report DIR");
   }
 }
 
@@ -190,6 +193,11 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--allow-recipe-change", f->allow_recipe_change,
                 "With --resume: accept a checkpoint trained with another seed, batch, optimizer or lr recipe");
   cmd->add_option("--report", f->report, "Write metrics.csv, charts and index.html into this directory");
+  cmd->add_option("--report-every", f->report_every,
+                  "With --report: rewrite the curves and index.html during training at an evaluation point at least "
+                  "this many seconds after the last (0: at every point)")
+      ->check(finite_float(0, 1e9))
+      ->capture_default_str();
   cmd->add_option("--weights-at", f->weights_at,
                   "With --report: also save the first-layer weight grid at these steps (e.g. 10,100,1000)");
   f->compile.add(cmd);
@@ -246,10 +254,13 @@ void add_train(CLI::App& app) {
     c.resume_dir = f->resume;
     c.allow_recipe_change = f->allow_recipe_change;
     if (f->quiet) c.verbose = false;
+    // Ctrl-C / SIGTERM: stop after the step, then checkpoint and report as at the end (one process;
+    // under mpirun the ranks end together through MPI instead).
+    if (!world_is_distributed()) c.interrupt = install_stop_signals();
     std::shared_ptr<Report> report;
     if (!f->report.empty()) {
       report = std::make_shared<Report>(f->report, report_run(c, command_line(), local_time_text()),
-                                        parse_int_list(f->weights_at, "--weights-at", 1));
+                                        parse_int_list(f->weights_at, "--weights-at", 1), f->report_every);
       c.callbacks.push_back(report);
     }
     const auto t_start = std::chrono::steady_clock::now();
@@ -281,6 +292,14 @@ void add_train(CLI::App& app) {
     if (!f->quiet)
       print_where(c, r, f->report, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
                   report_s);
+    if (r.interrupted) {
+      std::fprintf(stderr, "gradc: %s: stopped after step %lld; %s%s\n", signal_name(r.interrupted),
+                   static_cast<long long>(r.steps),
+                   c.checkpoint_dir.empty() ? "no checkpoint (no --checkpoint-dir)"
+                                            : ("checkpoint " + c.checkpoint_dir + "/last.safetensors").c_str(),
+                   report ? (", report " + f->report + "/index.html").c_str() : "");
+      throw ExitStatus{128 + r.interrupted};
+    }
   });
 }
 

@@ -39,6 +39,12 @@ std::string checkpoint_model(const Checkpoint& c, const std::string& path, const
 // Where MNIST lives: $GRADC_DATA/mnist if set, else ./data/mnist.
 std::string default_mnist_dir();
 
+// Thrown to end the command with this exit status after it said why (128 + a signal's number when
+// Ctrl-C or SIGTERM stopped a run that then saved its work).
+struct ExitStatus {
+  int code;
+};
+
 // Thrown for bad user input that CLI11 cannot see (missing files, bad values): exit status 2.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;

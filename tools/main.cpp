@@ -153,6 +153,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const gradc::cli::ExitStatus& e) {
+    return e.code;
   } catch (const gradc::cli::UsageError& e) {
     say_error(e.what());
     return 2;

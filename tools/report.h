@@ -3,6 +3,7 @@
 // first-layer weights with a colour scale, label histogram, one digit's pixels), sample digits as a
 // PNG grid, and an offline index.html with the run's header, layer table and every hyperparameter.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,11 +46,17 @@ struct ReportResult {
 RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started);
 ReportResult report_result(const TrainResult& r, const Dataset& train);
 
+// The report is rewritten while training runs — the curves and index.html at an evaluation point
+// at least this many seconds (by default) after the last write (every write atomic: a reader never sees half a
+// page or chart) — and completed by finish().
+inline constexpr double kLiveSeconds = 10;
+
 class Report : public Callback {
  public:
   // Creates `dir` (a named error if it cannot); weights_at: steps at which to also draw the
   // first-layer weights.
-  Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at = {});
+  // `live_every`: seconds between the in-progress rewrites (0: at every evaluation point).
+  Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at = {}, double live_every = kLiveSeconds);
   void on_train_begin(Trainer& t) override;
   void on_step_end(Trainer& t, float loss) override;
   void on_eval(Trainer& t, const PeriodRow& row) override;
@@ -60,6 +67,9 @@ class Report : public Callback {
 
  private:
   void write_html(const ReportResult& r) const;
+  // The curves and a page marked "in progress" (it reloads itself), at most every kLiveSeconds.
+  void write_live(Trainer& t);
+  void add_files(const std::vector<std::string>& f);
   bool has(const std::string& file) const;
 
   std::string dir_;
@@ -69,6 +79,10 @@ class Report : public Callback {
   std::vector<std::pair<int64_t, NamedTensor>> snapshots_;  // (step, first-layer weights)
   std::vector<std::string> files_;
   bool by_epochs_ = false;
+  bool has_val_ = false;
+  int64_t live_step_ = 0, live_total_ = 0;  // the in-progress page's step and run length (0: finished)
+  std::chrono::steady_clock::time_point last_live_;
+  double live_every_ = kLiveSeconds;
   std::optional<DirLock> lock_;  // the report directory, held by rank 0 for the run
 };
 

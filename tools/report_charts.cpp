@@ -54,8 +54,11 @@ Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double t
     << (has_val ? ", '' using " + x + ":6 with linespoints lw 2 title 'validation'" : "") << "\n"
     << "set output 'accuracy.png'\nset title 'accuracy" << per << "'\nset ylabel 'accuracy'\n"
     << "plot 'metrics.csv' using " << x << ":5 with linespoints lw 2 title 'training'"
-    << (has_val ? ", '' using " + x + ":7 with linespoints lw 2 title 'validation'" : "") << ", "
-    << format("%.6f", test_accuracy) << " with lines dt 2 lw 2 lc rgb 'black' title 'test (final weights)'\n";
+    << (has_val ? ", '' using " + x + ":7 with linespoints lw 2 title 'validation'" : "")
+    << (std::isfinite(test_accuracy)  // NaN: training in progress, no test figure yet
+            ? ", " + format("%.6f", test_accuracy) + " with lines dt 2 lw 2 lc rgb 'black' title 'test (final weights)'"
+            : std::string())
+    << "\n";
   run_gnuplot(dir, s.str(), {data_file(dir, "metrics.csv")});
   return {"loss.png", "accuracy.png"};
 }

@@ -72,15 +72,19 @@ void Report::write_html(const ReportResult& r) const {
   run.row("gradc", version_text());
   const std::string cpu = cpu_model_name();
   run.row("host", (cpu.empty() ? std::string() : cpu + "; ") + default_target().describe());
-  result.row("test accuracy", format("%.4f", r.test.accuracy()));
-  result.row("test log-loss", format("%.4f", r.test.log_loss()));
+  const bool live = live_total_ > 0;  // training still runs: no test figures yet
+  if (live) result.row("progress", "step " + grouped(live_step_) + " of " + grouped(live_total_) + ", training");
+  if (!live) {
+    result.row("test accuracy", format("%.4f", r.test.accuracy()));
+    result.row("test log-loss", format("%.4f", r.test.log_loss()));
+  }
   if (r.val.count > 0) {
     result.row("validation accuracy", format("%.4f", r.val.accuracy()));
     result.row("validation log-loss", format("%.4f", r.val.log_loss()));
   }
   result.row("steps trained", grouped(r.fit.steps));
-  if (!r.fit.stopped_early.empty()) result.row("stopped early", r.fit.stopped_early);
-  result.row("test images", grouped(r.test.count));
+  if (!r.fit.stopped_early.empty()) result.row(r.fit.interrupted ? "stopped" : "stopped early", r.fit.stopped_early);
+  if (!live) result.row("test images", grouped(r.test.count));
   for (const auto& [k, v] : info_.hyperparameters) hyper.row(k, v);
   Table compared;
   compared.row("this run: test accuracy", format("%.4f", r.test.accuracy()));
@@ -88,10 +92,14 @@ void Report::write_html(const ReportResult& r) const {
 
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>gradc report: "
-       << esc(info_.title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
-       << "<h1>" << esc(info_.title) << "</h1>\n<p class=\"sub\">" << esc(info_.started) << " · test accuracy "
-       << format("%.4f", r.test.accuracy()) << " · " << duration(r.fit.seconds) << "</p>\n"
+       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+       << (live ? "<meta http-equiv=\"refresh\" content=\"15\">\n" : "") << "<title>gradc report: " << esc(info_.title)
+       << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
+       << "<h1>" << esc(info_.title) << "</h1>\n<p class=\"sub\">" << esc(info_.started) << " · "
+       << (live ? "in progress: step " + grouped(live_step_) + " of " + grouped(live_total_) +
+                      " (this page reloads itself; the test figures come at the end)"
+                : "test accuracy " + format("%.4f", r.test.accuracy()))
+       << " · " << duration(r.fit.seconds) << "</p>\n"
        << "<div class=\"cols\">\n<section><h2>Run</h2>\n"
        << run.str() << "</section>\n<section><h2>Result</h2>\n"
        << result.str() << "<p><a href=\"metrics.csv\">metrics.csv</a> · <a href=\"confusion.csv\">confusion.csv</a>"
