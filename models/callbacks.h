@@ -54,6 +54,7 @@ class BestWeights : public Callback {
   void save_state(Metadata& m) const override;
   void load_state(const Metadata& m, const std::string& path) override;
   int64_t best_step() const { return best_step_; }
+  bool restored() const { return !best_.empty(); }  // on_train_end put the best weights back
 
  private:
   std::string dir_;

@@ -30,7 +30,7 @@ void print_header(const TrainConfig& c, const Splits& s) {
 // the rate, stop; then the caller's (a report).
 // In a data-parallel run every rank runs the same callbacks (their decisions agree, the metrics
 // being global); rank 0 alone prints and writes files.
-void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
+std::shared_ptr<BestWeights> add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
   const bool lead = t.rank() == 0;
   c.verbose = c.verbose && lead;
   auto header = std::make_shared<LambdaCallback>();  // after fit()'s checks, before the first step
@@ -47,13 +47,15 @@ void add_callbacks(Trainer& t, TrainConfig& c, const Splits& s) {
   t.add_callback(header);
   // mpirun hands its ranks a pseudo-terminal even when the job's output goes to a file: no bar there.
   if (c.verbose) t.add_callback(std::make_shared<ProgressLogger>(isatty(fileno(stdout)) != 0 && !under_mpirun()));
-  if (c.keep_best) t.add_callback(std::make_shared<BestWeights>(c.checkpoint_dir, "val_loss", c.verbose));
+  std::shared_ptr<BestWeights> best;
+  if (c.keep_best) t.add_callback(best = std::make_shared<BestWeights>(c.checkpoint_dir, "val_loss", c.verbose));
   if (c.plateau_factor > 0)
     t.add_callback(std::make_shared<ReduceLROnPlateau>(c.monitor, c.plateau_factor, c.patience, 0, c.verbose));
   if (c.early_stop) t.add_callback(std::make_shared<EarlyStopping>(c.monitor, c.patience, 0, c.verbose));
   if (!c.csv_log.empty() && lead) t.add_callback(std::make_shared<CSVLogger>(c.csv_log));
   if (lead)
     for (const auto& cb : c.callbacks) t.add_callback(cb);
+  return best;
 }
 }  // namespace
 
@@ -70,7 +72,7 @@ TrainResult train(TrainConfig cfg) {
   if (spec.kind != ArchKind::Fixed) cfg.metadata["arch"] = arch_text(cfg.arch, spec.kind);
   add_recipe(cfg.metadata, cfg);
   Trainer t(cfg.model, spec.fn(cfg.arch), cfg);
-  add_callbacks(t, cfg, s);
+  const std::shared_ptr<BestWeights> best = add_callbacks(t, cfg, s);
   if (!cfg.resume_dir.empty()) {
     const std::string path = cfg.resume_dir + "/last.safetensors";
     const Checkpoint c = load_checkpoint(path);
@@ -83,6 +85,7 @@ TrainResult train(TrainConfig cfg) {
     std::printf("weights bit-identical on all %d ranks (checksum %016llx)\n", t.ranks(),
                 static_cast<unsigned long long>(r.checksum));
   r.final_params = t.weights(true);
+  if (best && best->restored()) r.kept_step = best->best_step();
   const auto t_eval = Clock::now();
   if (s.val.n > 0) r.val = t.evaluate(s.val);
   r.test = t.evaluate(s.test);

@@ -39,6 +39,7 @@ struct TrainResult : FitResult {
   double to_test_seconds = 0, eval_seconds = 0;
   double load_seconds = 0;                // reading and splitting the data
   std::vector<NamedTensor> final_params;  // the weights used for evaluation
+  int64_t kept_step = 0;                  // keep-best restored the weights of this step (0: the last weights)
 };
 
 TrainConfig recipe(const std::string& model, const std::string& preset = "");

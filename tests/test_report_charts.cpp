@@ -57,7 +57,10 @@ TEST(ReportCharts, LearningRateChartOnlyWhenTheRateChanges) {
 TEST(ReportCharts, CurvesWithOneEvaluationPoint) {
   ReportDir r;
   r.metrics({0.1});
-  EXPECT_EQ(plot_curves(r.dir.string(), false, true, 0.9), (Files{"loss.png", "accuracy.png"}));
+  CurveSpec c;
+  c.has_val = true;
+  c.test_accuracy = 0.9;
+  EXPECT_EQ(plot_curves(r.dir.string(), c), (Files{"loss.png", "accuracy.png"}));
   EXPECT_TRUE(r.png("loss.png"));
   EXPECT_TRUE(r.png("accuracy.png"));
 }

@@ -69,7 +69,10 @@ TEST(TempFiles, ReportChartsReplacePlantedLinksInsteadOfFollowingThem) {
   std::ofstream(s.dir / "metrics.csv") << "step,epoch,lr,loss,acc,val_loss,val_acc\n"
                                        << "10,1,0.1,2.0,0.3,2.1,0.3\n20,1,0.05,1.5,0.5,1.6,0.5\n";
   EXPECT_EQ(plot_lr(s.dir.string(), false), (Files{"lr.png", "lr.csv"}));
-  plot_curves(s.dir.string(), false, true, 0.5);
+  CurveSpec c;
+  c.has_val = true;
+  c.test_accuracy = 0.5;
+  plot_curves(s.dir.string(), c);
   s.expect_untouched();
   for (const char* out : {"lr.png", "lr.csv", "loss.png", "accuracy.png"}) {
     EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(s.dir / out))) << out;

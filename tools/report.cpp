@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/metadata.h"
 #include "models/models.h"
 #include "models/summary.h"
 #include "runtime/comm.h"
@@ -19,7 +20,7 @@ RunInfo report_run(const TrainConfig& cfg, std::string command, std::string star
 }
 
 ReportResult report_result(const TrainResult& r, const Dataset& train) {
-  return {r, r.val, r.test, r.final_params, &train, {}};
+  return {r, r.val, r.test, r.final_params, &train, {}, r.kept_step};
 }
 
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, double live_every)
@@ -43,6 +44,9 @@ Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, d
 void Report::on_train_begin(Trainer& t) {
   csv_.on_train_begin(t);  // a resumed run keeps the rows up to its checkpoint
   by_epochs_ = !t.by_steps();
+  total_steps_ = t.total_steps();
+  steps_per_epoch_ = t.steps_per_epoch();
+  stride_ = std::max<int64_t>(1, total_steps_ / 400);  // at most ~400 points per curve
   add_files({"metrics.csv"});
   last_live_ = std::chrono::steady_clock::now();
 }
@@ -52,8 +56,34 @@ void Report::add_files(const std::vector<std::string>& f) {
     if (!has(name)) files_.push_back(name);
 }
 
+// steps.csv: step, the training loss over the stride ending there, and its smoothed value — an
+// exponential moving average with weight 0.6, debiased as TensorBoard's smoothing.
+void Report::write_steps_csv() const {
+  std::string s = "step,loss,smoothed\n";
+  double ema = 0, w = 0;
+  for (const auto& [step, loss] : step_loss_) {
+    ema = 0.6 * ema + 0.4 * loss;
+    w = 0.6 * w + 0.4;
+    s += std::to_string(step) + "," + format("%.6g", loss) + "," + format("%.6g", ema / w) + "\n";
+  }
+  write_file(dir_ + "/steps.csv", s);
+}
+
+CurveSpec Report::curve_spec(double test_accuracy, int64_t kept_step) const {
+  CurveSpec c;
+  c.by_epochs = by_epochs_;
+  c.has_val = has_val_;
+  c.test_accuracy = test_accuracy;
+  c.steps_per_epoch = steps_per_epoch_;
+  c.total_steps = total_steps_;
+  c.kept_step = kept_step;
+  c.has_steps = !step_loss_.empty();
+  return c;
+}
+
 void Report::write_live(Trainer& t) {
-  add_files(plot_curves(dir_, by_epochs_, has_val_, NAN));
+  write_steps_csv();
+  add_files(plot_curves(dir_, curve_spec(NAN, 0)));
   add_files(plot_lr(dir_, by_epochs_));
   ReportResult r;
   r.fit.steps = t.step();
@@ -66,7 +96,14 @@ void Report::write_live(Trainer& t) {
   add_files({"index.html"});
 }
 
-void Report::on_step_end(Trainer& t, float) {
+void Report::on_step_end(Trainer& t, float loss) {
+  loss_sum_ += loss;
+  ++loss_n_;
+  if (t.step() % stride_ == 0 || t.step() == total_steps_) {
+    step_loss_.emplace_back(t.step(), loss_sum_ / static_cast<double>(loss_n_));
+    loss_sum_ = 0;
+    loss_n_ = 0;
+  }
   if (std::find(weights_at_.begin(), weights_at_.end(), t.step()) == weights_at_.end()) return;
   const std::vector<NamedTensor> w = t.weights(false);
   if (const NamedTensor* first = first_layer(w)) snapshots_.emplace_back(t.step(), *first);
@@ -87,7 +124,9 @@ bool Report::has(const std::string& file) const {
 
 void Report::finish(const ReportResult& r) {
   auto add = [&](const Files& f) { add_files(f); };
-  add(plot_curves(dir_, by_epochs_, r.val.count > 0, r.test.accuracy()));
+  write_steps_csv();
+  has_val_ = r.val.count > 0;
+  add(plot_curves(dir_, curve_spec(r.test.accuracy(), r.kept_step)));
   add(plot_lr(dir_, by_epochs_));
   add(plot_confusion(dir_, r.test));
   for (const Baseline& b : r.baselines) add(plot_confusion(dir_, b.test, "confusion_" + b.name, b.name));

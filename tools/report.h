@@ -13,6 +13,7 @@
 #include "models/train.h"
 #include "runtime/files.h"
 #include "runtime/metrics.h"
+#include "tools/report_charts.h"
 
 namespace gradc::cli {
 
@@ -40,6 +41,7 @@ struct ReportResult {
   std::vector<NamedTensor> final_params;
   const Dataset* train = nullptr;
   std::vector<Baseline> baselines;
+  int64_t kept_step = 0;  // the step whose weights the test figures use (0: the last)
 };
 
 // RunInfo and ReportResult of a train() run.
@@ -80,6 +82,13 @@ class Report : public Callback {
   std::vector<std::string> files_;
   bool by_epochs_ = false;
   bool has_val_ = false;
+  // The training loss every stride_ steps (mean over those steps), for steps.csv and loss.png.
+  std::vector<std::pair<int64_t, double>> step_loss_;
+  int64_t stride_ = 1, steps_per_epoch_ = 0, total_steps_ = 0;
+  double loss_sum_ = 0;
+  int64_t loss_n_ = 0;
+  void write_steps_csv() const;
+  CurveSpec curve_spec(double test_accuracy, int64_t kept_step) const;
   int64_t live_step_ = 0, live_total_ = 0;  // the in-progress page's step and run length (0: finished)
   std::chrono::steady_clock::time_point last_live_;
   double live_every_ = kLiveSeconds;

@@ -46,21 +46,59 @@ std::vector<LrPoint> read_lr(const std::string& csv, bool by_epochs) {
 }
 }  // namespace
 
-Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double test_accuracy) {
-  const std::string x = by_epochs ? "2" : "1", per = by_epochs ? " per epoch" : " by training step";
+namespace {
+// Epoch boundaries (dotted, up to 60 of them) and the kept weights' step (green, labelled).
+std::string curve_marks(const CurveSpec& c) {
   std::ostringstream s;
-  s << kCurveStyle << x_axis(by_epochs) << "set output 'loss.png'\nset title 'log-loss" << per
-    << "'\nset ylabel 'log-loss'\nplot 'metrics.csv' using " << x << ":4 with linespoints lw 2 title 'training'"
-    << (has_val ? ", '' using " + x + ":6 with linespoints lw 2 title 'validation'" : "") << "\n"
-    << "set output 'accuracy.png'\nset title 'accuracy" << per << "'\nset ylabel 'accuracy'\n"
-    << "plot 'metrics.csv' using " << x << ":5 with linespoints lw 2 title 'training'"
-    << (has_val ? ", '' using " + x + ":7 with linespoints lw 2 title 'validation'" : "")
-    << (std::isfinite(test_accuracy)  // NaN: training in progress, no test figure yet
-            ? ", " + format("%.6f", test_accuracy) + " with lines dt 2 lw 2 lc rgb 'black' title 'test (final weights)'"
+  if (c.by_epochs && c.steps_per_epoch > 0 && c.total_steps / c.steps_per_epoch <= 60)
+    for (int64_t e = c.steps_per_epoch; e < c.total_steps; e += c.steps_per_epoch) {
+      s << "set arrow from " << e << ", graph 0 to " << e << ", graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n";
+      if (c.total_steps / c.steps_per_epoch <= 20)  // which epoch starts here, while the labels fit
+        s << "set label 'epoch " << e / c.steps_per_epoch + 1 << "' at " << e
+          << ", graph 0.9 left offset 0.4,0 textcolor rgb '#888888' font ',8'\n";
+    }
+  if (c.kept_step > 0) {
+    s << "set arrow from " << c.kept_step << ", graph 0 to " << c.kept_step
+      << ", graph 1 nohead lw 2 lc rgb '#2ca02c'\nset label 'kept weights' at " << c.kept_step
+      << ", graph 0.97 right offset -0.5,0 textcolor rgb '#2ca02c'\n";
+  }
+  return s.str();
+}
+
+// Which weights the test line measures, for its legend.
+std::string test_title(const CurveSpec& c) {
+  if (c.kept_step <= 0) return "test (last weights)";
+  std::string t = "test (weights kept at step " + std::to_string(c.kept_step);
+  if (c.by_epochs && c.steps_per_epoch > 0) t += ", epoch " + std::to_string((c.kept_step - 1) / c.steps_per_epoch + 1);
+  return t + ")";
+}
+}  // namespace
+
+Files plot_curves(const std::string& dir, const CurveSpec& c) {
+  std::ostringstream s;
+  s << kCurveStyle << "set xlabel 'training step'\n"
+    << curve_marks(c) << "set output 'loss.png'\nset title 'log-loss'\n"
+    << "set ylabel 'log-loss'\nplot ";
+  if (c.has_steps)
+    s << "'steps.csv' using 1:2 with lines lw 1 lc rgb '#b9cfe6' title 'training (raw)', '' using 1:3 with lines lw 2 "
+         "lc rgb '#1f77b4' title 'training (smoothed)', 'metrics.csv' using 1:4 with points pt 7 ps 0.6 lc rgb "
+         "'#1f77b4' title 'training (per point)'";
+  else
+    s << "'metrics.csv' using 1:4 with linespoints lw 2 lc rgb '#1f77b4' title 'training'";
+  s << (c.has_val ? ", 'metrics.csv' using 1:6 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#ff7f0e' title 'validation'"
+                  : "")
+    << "\nset output 'accuracy.png'\nset title 'accuracy'\nset ylabel 'accuracy'\n"
+    << "plot 'metrics.csv' using 1:5 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#1f77b4' title 'training'"
+    << (c.has_val ? ", '' using 1:7 with linespoints lw 2 pt 7 ps 0.8 lc rgb '#ff7f0e' title 'validation'" : "")
+    << (std::isfinite(c.test_accuracy)  // NaN: training in progress, no test figure yet
+            ? ", " + format("%.6f", c.test_accuracy) + " with lines dt 2 lw 2 lc rgb 'black' title '" + test_title(c) +
+                  "'"
             : std::string())
     << "\n";
-  run_gnuplot(dir, s.str(), {data_file(dir, "metrics.csv")});
-  return {"loss.png", "accuracy.png"};
+  std::vector<PlotData> data = {data_file(dir, "metrics.csv")};
+  if (c.has_steps) data.push_back(data_file(dir, "steps.csv"));
+  run_gnuplot(dir, s.str(), data);
+  return c.has_steps ? Files{"steps.csv", "loss.png", "accuracy.png"} : Files{"loss.png", "accuracy.png"};
 }
 
 Files plot_lr(const std::string& dir, bool by_epochs) {

@@ -12,9 +12,19 @@ namespace gradc::cli {
 
 using Files = std::vector<std::string>;
 
-// loss.png and accuracy.png from metrics.csv (CSVLogger's columns), against epochs when the run
-// trains by epochs, else against steps; legends below the plot, never over a curve.
-Files plot_curves(const std::string& dir, bool by_epochs, bool has_val, double test_accuracy);
+// What loss.png and accuracy.png show.
+struct CurveSpec {
+  bool by_epochs = false;    // epoch boundaries are marked (the x axis is the step either way)
+  bool has_val = false;      // validation points
+  double test_accuracy = 0;  // the dashed test line on accuracy.png (NaN: training still runs)
+  int64_t steps_per_epoch = 0, total_steps = 0;
+  int64_t kept_step = 0;   // keep-best kept this step's weights (a green line; 0: the last)
+  bool has_steps = false;  // steps.csv holds the training loss every few steps
+};
+// loss.png (the training loss from steps.csv, raw faint and smoothed, with the per-point training
+// and validation losses of metrics.csv) and accuracy.png (metrics.csv's points and the test line),
+// against the step, epochs marked by dotted lines; legends below the plot, never over a curve.
+Files plot_curves(const std::string& dir, const CurveSpec& c);
 // lr.png from metrics.csv, only when the learning rate changes during the run: a step function,
 // each point's rate drawn over the steps that used it.
 Files plot_lr(const std::string& dir, bool by_epochs);

@@ -84,6 +84,9 @@ void Report::write_html(const ReportResult& r) const {
   }
   result.row("steps trained", grouped(r.fit.steps));
   if (!r.fit.stopped_early.empty()) result.row(r.fit.interrupted ? "stopped" : "stopped early", r.fit.stopped_early);
+  if (!live)
+    result.row("test figures use",
+               r.kept_step > 0 ? "the weights of step " + grouped(r.kept_step) + " (keep-best)" : "the last weights");
   if (!live) result.row("test images", grouped(r.test.count));
   for (const auto& [k, v] : info_.hyperparameters) hyper.row(k, v);
   Table compared;
@@ -112,10 +115,19 @@ void Report::write_html(const ReportResult& r) const {
     html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
          << "</figcaption></figure>\n";
   };
-  const std::string x = by_epochs_ ? "per epoch" : "by training step";
-  fig("loss.png", "Log-loss " + x + ", training and validation (metrics.csv)");
-  fig("accuracy.png", "Accuracy " + x + "; dashed: the final weights on the test set");
-  fig("lr.png", "Learning rate " + x + " (each point's rate over the steps that used it)");
+  const std::string marks = std::string(by_epochs_ ? "; dotted: epoch boundaries" : "") +
+                            (r.kept_step > 0 ? "; green: the step whose weights keep-best kept" : "");
+  const std::string tested = live              ? ""
+                             : r.kept_step > 0 ? "; dashed: the test set with the weights of step " +
+                                                     std::to_string(r.kept_step) + " (kept by keep-best)"
+                                               : "; dashed: the test set with the last weights";
+  fig("loss.png",
+      "Log-loss by training step: the training loss every few steps (faint) and smoothed as TensorBoard "
+      "does (0.6), each evaluation point's training and validation loss (metrics.csv, steps.csv)" +
+          marks);
+  fig("accuracy.png", "Accuracy at each evaluation point, training and validation" + tested + marks);
+  fig("lr.png", std::string("Learning rate ") + (by_epochs_ ? "per epoch" : "by training step") +
+                    " (each point's rate over the steps that used it)");
   fig("confusion.png", "Confusion matrix of the test set, rows normalised (confusion.csv has the counts)");
   for (const Baseline& b : r.baselines)
     fig("confusion_" + b.name + ".png", "Confusion matrix of " + b.what + " on the same test set");
