@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConf
       c.plateau_factor <= 0);
   std::string ck = c.checkpoint_every > 0 ? "every " + grouped(c.checkpoint_every) + " steps" : "at every point";
   if (c.keep_last > 0) ck += ", the newest " + std::to_string(c.keep_last) + " numbered ones kept";
+  if (c.checkpoint_dir.empty() && c.resume_dir.empty()) ck = "none (no --checkpoint-dir)";
   add("checkpoints", ck, c.checkpoint_every <= 0 && c.keep_last <= 0);
   add("seed", std::to_string(c.seed), true);
   return h;

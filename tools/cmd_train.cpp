@@ -285,6 +285,7 @@ void add_train(CLI::App& app) {
       const auto t_report = std::chrono::steady_clock::now();
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
       ReportResult rr = report_result(r, s.train);
+      rr.command_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       rr.baselines = baselines;
       report->finish(rr);
       report_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_report).count();

@@ -20,7 +20,7 @@ RunInfo report_run(const TrainConfig& cfg, std::string command, std::string star
 }
 
 ReportResult report_result(const TrainResult& r, const Dataset& train) {
-  return {r, r.val, r.test, r.final_params, &train, {}, r.kept_step};
+  return {r, r.val, r.test, r.final_params, &train, {}, r.kept_step, 0, r.load_seconds, r.eval_seconds};
 }
 
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, double live_every)
@@ -123,6 +123,7 @@ bool Report::has(const std::string& file) const {
 }
 
 void Report::finish(const ReportResult& r) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto add = [&](const Files& f) { add_files(f); };
   write_steps_csv();
   has_val_ = r.val.count > 0;
@@ -142,7 +143,10 @@ void Report::finish(const ReportResult& r) {
     add_files({"samples.png"});
     add(plot_data(dir_, *r.train));
   }
-  write_html(r);
+  charts_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ReportResult page = r;
+  if (page.command_seconds > 0) page.command_seconds += charts_seconds_;
+  write_html(page);
   add_files({"index.html"});
 }
 

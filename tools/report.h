@@ -42,6 +42,9 @@ struct ReportResult {
   const Dataset* train = nullptr;
   std::vector<Baseline> baselines;
   int64_t kept_step = 0;  // the step whose weights the test figures use (0: the last)
+  // The command's time up to the report (0: not known, e.g. a library user's run): its parts are
+  // fit.seconds, fit.compile_ms and these.
+  double command_seconds = 0, load_seconds = 0, eval_seconds = 0;
 };
 
 // RunInfo and ReportResult of a train() run.
@@ -92,6 +95,7 @@ class Report : public Callback {
   int64_t live_step_ = 0, live_total_ = 0;  // the in-progress page's step and run length (0: finished)
   std::chrono::steady_clock::time_point last_live_;
   double live_every_ = kLiveSeconds;
+  double charts_seconds_ = 0;    // finish()'s charts, for the page's wall time
   std::optional<DirLock> lock_;  // the report directory, held by rank 0 for the run
 };
 

@@ -67,8 +67,13 @@ void Report::write_html(const ReportResult& r) const {
   Table run, result, hyper;
   run.row("command", info_.command);
   run.row("started", info_.started);
-  run.row("wall time", duration(r.fit.seconds) + " (" + format("%.0f", r.fit.steps_per_s) + " steps/s, compile " +
-                           format("%.0f", r.fit.compile_ms) + " ms)");
+  if (r.command_seconds > 0)
+    run.row("wall time", duration(r.command_seconds) + " until this page: data " + format("%.1f", r.load_seconds) +
+                             " s, compile " + format("%.1f", r.fit.compile_ms / 1e3) + " s, training " +
+                             format("%.1f", r.fit.seconds) + " s, evaluation " + format("%.1f", r.eval_seconds) +
+                             " s, charts " + format("%.1f", charts_seconds_) + " s");
+  run.row("training", duration(r.fit.seconds) + " (" + format("%.0f", r.fit.steps_per_s) + " steps/s, compile " +
+                          format("%.0f", r.fit.compile_ms) + " ms)");
   run.row("gradc", version_text());
   const std::string cpu = cpu_model_name();
   run.row("host", (cpu.empty() ? std::string() : cpu + "; ") + default_target().describe());
