@@ -100,6 +100,7 @@ TrainResult train(TrainConfig cfg) {
     c.metadata["model"] = cfg.model;
     c.metadata["step"] = std::to_string(r.steps);
     c.metadata["test_accuracy"] = std::to_string(r.test.accuracy());
+    if (r.kept_step > 0) c.metadata["kept_step"] = std::to_string(r.kept_step);  // keep-best's weights
     save_checkpoint(cfg.checkpoint_dir + "/final.safetensors", c);
   }
   return r;

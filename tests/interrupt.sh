@@ -2,7 +2,8 @@
 # Ctrl-C and SIGTERM during training: the run stops after the current step, writes its checkpoint
 # and its report (marked as interrupted), says so on stderr and exits 128 + the signal; while it
 # runs, the report is rewritten at the evaluation points (--report-every 0: each one), marked
-# "in progress". A resume from the interrupted run's checkpoint continues to the end.
+# "in progress". A resume from the interrupted run's checkpoint continues to the end; a run killed
+# with SIGKILL gets its report from `gradc report DIR`.
 set -euo pipefail
 GRADC=$1
 tmp=$(mktemp -d)
@@ -33,6 +34,21 @@ for sig in INT TERM; do
   if grep -q "in progress" "$dir/rep/index.html"; then fail "$sig: the final report still says in progress"; fi
   echo "ok: SIG$sig -> exit $rc, checkpoint and report written"
 done
+# kill -9 leaves no report page, only metrics.csv, steps.csv and the checkpoints: gradc report rebuilds it.
+dir=$tmp/KILL
+"$GRADC" "${args[@]}" --checkpoint-dir "$dir" --report "$dir" --report-every 1000 >"$dir.out" 2>&1 &
+pid=$!
+for _ in $(seq 1200); do grep -q "^Period 3/30" "$dir.out" 2>/dev/null && break; sleep 0.05; done
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+[[ ! -e $dir/index.html ]] || fail "kill -9: a report page was written before the end"
+out=$("$GRADC" report "$dir")
+[[ $out == *"report: $dir/index.html"* ]] || fail "gradc report: $out"
+grep -q "rebuilt by gradc report" "$dir/index.html" || fail "gradc report: the page does not say it was rebuilt"
+grep -q "test accuracy" "$dir/index.html" && [[ -s $dir/loss.png && -s $dir/confusion.png ]] \
+  || fail "gradc report: no test figures or charts"
+echo "ok: gradc report rebuilt a killed run's report"
+
 # The interrupted run resumes from its checkpoint and finishes (on the JIT: another engine is a
 # recipe change, allowed explicitly).
 out=$("$GRADC" train dnn "${data[@]}" --resume "$tmp/INT/ck" --allow-recipe-change --quiet)

@@ -19,6 +19,7 @@ void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_models(CLI::App& app);
 void add_export(CLI::App& app);
+void add_report(CLI::App& app);
 
 // --no-fuse / --passes, shared by the commands that compile.
 struct CompileFlags {

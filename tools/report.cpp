@@ -77,7 +77,7 @@ CurveSpec Report::curve_spec(double test_accuracy, int64_t kept_step) const {
   c.steps_per_epoch = steps_per_epoch_;
   c.total_steps = total_steps_;
   c.kept_step = kept_step;
-  c.has_steps = !step_loss_.empty();
+  c.has_steps = !step_loss_.empty() || steps_on_disk_;
   return c;
 }
 
@@ -118,6 +118,16 @@ void Report::on_eval(Trainer& t, const PeriodRow& row) {
   last_live_ = std::chrono::steady_clock::now();
 }
 
+void Report::rebuild(const RunShape& s, const ReportResult& r) {
+  by_epochs_ = s.by_epochs;
+  has_val_ = s.has_val;
+  steps_per_epoch_ = s.steps_per_epoch;
+  total_steps_ = s.total_steps;
+  steps_on_disk_ = file_kind(dir_ + "/steps.csv") == "a regular file";
+  add_files({"metrics.csv"});
+  finish(r);
+}
+
 bool Report::has(const std::string& file) const {
   return std::find(files_.begin(), files_.end(), file) != files_.end();
 }
@@ -125,8 +135,8 @@ bool Report::has(const std::string& file) const {
 void Report::finish(const ReportResult& r) {
   const auto t0 = std::chrono::steady_clock::now();
   auto add = [&](const Files& f) { add_files(f); };
-  write_steps_csv();
-  has_val_ = r.val.count > 0;
+  if (!steps_on_disk_) write_steps_csv();
+  has_val_ = has_val_ || r.val.count > 0;
   add(plot_curves(dir_, curve_spec(r.test.accuracy(), r.kept_step)));
   add(plot_lr(dir_, by_epochs_));
   add(plot_confusion(dir_, r.test));

@@ -67,6 +67,14 @@ class Report : public Callback {
   void on_eval(Trainer& t, const PeriodRow& row) override;
   // Draws the charts and writes index.html for the finished run (its test figures included).
   void finish(const ReportResult& r);
+  // How a finished run trained, read back from its folder (gradc report).
+  struct RunShape {
+    bool by_epochs = false, has_val = false;
+    int64_t steps_per_epoch = 0, total_steps = 0;
+  };
+  // finish() for a run that has ended without its report: metrics.csv (and steps.csv, if there) as
+  // the run left them.
+  void rebuild(const RunShape& s, const ReportResult& r);
   // Files written so far (relative to the folder), for index.html and tests.
   const std::vector<std::string>& files() const { return files_; }
 
@@ -96,6 +104,7 @@ class Report : public Callback {
   std::chrono::steady_clock::time_point last_live_;
   double live_every_ = kLiveSeconds;
   double charts_seconds_ = 0;    // finish()'s charts, for the page's wall time
+  bool steps_on_disk_ = false;   // rebuild(): steps.csv is the run's own
   std::optional<DirLock> lock_;  // the report directory, held by rank 0 for the run
 };
 
