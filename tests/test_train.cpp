@@ -138,6 +138,16 @@ TEST(Train, ReportWritesEveryFile) {
   EXPECT_NE(html.find("Total params: 89,610"), std::string::npos);
   for (const char* k : {"lr schedule", "gradient clipping", "early stopping", "keep best", "seed"})
     EXPECT_NE(html.find(std::string("<th scope=\"row\">") + k), std::string::npos) << k;
+  // Per-class precision and recall, one row per class, the lowest recall marked once.
+  EXPECT_NE(html.find("<h2>Per class (test set)</h2>"), std::string::npos);
+  int classes = 0, worst = 0;
+  for (size_t at = html.find("<tr><td>"); at != std::string::npos; at = html.find("<tr><td>", at + 1)) ++classes;
+  for (size_t at = html.find("<tr class=\"worst\">"); at != std::string::npos;
+       at = html.find("<tr class=\"worst\">", at + 1))
+    ++worst;
+  EXPECT_EQ(classes + worst, 10);
+  EXPECT_EQ(worst, 1);
+  EXPECT_NE(html.find("test figures use"), std::string::npos);
 }
 
 // A constant learning rate draws no lr chart.

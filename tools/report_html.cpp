@@ -51,6 +51,33 @@ struct Table {
   std::string str() const { return "<table>\n" + html.str() + "</table>\n"; }
 };
 
+// Per class of the test set: examples, precision, recall and F1 from the confusion matrix (rows =
+// true labels), the worst recall marked.
+std::string per_class_table(const Metrics& m) {
+  const size_t c = static_cast<size_t>(m.classes);
+  std::vector<double> rows(c, 0), cols(c, 0), tp(c, 0);
+  for (size_t k = 0; k < c; ++k)
+    for (size_t j = 0; j < c; ++j) {
+      const auto v = static_cast<double>(m.confusion[k * c + j]);
+      rows[k] += v;
+      cols[j] += v;
+      if (j == k) tp[k] = v;
+    }
+  auto recall = [&](size_t k) { return rows[k] > 0 ? tp[k] / rows[k] : 0.0; };
+  size_t worst = 0;
+  for (size_t k = 1; k < c; ++k)
+    if (recall(k) < recall(worst)) worst = k;
+  std::ostringstream t;
+  t << "<table class=\"num\">\n<tr><th>class</th><th>examples</th><th>precision</th><th>recall</th><th>F1</th></tr>\n";
+  for (size_t k = 0; k < c; ++k) {
+    const double p = cols[k] > 0 ? tp[k] / cols[k] : 0, r = recall(k);
+    t << "<tr" << (k == worst ? " class=\"worst\"" : "") << "><td>" << k << "</td><td>" << format("%.0f", rows[k])
+      << "</td><td>" << format("%.4f", p) << "</td><td>" << format("%.4f", r) << "</td><td>"
+      << format("%.4f", p + r > 0 ? 2 * p * r / (p + r) : 0) << "</td></tr>\n";
+  }
+  return t.str() + "</table>\n";
+}
+
 const char* kStyle =
     "body{font-family:system-ui,sans-serif;margin:0 auto;padding:1.5em;max-width:1400px;color:#222}"
     "h1{margin-bottom:.2em}.sub{color:#555;margin-top:0}"
@@ -60,6 +87,7 @@ const char* kStyle =
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(440px,100%),1fr));gap:1.2em}"
     "figure{margin:0;border:1px solid #ddd;padding:.5em;background:#fff}figure img{width:100%;height:auto;"
     "display:block}figcaption{font-size:.9em;color:#444;margin-top:.4em}"
+    "table.num td{text-align:right}tr.worst td{background:#fdecea}"
     "pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}code{word-break:break-all}";
 }  // namespace
 
@@ -114,7 +142,11 @@ void Report::write_html(const ReportResult& r) const {
        << "</p>\n</section>\n<section><h2>Hyperparameters</h2>\n"
        << hyper.str() << "</section>\n</div>\n"
        << (r.baselines.empty() ? std::string() : "<h2>Compared with</h2>\n" + compared.str()) << "<h2>Model</h2>\n<pre>"
-       << esc(info_.layers) << "</pre>\n<h2>Charts</h2>\n<div class=\"grid\">\n";
+       << esc(info_.layers) << "</pre>\n"
+       << (!live && r.test.count > 0 ? "<h2>Per class (test set)</h2>\n" + per_class_table(r.test) +
+                                           "<p class=\"sub\">shaded: the lowest recall</p>\n"
+                                     : std::string())
+       << "<h2>Charts</h2>\n<div class=\"grid\">\n";
   auto fig = [&](const std::string& f, const std::string& caption) {
     if (!has(f)) return;
     html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
