@@ -115,6 +115,16 @@ grep -qF "report: $tmp/ova/index.html" "$tmp/ova.log"
 grep -q "^checkpoints: none (--checkpoint-dir DIR keeps them)" "$tmp/ova.log"
 grep -q "^whole command: .*, report [0-9.]* s, other" "$tmp/ova.log"
 grep -q "<h2>Compared with</h2>" "$tmp/ova/index.html"
+# The most confident mistakes: sorted by probability, every row a wrong answer (one-vs-all scores).
+python3 - "$tmp/ova/mistakes.csv" <<'PY' || exit 1
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert 0 < len(rows) <= 30, len(rows)
+assert all(r["label"] != r["predicted"] for r in rows), rows
+p = [float(r["probability"]) for r in rows]
+assert p == sorted(p, reverse=True) and all(0 < v <= 1 for v in p), p
+PY
+test -s "$tmp/ova/mistakes.png" && grep -q 'src="mistakes.png"' "$tmp/ova/index.html"
 # --quiet: the result line alone.
 quiet=$("$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 300 --steps 20 --quiet)
 [[ $(wc -l <<<"$quiet") -eq 1 && "$quiet" == "dnn: test accuracy 0."*"(300 examples)" ]] \

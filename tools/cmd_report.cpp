@@ -72,7 +72,10 @@ void run_report(const std::string& dir, std::string ckpt, const std::string& dat
   std::printf("evaluating %s on the %s test set ...\n", ckpt.c_str(), dataset.c_str());
   std::fflush(stdout);
   ReportResult r;
-  r.test = evaluate(model, arch, w, load_named(dataset, data, "test"), EngineKind::Jit, 0, ckpt);
+  const Dataset test = load_named(dataset, data, "test");
+  r.test = evaluate(model, arch, w, test, EngineKind::Jit, 0, ckpt, &r.test_logits);
+  r.test_set = &test;
+  r.one_vs_all = model == "ova";
   r.final_params = w;
   r.fit.steps = metadata_int(c.metadata, "step", int64_t{1} << 53, ckpt);
   if (c.metadata.count("kept_step"))  // final.safetensors of a keep-best run

@@ -285,6 +285,10 @@ void add_train(CLI::App& app) {
       const auto t_report = std::chrono::steady_clock::now();
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
       ReportResult rr = report_result(r, s.train);
+      // The test logits under the evaluated weights, for the report's most confident mistakes.
+      rr.test_set = &s.test;
+      evaluate(c.model, c.arch, r.final_params, s.test, c.engine, c.threads, "the final weights", &rr.test_logits);
+      rr.one_vs_all = c.model == "ova";
       rr.command_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       rr.baselines = baselines;
       report->finish(rr);

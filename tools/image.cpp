@@ -177,6 +177,34 @@ void draw_digit_glyph(Image& img, int x, int y, int digit, int scale, uint8_t r,
           for (int sx = 0; sx < scale; ++sx) img.set(x + col * scale + sx, y + row * scale + sy, r, g, b);
 }
 
+namespace {
+void draw_digit(Image& img, const Dataset& d, int64_t i, int ox, int oy, int scale) {
+  for (int py = 0; py < 28; ++py)
+    for (int px = 0; px < 28; ++px) {
+      const auto v = static_cast<uint8_t>(255 - 255 * d.x[static_cast<size_t>(i * 784 + py * 28 + px)]);
+      for (int sy = 0; sy < scale; ++sy)
+        for (int sx = 0; sx < scale; ++sx) img.set(ox + px * scale + sx, oy + py * scale + sy, v, v, v);
+    }
+}
+}  // namespace
+
+Image mistake_grid(const Dataset& d, const std::vector<int64_t>& idx, const std::vector<int>& predicted, int cols,
+                   int scale) {
+  const int g = std::max(2, scale);  // glyph scale: 3×5 glyphs, legible beside a scaled digit
+  const int n = static_cast<int>(idx.size()), rows = (n + cols - 1) / cols;
+  const int cw = 28 * scale + 8, ch = 28 * scale + 5 * g + 10;
+  Image img(std::max(1, cols * cw), std::max(1, rows * ch), 255);
+  for (int i = 0; i < n; ++i) {
+    const int ox = (i % cols) * cw + 4, oy = (i / cols) * ch + 2;
+    draw_digit(img, d, idx[static_cast<size_t>(i)], ox, oy, scale);
+    const int mid = ox + 28 * scale / 2;
+    draw_digit_glyph(img, mid - 4 * g - 2, oy + 28 * scale + 4, d.y[static_cast<size_t>(idx[static_cast<size_t>(i)])],
+                     g, 40, 40, 40);
+    draw_digit_glyph(img, mid + g + 2, oy + 28 * scale + 4, predicted[static_cast<size_t>(i)], g, 200, 30, 30);
+  }
+  return img;
+}
+
 Image digit_grid(const Dataset& d, int n, int cols, int scale) {
   n = static_cast<int>(std::min<int64_t>(n, d.n));
   const int rows = (n + cols - 1) / cols;

@@ -46,6 +46,9 @@ const NamedTensor* first_layer(const std::vector<NamedTensor>& params);
 
 // n digits from d in a grid, each with its label drawn underneath.
 Image digit_grid(const Dataset& d, int n, int cols, int scale = 2);
+// The digits d.x[idx[i]] in a grid, each with its label (dark) and `predicted[i]` (red) underneath.
+Image mistake_grid(const Dataset& d, const std::vector<int64_t>& idx, const std::vector<int>& predicted, int cols,
+                   int scale = 2);
 void draw_digit_glyph(Image& img, int x, int y, int digit, int scale, uint8_t r, uint8_t g, uint8_t b);
 
 }  // namespace gradc::cli

@@ -20,7 +20,16 @@ RunInfo report_run(const TrainConfig& cfg, std::string command, std::string star
 }
 
 ReportResult report_result(const TrainResult& r, const Dataset& train) {
-  return {r, r.val, r.test, r.final_params, &train, {}, r.kept_step, 0, r.load_seconds, r.eval_seconds};
+  ReportResult rr;
+  rr.fit = r;
+  rr.val = r.val;
+  rr.test = r.test;
+  rr.final_params = r.final_params;
+  rr.train = &train;
+  rr.kept_step = r.kept_step;
+  rr.load_seconds = r.load_seconds;
+  rr.eval_seconds = r.eval_seconds;
+  return rr;
 }
 
 Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, double live_every)
@@ -33,9 +42,9 @@ Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, d
   if (world().rank() == 0) lock_.emplace(dir_, "--report");
   // Every file the report will write, checked before the first step (a directory or FIFO of one of
   // these names failed only after training); weights_stepN.png are checked as they are chosen.
-  for (const char* f :
-       {"metrics.csv", "loss.png", "accuracy.png", "lr.csv", "lr.png", "confusion.csv", "confusion.png", "weights.png",
-        "samples.png", "labels.csv", "labels.png", "digit0.csv", "pixels.png", "index.html"})
+  for (const char* f : {"metrics.csv", "loss.png", "accuracy.png", "lr.csv", "lr.png", "confusion.csv", "confusion.png",
+                        "weights.png", "samples.png", "labels.csv", "labels.png", "digit0.csv", "pixels.png",
+                        "index.html", "steps.csv", "mistakes.csv", "mistakes.png"})
     check_output_file(dir_ + "/" + f, "--report");
   for (int64_t step : weights_at_)
     check_output_file(dir_ + "/weights_step" + std::to_string(step) + ".png", "--report");
@@ -118,6 +127,49 @@ void Report::on_eval(Trainer& t, const PeriodRow& row) {
   last_live_ = std::chrono::steady_clock::now();
 }
 
+// mistakes.png and mistakes.csv: the 30 test images the model got wrong with the highest
+// probability for its (wrong) answer — softmax of the logits, or each class's sigmoid for
+// one-vs-all — most confident first.
+Files Report::write_mistakes(const std::string& dir, const ReportResult& r) {
+  const Dataset* d = r.test_set;
+  if (!d || d->features != 784 || d->n == 0 || r.test_logits.size() % static_cast<size_t>(d->n) != 0) return {};
+  const int64_t c = static_cast<int64_t>(r.test_logits.size()) / d->n;
+  if (c < 2) return {};
+  struct Miss {
+    int64_t i;
+    int pred;
+    double p;
+  };
+  std::vector<Miss> miss;
+  for (int64_t i = 0; i < d->n; ++i) {
+    const float* z = r.test_logits.data() + i * c;
+    const int pred = static_cast<int>(std::max_element(z, z + c) - z);
+    if (pred == d->y[static_cast<size_t>(i)]) continue;
+    double p = 1 / (1 + std::exp(-static_cast<double>(z[pred])));
+    if (!r.one_vs_all) {
+      double sum = 0;
+      for (int64_t k = 0; k < c; ++k) sum += std::exp(static_cast<double>(z[k] - z[pred]));
+      p = 1 / sum;
+    }
+    miss.push_back({i, pred, p});
+  }
+  std::sort(miss.begin(), miss.end(), [](const Miss& a, const Miss& b) { return a.p != b.p ? a.p > b.p : a.i < b.i; });
+  if (miss.size() > 30) miss.resize(30);
+  std::vector<int64_t> idx;
+  std::vector<int> pred;
+  std::string csv = "test_index,label,predicted,probability\n";
+  for (const Miss& m : miss) {
+    idx.push_back(m.i);
+    pred.push_back(m.pred);
+    csv += std::to_string(m.i) + "," + std::to_string(d->y[static_cast<size_t>(m.i)]) + "," + std::to_string(m.pred) +
+           "," + format("%.4f", m.p) + "\n";
+  }
+  write_file(dir + "/mistakes.csv", csv);
+  if (miss.empty()) return {"mistakes.csv"};
+  write_png(dir + "/mistakes.png", mistake_grid(*d, idx, pred, 10, 3));
+  return {"mistakes.csv", "mistakes.png"};
+}
+
 void Report::rebuild(const RunShape& s, const ReportResult& r) {
   by_epochs_ = s.by_epochs;
   has_val_ = s.has_val;
@@ -148,6 +200,7 @@ void Report::finish(const ReportResult& r) {
   for (const auto& [step, w] : snapshots_)
     add(plot_weights(dir_, w, "weights_step" + std::to_string(step) + ".png",
                      "first-layer weights after step " + std::to_string(step)));
+  add_files(write_mistakes(dir_, r));
   if (r.train && r.train->n > 0 && r.train->features == 784) {  // 28×28 images: digits and labels
     write_png(dir_ + "/samples.png", digit_grid(*r.train, 40, 10));
     add_files({"samples.png"});

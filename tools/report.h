@@ -45,6 +45,11 @@ struct ReportResult {
   // The command's time up to the report (0: not known, e.g. a library user's run): its parts are
   // fit.seconds, fit.compile_ms and these.
   double command_seconds = 0, load_seconds = 0, eval_seconds = 0;
+  // The test set and its logits [n, classes] under the evaluated weights (optional): the most
+  // confident mistakes are drawn from them. one_vs_all: the scores are sigmoids, not a softmax.
+  const Dataset* test_set = nullptr;
+  std::vector<float> test_logits;
+  bool one_vs_all = false;
 };
 
 // RunInfo and ReportResult of a train() run.
@@ -82,6 +87,7 @@ class Report : public Callback {
   void write_html(const ReportResult& r) const;
   // The curves and a page marked "in progress" (it reloads itself), at most every kLiveSeconds.
   void write_live(Trainer& t);
+  static Files write_mistakes(const std::string& dir, const ReportResult& r);
   void add_files(const std::vector<std::string>& f);
   bool has(const std::string& file) const;
 

@@ -168,6 +168,9 @@ void Report::write_html(const ReportResult& r) const {
   fig("confusion.png", "Confusion matrix of the test set, rows normalised (confusion.csv has the counts)");
   for (const Baseline& b : r.baselines)
     fig("confusion_" + b.name + ".png", "Confusion matrix of " + b.what + " on the same test set");
+  fig("mistakes.png",
+      "The test set's most confident mistakes (the highest probability for a wrong class first): under each image its "
+      "label (dark) and the predicted class (red); mistakes.csv has the probabilities");
   fig("weights.png", "First-layer weights after training: one tile per unit; blue negative, red positive");
   for (const auto& [step, w] : snapshots_) {
     (void)w;
