@@ -7,9 +7,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "autodiff/autodiff.h"
+#include "autodiff/dsl.h"
 #include "models/callbacks.h"
 #include "models/metadata.h"
 #include "models/models.h"
+#include "models/params.h"
 #include "models/resume.h"
 #include "runtime/comm.h"
 #include "runtime/files.h"
@@ -110,6 +113,28 @@ Metrics evaluate(const std::string& model, const Arch& arch, const std::vector<N
                  EngineKind engine, int threads, const std::string& source, std::vector<float>* logits) {
   Evaluator ev(model, find_model(model).fn(arch), {}, engine, threads);
   return ev.run(weights, d, logits, source);
+}
+
+std::vector<float> input_gradient(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,
+                                  const Dataset& d, int cls, const std::string& source) {
+  auto m = build_model(model, {.batch = 1, .training = false}, arch);
+  Graph& g = m->g;
+  const Shape ls = m->logits.node().shape;
+  std::vector<float> pick(static_cast<size_t>(ls.numel()), 0.f);
+  pick.at(static_cast<size_t>(cls)) = 1.f;
+  const Tensor score = sum(m->logits * constant_data(g, ls, pick));
+  const Tensor x = g.tensor(g.find_id(Feeds{}.x));
+  const Tensor dx = grad(score, {x})[0];
+  g.outputs() = {};
+  g.mark_output(dx, "saliency");
+  check_weights(g, weights, source);
+  auto e = make_engine(g, EngineKind::Jit);
+  restore(g, *e, weights, source);
+  auto xs = e->f32(x.id);
+  std::copy(d.x.begin(), d.x.begin() + static_cast<int64_t>(xs.size()), xs.begin());
+  e->run();
+  const auto out = e->f32(dx.id);
+  return std::vector<float>(out.begin(), out.end());
 }
 
 std::vector<double> predict_probs(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,

@@ -61,6 +61,11 @@ Metrics evaluate(const std::string& model, const Arch& arch, const std::vector<N
 std::vector<double> predict_probs(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,
                                   const Dataset& d, const std::string& source = "weights");
 
+// The saliency of the first example of `d` for class `cls`: ∂ logit[cls] / ∂ x, one value per input
+// feature, computed by the graph's own autodiff (the model at batch 1, inference mode).
+std::vector<float> input_gradient(const std::string& model, const Arch& arch, const std::vector<NamedTensor>& weights,
+                                  const Dataset& d, int cls, const std::string& source = "weights");
+
 // The architecture a checkpoint of `model` was trained with (its "arch" metadata; the model's
 // defaults when absent). Throws DataError naming `path` when the field does not parse.
 Arch arch_of(const Checkpoint& c, const std::string& model, const std::string& path);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 
 #include "models/models.h"
@@ -72,6 +73,27 @@ INSTANTIATE_TEST_SUITE_P(
              0.88},
         Case{"cnn", [](TrainConfig& c) { c.first_n = 2000, c.batch = 50, c.epochs = 2, c.lr = 0.1f; }, 0.8}),
     [](const ::testing::TestParamInfo<Case>& p) { return p.param.model; });
+
+// The saliency gradient of softmax regression is the predicted class's weight column, exactly:
+// logit[k] = x·W[:, k] + b[k].
+TEST(Train, InputGradientOfALinearModelIsItsWeightColumn) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  NamedTensor w{"logits/W", {784, 10}, std::vector<float>(7840)}, b{"logits/b", {10}, std::vector<float>(10)};
+  for (float& v : w.data) v = u(rng);
+  for (float& v : b.data) v = u(rng);
+  Dataset one;
+  one.n = 1, one.features = 784, one.item_dims = {28, 28};
+  one.x.resize(784);
+  for (float& v : one.x) v = u(rng) * 0.5f + 0.5f;
+  one.y = {0};
+  for (int k : {0, 7}) {
+    const std::vector<float> g = input_gradient("linear", find_model("linear").arch, {w, b}, one, k);
+    ASSERT_EQ(g.size(), 784u);
+    for (size_t i = 0; i < 784; ++i)
+      ASSERT_EQ(g[i], w.data[i * 10 + static_cast<size_t>(k)]) << "class " << k << " pixel " << i;
+  }
+}
 
 TEST(Train, LogicGatesAreExact) {
   for (const char* gate : {"and", "or"}) {

@@ -297,7 +297,9 @@ void add_predict(CLI::App& app) {
         throw UsageError("gradc: " + o->checkpoint + ": the model's output for this image is not finite (" +
                          std::to_string(p) + "): the checkpoint's weights hold NaN or Inf");
     const auto best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-    if (!o->plot.empty()) plot_prediction(o->plot, one.x.data(), label, probs);
+    if (!o->plot.empty())
+      plot_prediction(o->plot, one.x.data(), label, probs,
+                      input_gradient(m, arch_of(c, m, o->checkpoint), w, one, static_cast<int>(best), o->checkpoint));
     if (o->json) {
       nlohmann::json j = {{"checkpoint", o->checkpoint}, {"model", m}, {"predicted", best}, {"probabilities", probs}};
       if (label >= 0) j["image"] = *o->image, j["label"] = label, j["dataset"] = o->dataset, j["split"] = o->split;

@@ -180,7 +180,7 @@ Files plot_weights(const std::string& dir, const NamedTensor& w, const std::stri
     << "set title '" << title << "'\nunset key\nunset xtics\nunset ytics\nset border 0\nset size ratio -1\n"
     << "set xrange [-0.5:" << t.w - 0.5 << "]\nset yrange [" << t.h - 0.5 << ":-0.5]\n"
     << "set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb '#9a9a9a' fillstyle solid noborder\n"
-    << "set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\nset cbrange [-" << m << ":" << m << "]\n"
+    << "set palette positive defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\nset cbrange [-" << m << ":" << m << "]\n"
     << "set cblabel 'weight'\nset colorbox\n"
     << "plot '" << data << "' matrix with image\n";
   run_gnuplot(dir, s.str(), {{data, f.str()}});
@@ -221,14 +221,22 @@ Files plot_data(const std::string& dir, const Dataset& train) {
   return {"labels.png", "labels.csv", "pixels.png", "digit0.csv"};
 }
 
-void plot_prediction(const std::string& path, const float* pixels, int label, const std::vector<double>& probs) {
+void plot_prediction(const std::string& path, const float* pixels, int label, const std::vector<double>& probs,
+                     const std::vector<float>& saliency) {
   const fs::path p = fs::absolute(path);
   const std::string dir = p.parent_path().string();
   make_dirs(dir, "--plot");
   const auto best = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-  std::ostringstream d, b;
+  std::ostringstream d, b, g;
   for (int y = 0; y < 28; ++y)
     for (int x = 0; x < 28; ++x) d << x << "," << 27 - y << "," << pixels[y * 28 + x] << "\n";
+  const bool sal = saliency.size() == 784;
+  double gmax = 1e-30;
+  for (float v : saliency) gmax = std::max(gmax, std::abs(static_cast<double>(v)));
+  if (sal)
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x)
+        g << x << "," << 27 - y << "," << saliency[static_cast<size_t>(y * 28 + x)] / gmax << "\n";
   // Colour: the predicted class green when right (or no label), red when wrong; the true one labelled.
   for (size_t k = 0; k < probs.size(); ++k) {
     const bool predicted = static_cast<int>(k) == best;
@@ -238,18 +246,26 @@ void plot_prediction(const std::string& path, const float* pixels, int label, co
   const std::string cls = std::to_string(probs.size() - 1);
   std::ostringstream s;
   // Drawn to a name of ours and renamed: the user's file name never enters the script.
-  s << "set terminal pngcairo size 1000,420 font 'Sans,11'\nset output 'predict.png'\n"
-    << "set multiplot layout 1,2\nunset key\nset palette gray negative\nunset colorbox\nset size ratio -1\n"
+  s << "set terminal pngcairo size " << (sal ? 1400 : 1000) << ",420 font 'Sans,11'\nset output 'predict.png'\n"
+    << "set multiplot layout 1," << (sal ? 3 : 2) << "\nunset key\nset palette gray negative\nunset colorbox\n"
+    << "set size ratio -1\n"
     << "set title 'input, 28×28" << (label >= 0 ? " (label " + std::to_string(label) + ")" : "") << "'\n"
-    << "unset xtics\nunset ytics\nplot 'digit.csv' using 1:2:3 with image\n"
-    << "set size noratio\nset title 'class probabilities: predicted " << best
+    << "unset xtics\nunset ytics\nplot 'digit.csv' using 1:2:3 with image\n";
+  if (sal)  // blue lowers the predicted class's logit, red raises it; scaled to the largest |gradient|
+    s << "set title 'saliency: ∂ logit[" << best << "] / ∂ input'\n"
+      << "set palette positive defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\nset cbrange [-1:1]\nset colorbox\n"
+      << "set cbtics ('−max' -1, '0' 0, '+max' 1)\nplot 'saliency.csv' using 1:2:3 with image\n"
+      << "unset colorbox\nset palette gray negative\n";
+  s << "set size noratio\nset title 'class probabilities: predicted " << best
     << (label >= 0 ? (label == best ? " (correct)" : ", true " + std::to_string(label)) : "") << "'\n"
     << "set xtics 0,1," << cls << "\nset ytics\nset yrange [0:1.15]\nset xrange [-0.6:" << probs.size() - 0.4 << "]\n"
     << "set style fill solid 0.85\nset boxwidth 0.7\nset xlabel 'class'\nset ylabel 'probability'\n"
     << "plot 'probs.csv' using 1:2:3 with boxes lc rgb variable, "
     << "'' using 1:($4 > 0 ? 1.07 : 1/0):(\"true\") with labels font ',11,Bold', "
     << "'' using 1:2:(sprintf('%.2f',$2)) with labels offset 0,0.7\nunset multiplot\n";
-  run_gnuplot(dir, s.str(), {{"digit.csv", d.str()}, {"probs.csv", b.str()}}, {{"predict.png", p.string()}});
+  std::vector<PlotData> data = {{"digit.csv", d.str()}, {"probs.csv", b.str()}};
+  if (sal) data.push_back({"saliency.csv", g.str()});
+  run_gnuplot(dir, s.str(), data, {{"predict.png", p.string()}});
 }
 
 }  // namespace gradc::cli

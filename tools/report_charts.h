@@ -40,7 +40,9 @@ Files plot_weights(const std::string& dir, const NamedTensor& w, const std::stri
 Files plot_data(const std::string& dir, const Dataset& train);
 
 // The 28×28 input and its class-probability bars as one PNG (gradc predict --plot); `label` < 0
-// when the true class is unknown (the user's own image).
-void plot_prediction(const std::string& path, const float* pixels, int label, const std::vector<double>& probs);
+// when the true class is unknown (the user's own image). With a `saliency` of 784 values (the
+// gradient of the predicted logit by the input) a heat map of it between them.
+void plot_prediction(const std::string& path, const float* pixels, int label, const std::vector<double>& probs,
+                     const std::vector<float>& saliency = {});
 
 }  // namespace gradc::cli
