@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (132 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (134 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -313,6 +313,8 @@ expect "target 'aarch64' (AArch64 NEON) cannot run on this CPU" "$GRADC" train d
 expect "holds no final.safetensors or last.safetensors; name the run's checkpoint with --checkpoint" \
   "$GRADC" report "$tmp"
 expect "lck/metrics.csv: file not found" "$GRADC" report "$tmp/lck"
+expect "compare needs at least two report folders" "$GRADC" compare "$tmp" -o "$tmp/cmp"
+expect "is not a finished gradc report folder (no run.json" "$GRADC" compare "$tmp" "$tmp/lck" -o "$tmp/cmp"
 expect "--target goes after the subcommand: gradc eval --target" "$GRADC" --target x86-64-v3 eval --checkpoint x
 # convnet's architecture flags: four 3x3 + 2x2 blocks do not fit 28x28; flags of another model.
 expect "--conv has 4 blocks; a 28x28 image fits at most 3" "$GRADC" summary convnet --conv 8,8,8,8

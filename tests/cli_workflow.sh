@@ -125,6 +125,16 @@ p = [float(r["probability"]) for r in rows]
 assert p == sorted(p, reverse=True) and all(0 < v <= 1 for v in p), p
 PY
 test -s "$tmp/ova/mistakes.png" && grep -q 'src="mistakes.png"' "$tmp/ova/index.html"
+# gradc compare: two runs that differ in the learning rate, overlaid, the differing row listed.
+for lr in 0.05 0.2; do
+  "$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 300 --steps 40 --lr $lr --report "$tmp/lr$lr" \
+    --quiet >/dev/null
+done
+"$GRADC" compare "$tmp/lr0.05" "$tmp/lr0.2" -o "$tmp/cmp" | grep -q "compared 2 runs" || { echo "compare"; exit 1; }
+grep -q '<th scope="row">learning rate</th><td>0.05</td><td>0.2</td>' "$tmp/cmp/index.html" \
+  || { echo "compare: no learning-rate row"; exit 1; }
+if grep -q '<th scope="row">seed</th>' "$tmp/cmp/index.html"; then echo "compare lists an equal hyperparameter"; exit 1; fi
+[[ -s $tmp/cmp/loss.png && -s $tmp/cmp/accuracy.png ]] || { echo "compare: charts"; exit 1; }
 # --quiet: the result line alone.
 quiet=$("$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 300 --steps 20 --quiet)
 [[ $(wc -l <<<"$quiet") -eq 1 && "$quiet" == "dnn: test accuracy 0."*"(300 examples)" ]] \

@@ -20,6 +20,7 @@ void add_predict(CLI::App& app);
 void add_models(CLI::App& app);
 void add_export(CLI::App& app);
 void add_report(CLI::App& app);
+void add_compare(CLI::App& app);
 
 // --no-fuse / --passes, shared by the commands that compile.
 struct CompileFlags {

@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
   gradc::cli::add_predict(app);
   gradc::cli::add_export(app);
   gradc::cli::add_report(app);
+  gradc::cli::add_compare(app);
   gradc::cli::add_models(app);
   gradc::cli::add_target_option(app);
   // Compiled kernels are kept on disk between runs (compiler/code_cache.h); --no-cache opts out.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "models/metadata.h"
@@ -44,7 +45,7 @@ Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, d
   // these names failed only after training); weights_stepN.png are checked as they are chosen.
   for (const char* f : {"metrics.csv", "loss.png", "accuracy.png", "lr.csv", "lr.png", "confusion.csv", "confusion.png",
                         "weights.png", "samples.png", "labels.csv", "labels.png", "digit0.csv", "pixels.png",
-                        "index.html", "steps.csv", "mistakes.csv", "mistakes.png"})
+                        "index.html", "steps.csv", "mistakes.csv", "mistakes.png", "run.json"})
     check_output_file(dir_ + "/" + f, "--report");
   for (int64_t step : weights_at_)
     check_output_file(dir_ + "/weights_step" + std::to_string(step) + ".png", "--report");
@@ -170,6 +171,26 @@ Files Report::write_mistakes(const std::string& dir, const ReportResult& r) {
   return {"mistakes.csv", "mistakes.png"};
 }
 
+// run.json: what gradc compare reads of a finished run — its title, command, hyperparameters and
+// final figures.
+void Report::write_run_json(const ReportResult& r) {
+  nlohmann::json hyper = nlohmann::json::object();
+  for (const auto& [k, v] : info_.hyperparameters) hyper[k] = v;
+  nlohmann::json j = {{"title", info_.title},
+                      {"command", info_.command},
+                      {"started", info_.started},
+                      {"hyperparameters", hyper},
+                      {"steps", r.fit.steps},
+                      {"kept_step", r.kept_step},
+                      {"test_accuracy", r.test.accuracy()},
+                      {"test_log_loss", r.test.log_loss()},
+                      {"test_examples", r.test.count},
+                      {"by_epochs", by_epochs_}};
+  if (r.val.count > 0) j["val_accuracy"] = r.val.accuracy(), j["val_log_loss"] = r.val.log_loss();
+  write_file(dir_ + "/run.json", j.dump(2) + "\n");
+  add_files({"run.json"});
+}
+
 void Report::rebuild(const RunShape& s, const ReportResult& r) {
   by_epochs_ = s.by_epochs;
   has_val_ = s.has_val;
@@ -206,6 +227,7 @@ void Report::finish(const ReportResult& r) {
     add_files({"samples.png"});
     add(plot_data(dir_, *r.train));
   }
+  write_run_json(r);
   charts_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ReportResult page = r;
   if (page.command_seconds > 0) page.command_seconds += charts_seconds_;

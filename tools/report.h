@@ -52,6 +52,9 @@ struct ReportResult {
   bool one_vs_all = false;
 };
 
+// Text for HTML (&, <, >, quotes escaped).
+std::string html_escape(const std::string& s);
+
 // RunInfo and ReportResult of a train() run.
 RunInfo report_run(const TrainConfig& cfg, std::string command, std::string started);
 ReportResult report_result(const TrainResult& r, const Dataset& train);
@@ -88,6 +91,7 @@ class Report : public Callback {
   // The curves and a page marked "in progress" (it reloads itself), at most every kLiveSeconds.
   void write_live(Trainer& t);
   static Files write_mistakes(const std::string& dir, const ReportResult& r);
+  void write_run_json(const ReportResult& r);
   void add_files(const std::vector<std::string>& f);
   bool has(const std::string& file) const;
 

@@ -9,8 +9,7 @@
 
 namespace gradc::cli {
 
-namespace {
-std::string esc(const std::string& s) {
+std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -35,6 +34,9 @@ std::string esc(const std::string& s) {
   }
   return out;
 }
+
+namespace {
+std::string esc(const std::string& s) { return html_escape(s); }
 
 std::string duration(double s) {
   if (s < 60) return format("%.1f s", s);
