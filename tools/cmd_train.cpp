@@ -289,6 +289,8 @@ void add_train(CLI::App& app) {
       rr.test_set = &s.test;
       evaluate(c.model, c.arch, r.final_params, s.test, c.engine, c.threads, "the final weights", &rr.test_logits);
       rr.one_vs_all = c.model == "ova";
+      if (c.engine == EngineKind::Jit && world().size() == 1 && default_target().runnable)
+        rr.step_time = profile_step(c, f->report);
       rr.command_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       rr.baselines = baselines;
       report->finish(rr);

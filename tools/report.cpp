@@ -45,7 +45,7 @@ Report::Report(std::string dir, RunInfo info, std::vector<int64_t> weights_at, d
   // these names failed only after training); weights_stepN.png are checked as they are chosen.
   for (const char* f : {"metrics.csv", "loss.png", "accuracy.png", "lr.csv", "lr.png", "confusion.csv", "confusion.png",
                         "weights.png", "samples.png", "labels.csv", "labels.png", "digit0.csv", "pixels.png",
-                        "index.html", "steps.csv", "mistakes.csv", "mistakes.png", "run.json"})
+                        "index.html", "steps.csv", "mistakes.csv", "mistakes.png", "run.json", "step.svg"})
     check_output_file(dir_ + "/" + f, "--report");
   for (int64_t step : weights_at_)
     check_output_file(dir_ + "/weights_step" + std::to_string(step) + ".png", "--report");

@@ -14,6 +14,7 @@
 #include "runtime/files.h"
 #include "runtime/metrics.h"
 #include "tools/report_charts.h"
+#include "tools/report_steptime.h"
 
 namespace gradc::cli {
 
@@ -48,6 +49,7 @@ struct ReportResult {
   // The test set and its logits [n, classes] under the evaluated weights (optional): the most
   // confident mistakes are drawn from them. one_vs_all: the scores are sigmoids, not a softmax.
   const Dataset* test_set = nullptr;
+  StepTime step_time;  // "where the step time goes" (empty: no panel)
   std::vector<float> test_logits;
   bool one_vs_all = false;
 };

@@ -70,14 +70,49 @@ std::string per_class_table(const Metrics& m) {
   for (size_t k = 1; k < c; ++k)
     if (recall(k) < recall(worst)) worst = k;
   std::ostringstream t;
-  t << "<table class=\"num\">\n<tr><th>class</th><th>examples</th><th>precision</th><th>recall</th><th>F1</th></tr>\n";
+  t << "<div class=\"scroll\"><table "
+       "class=\"num\">\n<tr><th>class</th><th>examples</th><th>precision</th><th>recall</th><th>F1</th></tr>\n";
   for (size_t k = 0; k < c; ++k) {
     const double p = cols[k] > 0 ? tp[k] / cols[k] : 0, r = recall(k);
     t << "<tr" << (k == worst ? " class=\"worst\"" : "") << "><td>" << k << "</td><td>" << format("%.0f", rows[k])
       << "</td><td>" << format("%.4f", p) << "</td><td>" << format("%.4f", r) << "</td><td>"
       << format("%.4f", p + r > 0 ? 2 * p * r / (p + r) : 0) << "</td></tr>\n";
   }
-  return t.str() + "</table>\n";
+  return t.str() + "</table></div>\n";
+}
+
+// The kernels of the training step, slowest first (the 12 slowest and the rest summed), beside the
+// step's graph with the same kernel numbers.
+std::string step_time_html(const StepTime& st) {
+  if (st.kernels.empty()) return "";
+  std::ostringstream t;
+  t << "<h2>Where the step time goes</h2>\n<p class=\"sub\">The training step's kernels, each timed alone on "
+    << st.threads << (st.threads == 1 ? " thread" : " threads") << " (median of 15; their sum "
+    << format("%.1f", st.total_us) << " µs, without fork/join and barriers); % of the measured FMA peak, "
+    << format("%.1f", st.peak_gflops)
+    << " GFLOP/s. Kernels of several nodes are the graph's dashed clusters, labelled with these numbers.</p>\n"
+    << "<div class=\"cols\"><section class=\"scroll\"><table "
+       "class=\"num\">\n<tr><th>kernel</th><th>computes</th><th>µs</th><th>share</th>"
+       "<th>GFLOP/s</th><th>% peak</th></tr>\n";
+  double rest = 0;
+  size_t shown = 0;
+  for (const KernelTime& k : st.kernels) {
+    if (shown++ >= 12) {
+      rest += k.us;
+      continue;
+    }
+    t << "<tr><td>" << k.index << "</td><td style=\"text-align:left\">" << esc(k.ops) << "</td><td>"
+      << format("%.1f", k.us) << "</td><td>" << format("%.0f%%", 100 * k.us / st.total_us) << "</td><td>"
+      << (k.gflops > 0.05 ? format("%.1f", k.gflops) : "") << "</td><td>"
+      << (k.gflops > 0.05 ? format("%.0f%%", k.peak_pct) : "") << "</td></tr>\n";
+  }
+  if (rest > 0)
+    t << "<tr><td></td><td style=\"text-align:left\">" << st.kernels.size() - 12 << " more</td><td>"
+      << format("%.1f", rest) << "</td><td>" << format("%.0f%%", 100 * rest / st.total_us)
+      << "</td><td></td><td></td></tr>\n";
+  t << "</table></section>\n<section><a href=\"" << esc(st.picture) << "\"><img src=\"" << esc(st.picture)
+    << "\" alt=\"the training step's graph with its fused kernels\" style=\"width:100%\"></a></section></div>\n";
+  return t.str();
 }
 
 const char* kStyle =
@@ -89,7 +124,7 @@ const char* kStyle =
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(440px,100%),1fr));gap:1.2em}"
     "figure{margin:0;border:1px solid #ddd;padding:.5em;background:#fff}figure img{width:100%;height:auto;"
     "display:block}figcaption{font-size:.9em;color:#444;margin-top:.4em}"
-    "table.num td{text-align:right}tr.worst td{background:#fdecea}"
+    ".scroll{overflow-x:auto;max-width:100%}table.num td{text-align:right}tr.worst td{background:#fdecea}"
     "pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}code{word-break:break-all}";
 }  // namespace
 
@@ -148,7 +183,7 @@ void Report::write_html(const ReportResult& r) const {
        << (!live && r.test.count > 0 ? "<h2>Per class (test set)</h2>\n" + per_class_table(r.test) +
                                            "<p class=\"sub\">shaded: the lowest recall</p>\n"
                                      : std::string())
-       << "<h2>Charts</h2>\n<div class=\"grid\">\n";
+       << step_time_html(r.step_time) << "<h2>Charts</h2>\n<div class=\"grid\">\n";
   auto fig = [&](const std::string& f, const std::string& caption) {
     if (!has(f)) return;
     html << "<figure><img src=\"" << esc(f) << "\" alt=\"" << esc(caption) << "\"><figcaption>" << esc(caption)
