@@ -140,6 +140,7 @@ class Driver {
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
     return f;
   }
+  llvm::Value* null_ptr() { return llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0)); }
   llvm::FunctionCallee libc(const char* name, llvm::Type* ret, std::vector<llvm::Type*> args) {
     return m_.getOrInsertFunction(name, llvm::FunctionType::get(ret, args, false));
   }
@@ -249,37 +250,30 @@ class Driver {
     const int64_t in_row = g.node(input).shape.numel() / batch * 4, out_row = g.node(output).shape.numel() / batch * 4;
     llvm::Function* f = fn(sym("predict"), i32_, {ptr_, i64_, ptr_}, true);
     llvm::Value *x = f->getArg(0), *n = f->getArg(1), *y = f->getArg(2);
-    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    llvm::Value* null = null_ptr();
     return_if(b_.CreateOr(b_.CreateOr(b_.CreateICmpEQ(x, null), b_.CreateICmpEQ(y, null)),
                           b_.CreateICmpSLT(n, b_.getInt64(0))),
               1);
     return_if(b_.CreateICmpEQ(b_.CreateLoad(i32_, loaded_), b_.getInt32(0)), 2);
     llvm::Value* in = buffer_ptr(buffer_of(input));
     llvm::Value* res = buffer_ptr(buffer_of(output));
-    auto* head = llvm::BasicBlock::Create(ctx_, "head", f);
-    auto* body = llvm::BasicBlock::Create(ctx_, "body", f);
-    auto* done = llvm::BasicBlock::Create(ctx_, "done", f);
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    b_.CreateBr(head);
-    b_.SetInsertPoint(head);
-    llvm::PHINode* i = b_.CreatePHI(i64_, 2);
-    i->addIncoming(b_.getInt64(0), pre);
-    b_.CreateCondBr(b_.CreateICmpSLT(i, n), body, done);
-    b_.SetInsertPoint(body);
-    llvm::Value* left = b_.CreateSub(n, i);
-    llvm::Value* rows = b_.CreateSelect(b_.CreateICmpSLT(left, b_.getInt64(static_cast<uint64_t>(batch))), left,
-                                        b_.getInt64(static_cast<uint64_t>(batch)));
-    auto bytes = [&](llvm::Value* r, int64_t row) { return b_.CreateMul(r, b_.getInt64(static_cast<uint64_t>(row))); };
-    b_.CreateMemCpy(in, llvm::MaybeAlign(64), b_.CreateInBoundsGEP(i8_, x, bytes(i, in_row)), llvm::MaybeAlign(4),
-                    bytes(rows, in_row));
-    b_.CreateMemSet(b_.CreateInBoundsGEP(i8_, in, bytes(rows, in_row)), b_.getInt8(0),
-                    bytes(b_.CreateSub(b_.getInt64(static_cast<uint64_t>(batch)), rows), in_row), llvm::MaybeAlign(4));
-    b_.CreateCall(run);
-    b_.CreateMemCpy(b_.CreateInBoundsGEP(i8_, y, bytes(i, out_row)), llvm::MaybeAlign(4), res, llvm::MaybeAlign(64),
-                    bytes(rows, out_row));
-    i->addIncoming(b_.CreateAdd(i, rows), b_.GetInsertBlock());
-    b_.CreateBr(head);
-    b_.SetInsertPoint(done);
+    loop(b_.getInt64(0), n, [&](llvm::Value* i) {
+      llvm::Value* left = b_.CreateSub(n, i);
+      llvm::Value* rows = b_.CreateSelect(b_.CreateICmpSLT(left, b_.getInt64(static_cast<uint64_t>(batch))), left,
+                                          b_.getInt64(static_cast<uint64_t>(batch)));
+      auto bytes = [&](llvm::Value* r, int64_t row) {
+        return b_.CreateMul(r, b_.getInt64(static_cast<uint64_t>(row)));
+      };
+      b_.CreateMemCpy(in, llvm::MaybeAlign(64), b_.CreateInBoundsGEP(i8_, x, bytes(i, in_row)), llvm::MaybeAlign(4),
+                      bytes(rows, in_row));
+      b_.CreateMemSet(b_.CreateInBoundsGEP(i8_, in, bytes(rows, in_row)), b_.getInt8(0),
+                      bytes(b_.CreateSub(b_.getInt64(static_cast<uint64_t>(batch)), rows), in_row),
+                      llvm::MaybeAlign(4));
+      b_.CreateCall(run);
+      b_.CreateMemCpy(b_.CreateInBoundsGEP(i8_, y, bytes(i, out_row)), llvm::MaybeAlign(4), res, llvm::MaybeAlign(64),
+                      bytes(rows, out_row));
+      return rows;
+    });
     b_.CreateRet(b_.getInt32(0));
   }
 
@@ -287,7 +281,7 @@ class Driver {
   // without weights (predict then returns 2), never with half of them.
   void load_weights_fn() {
     llvm::Function* f = fn(sym("load_weights"), i32_, {ptr_}, true);
-    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    llvm::Value* null = null_ptr();
     return_if(b_.CreateICmpEQ(f->getArg(0), null), 1);
     llvm::Value* file =
         b_.CreateCall(libc("fopen", ptr_, {ptr_, ptr_}), {f->getArg(0), b_.CreateGlobalString("rb", "", 0, &m_)});
@@ -324,14 +318,15 @@ class Driver {
     const Graph& g = prog_.graph;
     llvm::Function* f = fn(sym("train_step"), i32_, {ptr_, ptr_, b_.getFloatTy(), i32_, ptr_}, true);
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *loss = f->getArg(4);
-    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    llvm::Value* null = null_ptr();
     return_if(b_.CreateOr(b_.CreateICmpEQ(x, null), b_.CreateICmpEQ(y, null)), 1);
     return_if(b_.CreateICmpEQ(b_.CreateLoad(i32_, loaded_), b_.getInt32(0)), 2);
     const int64_t labels = g.node(fd.y).shape.numel();
-    for_each(b_.getInt64(0), b_.getInt64(static_cast<uint64_t>(labels)), [&](llvm::Value* i) {
+    loop(b_.getInt64(0), b_.getInt64(static_cast<uint64_t>(labels)), [&](llvm::Value* i) {
       llvm::Value* v = b_.CreateLoad(i32_, b_.CreateInBoundsGEP(i32_, y, i));
       // unsigned v >= classes catches the negative ones too
       return_if(b_.CreateICmpUGE(v, b_.getInt32(static_cast<uint32_t>(spec_.classes))), 4);
+      return b_.getInt64(1);
     });
     b_.CreateMemCpy(buffer_ptr(buffer_of(fd.x)), llvm::MaybeAlign(64), x, llvm::MaybeAlign(4),
                     b_.getInt64(static_cast<uint64_t>(g.node(fd.x).shape.numel() * 4)));
@@ -345,8 +340,8 @@ class Driver {
     b_.CreateRet(b_.getInt32(0));
   }
 
-  // for (i = lo; i < hi; ++i) body(i); body may end its block with a return_if.
-  void for_each(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body) {
+  // for (i = lo; i < hi; i += body(i)): body may end its block with a return_if.
+  void loop(llvm::Value* lo, llvm::Value* hi, const std::function<llvm::Value*(llvm::Value*)>& body) {
     llvm::Function* f = b_.GetInsertBlock()->getParent();
     auto* head = llvm::BasicBlock::Create(ctx_, "loop", f);
     auto* step = llvm::BasicBlock::Create(ctx_, "step", f);
@@ -358,8 +353,8 @@ class Driver {
     i->addIncoming(lo, pre);
     b_.CreateCondBr(b_.CreateICmpSLT(i, hi), step, done);
     b_.SetInsertPoint(step);
-    body(i);
-    i->addIncoming(b_.CreateAdd(i, llvm::ConstantInt::get(lo->getType(), 1)), b_.GetInsertBlock());
+    llvm::Value* by = body(i);
+    i->addIncoming(b_.CreateAdd(i, by), b_.GetInsertBlock());
     b_.CreateBr(head);
     b_.SetInsertPoint(done);
   }
@@ -368,7 +363,7 @@ class Driver {
   // load_weights reads.
   void save_weights_fn() {
     llvm::Function* f = fn(sym("save_weights"), i32_, {ptr_}, true);
-    llvm::Value* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(ctx_, 0));
+    llvm::Value* null = null_ptr();
     return_if(b_.CreateICmpEQ(f->getArg(0), null), 1);
     return_if(b_.CreateICmpEQ(b_.CreateLoad(i32_, loaded_), b_.getInt32(0)), 2);
     llvm::Value* file =
