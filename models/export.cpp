@@ -1,10 +1,9 @@
 #include "models/export.h"
 
-#include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "models/evaluator.h"
+#include "models/metadata.h"
 #include "models/params.h"
 #include "models/train.h"
 #include "runtime/data_error.h"
@@ -44,23 +43,19 @@ OptimizerConfig checkpoint_optimizer(const Checkpoint& c, const std::string& mod
     auto it = c.metadata.find(std::string("recipe.") + k);
     return it == c.metadata.end() ? nullptr : &it->second;
   };
-  auto number = [&](const char* k, float& v) {
-    const std::string* s = field(k);
-    if (!s) return;
-    char* end = nullptr;
-    v = std::strtof(s->c_str(), &end);
-    if (s->empty() || *end != 0 || !std::isfinite(v))
-      throw DataError("gradc: " + path + ": metadata recipe." + k + " = '" + *s + "' is not a number");
+  // The fields as the recipe stored them, in the ranges gradc train accepts (models/metadata.h).
+  auto number = [&](const char* k, float& v, double hi) {
+    if (field(k)) v = static_cast<float>(metadata_real_in(c.metadata, std::string("recipe.") + k, path, 0, hi));
   };
   try {
     if (const std::string* s = field("optimizer")) o.kind = parse_optimizer(*s);
   } catch (const std::invalid_argument& e) {
     throw DataError("gradc: " + path + ": metadata recipe.optimizer: " + e.what());
   }
-  number("momentum", o.momentum);
-  number("clip", o.clip_norm);
-  number("l2", o.l2);
-  number("ema", o.ema_decay);
+  number("momentum", o.momentum, 1);
+  number("clip", o.clip_norm, 1e30);
+  number("l2", o.l2, 1e30);
+  number("ema", o.ema_decay, 0.99999);
   if (const std::string* s = field("loss_reduction")) *sum_loss = *s == "sum";
   return o;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "models/export.h"
+#include "models/metadata.h"
 #include "models/params.h"
 #include "models/train.h"
 #include "runtime/files.h"
@@ -15,14 +16,8 @@ namespace gradc::cli {
 namespace {
 // The batch a checkpoint was trained with (its recipe.batch), else the model's default.
 int64_t recipe_batch(const Checkpoint& c, const std::string& model, const std::string& path) {
-  auto it = c.metadata.find("recipe.batch");
-  if (it == c.metadata.end()) return find_model(model).default_batch;
-  char* end = nullptr;
-  const long long b = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != 0 || b < 1 || b > 65536)
-    throw UsageError("gradc: " + path + ": metadata recipe.batch = '" + it->second +
-                     "' is not a batch size; pass --batch");
-  return b;
+  if (!c.metadata.count("recipe.batch")) return find_model(model).default_batch;
+  return metadata_int(c.metadata, "recipe.batch", 65536, path);  // 0 is refused by export_model's --batch check
 }
 
 struct ExportOpts {
