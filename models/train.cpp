@@ -91,7 +91,7 @@ TrainResult train(TrainConfig cfg) {
   if (best && best->restored()) r.kept_step = best->best_step();
   const auto t_eval = Clock::now();
   if (s.val.n > 0) r.val = t.evaluate(s.val);
-  r.test = t.evaluate(s.test);
+  r.test = t.evaluate(s.test, cfg.keep_test_logits ? &r.test_logits : nullptr);
   r.eval_seconds = since(t_eval);
   r.to_test_seconds = since(t0);
   r.load_seconds = load_seconds;

@@ -28,6 +28,7 @@ struct TrainConfig : FitConfig, DataConfig {
   bool allow_recipe_change = false;  // resume a checkpoint trained with another recipe (models/resume.h)
   std::string data_fingerprint;      // set by train(): the training split's checksum, part of the recipe
   bool verbose = true;
+  bool keep_test_logits = false;  // TrainResult::test_logits (a report's most confident mistakes)
   // More callbacks (a report, the user's own), run after the recipe's at every event.
   std::vector<std::shared_ptr<Callback>> callbacks;
 };
@@ -40,6 +41,7 @@ struct TrainResult : FitResult {
   double load_seconds = 0;                // reading and splitting the data
   std::vector<NamedTensor> final_params;  // the weights used for evaluation
   int64_t kept_step = 0;                  // keep-best restored the weights of this step (0: the last weights)
+  std::vector<float> test_logits;         // [test.n, classes] of the evaluated weights, with keep_test_logits
 };
 
 TrainConfig recipe(const std::string& model, const std::string& preset = "");

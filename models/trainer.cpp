@@ -227,9 +227,9 @@ Metrics Trainer::run_eval(const std::vector<NamedTensor>& w, const Dataset& d, s
   return impl_->eval->run(w, d, logits);
 }
 
-Metrics Trainer::evaluate(const Dataset& d) {
+Metrics Trainer::evaluate(const Dataset& d, std::vector<float>* logits) {
   check_data(d, "evaluation data");
-  return run_eval(weights(true), d, nullptr);
+  return run_eval(weights(true), d, logits);
 }
 
 std::vector<float> Trainer::predict(const Dataset& d) {

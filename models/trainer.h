@@ -136,8 +136,8 @@ class Trainer {
   void resume(const Checkpoint& c, const std::string& path);
 
   // Accuracy and log-loss with the evaluation weights (the EMA copies when the optimizer keeps them),
-  // over every example of `d`.
-  Metrics evaluate(const Dataset& d);
+  // over every example of `d`; `logits` (optional) receives [d.n, classes] from the same pass.
+  Metrics evaluate(const Dataset& d, std::vector<float>* logits = nullptr);
   // Logits [d.n, classes] with the evaluation weights.
   std::vector<float> predict(const Dataset& d);
 

@@ -258,6 +258,7 @@ void add_train(CLI::App& app) {
     // under mpirun the ranks end together through MPI instead).
     if (!world_is_distributed()) c.interrupt = install_stop_signals();
     std::shared_ptr<Report> report;
+    c.keep_test_logits = !f->report.empty();
     if (!f->report.empty()) {
       report = std::make_shared<Report>(f->report, report_run(c, command_line(), local_time_text()),
                                         parse_int_list(f->weights_at, "--weights-at", 1), f->report_every);
@@ -285,9 +286,8 @@ void add_train(CLI::App& app) {
       const auto t_report = std::chrono::steady_clock::now();
       const Splits s = load_splits(c, c.seed);  // the split train() used: its labels and digits
       ReportResult rr = report_result(r, s.train);
-      // The test logits under the evaluated weights, for the report's most confident mistakes.
       rr.test_set = &s.test;
-      evaluate(c.model, c.arch, r.final_params, s.test, c.engine, c.threads, "the final weights", &rr.test_logits);
+      rr.test_logits = std::move(r.test_logits);  // for the most confident mistakes
       rr.one_vs_all = c.model == "ova";
       if (c.engine == EngineKind::Jit && world().size() == 1 && default_target().runnable)
         rr.step_time = profile_step(c, f->report);
