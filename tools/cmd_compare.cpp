@@ -38,18 +38,9 @@ Run load_run(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw UsageError("gradc: " + dir + "/run.json: " + e.what());
   }
-  r.metrics = read_regular(dir + "/metrics.csv", size_t{1} << 30);
-  std::istringstream in(r.metrics);
-  std::string line;
-  std::getline(in, line);
-  if (line.rfind("step,epoch,lr,loss,acc,val_loss,val_acc", 0) != 0)
-    throw UsageError("gradc: " + dir + "/metrics.csv is not a gradc metrics.csv");
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
-    r.has_val |= f.size() > 5 && !f[5].empty();
-  }
+  const MetricsCsv m = read_metrics_csv(dir + "/metrics.csv");
+  r.metrics = m.text;
+  for (const std::vector<std::string>& f : m.rows) r.has_val |= f.size() > 5 && !f[5].empty();
   return r;
 }
 

@@ -1,9 +1,6 @@
 // gradc report DIR: a run's report rebuilt from its folder — metrics.csv (and steps.csv) as training
 // left them, the weights and recipe of its checkpoint, the test set evaluated again — for a run
 // killed before it wrote its report, or a report to redraw.
-#include <algorithm>
-#include <cmath>
-#include <sstream>
 
 #include "models/metadata.h"
 #include "models/models.h"
@@ -21,29 +18,21 @@ namespace {
 // metrics.csv's rows as the shape of the run: steps per epoch (epoch runs), the last step, and
 // whether any row has a validation loss. A header or row that is not the CSVLogger's is an error.
 Report::RunShape read_shape(const std::string& csv, bool by_epochs) {
-  std::istringstream in(read_regular(csv, size_t{1} << 30));
-  std::string line;
-  std::getline(in, line);
-  if (line.rfind("step,epoch,lr,loss,acc,val_loss,val_acc", 0) != 0)
-    throw UsageError("gradc: " + csv + " is not a gradc metrics.csv (header '" + line.substr(0, 60) + "')");
+  const MetricsCsv m = read_metrics_csv(csv);
   Report::RunShape s;
   s.by_epochs = by_epochs;
-  int rows = 0;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
+  for (size_t row = 0; row < m.rows.size(); ++row) {
+    const std::vector<std::string>& f = m.rows[row];
     char* end = nullptr;
     const long long step = f.size() >= 7 ? std::strtoll(f[0].c_str(), &end, 10) : -1;
     if (step < 0 || *end != 0)
-      throw UsageError("gradc: " + csv + ": row " + std::to_string(rows + 2) + " is not a metrics row");
+      throw UsageError("gradc: " + csv + ": row " + std::to_string(row + 2) + " is not a metrics row");
     const long long epoch = std::strtoll(f[1].c_str(), nullptr, 10);
-    if (rows == 0 && by_epochs && epoch > 0) s.steps_per_epoch = step / epoch;
+    if (row == 0 && by_epochs && epoch > 0) s.steps_per_epoch = step / epoch;
     s.total_steps = step;
     s.has_val |= !f[5].empty();
-    ++rows;
   }
-  if (rows == 0) throw UsageError("gradc: " + csv + " has no evaluation points yet");
+  if (m.rows.empty()) throw UsageError("gradc: " + csv + " has no evaluation points yet");
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/metadata.h"
+#include "runtime/data_error.h"
 #include "runtime/files.h"
 #include "tools/gnuplot.h"
 #include "tools/image.h"
@@ -31,17 +32,10 @@ struct LrPoint {
 };
 // (x, lr) of every metrics.csv row: x is the epoch or the step.
 std::vector<LrPoint> read_lr(const std::string& csv, bool by_epochs) {
-  std::istringstream in(read_regular(csv, size_t{1} << 30));
   std::vector<LrPoint> pts;
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
-    if (f.size() < 3) continue;
-    pts.push_back({std::strtod(f[by_epochs ? 1 : 0].c_str(), nullptr), std::strtod(f[2].c_str(), nullptr)});
-  }
+  for (const std::vector<std::string>& f : read_metrics_csv(csv).rows)
+    if (f.size() >= 3)
+      pts.push_back({std::strtod(f[by_epochs ? 1 : 0].c_str(), nullptr), std::strtod(f[2].c_str(), nullptr)});
   return pts;
 }
 }  // namespace
@@ -73,6 +67,21 @@ std::string test_title(const CurveSpec& c) {
   return t + ")";
 }
 }  // namespace
+
+MetricsCsv read_metrics_csv(const std::string& path) {
+  MetricsCsv m{read_regular(path, size_t{1} << 30), {}};
+  std::istringstream in(m.text);
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("step,epoch,lr,loss,acc,val_loss,val_acc", 0) != 0)
+    throw DataError("gradc: " + path + " is not a gradc metrics.csv (header '" + line.substr(0, 60) + "')");
+  while (std::getline(in, line)) {
+    std::vector<std::string>& f = m.rows.emplace_back();
+    std::stringstream ss(line);
+    for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
+  }
+  return m;
+}
 
 Files plot_curves(const std::string& dir, const CurveSpec& c) {
   std::ostringstream s;

@@ -12,6 +12,14 @@ namespace gradc::cli {
 
 using Files = std::vector<std::string>;
 
+// metrics.csv as the CSVLogger writes it: the text and its rows split at the commas. Throws
+// DataError naming the file when its header is not the CSVLogger's.
+struct MetricsCsv {
+  std::string text;
+  std::vector<std::vector<std::string>> rows;  // the header excluded
+};
+MetricsCsv read_metrics_csv(const std::string& path);
+
 // What loss.png and accuracy.png show.
 struct CurveSpec {
   bool by_epochs = false;    // epoch boundaries are marked (the x axis is the step either way)
