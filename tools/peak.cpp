@@ -52,6 +52,26 @@ __attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(int64_t iters) {
 __attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) { return fma_chains<8, 12>(iters); }
 }  // namespace
 
+namespace {
+// GFLOP/s of `loop(iters)` (flops_per_iter each) on `threads` threads at once: the best of 7 runs,
+// since clock boost and neighbours vary run to run.
+double best_rate(int threads, float (*loop)(int64_t), int64_t iters, double flops_per_iter) {
+  volatile float sink = 0;
+  double best = 0;
+  for (int rep = 0; rep < 7; ++rep) {
+    const double t0 = omp_get_wtime();
+    float local = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : local)
+    local += loop(iters);
+    const double dt = omp_get_wtime() - t0;
+    sink = sink + local;
+    best = std::max(best, flops_per_iter * static_cast<double>(iters) * threads / dt / 1e9);
+  }
+  (void)sink;
+  return best;
+}
+}  // namespace
+
 bool host_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 bool host_has_avx512() { return __builtin_cpu_supports("avx512f"); }
 
@@ -69,18 +89,7 @@ double measure_fma_peak(int threads, int lanes) {
   sink = sink + (wide ? fma_loop_avx512(full / 100) : fma_loop_avx2(full / 100));
   const double per_iter = std::max(1e-12, (omp_get_wtime() - c0) / static_cast<double>(full / 100));
   const int64_t iters = std::clamp(static_cast<int64_t>(0.01 / per_iter), full / 100, full);
-  double best = 0;
-  for (int rep = 0; rep < 7; ++rep) {  // the best of 7: clock boost and neighbours vary run to run
-    const double t0 = omp_get_wtime();
-    float local = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : local)
-    local += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-    const double dt = omp_get_wtime() - t0;
-    sink = sink + local;
-    best = std::max(best, static_cast<double>(chains) * lanes * 2 * static_cast<double>(iters) * threads / dt / 1e9);
-  }
-  (void)sink;
-  return best;
+  return best_rate(threads, wide ? fma_loop_avx512 : fma_loop_avx2, iters, static_cast<double>(chains) * lanes * 2);
 }
 
 double measure_bf16_peak(int threads) {
@@ -89,18 +98,7 @@ double measure_bf16_peak(int threads) {
   volatile float sink = 0;
   const int64_t iters = 2'000'000;
   sink = sink + dpbf16_loop(iters / 100);  // warm-up
-  double best = 0;
-  for (int rep = 0; rep < 7; ++rep) {
-    const double t0 = omp_get_wtime();
-    float local = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : local)
-    local += dpbf16_loop(iters);
-    const double dt = omp_get_wtime() - t0;
-    sink = sink + local;
-    best = std::max(best, 16.0 * 64 * static_cast<double>(iters) * threads / dt / 1e9);
-  }
-  (void)sink;
-  return best;
+  return best_rate(threads, dpbf16_loop, iters, 16.0 * 64);
 }
 
 double target_fma_peak(int threads) {
