@@ -3,6 +3,7 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -100,6 +101,15 @@ std::string legend(const Graph& g, bool kernels) {
 }
 }  // namespace
 
+std::string kernel_ops_label(const Graph& g, std::vector<int> ids) {
+  std::sort(ids.begin(), ids.end());
+  std::string ops;
+  for (int id : ids)
+    if (g.node(id).role != Role::Input && g.node(id).role != Role::Param && g.node(id).op != Op::Constant)
+      ops += (ops.empty() ? "" : "+") + std::string(op_name(g.node(id).op));
+  return ops;
+}
+
 std::string to_dot(const Graph& g, const std::vector<int>* kernel_of, bool with_legend) {
   std::string s = "digraph \"" + escape(g.name.empty() ? "gradc" : g.name) + "\" {\n";
   s += "  rankdir=TB; graph [fontname=\"Helvetica\"]; node [fontname=\"Helvetica\", fontsize=11]; "
@@ -133,10 +143,7 @@ std::string to_dot(const Graph& g, const std::vector<int>* kernel_of, bool with_
       s += node_line(g.node(clusters[k][0]));
       continue;
     }
-    std::string ops;  // what the kernel computes, in graph order: "kernel 4: matmul+add+relu"
-    for (int id : clusters[k])
-      if (g.node(id).role != Role::Input && g.node(id).role != Role::Param && g.node(id).op != Op::Constant)
-        ops += (ops.empty() ? "" : "+") + std::string(op_name(g.node(id).op));
+    const std::string ops = kernel_ops_label(g, clusters[k]);  // "kernel 4: matmul+add+relu"
     s += "  subgraph cluster_k" + std::to_string(k) + " { label=\"kernel " + std::to_string(k) + ": " + ops +
          "\"; labeljust=l; style=\"rounded,dashed\"; color=\"#7b3fb6\"; fontcolor=\"#7b3fb6\"; margin=14;\n";
     for (int id : clusters[k]) s += "  " + node_line(g.node(id));

@@ -14,6 +14,10 @@ namespace gradc {
 // `legend`: a box of one example node per style (and the kernel box) above the graph.
 std::string to_dot(const Graph& g, const std::vector<int>* kernel_of = nullptr, bool legend = false);
 
+// What a kernel computing nodes `ids` does, its ops in graph order ("matmul+add+relu"; inputs,
+// parameters and constants left out): the kernel clusters' labels, and any table naming kernels.
+std::string kernel_ops_label(const Graph& g, std::vector<int> ids);
+
 // DOT text laid out and rendered by libgvc in memory: the bytes of an "svg" or "png" image.
 // Throws std::invalid_argument for another format and std::runtime_error naming `what` (the file
 // the caller will write) if Graphviz cannot parse or render the text. Writing is the caller's

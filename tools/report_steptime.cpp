@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "autodiff/dot.h"
 #include "compiler/view.h"
 #include "runtime/program.h"
 #include "tools/bench_steps.h"
@@ -10,19 +11,6 @@
 #include "tools/step_graph.h"
 
 namespace gradc::cli {
-
-namespace {
-// "matmul+add+relu" of kernel k: the node it produces and the ones fused into it, in graph order.
-std::string kernel_ops(const Graph& g, const KernelInfo& k) {
-  if (k.copy_from >= 0) return "update copy";
-  std::vector<int> ids = k.fused;
-  ids.push_back(k.node);
-  std::sort(ids.begin(), ids.end());
-  std::string s;
-  for (int id : ids) s += (s.empty() ? "" : "+") + std::string(op_name(g.node(id).op));
-  return s;
-}
-}  // namespace
 
 StepTime profile_step(const TrainConfig& c, const std::string& dir) {
   OptimizerConfig opt = c.opt;
@@ -41,7 +29,9 @@ StepTime profile_step(const TrainConfig& c, const std::string& dir) {
   st.peak_gflops = target_fma_peak(st.threads);
   const auto& ks = p.code().plan.kernels;
   for (size_t k = 0; k < ks.size(); ++k) {
-    KernelTime t{k, kernel_ops(p.code().graph, ks[k]), us[k], 0, 0};
+    std::vector<int> ids = ks[k].fused;
+    ids.push_back(ks[k].node);
+    KernelTime t{k, ks[k].copy_from >= 0 ? "update copy" : kernel_ops_label(p.code().graph, ids), us[k], 0, 0};
     t.gflops = us[k] > 0 ? ks[k].flops / us[k] / 1e3 : 0;
     t.peak_pct = 100 * t.gflops / st.peak_gflops;
     st.total_us += us[k];
