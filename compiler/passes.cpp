@@ -16,8 +16,8 @@ namespace gradc {
 namespace {
 
 // split-k: at most this many chunks, each at least this many rows of k, for results of at most
-// this many elements, no more than k.
-constexpr int64_t kSplitKMax = 8, kSplitKMinChunk = 2048, kSplitKMaxOutput = 64 * 1024;
+// this many elements (the chunks' partial products are summed after: splits·MN floats).
+constexpr int64_t kSplitKMax = 8, kSplitKMinChunk = 1024, kSplitKMaxOutput = 64 * 1024;
 
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
@@ -377,8 +377,10 @@ PassResult split_k(const Graph& g) {
   for (const Node& n : g.nodes()) {
     if (n.op == Op::MatMul && n.a.ta && !n.a.tb) {
       const int64_t K = g.node(n.in[0]).shape[0], MN = n.shape.numel();
-      const int64_t splits = std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk);
-      if (splits >= 2 && MN <= kSplitKMaxOutput && MN <= K) {
+      // A power of two, so 2 or 4 threads get equal shares of the chunks.
+      int64_t splits = 1;
+      while (splits * 2 <= std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk)) splits *= 2;
+      if (splits >= 2 && MN <= kSplitKMaxOutput) {
         Attrs a = n.a;
         a.splits = splits;
         const int parts = r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a);

@@ -21,6 +21,8 @@ double kernel_flops(const Graph& g, const Node& n) {
     const Shape& w = g.node(n.in[1]).shape;
     return 2.0 * static_cast<double>(n.shape.numel()) * static_cast<double>(w[0] * w[1] * w[2]);
   }
+  // A reduction's work is its input: a bias gradient's [rows, 32] sum is not 32 flops.
+  if (op_info(n.op).kind == OpKind::Reduce) return static_cast<double>(g.node(n.in[0]).shape.numel());
   return static_cast<double>(n.shape.numel());
 }
 }  // namespace

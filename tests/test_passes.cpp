@@ -168,20 +168,27 @@ TEST(Passes, MaskBeforePoolIsExact) {
 }
 
 // split-k cuts a long-k weight gradient into partial products summed after — the filter gradient
-// of a first convolution (9 × 16 over k = 4·26·26) — and keeps its value; short k stays one GEMM.
+// of a first convolution (9 × 16 over k = 4·26·26), and one whose result has more elements than k
+// (a second convolution's 288 × 64 over k = 4000) — and keeps its value; short k stays one GEMM.
 TEST(Passes, SplitKKeepsLongWeightGradients) {
   Graph g;
   Tensor x = g.input("x", {6000, 9});
   Tensor dy = g.input("dy", {6000, 16});
+  Tensor c = g.input("c", {4000, 288});
+  Tensor dc = g.input("dc", {4000, 64});
   Tensor s = g.input("s", {30, 9});
   Tensor ds = g.input("ds", {30, 16});
   g.mark_output(matmul(x, dy, true), "long");
+  g.mark_output(matmul(c, dc, true), "wide");
   g.mark_output(matmul(s, ds, true), "short");
   expect_same_semantics(g, PassPipeline().add("split-k"), "split-k");
   const PassResult r = PassPipeline().add("split-k").add("dce").run(g, default_target());
-  ASSERT_EQ(count_op(r.g, Op::MatMulSplitK), 1);
+  ASSERT_EQ(count_op(r.g, Op::MatMulSplitK), 2);
+  std::vector<Shape> split;
   for (const Node& n : r.g.nodes())
-    if (n.op == Op::MatMulSplitK) EXPECT_EQ(n.shape, (Shape{2, 9, 16})) << "6000 rows: chunks of at least 2048";
+    if (n.op == Op::MatMulSplitK) split.push_back(n.shape);
+  // Chunks of at least 1024 rows, a power of two of them (equal shares for 2 or 4 threads).
+  EXPECT_EQ(split, (std::vector<Shape>{{4, 9, 16}, {2, 288, 64}}));
   EXPECT_EQ(count_op(r.g, Op::MatMul), 1) << "the short one";
 }
 
