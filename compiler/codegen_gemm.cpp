@@ -9,6 +9,7 @@
 // The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
 // so results are identical for any thread count.
 #include <algorithm>
+#include <stdexcept>
 
 #include "autodiff/shape_rules.h"
 #include "compiler/gemm_parts.h"
@@ -51,9 +52,16 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
     }
 }
 
+// The windows of a tile's rows when A is a fused im2col read in place (implicit GEMM), and whether
+// all of them lie inside the input (then no tap needs a padding check).
+struct AWindows {
+  std::vector<Window> rows;
+  bool inside = false;
+};
+
 // The f32 K loop of a tile: per k, nv B vectors and mr broadcasts of A feed mr·nv FMAs.
 void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
-                const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc) {
+                const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc, const AWindows* aw = nullptr) {
   auto& b = e.b;
   auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
@@ -73,8 +81,13 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
       }
     }
     for (int r = 0; r < mr; ++r) {
-      llvm::Value* as =
-          kb.apack ? e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r))) : load_a(e, g, e.add(i0, e.c64(r)), k);
+      llvm::Value* as = nullptr;
+      if (kb.apack)
+        as = e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r)));
+      else if (aw)
+        as = (aw->inside ? cols_inside : cols_at)(e, g.cols_a, aw->rows[static_cast<size_t>(r)], k);
+      else
+        as = load_a(e, g, e.add(i0, e.c64(r)), k);
       llvm::Value* a = e.splat(as);
       for (int v = 0; v < nv; ++v) {
         llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
@@ -90,10 +103,26 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                     const KBlock& kb, const BTile& bt) {
   const std::vector<llvm::Value*> acc = tile_accumulators(e, g, i0, j0, mr, nv, last, kb);
-  if (g.bf16)
+  if (g.bf16) {
     tile_k_bf16(e, g, mr, nv, kb, bt, acc);
-  else
+  } else if (g.cols_a.x && !g.ta && !kb.apack) {
+    // Implicit GEMM: each row's window decoded once per tile; the K loop reads x through the tap
+    // table, without padding checks when every window of the tile is inside x.
+    AWindows aw;
+    llvm::Value* all = e.b.getTrue();
+    for (int r = 0; r < mr; ++r) {
+      aw.rows.push_back(window_at(e, g.cols_a, e.add(i0, e.c64(r))));
+      all = e.b.CreateAnd(all, aw.rows.back().inside);
+    }
+    auto k_loop = [&](bool inside) {
+      aw.inside = inside;
+      tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc, &aw);
+    };
+    e.if_else(
+        all, [&] { k_loop(true); }, [&] { k_loop(false); });
+  } else {
     tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc);
+  }
   tile_finish(e, g, i0, j0, mr, nv, last, kb, acc);
 }
 
@@ -131,7 +160,9 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
   const int64_t tiles = (p.width + g.TC - 1) / g.TC;
   llvm::Value* tile_stride = e.mul(kb.kn, e.c64(g.TC));
   e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
-    llvm::Value* src_row = e.add(e.mul(e.add(kb.k0, kk), e.c64(g.N)), p.j0);
+    llvm::Value* src_row = g.cols_b.x ? nullptr : e.add(e.mul(e.add(kb.k0, kk), e.c64(g.N)), p.j0);
+    // B a fused im2col: row k is the window of output position k, decoded once for the whole row.
+    const Window w = g.cols_b.x ? window_at(e, g.cols_b, e.add(kb.k0, kk)) : Window{};
     for (int64_t t = 0; t < tiles; ++t)
       for (int64_t v = 0; v < g.TC / g.L; ++v) {
         const int64_t col = t * g.TC + v * g.L;
@@ -139,7 +170,9 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
         llvm::Value* dst =
             e.gep(e.scratch, e.add(e.add(e.mul(kk, e.c64(g.TC)), e.mul(e.c64(t), tile_stride)), e.c64(v * g.L)));
         llvm::Value* x = llvm::Constant::getNullValue(e.vec());
-        if (active > 0) {
+        if (active > 0 && g.cols_b.x) {
+          x = cols_vector(e, g.cols_b, w, e.add(p.j0, e.c64(col)), active);
+        } else if (active > 0) {
           llvm::Value* idx = e.add(src_row, e.c64(col));
           x = e.vload(e.gep(g.B, idx), active);
           if (g.mask_b) x = apply_mask(e, x, e.vload(e.gep(g.mask_b, idx), active));
@@ -276,8 +309,15 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
   llvm::Value* hi = e.hi;
   e.loop(lo, hi, [&](llvm::Value* s) {
     Gemm g = whole;
-    g.A = e.gep(whole.A, e.mul(s, e.c64(c * whole.M)));
-    g.B = e.gep(whole.B, e.mul(s, e.c64(c * whole.N)));
+    // A fused im2col operand starts its chunk at position s·c instead of at a pointer.
+    if (g.cols_a.x)
+      g.cols_a.first = e.mul(s, e.c64(c));
+    else
+      g.A = e.gep(whole.A, e.mul(s, e.c64(c * whole.M)));
+    if (g.cols_b.x)
+      g.cols_b.first = e.mul(s, e.c64(c));
+    else
+      g.B = e.gep(whole.B, e.mul(s, e.c64(c * whole.N)));
     g.C = e.gep(whole.C, e.mul(s, e.c64(whole.M * whole.N)));
     e.lo = e.c64(0);
     e.hi = e.c64((whole.M + blk.mr - 1) / blk.mr);
@@ -299,8 +339,25 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const GemmDims d = gemm_dims(e.g, n);
-  Gemm g{e.lanes,         k.spec.gemm.tile_cols, d.M,           d.N, d.K, n.a.ta, n.a.tb,
-         e.base(n.in[0]), e.base(n.in[1]),       e.base(k.node)};
+  // An operand the plan fused (an im2col) is read through its window; the others from memory.
+  auto fused = [&](int i) {
+    const int id = n.in[static_cast<size_t>(i)];
+    return e.g.node(id).op == Op::Im2Col && std::find(k.fused.begin(), k.fused.end(), id) != k.fused.end();
+  };
+  Gemm g{e.lanes,
+         k.spec.gemm.tile_cols,
+         d.M,
+         d.N,
+         d.K,
+         n.a.ta,
+         n.a.tb,
+         fused(0) ? nullptr : e.base(n.in[0]),
+         fused(1) ? nullptr : e.base(n.in[1]),
+         e.base(k.node)};
+  if (fused(0)) g.cols_a = cols_operand(e, e.g.node(n.in[0]));
+  if (fused(1)) g.cols_b = cols_operand(e, e.g.node(n.in[1]));
+  if ((fused(1) && !k.spec.gemm.pack) || ((fused(0) || fused(1)) && (k.spec.gemm.bf16 || n.a.tb)))
+    throw std::logic_error("gradc: an im2col fused into " + k.fn + " needs the f32 broadcast form with B packed");
   if (n.op == Op::Dense) {
     g.bias = e.base(n.in[2]);
     g.relu = n.a.relu;

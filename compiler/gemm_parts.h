@@ -5,9 +5,35 @@
 
 #include <vector>
 
+#include "autodiff/shape_rules.h"
 #include "compiler/emitter.h"
 
 namespace gradc::gemm {
+
+// An operand that is im2col(x) read straight from x while the GEMM runs (implicit GEMM, the plan's
+// im2col fusion): row p of the columns is output position p = (b, oh, ow), column t is tap
+// t = (kh, kw, c) of p's window, zero where the window reaches into the padding.
+struct Cols {
+  llvm::Value* x = nullptr;  // null: the operand is a matrix in memory
+  WindowGeo geo{};
+  llvm::Value* first = nullptr;  // the position of row 0 (a split-k chunk's first k), or null
+};
+
+// One output position's window: x's index of its (0, 0) tap (outside x in the padding: used only
+// with a tap that is inside), its top-left input row and column, and whether it lies inside x.
+struct Window {
+  llvm::Value *origin, *ih0, *iw0, *inside;
+};
+
+Cols cols_operand(Emitter& e, const Node& im2col);
+Window window_at(Emitter& e, const Cols& c, llvm::Value* pos);
+// Element `tap` of a window: checked against the padding, or (inside) read without a check.
+llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);
+llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);
+// Taps [tap0, tap0 + active) of a window as a vector (zeros past active and in the padding), tap0 a
+// multiple of the lanes: one load when the vector is a run of channels (C a multiple of the lanes),
+// else a masked gather.
+llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active);
 
 struct Gemm {
   int L;       // f32 lanes per vector
@@ -19,7 +45,8 @@ struct Gemm {
   llvm::Value* mask_b = nullptr;
   llvm::Value* bias = nullptr;  // dense epilogue: + bias[j], then ReLU when relu
   bool relu = false;
-  bool bf16 = false;  // GemmSpec::bf16: operands packed as bf16 pairs, vdpbf16ps
+  bool bf16 = false;              // GemmSpec::bf16: operands packed as bf16 pairs, vdpbf16ps
+  Cols cols_a = {}, cols_b = {};  // an operand that is a fused im2col (then A or B is null)
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).
@@ -57,6 +84,7 @@ inline llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
 
 // op(A)[row][k] as a scalar, zero where a matmul_relu_mask's mask on A is not positive.
 inline llvm::Value* load_a(Emitter& e, const Gemm& g, llvm::Value* row, llvm::Value* k) {
+  if (g.cols_a.x) return cols_at(e, g.cols_a, window_at(e, g.cols_a, g.ta ? k : row), g.ta ? row : k);
   llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
   llvm::Value* a = e.load(g.A, idx);
   return g.mask_a ? apply_mask(e, a, e.load(g.mask_a, idx)) : a;

@@ -110,7 +110,7 @@ void lower(const Graph& g, const CompileOptions& opt, const Target& target, Comp
   prog.graph = std::move(opt_graph.g);
   prog.node_map = std::move(opt_graph.map);
   PlanOptions plan_opt;
-  plan_opt.fuse_elementwise = opt.fuse;
+  plan_opt.fuse_elementwise = plan_opt.implicit_gemm = opt.fuse;
   plan_opt.plan_memory = opt.plan_memory;
   plan_opt.target = &target;
   plan_opt.bf16 = opt.bf16;

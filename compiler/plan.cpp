@@ -11,6 +11,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   PlanState st(g, opt);
   st.liveness();
   st.elementwise_fusion();
+  st.implicit_gemm();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();

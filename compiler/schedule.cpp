@@ -22,12 +22,12 @@ constexpr int64_t kAliasStride = 2048;
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
 
-void blocking(GemmSpec& s, const Target& t, bool ta) {
+void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool cols_b) {
   s.kc = s.K;
   s.nc = s.N;
-  s.pack_a = s.N > s.tile_cols && ((ta ? s.M : s.K) * 4) % kAliasStride == 0;
+  s.pack_a = !cols_a && s.N > s.tile_cols && ((ta ? s.M : s.K) * 4) % kAliasStride == 0;
   const int64_t block = t.l2_bytes / 2;
-  if (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block) {
+  if (!cols_b && (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block)) {
     s.kc = split(s.K, std::max<int64_t>(1, block / (s.N * 4)));
     return;
   }
@@ -64,7 +64,7 @@ std::vector<GemmTile> gemm_tiles(const Target& t) {
   return {{2, 6}, {1, 12}};                                             // 12 + 2 + 1 ≤ 16 ymm
 }
 
-GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
+GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std::vector<int>& fused) {
   GemmSpec s;
   const GemmDims d = gemm_dims(g, n);
   s.M = d.M;
@@ -91,7 +91,11 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t) {
     }
   s.nv = pick.nv;
   s.mr = pick.mr;
-  blocking(s, t, n.a.ta);
+  auto in_place = [&](int i) {
+    const int id = n.in[static_cast<size_t>(i)];
+    return g.node(id).op == Op::Im2Col && std::find(fused.begin(), fused.end(), id) != fused.end();
+  };
+  blocking(s, t, n.a.ta, in_place(0), in_place(1));
   return s;
 }
 
@@ -169,7 +173,7 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       return s;
     }
     case OpKind::Gemm: {
-      s.gemm = schedule_gemm(g, n, t);
+      s.gemm = schedule_gemm(g, n, t, fused);
       s.strategy = s.gemm.form == GemmSpec::Broadcast ? Strategy::GemmBroadcast
                    : s.gemm.form == GemmSpec::Dot     ? Strategy::GemmDot
                                                       : Strategy::GemmScalar;

@@ -78,7 +78,9 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
 
 // The broadcast-form microkernel table of a target (widest tile first), and the GEMM spec alone.
 std::vector<GemmTile> gemm_tiles(const Target& t);
-GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t);
+// `fused`: the kernel's inlined producers; an im2col among them is read in place (implicit GEMM):
+// as B it is always packed (the window arithmetic then runs once per packed row), as A never.
+GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t, const std::vector<int>& fused = {});
 // Turns a broadcast-form spec into its bf16 form (packed A and B, even K blocks); the target must
 // have AVX512_BF16 (std::invalid_argument otherwise).
 void use_bf16(GemmSpec& s, const Target& t);

@@ -13,7 +13,8 @@ namespace {
 // Which kernel computes each node of `g` under the plan compile() would make.
 std::vector<int> kernel_clusters(const Graph& g, const CompileOptions& opt) {
   PlanOptions po;
-  po.fuse_elementwise = opt.fuse;
+  po.fuse_elementwise = po.implicit_gemm = opt.fuse;
+  po.bf16 = opt.bf16;
   po.plan_memory = opt.plan_memory;
   po.target = opt.target ? &*opt.target : nullptr;
   const Plan plan = make_plan(g, po);

@@ -1,0 +1,106 @@
+// Implicit GEMM: a convolution's im2col operand read straight from the NHWC input inside the GEMM
+// (its A rows while the register tile runs, its B rows while a panel is packed), never written to
+// memory. Tap t = (kh, kw, c) sits at t + kh·(W - KW)·C from its window's origin (a window row's
+// KW·C taps are contiguous in x), the same for every position; windows inside x need no check,
+// taps in the padding read as 0.
+#include "compiler/gemm_parts.h"
+
+namespace gradc::gemm {
+
+namespace {
+// 0 <= v < n as one unsigned compare (scalars or vectors).
+llvm::Value* in_range(Emitter& e, llvm::Value* v, int64_t n) {
+  return e.b.CreateICmpULT(v, llvm::ConstantInt::get(v->getType(), static_cast<uint64_t>(n)));
+}
+llvm::Value* constant_like(llvm::Value* v, int64_t c) {
+  return llvm::ConstantInt::get(v->getType(), static_cast<uint64_t>(c));
+}
+
+// A tap's place (scalars or vectors of taps): its offset from the window's origin, its row and
+// column in the window.
+struct Tap {
+  llvm::Value *off, *kh, *kw;
+};
+Tap tap_of(Emitter& e, const WindowGeo& g, llvm::Value* t) {
+  auto& b = e.b;
+  llvm::Value* kh = b.CreateUDiv(t, constant_like(t, g.KW * g.C));
+  llvm::Value* kw = b.CreateUDiv(b.CreateURem(t, constant_like(t, g.KW * g.C)), constant_like(t, g.C));
+  return {b.CreateAdd(t, b.CreateMul(kh, constant_like(t, (g.W - g.KW) * g.C))), kh, kw};
+}
+
+// Whether a tap of window w is inside x (not in the padding).
+llvm::Value* tap_ok(Emitter& e, const WindowGeo& g, const Window& w, const Tap& t) {
+  auto& b = e.b;
+  llvm::Value* ih0 = w.ih0;
+  llvm::Value* iw0 = w.iw0;
+  if (t.kh->getType()->isVectorTy()) {
+    const auto n = llvm::cast<llvm::FixedVectorType>(t.kh->getType())->getNumElements();
+    ih0 = b.CreateVectorSplat(n, b.CreateTrunc(ih0, e.i32));
+    iw0 = b.CreateVectorSplat(n, b.CreateTrunc(iw0, e.i32));
+  }
+  return b.CreateAnd(in_range(e, b.CreateAdd(ih0, t.kh), g.H), in_range(e, b.CreateAdd(iw0, t.kw), g.W));
+}
+}  // namespace
+
+Cols cols_operand(Emitter& e, const Node& im2col) {
+  Cols c;
+  c.geo = window_geo(e.g.node(im2col.in[0]).shape, im2col.a);
+  c.x = e.base(im2col.in[0]);
+  return c;
+}
+
+Window window_at(Emitter& e, const Cols& c, llvm::Value* pos) {
+  auto& b = e.b;
+  const WindowGeo& g = c.geo;
+  if (c.first) pos = e.add(c.first, pos);
+  llvm::Value* ow = b.CreateURem(pos, e.c64(g.OW));
+  llvm::Value* boh = b.CreateUDiv(pos, e.c64(g.OW));
+  llvm::Value* oh = b.CreateURem(boh, e.c64(g.OH));
+  llvm::Value* bi = b.CreateUDiv(boh, e.c64(g.OH));
+  llvm::Value* ih0 = b.CreateSub(e.mul(oh, e.c64(g.SH)), e.c64(g.ph));
+  llvm::Value* iw0 = b.CreateSub(e.mul(ow, e.c64(g.SW)), e.c64(g.pw));
+  llvm::Value* origin = e.mul(b.CreateAdd(e.mul(b.CreateAdd(e.mul(bi, e.c64(g.H)), ih0), e.c64(g.W)), iw0), e.c64(g.C));
+  llvm::Value* inside = b.CreateAnd(in_range(e, ih0, g.H - g.KH + 1), in_range(e, iw0, g.W - g.KW + 1));
+  return {origin, ih0, iw0, inside};
+}
+
+llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
+  return e.load(c.x, e.add(w.origin, tap_of(e, c.geo, tap).off));
+}
+
+llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
+  auto& b = e.b;
+  const Tap t = tap_of(e, c.geo, tap);
+  llvm::Value* ok = tap_ok(e, c.geo, w, t);
+  // A tap in the padding reads x[0] (always there) and yields 0.
+  llvm::Value* idx = b.CreateSelect(ok, e.add(w.origin, t.off), e.c64(0));
+  return b.CreateSelect(ok, e.load(c.x, idx), e.cf(0.f));
+}
+
+llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active) {
+  auto& b = e.b;
+  const WindowGeo& g = c.geo;
+  const auto L = static_cast<unsigned>(e.lanes);
+  if (g.C % e.lanes == 0 && active == e.lanes) {  // one run of channels of one tap: valid or not as a whole
+    const Tap t = tap_of(e, g, tap0);
+    llvm::Value* ok = tap_ok(e, g, w, t);
+    llvm::Value* idx = b.CreateSelect(ok, e.add(w.origin, t.off), e.c64(0));
+    return b.CreateSelect(ok, e.vload(e.gep(c.x, idx), e.lanes), llvm::Constant::getNullValue(e.vec()));
+  }
+  std::vector<llvm::Constant*> lane;
+  for (unsigned l = 0; l < L; ++l) lane.push_back(b.getInt32(l));
+  llvm::Value* taps = b.CreateAdd(b.CreateVectorSplat(L, b.CreateTrunc(tap0, e.i32)), llvm::ConstantVector::get(lane));
+  const Tap t = tap_of(e, g, taps);
+  llvm::Value* real =
+      b.CreateICmpULT(taps, b.CreateVectorSplat(L, b.getInt32(static_cast<uint32_t>(g.KH * g.KW * g.C))));
+  llvm::Value* live = b.CreateICmpULT(llvm::ConstantVector::get(lane),
+                                      b.CreateVectorSplat(L, b.getInt32(static_cast<uint32_t>(active))));
+  llvm::Value* ok = b.CreateAnd(b.CreateAnd(tap_ok(e, g, w, t), real), live);
+  auto* i64v = llvm::FixedVectorType::get(e.i64, L);
+  llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(L, w.origin), b.CreateSExt(t.off, i64v));
+  idx = b.CreateSelect(ok, idx, llvm::Constant::getNullValue(i64v));
+  return b.CreateMaskedGather(e.vec(), b.CreateInBoundsGEP(e.f32, c.x, idx), llvm::Align(4), ok,
+                              llvm::Constant::getNullValue(e.vec()));
+}
+
+}  // namespace gradc::gemm
