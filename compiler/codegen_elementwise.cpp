@@ -14,7 +14,11 @@ namespace {
 struct IrMath {
   using V = llvm::Value*;
   Emitter& e;
-  V c(double v) const { return e.cf(static_cast<float>(v)); }
+  int width = 0;  // > 0: values are vectors of this many lanes
+  V c(double v) const {
+    llvm::Value* s = e.cf(static_cast<float>(v));
+    return width ? e.splat(s, width) : s;
+  }
   V add(V a, V b) const { return e.b.CreateFAdd(a, b); }
   V sub(V a, V b) const { return e.b.CreateFSub(a, b); }
   V mul(V a, V b) const { return e.b.CreateFMul(a, b); }
@@ -35,6 +39,8 @@ struct Ctx {
   llvm::Value *flat, *col;
   std::vector<std::pair<int, llvm::Value*>> memo;
   std::vector<std::pair<int, llvm::Value*>> scalars;  // scalar operands, loaded once before the loop
+  int width = 0;                                      // > 0: `active` lanes from flat (and col) on
+  int64_t active = 0;
 };
 
 llvm::Value* value_of(Ctx& c, int id);
@@ -43,8 +49,12 @@ llvm::Value* operand(Ctx& c, int id) {
   if (std::find(c.group.begin(), c.group.end(), id) != c.group.end()) return value_of(c, id);
   Emitter& e = c.e;
   for (auto& [n, v] : c.scalars)
-    if (n == id) return v;
+    if (n == id) return c.width ? e.splat(v, c.width) : v;
   const int64_t p = e.g.node(id).shape.numel();
+  if (c.width) {  // elementwise_vectorisable: every operand is whole, a row's period or a scalar
+    if (p == 1) return e.splat(e.load(e.base(id), e.c64(0)), c.width);
+    return e.vload(e.gep(e.base(id), p == c.total ? c.flat : c.col), c.active, c.width);
+  }
   llvm::Value* idx = p == c.total ? c.flat : p == 1 ? e.c64(0) : p == c.cols ? c.col : e.b.CreateURem(c.flat, e.c64(p));
   return e.load(e.base(id), idx);
 }
@@ -78,9 +88,9 @@ llvm::Value* value_of(Ctx& c, int id) {
   const Node& n = c.e.g.node(id);
   llvm::Value* x = operand(c, n.in[0]);
   // Every other op: its one definition (autodiff/elementwise.h) emitted as IR.
-  llvm::Value* r = n.op == Op::Dropout
-                       ? dropout_value(c, n, x)
-                       : apply_elementwise(IrMath{c.e}, n.op, x, n.in.size() > 1 ? operand(c, n.in[1]) : nullptr, n.a);
+  llvm::Value* r = n.op == Op::Dropout ? dropout_value(c, n, x)
+                                       : apply_elementwise(IrMath{c.e, c.width}, n.op, x,
+                                                           n.in.size() > 1 ? operand(c, n.in[1]) : nullptr, n.a);
   c.memo.emplace_back(id, r);
   return r;
 }
@@ -89,6 +99,26 @@ llvm::Value* value_of(Ctx& c, int id) {
 llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
                                llvm::Value* flat, llvm::Value* col) {
   Ctx c{e, group, total, cols, flat, col, {}, {}};
+  return value_of(c, node);
+}
+
+bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int64_t total, int64_t cols) {
+  for (int id : group) {
+    const Node& n = g.node(id);
+    // Dropout's counter hash and log's exponent bits are written for scalars.
+    if (!is_map_op(n.op, op_info(n.op).kind) || n.op == Op::Log || n.op == Op::Softplus) return false;
+    for (int in : n.in) {
+      const int64_t p = g.node(in).shape.numel();
+      const bool inside = std::find(group.begin(), group.end(), in) != group.end();
+      if (!inside && (g.node(in).dtype != DType::F32 || (p != total && p != cols && p != 1))) return false;
+    }
+  }
+  return true;
+}
+
+llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
+                                llvm::Value* flat, llvm::Value* col, int64_t active) {
+  Ctx c{e, group, total, cols, flat, col, {}, {}, e.lanes, active};
   return value_of(c, node);
 }
 

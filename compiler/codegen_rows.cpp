@@ -1,6 +1,8 @@
 // Reductions, layout changes, row-wise ops (softmax family, one_hot), losses and update copies.
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
+
 #include "compiler/emitter.h"
 
 namespace gradc {
@@ -70,7 +72,10 @@ ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, int
 // column sums it). Up to four vectors of columns accumulate in registers over all n rows, in row
 // order as the scalar loop adds them; the scalar loop kept its sums in `out`, a load and a store per
 // row whose latency chain measured 7 GB/s ([15488, 64]: 543 µs on one thread).
-void column_sums(Emitter& e, llvm::Value* x, llvm::Value* out, int64_t n, int64_t inner, bool mean) {
+// `in(flat, col, active)` is a vector of the operand: loaded, or computed from a fused elementwise
+// producer chain.
+using VectorIn = std::function<llvm::Value*(llvm::Value* flat, llvm::Value* col, int64_t active)>;
+void column_sums(Emitter& e, const VectorIn& in, llvm::Value* out, int64_t n, int64_t inner, bool mean) {
   auto& b = e.b;
   const int64_t L = e.lanes, nvec = (inner + L - 1) / L, tail = inner - (nvec - 1) * L,
                 nfull = tail == L ? nvec : nvec - 1;
@@ -89,7 +94,7 @@ void column_sums(Emitter& e, llvm::Value* x, llvm::Value* out, int64_t n, int64_
     e.loop(e.c64(0), e.c64(n), [&](llvm::Value* k) {
       llvm::Value* row = e.add(e.mul(k, e.c64(inner)), c0);
       for (int i = 0; i < nv; ++i) {
-        llvm::Value* v = e.vload(e.gep(x, e.add(row, e.c64(i * L))), i == nv - 1 ? last : L);
+        llvm::Value* v = in(e.add(row, e.c64(i * L)), e.add(c0, e.c64(i * L)), i == nv - 1 ? last : L);
         b.CreateStore(b.CreateFAdd(b.CreateLoad(e.vec(), acc[static_cast<size_t>(i)]), v), acc[static_cast<size_t>(i)]);
       }
     });
@@ -137,7 +142,14 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
     return;
   }
   const Split s = split(xs, n.a.axis);
-  if (s.outer == 1 && k.fused.empty() && s.inner >= e.lanes) return column_sums(e, x, out, s.n, s.inner, mean);
+  if (s.outer == 1 && s.inner >= e.lanes &&
+      (k.fused.empty() || elementwise_vectorisable(e.g, k.fused, xs.numel(), s.inner))) {
+    const VectorIn in = [&](llvm::Value* flat, llvm::Value* col, int64_t active) {
+      if (k.fused.empty()) return e.vload(e.gep(x, flat), active);
+      return elementwise_vector(e, k.fused, n.in[0], xs.numel(), s.inner, flat, col, active);
+    };
+    return column_sums(e, in, out, s.n, s.inner, mean);
+  }
   // Parallel over outer rows when there are several, else over inner columns; both keep the
   // k loop outside the contiguous j loop so the j loop vectorises.
   const bool by_outer = s.outer > 1;

@@ -82,6 +82,13 @@ class Emitter {
 llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
                                llvm::Value* flat, llvm::Value* col);
 
+// The same as a vector of the `active` lanes from `flat` (and `col`) on, for a group that
+// elementwise_vectorisable accepts: map ops that vectorise as written, every operand outside the
+// group whole, of `cols` elements (a row's period) or a scalar.
+bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int64_t total, int64_t cols);
+llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
+                                llvm::Value* flat, llvm::Value* col, int64_t active);
+
 // Per-op-kind emitters; each fills the kernel function for `k`.
 void emit_elementwise(Emitter& e, const KernelInfo& k);
 void emit_gemm(Emitter& e, const KernelInfo& k);

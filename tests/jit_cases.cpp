@@ -109,6 +109,13 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                          Tensor x = f32(g, "a", {R, cols});
                          return m ? mean(x, 0) : sum(x, 0);
                        }});
+    // The same with the producer chain computed in vectors inside the sum (batch norm's variance:
+    // rows minus a per-column mean, squared; a scalar factor; exp).
+    c[op].push_back({"axis0 fused chain", [=](Graph& g, int64_t R) {
+                       Tensor x = f32(g, "a", {R, 130}), mu = f32(g, "b", {130});
+                       Tensor y = square(x - mu) * 0.5f + exp(x);
+                       return m ? mean(y, 0) : sum(y, 0);
+                     }});
     c[op].push_back({"3-D axis1", [=](Graph& g, int64_t R) {
                        Tensor x = f32(g, "a", {R, 7, 5});
                        return m ? mean(x, 1) : sum(x, 1);
