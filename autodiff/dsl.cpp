@@ -134,8 +134,11 @@ Tensor batch_norm(Tensor x, const std::string& name, bool training, float moment
     g.assign(moving_mean, moving_mean * momentum + mu * (1.f - momentum), loc);
     g.assign(moving_var, moving_var * momentum + var * (1.f - momentum), loc);
   }
-  Tensor normed = (rows - mu) / sqrt(var + epsilon);
-  return reshape(normed * gamma + beta, s, loc);
+  // As tf.nn.batch_normalization computes it: per-channel scale and shift first ([C] vectors), so
+  // the activations see one multiply-add pass (forward) and the backward pass few full-size kernels.
+  Tensor scale = gamma / sqrt(var + epsilon);
+  Tensor shift = beta - mu * scale;
+  return reshape(rows * scale + shift, s, loc);
 }
 
 Tensor transpose(Tensor x, Loc loc) { return unary(Op::Transpose, x, loc); }

@@ -87,6 +87,7 @@ llvm::Value* value_of(Ctx& c, int id) {
     if (n == id) return v;
   const Node& n = c.e.g.node(id);
   llvm::Value* x = operand(c, n.in[0]);
+  if (n.op == Op::Reshape) return x;  // a view inlined between two elementwise stages: same flat index
   // Every other op: its one definition (autodiff/elementwise.h) emitted as IR.
   llvm::Value* r = n.op == Op::Dropout ? dropout_value(c, n, x)
                                        : apply_elementwise(IrMath{c.e, c.width}, n.op, x,
@@ -106,6 +107,7 @@ bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int
   for (int id : group) {
     const Node& n = g.node(id);
     // Dropout's counter hash and log's exponent bits are written for scalars.
+    if (n.op == Op::Reshape) continue;  // a view of a group member
     if (!is_map_op(n.op, op_info(n.op).kind) || n.op == Op::Log || n.op == Op::Softplus) return false;
     for (int in : n.in) {
       const int64_t p = g.node(in).shape.numel();

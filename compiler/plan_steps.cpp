@@ -70,14 +70,21 @@ void PlanState::liveness() {
 
 void PlanState::elementwise_fusion() {
   // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
-  // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised.
+  // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised. A
+  // single-use reshape between them is seen through (a view: the flat order is the same), so
+  // batch norm's square(x - mean) reshaped to rows is summed where it is computed.
   if (opt.fuse_elementwise)
     for (const Node& n : g.nodes()) {
       const auto i = static_cast<size_t>(n.id);
       if (!live[i] || pinned[i] || uses[i] != 1 || !is_elementwise_kernel(n)) continue;
-      const Node& c = g.node(consumer[i]);
-      if ((is_elementwise_kernel(c) && c.shape.numel() == n.shape.numel()) || c.op == Op::Sum || c.op == Op::Mean)
+      int via = -1, c_id = consumer[i];
+      const auto c_at = static_cast<size_t>(c_id);
+      if (g.node(c_id).op == Op::Reshape && uses[c_at] == 1 && !pinned[c_at]) via = c_id, c_id = consumer[c_at];
+      const Node& c = g.node(c_id);
+      if ((is_elementwise_kernel(c) && c.shape.numel() == n.shape.numel()) || c.op == Op::Sum || c.op == Op::Mean) {
         inlined[i] = 1;
+        if (via >= 0) inlined[static_cast<size_t>(via)] = 1;
+      }
     }
 }
 

@@ -192,6 +192,21 @@ TEST(Passes, SplitKKeepsLongWeightGradients) {
   EXPECT_EQ(count_op(r.g, Op::MatMul), 1) << "the short one";
 }
 
+// simplify drops a broadcast along a new first axis (or of a scalar) feeding an elementwise op,
+// which broadcasts a trailing operand itself; a broadcast along axis 1 repeats x along the rows and
+// stays, even where the shapes would also line up as a suffix.
+TEST(Passes, SimplifyLetsElementwiseOpsBroadcastTrailingOperands) {
+  Graph g;
+  Tensor x = g.input("x", {5, 7}), y = g.input("y", {7, 7});
+  Tensor v = g.input("v", {7}), s = g.input("s", {});
+  g.mark_output(x * broadcast(v, {5, 7}, 0), "row");
+  g.mark_output(broadcast(s, {5, 7}, -1) - x, "scalar");
+  g.mark_output(y * broadcast(v, {7, 7}, 1), "column");
+  expect_same_semantics(g, PassPipeline().add("simplify"), "simplify");
+  const PassResult r = PassPipeline().add("simplify").add("dce").run(g, default_target());
+  EXPECT_EQ(count_op(r.g, Op::Broadcast), 1) << "only the axis-1 broadcast is left";
+}
+
 TEST(Passes, RandomGraphsKeepTheirValues) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 40; ++trial) {
