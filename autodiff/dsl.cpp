@@ -204,9 +204,9 @@ Tensor pool2d_grad(Op op, Tensor x, Tensor dy, Attrs a, Loc loc) {
   return op == Op::MaxPool2dGrad ? binary(op, x, dy, loc, std::move(a)) : unary(op, dy, loc, std::move(a));
 }
 
-Tensor matmul_split_k(Tensor a, Tensor b, int64_t splits, Loc loc) {
+Tensor matmul_split_k(Tensor a, Tensor b, int64_t splits, bool ta, Loc loc) {
   Attrs at;
-  at.ta = true;
+  at.ta = ta;
   at.splits = splits;
   return binary(Op::MatMulSplitK, a, b, loc, at);
 }

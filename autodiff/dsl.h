@@ -24,9 +24,9 @@ Tensor constant(Graph& g, float value, Shape s = Shape::scalar(), GRADC_LOC);
 Tensor constant_data(Graph& g, Shape s, std::vector<float> data, GRADC_LOC);
 
 Tensor matmul(Tensor a, Tensor b, bool ta = false, bool tb = false, GRADC_LOC);
-// aᵀ·b as `splits` partial products over chunks of k, [splits, M, N] (gemm-layout makes it; tests
-// build it directly): sum(matmul_split_k(a, b, s), 0) == matmul(a, b, true).
-Tensor matmul_split_k(Tensor a, Tensor b, int64_t splits, GRADC_LOC);
+// op(a)·b as `splits` partial products over chunks of k, [splits, M, N] (the split-k pass makes it;
+// tests build it directly): sum(matmul_split_k(a, b, s, ta), 0) == matmul(a, b, ta).
+Tensor matmul_split_k(Tensor a, Tensor b, int64_t splits, bool ta = true, GRADC_LOC);
 Tensor add(Tensor a, Tensor b, GRADC_LOC);
 Tensor sub(Tensor a, Tensor b, GRADC_LOC);
 Tensor mul(Tensor a, Tensor b, GRADC_LOC);

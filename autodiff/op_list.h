@@ -9,7 +9,7 @@
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
 //   autodiff has run; allreduce (data-parallel training) is added between gradients and updates;
 //   im2col and col2im are made by the conv-gemm pass, which runs convolutions on the GEMM;
-//   matmul_split_k (Aᵀ·B as partial products over equal chunks of k, summed after) by gemm-layout.
+//   matmul_split_k (op(A)·B as partial products over equal chunks of k, summed after) by split-k.
 #pragma once
 
 #define GRADC_OPS(X)                                        \

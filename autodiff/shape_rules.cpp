@@ -141,9 +141,9 @@ TypeInfo infer_MatMul(const Graph& g, const std::vector<int>& in, const Attrs& a
 // matmul_split_k(a, b): a [K, M], b [K, N] (ta, not tb) -> [splits, M, N], chunk s the product of
 // rows [s·c, min((s+1)·c, K)) with c = ceil(K / splits); summed over axis 0 it is aᵀ·b.
 TypeInfo infer_MatMulSplitK(const Graph& g, const std::vector<int>& in, const Attrs& a) {
-  if (!a.ta || a.tb) fail("needs ta = 1 and tb = 0 (the k-major Aᵀ·B of a weight gradient)");
+  if (a.tb) fail("needs tb = 0 (op(A)·B with B's rows along k)");
   const TypeInfo t = infer_MatMul(g, in, a);
-  const int64_t K = arg(g, in, 0).shape[0];
+  const int64_t K = arg(g, in, 0).shape[a.ta ? 0 : 1];
   if (a.splits < 2 || (a.splits - 1) * split_k_chunk(K, a.splits) >= K)
     fail("splits = " + std::to_string(a.splits) + " must cut k = " + std::to_string(K) +
          " into that many non-empty chunks");

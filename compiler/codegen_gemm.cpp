@@ -293,15 +293,16 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
            p);
     });
   };
-  if (!blk.pack) return k_sweep({e.c64(0), g.N, false});
+  // Column panels of nc (B packed, or read in place when schedule.cpp's blocking chose panels for it).
   const int64_t panels = g.N / blk.nc, rest = g.N % blk.nc;
   if (panels > 0)
-    e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) { k_sweep({e.mul(jp, e.c64(blk.nc)), blk.nc, true}); });
-  if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, true});
+    e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) { k_sweep({e.mul(jp, e.c64(blk.nc)), blk.nc, blk.pack}); });
+  if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, blk.pack});
 }
 
-// matmul_split_k: the range is the k chunks; chunk s is the whole Aᵀ·B GEMM over its rows of A
-// (K-major, so a pointer offset) written to slab s of C. Each chunk is computed by one thread in a
+// matmul_split_k: the range is the k chunks; chunk s is the whole op(A)·B GEMM over its k rows of
+// B and its k of A (Aᵀ: rows, a pointer offset; A: columns, an offset with A's whole row stride),
+// written to slab s of C. Each chunk is computed by one thread in a
 // fixed order and the slabs are summed by the next kernel, so results do not depend on threads.
 void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t splits) {
   const int64_t K = whole.K, c = split_k_chunk(K, splits), last = K - (splits - 1) * c;
@@ -313,7 +314,8 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
     if (g.cols_a.x)
       g.cols_a.first = e.mul(s, e.c64(c));
     else
-      g.A = e.gep(whole.A, e.mul(s, e.c64(c * whole.M)));
+      g.A = e.gep(whole.A, e.mul(s, e.c64(whole.ta ? c * whole.M : c)));
+    if (!whole.ta) g.lda = K;
     if (g.cols_b.x)
       g.cols_b.first = e.mul(s, e.c64(c));
     else

@@ -47,6 +47,7 @@ struct Gemm {
   bool relu = false;
   bool bf16 = false;              // GemmSpec::bf16: operands packed as bf16 pairs, vdpbf16ps
   Cols cols_a = {}, cols_b = {};  // an operand that is a fused im2col (then A or B is null)
+  int64_t lda = 0;                // A's row stride when not transposed (0: K; a split-k chunk's: the whole K)
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).
@@ -85,7 +86,7 @@ inline llvm::Value* apply_mask(Emitter& e, llvm::Value* x, llvm::Value* m) {
 // op(A)[row][k] as a scalar, zero where a matmul_relu_mask's mask on A is not positive.
 inline llvm::Value* load_a(Emitter& e, const Gemm& g, llvm::Value* row, llvm::Value* k) {
   if (g.cols_a.x) return cols_at(e, g.cols_a, window_at(e, g.cols_a, g.ta ? k : row), g.ta ? row : k);
-  llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.K)), k);
+  llvm::Value* idx = g.ta ? e.add(e.mul(k, e.c64(g.M)), row) : e.add(e.mul(row, e.c64(g.lda ? g.lda : g.K)), k);
   llvm::Value* a = e.load(g.A, idx);
   return g.mask_a ? apply_mask(e, a, e.load(g.mask_a, idx)) : a;
 }

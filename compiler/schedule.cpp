@@ -18,6 +18,7 @@ constexpr int64_t kPackKc = 384;  // kc 256/384/512 × block 384K-768K tried on 
 // A's rows at a stride of a multiple of 2 KiB map to a few L1 sets: measured 150 vs 210 GFLOP/s at
 // K = 512 vs 496 (Zen 5). Packing pays only there: elsewhere the copy measured slower.
 constexpr int64_t kAliasStride = 2048;
+constexpr int64_t kPageBytes = 4096;
 
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
@@ -27,7 +28,19 @@ void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool cols_b) {
   s.nc = s.N;
   s.pack_a = !cols_a && s.N > s.tile_cols && ((ta ? s.M : s.K) * 4) % kAliasStride == 0;
   const int64_t block = t.l2_bytes / 2;
-  if (!cols_b && (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block)) {
+  // B rows a page or more apart: every k of an unpacked tile's K loop is another page (the tutorial
+  // CNN's input gradient, B = [128, 18928], ran at 53 % of peak), so pack once a few row blocks
+  // share the panel.
+  const bool paged = s.N * 4 >= kPageBytes && s.M >= 4 * s.mr;
+  if (!cols_b && !paged && (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block)) {
+    // Few rows, B too big for the block: column panels of the whole K when C is too big to pass
+    // through the caches once per K block (the tutorial CNN's input gradient [100, 18928] over
+    // k = 128 was cut into ten 13-row K blocks, each reading and writing all 7.6 MB of C), else
+    // K blocks with the partial sums in C.
+    if (s.M * s.N * 4 > block && s.K * s.N * 4 > block && s.K * 4 * s.tile_cols <= block) {
+      s.nc = std::max(s.tile_cols, block / (s.K * 4) / s.tile_cols * s.tile_cols);
+      return;
+    }
     s.kc = split(s.K, std::max<int64_t>(1, block / (s.N * 4)));
     return;
   }
@@ -158,7 +171,7 @@ LayoutRules layout_rules(const Target& t) {
   const int64_t tile_cols = gemm_tiles(t).front().nv * t.lanes;
   // 2 KiB strides: 512×512×1024 measured 71-75% of peak reading A's columns, 3400 -> 2980 µs
   // transposed (AVX-512, 1 thread).
-  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, 2048, 256};
+  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, tile_cols, 2048, 256};
 }
 
 KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>& fused, const Target& t) {

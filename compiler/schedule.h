@@ -99,6 +99,7 @@ int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>
 
 struct LayoutRules {
   int64_t dot_min_k, dot_max_rows, narrow_n;
+  int64_t tile_cols;  // the widest register tile's columns: an N that is a multiple wastes no lane
   // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
   // run as transpose(A)·B: those rows map to a few cache sets (see gemm_layout in passes.cpp).
   int64_t conflict_stride_bytes, conflict_min_rows;

@@ -154,16 +154,18 @@ void ref_MatMul(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   gemm_ref<T>(n, *in[0], *in[1], nullptr, nullptr, out);
 }
 template <class T>
-void ref_MatMulSplitK(const Node& n, const Ins<T>& in, BasicValue<T>& out) {  // a [K, M], b [K, N]
+void ref_MatMulSplitK(const Node& n, const Ins<T>& in, BasicValue<T>& out) {  // a [K, M] (ta) or [M, K], b [K, N]
   const BasicValue<T>& a = *in[0];
   const BasicValue<T>& b = *in[1];
-  const int64_t K = a.shape[0], M = a.shape[1], N = b.shape[1], c = split_k_chunk(K, n.a.splits);
+  const bool ta = n.a.ta;
+  const int64_t K = b.shape[0], M = a.shape[ta ? 1 : 0], N = b.shape[1], c = split_k_chunk(K, n.a.splits);
   for (int64_t s = 0; s < n.a.splits; ++s)
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
         double acc = 0;
         for (int64_t k = s * c; k < std::min(K, (s + 1) * c); ++k)
-          acc += static_cast<double>(a.f[static_cast<size_t>(k * M + i)]) * b.f[static_cast<size_t>(k * N + j)];
+          acc += static_cast<double>(a.f[static_cast<size_t>(ta ? k * M + i : i * K + k)]) *
+                 b.f[static_cast<size_t>(k * N + j)];
         out.f[static_cast<size_t>((s * M + i) * N + j)] = static_cast<T>(acc);
       }
 }

@@ -34,6 +34,14 @@ std::map<Op, std::vector<OpCase>> op_cases() {
          [=](Graph& g, int64_t R) {
            return matmul_split_k(f32(g, "a", {K, R}), f32(g, "b", {K, N}), splits);
          }});
+  // A not transposed (a dense layer over a long input): each chunk reads its columns of A with A's
+  // whole row stride; unequal chunks.
+  for (auto [K, N, splits] : {std::array<int64_t, 3>{50, 16, 4}, {4100, 33, 2}})
+    c[Op::MatMulSplitK].push_back(
+        {"A K" + std::to_string(K) + " N" + std::to_string(N) + " splits" + std::to_string(splits),
+         [=](Graph& g, int64_t R) {
+           return matmul_split_k(f32(g, "a", {R, K}), f32(g, "b", {K, N}), splits, false);
+         }});
   using Bin = Tensor (*)(Tensor, Tensor, Loc);
   const std::pair<Op, Bin> bins[] = {
       {Op::Add, add}, {Op::Sub, sub}, {Op::Mul, mul}, {Op::Div, div}, {Op::Maximum, maximum}};

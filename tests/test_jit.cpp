@@ -117,20 +117,26 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
   fixed.l2_bytes = 1 << 20;  // the shapes below are chosen for 512 KiB blocks, whatever the host's L2
   ScopedTarget target(fixed);
   if (!target.runnable()) GTEST_SKIP() << target.why();
+  enum Blocking { KBlocks, Packed, Panels };  // unpacked K blocks, packed B, unpacked column panels
   struct Case {
     const char* what;
     int64_t M, K, N;
     bool ta;
     int kind;  // 0 matmul, 1 dense + bias + ReLU, 2 matmul_relu_mask on B, 3 on A
+    Blocking blocking;
   };
-  const Case cases[] = {{"K-blocked (3 blocks)", 40, 2000, 150, false, 0},
-                        {"K-blocked dense", 40, 2000, 150, false, 1},
-                        {"packed", 260, 400, 700, false, 0},
-                        {"packed Aᵀ", 260, 400, 700, true, 0},
-                        {"packed dense", 260, 400, 700, false, 1},
-                        {"packed mask on B", 260, 400, 700, false, 2},
-                        {"packed mask on Aᵀ", 260, 400, 700, true, 3},
-                        {"K-blocked mask on A", 40, 2000, 150, false, 3}};
+  const Case cases[] = {{"K-blocked (3 blocks)", 40, 2000, 150, false, 0, KBlocks},
+                        {"K-blocked dense", 40, 2000, 150, false, 1, KBlocks},
+                        {"packed", 260, 400, 700, false, 0, Packed},
+                        {"packed Aᵀ", 260, 400, 700, true, 0, Packed},
+                        {"packed dense", 260, 400, 700, false, 1, Packed},
+                        {"packed mask on B", 260, 400, 700, false, 2, Packed},
+                        {"packed mask on Aᵀ", 260, 400, 700, true, 3, Packed},
+                        {"K-blocked mask on A", 40, 2000, 150, false, 3, KBlocks},
+                        // B rows a page apart: packed with few rows (several panels, a row tail)
+                        {"few rows, B rows a page apart", 40, 500, 1100, false, 1, Packed},
+                        // few rows, a C too big to pass once per K block: whole-K column panels
+                        {"column panels", 20, 100, 16000, false, 0, Panels}};
   for (const Case& c : cases) {
     Graph g;
     Tensor a = g.input("a", c.ta ? Shape{c.K, c.M} : Shape{c.M, c.K}), b = g.input("b", {c.K, c.N});
@@ -149,9 +155,9 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
     }
     g.mark_output(out, "out");
     const GemmSpec blk = schedule_gemm(g, out.node(), default_target());
-    ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
-    ASSERT_EQ(blk.pack, c.M >= kGemmPackMinRows) << c.what;
-    if (blk.pack) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";
+    ASSERT_EQ(blk.pack, c.blocking == Packed) << c.what;
+    if (c.blocking != Panels) ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
+    if (c.blocking != KBlocks) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";
     Interpreter ip(g);
     Program jit(g);
     feed(g, ip, jit, false);

@@ -181,14 +181,21 @@ TEST(Passes, SplitKKeepsLongWeightGradients) {
   g.mark_output(matmul(x, dy, true), "long");
   g.mark_output(matmul(c, dc, true), "wide");
   g.mark_output(matmul(s, ds, true), "short");
+  // A dense layer over a long flattened input (the tutorial CNN's): its bias and ReLU follow the sum.
+  Attrs relu;
+  relu.relu = true;
+  Tensor flat = g.input("flat", {10, 5000}), w = g.input("w", {5000, 24}), b = g.input("b", {24});
+  g.mark_output(g.add(Op::Dense, {flat.id, w.id, b.id}, relu), "dense");
   expect_same_semantics(g, PassPipeline().add("split-k"), "split-k");
   const PassResult r = PassPipeline().add("split-k").add("dce").run(g, default_target());
-  ASSERT_EQ(count_op(r.g, Op::MatMulSplitK), 2);
+  ASSERT_EQ(count_op(r.g, Op::MatMulSplitK), 3);
+  EXPECT_EQ(count_op(r.g, Op::Dense), 0);
+  EXPECT_EQ(count_op(r.g, Op::Relu), 1);
   std::vector<Shape> split;
   for (const Node& n : r.g.nodes())
     if (n.op == Op::MatMulSplitK) split.push_back(n.shape);
   // Chunks of at least 1024 rows, a power of two of them (equal shares for 2 or 4 threads).
-  EXPECT_EQ(split, (std::vector<Shape>{{4, 9, 16}, {2, 288, 64}}));
+  EXPECT_EQ(split, (std::vector<Shape>{{4, 9, 16}, {2, 288, 64}, {4, 10, 24}}));
   EXPECT_EQ(count_op(r.g, Op::MatMul), 1) << "the short one";
 }
 
