@@ -9,6 +9,7 @@
 // The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
 // so results are identical for any thread count.
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "autodiff/shape_rules.h"
@@ -80,20 +81,32 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
             apply_mask(e, bv[static_cast<size_t>(v)], e.vload(e.gep(g.mask_b, midx), active(v)));
       }
     }
-    for (int r = 0; r < mr; ++r) {
-      llvm::Value* as = nullptr;
-      if (kb.apack)
-        as = e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r)));
-      else if (aw)
-        as = (aw->inside ? cols_inside : cols_at)(e, g.cols_a, aw->rows[static_cast<size_t>(r)], k);
-      else
-        as = load_a(e, g, e.add(i0, e.c64(r)), k);
-      llvm::Value* a = e.splat(as);
-      for (int v = 0; v < nv; ++v) {
-        llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
-        b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(e.vec(), slotp)), slotp);
+    // mr broadcasts of op(A)[i0 + r][k] (load(r)), each feeding nv FMAs.
+    auto rows = [&](const std::function<llvm::Value*(int)>& load) {
+      for (int r = 0; r < mr; ++r) {
+        llvm::Value* a = e.splat(load(r));
+        for (int v = 0; v < nv; ++v) {
+          llvm::Value* slotp = acc[static_cast<size_t>(r * nv + v)];
+          b.CreateStore(fma(e, a, bv[static_cast<size_t>(v)], b.CreateLoad(e.vec(), slotp)), slotp);
+        }
       }
+    };
+    if (kb.apack) return rows([&](int r) { return e.load(kb.apack, e.add(e.mul(kk, e.c64(mr)), e.c64(r))); });
+    if (aw)
+      return rows([&](int r) {
+        return (aw->inside ? cols_inside : cols_at)(e, g.cols_a, aw->rows[static_cast<size_t>(r)], k);
+      });
+    if (g.cols_a.x && g.ta) {
+      // Aᵀ a fused im2col (a first layer's filter gradient colsᵀ·dY): k is the output position, the
+      // rows its taps; its window decoded once per k, the taps read unchecked when it is inside x.
+      const Window w = window_at(e, g.cols_a, k);
+      auto taps = [&](bool inside) {
+        rows([&](int r) { return (inside ? cols_inside : cols_at)(e, g.cols_a, w, e.add(i0, e.c64(r))); });
+      };
+      return e.if_else(
+          w.inside, [&] { taps(true); }, [&] { taps(false); });
     }
+    rows([&](int r) { return load_a(e, g, e.add(i0, e.c64(r)), k); });
   });
 }
 

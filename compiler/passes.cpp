@@ -376,9 +376,11 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // C = Aᵀ·B with a narrow C (the weight gradient Xᵀ·dY of a layer with few units): register
     // tiles span 64 (AVX-512) or 16 (AVX2) columns, so N = 10 or 100 leaves lanes idle. Cᵀ = Bᵀ·A is as wide as C is
     // tall; one transpose of the small result puts it back. An N of whole tiles (128) idles no lane:
-    // the tutorial CNN's 18928×128 weight gradient spent 830 µs transposing its result back.
-    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= rules.narrow_n && n.shape[1] % rules.tile_cols != 0 &&
-        n.shape[0] >= 4 * n.shape[1]) {
+    // the tutorial CNN's 18928×128 weight gradient spent 830 µs transposing its result back. A
+    // convolution's columns are swapped all the same: as B they are read in place through packed
+    // rows, one window decode per position, where as Aᵀ every row block decodes every window again.
+    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= rules.narrow_n &&
+        (n.shape[1] % rules.tile_cols != 0 || g.node(n.in[0]).op == Op::Im2Col) && n.shape[0] >= 4 * n.shape[1]) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;

@@ -89,13 +89,12 @@ void PlanState::elementwise_fusion() {
 }
 
 namespace {
-// An im2col operand as a GEMM reads it in place: op(A) with output positions as its rows (the
-// forward convolution), or B not transposed (the filter gradient dYᵀ·cols), in the f32 broadcast
-// form. Not Aᵀ (positions along k: a first layer's filter gradient colsᵀ·dY, whose 9-tap rows gather
-// more than they multiply).
+// An im2col operand as a GEMM reads it in place: op(A) (output positions as its rows: the forward
+// convolution; or along k: a first layer's filter gradient colsᵀ·dY) or B not transposed (the filter
+// gradient dYᵀ·cols), in the f32 broadcast form.
 bool reads_cols_in_place(const Node& c, size_t operand, bool bf16) {
   if (bf16 || c.a.tb || (c.op != Op::MatMul && c.op != Op::Dense && c.op != Op::MatMulSplitK)) return false;
-  return operand == 1 || (operand == 0 && !c.a.ta);
+  return operand <= 1;
 }
 }  // namespace
 

@@ -175,7 +175,8 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
 }
 
 // Implicit GEMM: an im2col read only by GEMMs as their A rows (forward: cols·W, and dense with bias
-// + ReLU) or as B (filter gradient dYᵀ·cols, whole and split over k) is never materialised; each
+// + ReLU), as Aᵀ (filter gradient colsᵀ·dY) or as B (filter gradient dYᵀ·cols), whole and split over
+// k, is never materialised; each
 // GEMM reads x through the window. Windows inside x and in the padding, strides, channel runs that
 // fill whole vectors (one load) and that do not (a gather), a tap count that is not a multiple of
 // the panel; against the reference at 1 and 2 threads, and 1 == 2 threads bit for bit.
@@ -205,6 +206,9 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
     g.mark_output(g.add(Op::Dense, {cols.id, g.input("w2", {T, F}).id, g.input("bias", {F}).id}, dense_a), "dense");
     g.mark_output(matmul(dy, cols, true), "filter gradient");
     g.mark_output(matmul_split_k(dy, cols, 2), "filter gradient split");
+    // A first layer's form: colsᵀ·dY, the positions along k.
+    g.mark_output(matmul(cols, dy, true), "filter gradient colsT");
+    g.mark_output(matmul_split_k(cols, dy, 2), "filter gradient colsT split");
     CompileOptions o;
     o.passes = {"cse"};  // the GEMMs as written
     Program jit(g, o);
