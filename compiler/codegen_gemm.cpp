@@ -195,6 +195,34 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
   });
 }
 
+// B given as Bᵀ [N, K] (gemm-layout's transpose of B fused into the GEMM): L rows of Bᵀ × L
+// consecutive k loaded as L vectors, transposed in registers, stored as L packed rows of L columns.
+// K blocks are whole vectors of k (the plan fuses the transpose only then).
+void pack_panel_transposed(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
+  const int64_t L = g.L, tiles = (p.width + g.TC - 1) / g.TC;
+  llvm::Value* tile_stride = e.mul(kb.kn, e.c64(g.TC));
+  e.loop(e.c64(0), e.b.CreateUDiv(kb.kn, e.c64(L)), [&](llvm::Value* kq) {
+    llvm::Value* kk0 = e.mul(kq, e.c64(L));
+    llvm::Value* k = e.add(kb.k0, kk0);
+    for (int64_t t = 0; t < tiles; ++t)
+      for (int64_t v = 0; v < g.TC / L; ++v) {
+        const int64_t col = t * g.TC + v * L, rows = std::clamp<int64_t>(p.width - col, 0, L);
+        std::vector<llvm::Value*> rv;
+        for (int64_t l = 0; l < L; ++l) {
+          llvm::Value* row = e.add(p.j0, e.c64(col + l));
+          rv.push_back(l < rows ? e.vload(e.gep(g.B, e.add(e.mul(row, e.c64(g.K)), k)), L)
+                                : llvm::Constant::getNullValue(e.vec()));
+        }
+        if (rows > 0) transpose_tile(e, rv);
+        for (int64_t q = 0; q < L; ++q) {
+          llvm::Value* at =
+              e.add(e.add(e.mul(e.add(kk0, e.c64(q)), e.c64(g.TC)), e.mul(e.c64(t), tile_stride)), e.c64(v * L));
+          e.vstore(rv[static_cast<size_t>(q)], e.gep(e.scratch, at), L);
+        }
+      }
+  });
+}
+
 // One tile of the dot form: C[i0+r][j0+c] = Σ_k A[i0+r][k]·B[j0+c][k].
 void tile_dot(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nc) {
   auto& b = e.b;
@@ -272,7 +300,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   auto& b = e.b;
   // One pass over this thread's row blocks for one K block of one column panel.
   auto pass = [&](const KBlock& kb, const Panel& p) {
-    if (p.packed) (g.bf16 ? pack_panel_bf16 : pack_panel)(e, g, kb, p);
+    if (p.packed) (g.bf16 ? pack_panel_bf16 : g.b_transposed ? pack_panel_transposed : pack_panel)(e, g, kb, p);
     e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
       llvm::Value* i0 = e.mul(rb, e.c64(mr));
       if (g.ta && g.tb) {
@@ -355,10 +383,13 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const GemmDims d = gemm_dims(e.g, n);
   // An operand the plan fused (an im2col) is read through its window; the others from memory.
-  auto fused = [&](int i) {
+  // An operand the plan fused: an im2col (read through its window) or B's transpose (read as Bᵀ).
+  auto fused_op = [&](int i) {
     const int id = n.in[static_cast<size_t>(i)];
-    return e.g.node(id).op == Op::Im2Col && std::find(k.fused.begin(), k.fused.end(), id) != k.fused.end();
+    return std::find(k.fused.begin(), k.fused.end(), id) != k.fused.end() ? e.g.node(id).op : Op::Input;
   };
+  auto fused = [&](int i) { return fused_op(i) == Op::Im2Col; };
+  const bool bt = fused_op(1) == Op::Transpose;
   Gemm g{e.lanes,
          k.spec.gemm.tile_cols,
          d.M,
@@ -367,8 +398,11 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
          n.a.ta,
          n.a.tb,
          fused(0) ? nullptr : e.base(n.in[0]),
-         fused(1) ? nullptr : e.base(n.in[1]),
+         fused(1) ? nullptr : e.base(bt ? e.g.node(n.in[1]).in[0] : n.in[1]),
          e.base(k.node)};
+  g.b_transposed = bt;
+  if (bt && (!k.spec.gemm.pack || k.spec.gemm.kc % e.lanes || d.K % e.lanes || n.a.tb || k.spec.gemm.bf16))
+    throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in whole vectors of k");
   if (fused(0)) g.cols_a = cols_operand(e, e.g.node(n.in[0]));
   if (fused(1)) g.cols_b = cols_operand(e, e.g.node(n.in[1]));
   if ((fused(1) && !k.spec.gemm.pack) || ((fused(0) || fused(1)) && (k.spec.gemm.bf16 || n.a.tb)))

@@ -175,7 +175,6 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
     body(e.c64(0), e.lo, e.hi);
 }
 
-namespace {
 // In-register transpose of L rows of L lanes (L = v.size(), a power of two): stage b swaps the
 // off-diagonal b×b blocks of every 2b×2b block, so after b = L/2, ..., 2, 1 element (i, l) has
 // moved to (l, i).
@@ -196,7 +195,6 @@ void transpose_tile(Emitter& e, std::vector<llvm::Value*>& v) {
     }
   }
 }
-}  // namespace
 
 void emit_layout(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);

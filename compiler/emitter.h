@@ -89,6 +89,10 @@ bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int
 llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
                                 llvm::Value* flat, llvm::Value* col, int64_t active);
 
+// In-register transpose of L rows of L lanes (L = v.size(), a power of two): element (i, l) moves
+// to (l, i). codegen_rows.cpp (transpose kernels) and the GEMM's transposing B pack use it.
+void transpose_tile(Emitter& e, std::vector<llvm::Value*>& v);
+
 // Per-op-kind emitters; each fills the kernel function for `k`.
 void emit_elementwise(Emitter& e, const KernelInfo& k);
 void emit_gemm(Emitter& e, const KernelInfo& k);

@@ -48,6 +48,7 @@ struct Gemm {
   bool bf16 = false;              // GemmSpec::bf16: operands packed as bf16 pairs, vdpbf16ps
   Cols cols_a = {}, cols_b = {};  // an operand that is a fused im2col (then A or B is null)
   int64_t lda = 0;                // A's row stride when not transposed (0: K; a split-k chunk's: the whole K)
+  bool b_transposed = false;      // B given as Bᵀ [N, K] (a fused transpose): packed through register transposes
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).

@@ -12,6 +12,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.liveness();
   st.elementwise_fusion();
   st.implicit_gemm();
+  st.packed_transposes();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();

@@ -38,7 +38,8 @@ inline constexpr double kParallelMinFlops = 16384;
 
 struct PlanOptions {
   bool fuse_elementwise = true;    // inline single-use elementwise producers into their consumer's loop
-  bool implicit_gemm = true;       // GEMMs read a convolution's im2col from its input (never written)
+  bool implicit_gemm = true;       // GEMMs read a convolution's im2col from its input and a transposed B
+                                   // while packing it (neither written)
   bool plan_memory = true;         // reuse buffers whose last reader has run (liveness in kernel order)
   const Target* target = nullptr;  // what the kernels are scheduled for (nullptr: default_target())
   bool bf16 = false;               // CompileOptions::bf16

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "autodiff/shape_rules.h"
+#include "compiler/schedule.h"
 
 namespace gradc {
 
@@ -110,6 +111,22 @@ void PlanState::implicit_gemm() {
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
     if (n.op == Op::Im2Col && live[i] && !pinned[i] && uses[i] > 0 && in_place[i]) inlined[i] = 1;
+  }
+}
+
+void PlanState::packed_transposes() {
+  // gemm-layout's transpose of B (C = A·Bᵀ run as A·transpose(B)) is read by its GEMM while B is
+  // packed, through register transposes, when the K blocks are whole vectors: the transpose is never
+  // written (the tutorial CNN's 9.7 MB W1 every step).
+  if (!opt.implicit_gemm || opt.bf16) return;
+  for (const Node& n : g.nodes()) {
+    const auto i = static_cast<size_t>(n.id);
+    if (n.op != Op::Transpose || !live[i] || pinned[i] || uses[i] != 1) continue;
+    const Node& c = g.node(consumer[i]);
+    if ((c.op != Op::MatMul && c.op != Op::Dense) || c.a.tb || c.in[1] != n.id || c.in[0] == n.id) continue;
+    const GemmSpec s = schedule_gemm(g, c, p.target, {n.id});
+    const int64_t L = p.target.lanes;
+    if (s.form == GemmSpec::Broadcast && s.pack && s.K % L == 0 && s.kc % L == 0) inlined[i] = 1;
   }
 }
 

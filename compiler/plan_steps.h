@@ -3,6 +3,7 @@
 //   liveness             which nodes run, which persist (outputs, updates, sources), their uses
 //   elementwise_fusion   single-use elementwise producers inlined into their consumer's loop
 //   implicit_gemm        im2cols read in place by every GEMM that reads them, never materialised
+//   packed_transposes    a GEMM's transposed B read while B is packed, never materialised
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -32,6 +33,7 @@ struct PlanState {
   void liveness();
   void elementwise_fusion();
   void implicit_gemm();
+  void packed_transposes();
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

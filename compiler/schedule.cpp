@@ -23,7 +23,7 @@ constexpr int64_t kPageBytes = 4096;
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
 
-void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool cols_b) {
+void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b) {
   s.kc = s.K;
   s.nc = s.N;
   s.pack_a = !cols_a && s.N > s.tile_cols && ((ta ? s.M : s.K) * 4) % kAliasStride == 0;
@@ -32,7 +32,7 @@ void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool cols_b) {
   // CNN's input gradient, B = [128, 18928], ran at 53 % of peak), so pack once a few row blocks
   // share the panel.
   const bool paged = s.N * 4 >= kPageBytes && s.M >= 4 * s.mr;
-  if (!cols_b && !paged && (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block)) {
+  if (!packed_b && !paged && (s.M < kGemmPackMinRows || s.K * s.N * 4 <= block)) {
     // Few rows, B too big for the block: column panels of the whole K when C is too big to pass
     // through the caches once per K block (the tutorial CNN's input gradient [100, 18928] over
     // k = 128 was cut into ten 13-row K blocks, each reading and writing all 7.6 MB of C), else
@@ -104,11 +104,12 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std
     }
   s.nv = pick.nv;
   s.mr = pick.mr;
-  auto in_place = [&](int i) {
+  auto fused_as = [&](int i, Op op) {
     const int id = n.in[static_cast<size_t>(i)];
-    return g.node(id).op == Op::Im2Col && std::find(fused.begin(), fused.end(), id) != fused.end();
+    return g.node(id).op == op && std::find(fused.begin(), fused.end(), id) != fused.end();
   };
-  blocking(s, t, n.a.ta, in_place(0), in_place(1));
+  // A fused im2col as B, or B's fused transpose, is read while B is packed: always packed.
+  blocking(s, t, n.a.ta, fused_as(0, Op::Im2Col), fused_as(1, Op::Im2Col) || fused_as(1, Op::Transpose));
   return s;
 }
 
