@@ -68,13 +68,20 @@ llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value
   return e.load(c.x, e.add(w.origin, tap_of(e, c.geo, tap).off));
 }
 
-llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
-  auto& b = e.b;
+// Where one tap of window w is read: its index in x, or 0 (x[0] is always there) when it lies in
+// the padding, and whether it does not (the value read is then used, else 0).
+struct Checked {
+  llvm::Value *ok, *idx;
+};
+Checked checked_tap(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
   const Tap t = tap_of(e, c.geo, tap);
   llvm::Value* ok = tap_ok(e, c.geo, w, t);
-  // A tap in the padding reads x[0] (always there) and yields 0.
-  llvm::Value* idx = b.CreateSelect(ok, e.add(w.origin, t.off), e.c64(0));
-  return b.CreateSelect(ok, e.load(c.x, idx), e.cf(0.f));
+  return {ok, e.b.CreateSelect(ok, e.add(w.origin, t.off), e.c64(0))};
+}
+
+llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
+  const Checked t = checked_tap(e, c, w, tap);
+  return e.b.CreateSelect(t.ok, e.load(c.x, t.idx), e.cf(0.f));
 }
 
 llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active) {
@@ -82,10 +89,8 @@ llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value
   const WindowGeo& g = c.geo;
   const auto L = static_cast<unsigned>(e.lanes);
   if (g.C % e.lanes == 0 && active == e.lanes) {  // one run of channels of one tap: valid or not as a whole
-    const Tap t = tap_of(e, g, tap0);
-    llvm::Value* ok = tap_ok(e, g, w, t);
-    llvm::Value* idx = b.CreateSelect(ok, e.add(w.origin, t.off), e.c64(0));
-    return b.CreateSelect(ok, e.vload(e.gep(c.x, idx), e.lanes), llvm::Constant::getNullValue(e.vec()));
+    const Checked t = checked_tap(e, c, w, tap0);
+    return b.CreateSelect(t.ok, e.vload(e.gep(c.x, t.idx), e.lanes), llvm::Constant::getNullValue(e.vec()));
   }
   std::vector<llvm::Constant*> lane;
   for (unsigned l = 0; l < L; ++l) lane.push_back(b.getInt32(l));

@@ -119,8 +119,8 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
   if (g.bf16) {
     tile_k_bf16(e, g, mr, nv, kb, bt, acc);
   } else if (g.cols_a.x && !g.ta && !kb.apack) {
-    // Implicit GEMM: each row's window decoded once per tile; the K loop reads x through the tap
-    // table, without padding checks when every window of the tile is inside x.
+    // Implicit GEMM: each row's window decoded once per tile; the K loop reads x at the taps'
+    // offsets, without padding checks when every window of the tile is inside x.
     AWindows aw;
     llvm::Value* all = e.b.getTrue();
     for (int r = 0; r < mr; ++r) {
@@ -382,7 +382,6 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   const GemmDims d = gemm_dims(e.g, n);
-  // An operand the plan fused (an im2col) is read through its window; the others from memory.
   // An operand the plan fused: an im2col (read through its window) or B's transpose (read as Bᵀ).
   auto fused_op = [&](int i) {
     const int id = n.in[static_cast<size_t>(i)];

@@ -418,25 +418,21 @@ PassResult split_k(const Graph& g) {
       int64_t splits = 1;
       while (splits * 2 <= std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk)) splits *= 2;
       if (splits >= 2 && MN <= kSplitKMaxOutput) {
+        // Only the last node of the replacement keeps n's name and role.
+        auto inner = [&](int id) {
+          r.dst().node(id).name.clear();
+          r.dst().node(id).role = Role::Op;
+          return id;
+        };
         Attrs a;
         a.ta = n.a.ta;
         a.splits = splits;
-        const int parts = r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a);
-        r.dst().node(parts).name.clear();
-        r.dst().node(parts).role = Role::Op;
+        const int parts = inner(r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a));
         Attrs sum;
         sum.axis = 0;
         int out = r.emit(n, Op::Sum, {parts}, sum);
-        if (n.op == Op::Dense) {
-          r.dst().node(out).name.clear();
-          r.dst().node(out).role = Role::Op;
-          out = r.emit(n, Op::Add, {out, r.mapped(n.in[2])}, Attrs{});
-          if (n.a.relu) {
-            r.dst().node(out).name.clear();
-            r.dst().node(out).role = Role::Op;
-            out = r.emit(n, Op::Relu, {out}, Attrs{});
-          }
-        }
+        if (n.op == Op::Dense) out = r.emit(n, Op::Add, {inner(out), r.mapped(n.in[2])}, Attrs{});
+        if (n.op == Op::Dense && n.a.relu) out = r.emit(n, Op::Relu, {inner(out)}, Attrs{});
         r.set_map(n.id, out);
         continue;
       }

@@ -108,6 +108,25 @@ INSTANTIATE_TEST_SUITE_P(EveryOp, JitOp,
 
 class JitTarget : public ::testing::TestWithParam<std::string> {};
 
+// Every output of g from `jit` against the reference interpreter on the same inputs, at 1 and 2
+// threads (|jit - ref| <= 1e-4 + 1e-4·|ref|), and the two thread counts equal bit for bit.
+void expect_outputs_match_reference(const Graph& g, Program& jit, const std::string& what) {
+  Interpreter ip(g);
+  feed(g, ip, jit, false);
+  ip.run();
+  for (int out : g.outputs()) {
+    std::vector<float> runs[2];
+    for (int threads : {1, 2}) {
+      jit.set_threads(threads);
+      jit.run();
+      runs[threads - 1] = jit.get(out);
+      expect_close(ip.value(out).f, runs[threads - 1], 1e-4, 1e-4,
+                   what + " " + g.node(out).name + " threads=" + std::to_string(threads));
+    }
+    EXPECT_EQ(0, std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4)) << what << " " << g.node(out).name;
+  }
+}
+
 // The cache-blocked GEMM paths (schedule.h GemmSpec) need shapes beyond the op cases above: K
 // split into blocks with partial sums through C (unpacked, M < kGemmPackMinRows), and packed B
 // panels (several column panels + a narrower last one, two K blocks, a row tail) with every
@@ -159,28 +178,16 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
     ASSERT_EQ(blk.pack, c.blocking == Packed) << c.what;
     if (c.blocking != Panels) ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
     if (c.blocking != KBlocks) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";
-    Interpreter ip(g);
     Program jit(g);
-    feed(g, ip, jit, false);
-    ip.run();
-    std::vector<float> runs[2];
-    for (int threads : {1, 2}) {
-      jit.set_threads(threads);
-      jit.run();
-      runs[threads - 1] = jit.get(out.id);
-      expect_close(ip.value(out.id).f, runs[threads - 1], 1e-4, 1e-4,
-                   std::string(c.what) + " threads=" + std::to_string(threads));
-    }
-    EXPECT_EQ(0, std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4)) << c.what;
+    expect_outputs_match_reference(g, jit, c.what);
   }
 }
 
 // Implicit GEMM: an im2col read only by GEMMs as their A rows (forward: cols·W, and dense with bias
 // + ReLU), as Aᵀ (filter gradient colsᵀ·dY) or as B (filter gradient dYᵀ·cols), whole and split over
-// k, is never materialised; each
-// GEMM reads x through the window. Windows inside x and in the padding, strides, channel runs that
-// fill whole vectors (one load) and that do not (a gather), a tap count that is not a multiple of
-// the panel; against the reference at 1 and 2 threads, and 1 == 2 threads bit for bit.
+// k, is never materialised; each GEMM reads x through the window. Windows inside x and in the padding, strides, channel
+// runs that fill whole vectors (one load) and that do not (a gather), a tap count that is not a multiple of the panel;
+// against the reference at 1 and 2 threads, and 1 == 2 threads bit for bit.
 TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
@@ -215,20 +222,7 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
     Program jit(g, o);
     for (const KernelInfo& k : jit.code().plan.kernels)
       ASSERT_NE(jit.code().graph.node(k.node).op, Op::Im2Col) << c.what << ": im2col was materialised";
-    Interpreter ip(g);
-    feed(g, ip, jit, false);
-    ip.run();
-    for (int out : g.outputs()) {
-      std::vector<float> runs[2];
-      for (int threads : {1, 2}) {
-        jit.set_threads(threads);
-        jit.run();
-        runs[threads - 1] = jit.get(out);
-        expect_close(ip.value(out).f, runs[threads - 1], 1e-4, 1e-4,
-                     std::string(c.what) + " " + g.node(out).name + " threads=" + std::to_string(threads));
-      }
-      EXPECT_EQ(0, std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4)) << c.what;
-    }
+    expect_outputs_match_reference(g, jit, c.what);
   }
 }
 
@@ -249,20 +243,7 @@ TEST_P(JitTarget, TransposedBIsPackedWithoutATransposeKernel) {
     Program jit(g);
     for (const KernelInfo& k : jit.code().plan.kernels)
       ASSERT_NE(jit.code().graph.node(k.node).op, Op::Transpose) << what << ": the transpose was materialised";
-    Interpreter ip(g);
-    feed(g, ip, jit, false);
-    ip.run();
-    for (int out : g.outputs()) {
-      std::vector<float> runs[2];
-      for (int threads : {1, 2}) {
-        jit.set_threads(threads);
-        jit.run();
-        runs[threads - 1] = jit.get(out);
-        expect_close(ip.value(out).f, runs[threads - 1], 1e-4, 1e-4,
-                     what + " " + g.node(out).name + " threads=" + std::to_string(threads));
-      }
-      EXPECT_EQ(0, std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4)) << what;
-    }
+    expect_outputs_match_reference(g, jit, what);
   }
 }
 
