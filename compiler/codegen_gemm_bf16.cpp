@@ -72,9 +72,12 @@ void pack_panel_bf16(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p
   });
 }
 
-void pack_a_bf16(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* dst) {
-  llvm::Value* words = e.b.CreateBitCast(dst, e.ptr);
-  e.loop(e.c64(0), pairs(e, kb.kn), [&](llvm::Value* kk2) {
+namespace {
+// The scalar packing of pairs [first, n2) of a tile's rows (any A: transposed, masked, or the
+// block's last pairs).
+void pack_a_pairs(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* words,
+                  llvm::Value* first) {
+  e.loop(first, pairs(e, kb.kn), [&](llvm::Value* kk2) {
     const Pair pr = pair_at(e, kb, kk2);
     for (int r = 0; r < mr; ++r) {
       llvm::Value* row = e.add(i0, e.c64(r));
@@ -83,6 +86,63 @@ void pack_a_bf16(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBloc
                       e.b.CreateInBoundsGEP(e.i32, words, e.add(e.mul(kk2, e.c64(mr)), e.c64(r))));
     }
   });
+}
+
+// Aᵀ (a weight gradient Xᵀ·dY): the tile's mr rows of one k are adjacent, so a pair is two masked
+// vector loads rounded and interleaved in registers, stored as the pair's mr words at once.
+void pack_at_vectors(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* dst) {
+  const int w = mr <= 8 ? 8 : 16;
+  e.loop(e.c64(0), pairs(e, kb.kn), [&](llvm::Value* kk2) {
+    const Pair pr = pair_at(e, kb, kk2);
+    auto column = [&](llvm::Value* k) {
+      llvm::Value* idx = e.add(e.mul(k, e.c64(g.M)), i0);
+      llvm::Value* x = e.vload(e.gep(g.A, idx), mr, w);
+      return g.mask_a ? apply_mask(e, x, e.vload(e.gep(g.mask_a, idx), mr, w)) : x;
+    };
+    llvm::Value* hi = e.b.CreateSelect(pr.has_hi, column(pr.k_hi), llvm::Constant::getNullValue(e.vec(w)));
+    llvm::Value* words = e.b.CreateBitCast(pair_word(e, column(pr.k), hi), e.vec(w));
+    e.vstore(words, e.gep(dst, e.mul(kk2, e.c64(mr))), mr, w);
+  });
+}
+
+// A along k: per row, 2·L consecutive k in two vector loads, rounded and narrowed to one vector of
+// L pair words (a pair's two bf16 are adjacent halves of its word), scattered to the [pair][mr]
+// layout. Returns the first pair left for pack_a_pairs (the block's last, fewer than L).
+llvm::Value* pack_a_vectors(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* words) {
+  auto& b = e.b;
+  const int64_t L = g.L;
+  llvm::Value* chunks = b.CreateUDiv(kb.kn, e.c64(2 * L));
+  std::vector<int> cat(static_cast<size_t>(2 * L));
+  for (int64_t j = 0; j < 2 * L; ++j) cat[static_cast<size_t>(j)] = static_cast<int>(j);
+  auto* wide16 = llvm::FixedVectorType::get(b.getInt16Ty(), static_cast<unsigned>(2 * L));
+  auto* wv = llvm::FixedVectorType::get(e.i32, static_cast<unsigned>(L));
+  llvm::Value* lane = llvm::UndefValue::get(llvm::FixedVectorType::get(e.i64, static_cast<unsigned>(L)));
+  for (int64_t j = 0; j < L; ++j) lane = b.CreateInsertElement(lane, e.c64(j * mr), e.c64(j));
+  e.loop(e.c64(0), chunks, [&](llvm::Value* c) {
+    for (int r = 0; r < mr; ++r) {
+      llvm::Value* idx =
+          e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.lda ? g.lda : g.K)), e.add(kb.k0, e.mul(c, e.c64(2 * L))));
+      auto half = [&](int64_t off) {
+        llvm::Value* x = e.vload(e.gep(g.A, e.add(idx, e.c64(off))), L);
+        if (g.mask_a) x = apply_mask(e, x, e.vload(e.gep(g.mask_a, e.add(idx, e.c64(off))), L));
+        return to_bf16_bits(e, x);
+      };
+      llvm::Value* both = b.CreateShuffleVector(half(0), half(L), cat);
+      llvm::Value* pw = b.CreateBitCast(b.CreateTrunc(both, wide16), wv);
+      llvm::Value* base = e.add(e.mul(e.mul(c, e.c64(L)), e.c64(mr)), e.c64(r));
+      llvm::Value* at = b.CreateAdd(b.CreateVectorSplat(static_cast<unsigned>(L), base), lane);
+      b.CreateMaskedScatter(pw, b.CreateInBoundsGEP(e.i32, words, at), llvm::Align(4));
+    }
+  });
+  return e.mul(chunks, e.c64(L));
+}
+}  // namespace
+
+void pack_a_bf16(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* dst) {
+  llvm::Value* words = e.b.CreateBitCast(dst, e.ptr);
+  if (g.cols_a.x) return pack_a_pairs(e, g, i0, mr, kb, words, e.c64(0));
+  if (g.ta) return pack_at_vectors(e, g, i0, mr, kb, dst);
+  pack_a_pairs(e, g, i0, mr, kb, words, pack_a_vectors(e, g, i0, mr, kb, words));
 }
 
 void tile_k_bf16(Emitter& e, const Gemm& g, int mr, int nv, const KBlock& kb, const BTile& bt,

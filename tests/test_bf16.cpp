@@ -79,10 +79,12 @@ void check_gemm(const Shape3& s) {
 TEST(Bf16, GemmsMatchTheRoundedOperandsProduct) {
   if (!host_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
   // Odd K (a zero partner), K over the 384 block (partial sums in C), N not a multiple of the tile,
-  // row tails, the transposed-A weight-gradient form, the dense epilogue.
+  // row tails, the transposed-A weight-gradient form, the dense epilogue. A is packed in vectors
+  // (32 k of a row, or a k pair of a tile's rows when transposed) with the block's rest pair by pair.
   for (const Shape3& s :
        {Shape3{30, 100, 784, false, true}, Shape3{64, 64, 1, false, false}, Shape3{37, 130, 1001, false, false},
-        Shape3{100, 10, 33, true, false}, Shape3{257, 512, 512, false, true}, Shape3{300, 80, 7, true, false}})
+        Shape3{100, 10, 33, true, false}, Shape3{257, 512, 512, false, true}, Shape3{300, 80, 7, true, false},
+        Shape3{70, 96, 801, true, false}, Shape3{13, 48, 95, false, false}})
     check_gemm(s);
 }
 
