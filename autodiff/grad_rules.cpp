@@ -26,6 +26,7 @@ void grad_Im2Col(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(
 void grad_Col2Im(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_Dense(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_MatMulMask(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
+void grad_MatMulUpdate(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_SoftmaxXentGrad(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 void grad_AllReduce(const Node& n, Tensor, Tensor, std::vector<Tensor>&) { no_rule(n); }
 

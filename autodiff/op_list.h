@@ -9,7 +9,8 @@
 //   and softmax_xent_grad are fused ops that only the compiler's fusion passes create, after
 //   autodiff has run; allreduce (data-parallel training) is added between gradients and updates;
 //   im2col and col2im are made by the conv-gemm pass, which runs convolutions on the GEMM;
-//   matmul_split_k (op(A)·B as partial products over equal chunks of k, summed after) by split-k.
+//   matmul_split_k (op(A)·B as partial products over equal chunks of k, summed after) by split-k;
+//   matmul_update (p − lr·op(A)·B: an SGD step whose gradient is a GEMM) by fuse-update.
 #pragma once
 
 #define GRADC_OPS(X)                                        \
@@ -57,5 +58,6 @@
   X(Dense, "dense", 3, Gemm, false)                         \
   X(MatMulMask, "matmul_relu_mask", 3, Gemm, false)         \
   X(MatMulSplitK, "matmul_split_k", 2, Gemm, false)         \
+  X(MatMulUpdate, "matmul_update", 4, Gemm, false)          \
   X(SoftmaxXentGrad, "softmax_xent_grad", 3, Row, false)    \
   X(AllReduce, "allreduce", 1, Collective, false)

@@ -48,6 +48,8 @@ constexpr OpInfo kTable[] = {
 std::span<const OpInfo> op_table() { return kTable; }
 const OpInfo& op_info(Op op) { return kTable[static_cast<size_t>(op)]; }
 const char* op_name(Op op) { return op_info(op).name; }
-bool is_fused_op(Op op) { return op == Op::Dense || op == Op::MatMulMask || op == Op::SoftmaxXentGrad; }
+bool is_fused_op(Op op) {
+  return op == Op::Dense || op == Op::MatMulMask || op == Op::MatMulUpdate || op == Op::SoftmaxXentGrad;
+}
 
 }  // namespace gradc

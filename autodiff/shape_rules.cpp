@@ -158,6 +158,19 @@ TypeInfo infer_Dense(const Graph& g, const std::vector<int>& in, const Attrs& a)
   return t;
 }
 
+// matmul_update(a, b, p, lr) = p − lr·(op(a)·b): p the result's shape, lr a scalar.
+TypeInfo infer_MatMulUpdate(const Graph& g, const std::vector<int>& in, const Attrs& a) {
+  if (a.tb) fail("needs tb = 0 (op(A)·B with B's rows along k)");
+  TypeInfo t = infer_MatMul(g, {in[0], in[1]}, a);
+  const Node& p = arg(g, in, 2);
+  const Node& lr = arg(g, in, 3);
+  need_f32(p, "parameter");
+  need_f32(lr, "learning rate");
+  if (p.shape != t.shape) fail("parameter " + p.shape.str() + " does not match the product " + t.shape.str());
+  if (lr.shape.numel() != 1) fail("learning rate must be a scalar, got " + lr.shape.str());
+  return t;
+}
+
 TypeInfo infer_MatMulMask(const Graph& g, const std::vector<int>& in, const Attrs& a) {
   TypeInfo t = infer_MatMul(g, {in[0], in[1]}, a);
   if (a.mask != 1 && a.mask != 2) fail("mask must name operand 1 (a) or 2 (b)");

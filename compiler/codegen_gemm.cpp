@@ -31,7 +31,7 @@ std::vector<llvm::Value*> tile_accumulators(Emitter& e, const Gemm& g, llvm::Val
     e.if_else(b.CreateNot(kb.first), [&] {
       for (int r = 0; r < mr; ++r)
         for (int v = 0; v < nv; ++v)
-          b.CreateStore(e.vload(e.gep(g.C, c_index(e, g, i0, j0, r, v)), v == nv - 1 ? last : g.L),
+          b.CreateStore(e.vload(partial_at(e, g, i0, j0, r, v), v == nv - 1 ? last : g.L),
                         acc[static_cast<size_t>(r * nv + v)]);
     });
   return acc;
@@ -45,12 +45,27 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
   if (g.bias)
     for (int v = 0; v < nv; ++v)
       bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
-  for (int r = 0; r < mr; ++r)
-    for (int v = 0; v < nv; ++v) {
-      llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
-      if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
-      e.vstore(out, e.gep(g.C, c_index(e, g, i0, j0, r, v)), active(v));
-    }
+  // update: whether this is matmul_update's last K block (else its partial sums go to scratch).
+  auto stores = [&](bool update) {
+    for (int r = 0; r < mr; ++r)
+      for (int v = 0; v < nv; ++v) {
+        llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
+        if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
+        if (g.update_p && !update) {
+          e.vstore(out, partial_at(e, g, i0, j0, r, v), active(v));
+          continue;
+        }
+        llvm::Value* at = e.gep(g.C, c_index(e, g, i0, j0, r, v));
+        // The SGD step's rounding: the product times lr, subtracted from p (read, then overwritten).
+        if (update)
+          out = b.CreateFSub(e.vload(e.gep(g.update_p, c_index(e, g, i0, j0, r, v)), active(v)),
+                             b.CreateFMul(out, e.splat(g.update_lr)));
+        e.vstore(out, at, active(v));
+      }
+  };
+  if (!g.update_p) return stores(false);
+  e.if_else(
+      kb.last, [&] { stores(true); }, [&] { stores(false); });
 }
 
 // The windows of a tile's rows when A is a fused im2col read in place (implicit GEMM), and whether
@@ -411,6 +426,17 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     g.relu = n.a.relu;
   }
   if (n.op == Op::MatMulMask) (n.a.mask == 1 ? g.mask_a : g.mask_b) = e.base(n.in[2]);
+  if (n.op == Op::MatMulUpdate) {
+    const GemmSpec& s = k.spec.gemm;
+    if (!s.update || s.form != GemmSpec::Broadcast || (s.kc < d.K && !s.partials()))
+      throw std::logic_error("gradc: " + k.fn + " (matmul_update) needs the broadcast form, partial sums in scratch");
+    g.update_p = e.base(n.in[2]);
+    g.update_lr = e.load(e.base(n.in[3]), e.c64(0));
+    if (s.partials()) {
+      g.partial = e.gep(e.scratch, e.c64(s.partials_offset()));
+      g.partial_row0 = e.mul(e.lo, e.c64(s.mr));
+    }
+  }
   g.bf16 = k.spec.gemm.bf16;
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   emit_rows(e, g, k.spec.gemm);

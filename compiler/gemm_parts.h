@@ -49,6 +49,12 @@ struct Gemm {
   Cols cols_a = {}, cols_b = {};  // an operand that is a fused im2col (then A or B is null)
   int64_t lda = 0;                // A's row stride when not transposed (0: K; a split-k chunk's: the whole K)
   bool b_transposed = false;      // B given as Bᵀ [N, K] (a fused transpose): packed through register transposes
+  // matmul_update epilogue: C = P − acc·lr (P may be C itself: each element is read, then written).
+  llvm::Value* update_p = nullptr;
+  llvm::Value* update_lr = nullptr;  // the learning rate, a scalar loaded once
+  // Where partial sums between K blocks go when not to C: rows from partial_row0 on, N wide (scratch).
+  llvm::Value* partial = nullptr;
+  llvm::Value* partial_row0 = nullptr;
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).
@@ -109,6 +115,13 @@ inline bool is_true(llvm::Value* v) {
 // Index in C of the tile's row r, vector v.
 inline llvm::Value* c_index(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int r, int v) {
   return e.add(e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), j0), e.c64(v * g.L));
+}
+
+// Where tile element (r, v)'s partial sum between K blocks lives: C, or the scratch rows of a
+// matmul_update (whose C is the parameter, read only by the last block's epilogue).
+inline llvm::Value* partial_at(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int r, int v) {
+  if (!g.partial) return e.gep(g.C, c_index(e, g, i0, j0, r, v));
+  return e.gep(g.partial, c_index(e, g, e.b.CreateSub(i0, g.partial_row0), j0, r, v));
 }
 
 // ceil(kn / 2): the k pairs of a K block.

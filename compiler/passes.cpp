@@ -19,6 +19,14 @@ namespace {
 // this many elements (the chunks' partial products are summed after: splits·MN floats).
 constexpr int64_t kSplitKMax = 8, kSplitKMinChunk = 1024, kSplitKMaxOutput = 64 * 1024;
 
+// split-k's chunk count for op(A)·B over k rows with an M·N result: a power of two (so 2 or 4
+// threads get equal shares), 1 when the product is not split.
+int64_t split_k_splits(int64_t K, int64_t MN) {
+  int64_t splits = 1;
+  while (splits * 2 <= std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk)) splits *= 2;
+  return MN <= kSplitKMaxOutput ? splits : 1;
+}
+
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
 
@@ -346,6 +354,50 @@ PassResult fuse_xent(const Graph& g) {
   return r.finish();
 }
 
+// gemm-layout's narrow rule (below): C = Aᵀ·B with few columns, not whole tiles, runs as Cᵀ = Bᵀ·A.
+bool swaps_narrow(const Graph& g, const Node& n, const LayoutRules& rules) {
+  return n.a.ta && !n.a.tb && n.shape[1] <= rules.narrow_n &&
+         (n.shape[1] % rules.tile_cols != 0 || g.node(n.in[0]).op == Op::Im2Col) && n.shape[0] >= 4 * n.shape[1];
+}
+
+// The SGD update p − lr·(op(A)·B) of a parameter whose gradient is one GEMM (a dense layer's
+// weights: Xᵀ·dY) -> matmul_update: the update runs in the GEMM's epilogue and the gradient is
+// never written (the plan runs it in place on p). Not where split-k would cut the product over k
+// for the second core, nor where gemm-layout would run the product transposed (a narrow gradient,
+// a convolution's columns): the epilogue writes p row-major.
+PassResult fuse_update(const Graph& g, const Target& t) {
+  const LayoutRules rules = layout_rules(t);
+  Rewriter r(g);
+  std::vector<char> updated(g.size(), 0);
+  for (const Graph::Update& u : g.updates())
+    if (g.node(u.value).op == Op::Sub && g.node(u.value).in[0] == u.param) updated[static_cast<size_t>(u.value)] = 1;
+  auto gradient_gemm = [&](const Node& m, int& mm, int& lr) {
+    for (int side : {0, 1}) {
+      const Node& d = g.node(m.in[static_cast<size_t>(side)]);
+      const Node& s = g.node(m.in[static_cast<size_t>(1 - side)]);
+      if (d.op != Op::MatMul || d.a.tb || r.uses(d.id) != 1 || s.shape.numel() != 1 || s.dtype != DType::F32) continue;
+      if (swaps_narrow(g, d, rules) || g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col) continue;
+      if (split_k_splits(g.node(d.in[1]).shape[0], d.shape.numel()) > 1) continue;
+      mm = d.id;
+      lr = s.id;
+      return true;
+    }
+    return false;
+  };
+  for (const Node& n : g.nodes()) {
+    int mm = -1, lr = -1;
+    if (updated[static_cast<size_t>(n.id)] && g.node(n.in[1]).op == Op::Mul && r.uses(n.in[1]) == 1 &&
+        gradient_gemm(g.node(n.in[1]), mm, lr)) {
+      const Node& d = g.node(mm);
+      r.set_map(n.id, r.emit(n, Op::MatMulUpdate,
+                             {r.mapped(d.in[0]), r.mapped(d.in[1]), r.mapped(n.in[0]), r.mapped(lr)}, d.a));
+      continue;
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
 // C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so a k of under two vectors leaves most
 // lanes idle (measured 9% of peak at k = 10 on AVX-512), and even long k reached only 50-65%.
 // Transposing B once (k·n elements, register tiles) lets the broadcast form vectorise along n
@@ -379,8 +431,7 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // the tutorial CNN's 18928×128 weight gradient spent 830 µs transposing its result back. A
     // convolution's columns are swapped all the same: as B they are read in place through packed
     // rows, one window decode per position, where as Aᵀ every row block decodes every window again.
-    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && n.shape[1] <= rules.narrow_n &&
-        (n.shape[1] % rules.tile_cols != 0 || g.node(n.in[0]).op == Op::Im2Col) && n.shape[0] >= 4 * n.shape[1]) {
+    if (n.op == Op::MatMul && swaps_narrow(g, n, rules)) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;
@@ -389,11 +440,14 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // layer's weight gradient): reading A's columns then defeats the caches and the prefetcher
     // (512×512×1024 at 71-75% of peak). Transposing A once (2 MiB, 125 µs) and multiplying
     // row-major measured 3400 -> 2980 µs on 1 thread.
-    if (n.op == Op::MatMul && n.a.ta && !n.a.tb && (n.shape[0] * 4) % rules.conflict_stride_bytes == 0 &&
-        g.node(n.in[0]).shape[0] >= rules.conflict_min_rows) {
+    if ((n.op == Op::MatMul || n.op == Op::MatMulUpdate) && n.a.ta && !n.a.tb &&
+        (n.shape[0] * 4) % rules.conflict_stride_bytes == 0 && g.node(n.in[0]).shape[0] >= rules.conflict_min_rows) {
       Attrs a = n.a;
       a.ta = false;
-      r.set_map(n.id, r.emit(n, n.op, {add_at(n, Op::Transpose, {r.mapped(n.in[0])}, Attrs{}), r.mapped(n.in[1])}, a));
+      std::vector<int> in;
+      for (int i : n.in) in.push_back(r.mapped(i));
+      in[0] = add_at(n, Op::Transpose, {in[0]}, Attrs{});
+      r.set_map(n.id, r.emit(n, n.op, in, a));
       continue;
     }
     r.set_map(n.id, r.copy(n));
@@ -413,11 +467,8 @@ PassResult split_k(const Graph& g) {
   for (const Node& n : g.nodes()) {
     const bool gemm = n.op == Op::MatMul || n.op == Op::Dense;
     if (gemm && !n.a.tb) {
-      const int64_t K = g.node(n.in[1]).shape[0], MN = n.shape.numel();
-      // A power of two, so 2 or 4 threads get equal shares of the chunks.
-      int64_t splits = 1;
-      while (splits * 2 <= std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk)) splits *= 2;
-      if (splits >= 2 && MN <= kSplitKMaxOutput) {
+      const int64_t splits = split_k_splits(g.node(n.in[1]).shape[0], n.shape.numel());
+      if (splits >= 2) {
         // Only the last node of the replacement keeps n's name and role.
         auto inner = [&](int id) {
           r.dst().node(id).name.clear();
@@ -455,6 +506,8 @@ constexpr PassInfo kPasses[] = {
     {"simplify", "algebraic simplification", any_target<simplify>},
     {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", any_target<fuse_xent>},
     {"fuse-dense", "matmul + bias (+ relu) -> dense", any_target<fuse_dense>},
+    {"fuse-update", "p - lr·matmul(a, b), an SGD step on a GEMM gradient -> matmul_update (update in the epilogue)",
+     fuse_update},
     {"conv-gemm", "conv2d and its gradients -> im2col/col2im + GEMM", any_target<conv_gemm>},
     {"mask-before-pool", "relu_grad(y, max_pool2d_grad(y, dy)) -> max_pool2d_grad(y, relu_grad(max_pool2d(y), dy))",
      any_target<mask_before_pool>},

@@ -124,6 +124,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
         .add("mask-before-pool")
         .add("fuse-xent")
         .add("fuse-dense")
+        .add("fuse-update")
         .add_fixed_point("cleanup", kCleanup)
         .add("gemm-layout")
         .add("split-k")

@@ -194,8 +194,9 @@ void PlanState::kernels_and_buffers() {
 
 void PlanState::in_place_updates() {
   // Parameter updates. The new value is computed straight into the parameter's buffer when that is
-  // safe: its kernel is elementwise (reads and writes element i only) and no later kernel reads the
-  // old parameter (later readers of the new value then find it in the parameter's buffer).
+  // safe: its kernel reads the parameter's element i only to write element i (an elementwise map, or
+  // a matmul_update's epilogue when neither GEMM operand is the parameter) and no later kernel reads
+  // the old parameter (later readers of the new value then find it in the parameter's buffer).
   // Otherwise a copy kernel runs at the end.
   std::vector<size_t> node_kernel(N, SIZE_MAX);
   for (size_t t = 0; t < p.kernels.size(); ++t) {
@@ -205,8 +206,10 @@ void PlanState::in_place_updates() {
   for (const Graph::Update& u : g.updates()) {
     const auto v = static_cast<size_t>(u.value);
     const size_t t = node_kernel[v];
-    bool in_place =
-        opt.plan_memory && t != SIZE_MAX && p.kernels[t].node == u.value && is_elementwise_kernel(g.node(u.value));
+    const Node& vn = g.node(u.value);
+    const bool by_element = is_elementwise_kernel(vn) || (vn.op == Op::MatMulUpdate && vn.in[2] == u.param &&
+                                                          vn.in[0] != u.param && vn.in[1] != u.param);
+    bool in_place = opt.plan_memory && t != SIZE_MAX && p.kernels[t].node == u.value && by_element;
     if (in_place)
       for (const Node& n : g.nodes())
         if (live[static_cast<size_t>(n.id)] && n.id != u.value)

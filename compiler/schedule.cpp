@@ -23,6 +23,12 @@ constexpr int64_t kPageBytes = 4096;
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
 
+// Packed B in blocks of kc rows: panels as wide as half the L2 holds, in whole tiles.
+void packed_panels(GemmSpec& s, const Target& t, int64_t bytes_per_k) {
+  const int64_t nc_max = std::max(s.tile_cols, t.l2_bytes / 2 / (s.kc * bytes_per_k) / s.tile_cols * s.tile_cols);
+  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+}
+
 void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b) {
   s.kc = s.K;
   s.nc = s.N;
@@ -38,7 +44,7 @@ void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b)
     // k = 128 was cut into ten 13-row K blocks, each reading and writing all 7.6 MB of C), else
     // K blocks with the partial sums in C.
     if (s.M * s.N * 4 > block && s.K * s.N * 4 > block && s.K * 4 * s.tile_cols <= block) {
-      s.nc = std::max(s.tile_cols, block / (s.K * 4) / s.tile_cols * s.tile_cols);
+      if (s.K * s.N * 4 > block) s.nc = std::max(s.tile_cols, block / (s.K * 4) / s.tile_cols * s.tile_cols);
       return;
     }
     s.kc = split(s.K, std::max<int64_t>(1, block / (s.N * 4)));
@@ -46,8 +52,7 @@ void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b)
   }
   s.pack = true;
   s.kc = split(s.K, kPackKc);
-  const int64_t nc_max = std::max(s.tile_cols, block / (s.kc * 4) / s.tile_cols * s.tile_cols);
-  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+  packed_panels(s, t, 4);
 }
 }  // namespace
 
@@ -61,12 +66,10 @@ void use_bf16(GemmSpec& s, const Target& t) {
         "compiles it on any host");
   // Every operand is converted once, while it is packed: the pairs along k must not straddle a K
   // block, so blocks are even (only the last may be odd: its missing partner is a zero).
-  const int64_t block = t.l2_bytes / 2;
   s.bf16 = s.pack = s.pack_a = true;
   s.kc = split(s.K, kPackKc);
   if (s.kc % 2 && s.kc < s.K) ++s.kc;
-  const int64_t nc_max = std::max(s.tile_cols, block / (s.kc * 2) / s.tile_cols * s.tile_cols);
-  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+  packed_panels(s, t, 2);
 }
 
 std::vector<GemmTile> gemm_tiles(const Target& t) {
@@ -108,6 +111,7 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std
     const int id = n.in[static_cast<size_t>(i)];
     return g.node(id).op == op && std::find(fused.begin(), fused.end(), id) != fused.end();
   };
+  s.update = n.op == Op::MatMulUpdate;
   // A fused im2col as B, or B's fused transpose, is read while B is packed: always packed.
   blocking(s, t, n.a.ta, fused_as(0, Op::Im2Col), fused_as(1, Op::Im2Col) || fused_as(1, Op::Transpose));
   return s;
@@ -256,7 +260,8 @@ std::string KernelSpec::describe() const {
          " tile=" + std::to_string(m.mr) + "x" + std::to_string(m.nv) + (m.form == GemmSpec::Dot ? "acc" : "vec");
     if (m.form == GemmSpec::Broadcast)
       d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
-           (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "");
+           (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "") +
+           (m.partials() ? " partials-in-scratch" : "");
     if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";
   }
   if (tile) d += " tile=" + std::to_string(tile);

@@ -35,8 +35,13 @@ struct GemmSpec {
   // Both operands packed as bf16 pairs along k (one 32-bit word per pair: the even k in the low
   // half) and multiplied by vdpbf16ps into f32 accumulators; needs pack and pack_a.
   bool bf16 = false;
+  // matmul_update: its result is the parameter itself (updated in place), so over several K blocks
+  // the partial sums go to scratch instead, one row of N per row of this thread's row blocks.
+  bool update = false;
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
-  int64_t scratch_bytes() const { return (a_offset() + (pack_a ? kc * mr : 0)) * 4; }
+  int64_t partials_offset() const { return a_offset() + (pack_a ? kc * mr : 0); }
+  int64_t partials() const { return update && kc < K ? (M + mr - 1) / mr * mr * N : 0; }
+  int64_t scratch_bytes() const { return (partials_offset() + partials()) * 4; }
 };
 
 // GEMMs with at least this many rows pack their B blocks (when B outgrows half the L2).

@@ -173,6 +173,13 @@ template <class T>
 void ref_Dense(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   gemm_ref<T>(n, *in[0], *in[1], nullptr, in[2], out);
 }
+// p − lr·(op(A)·B) in the order the SGD step it replaces rounds: the product, times lr, from p.
+template <class T>
+void ref_MatMulUpdate(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
+  gemm_ref<T>(n, *in[0], *in[1], nullptr, nullptr, out);
+  const T lr = in[3]->f[0];
+  for (size_t i = 0; i < out.f.size(); ++i) out.f[i] = in[2]->f[i] - out.f[i] * lr;
+}
 template <class T>
 void ref_MatMulMask(const Node& n, const Ins<T>& in, BasicValue<T>& out) {
   gemm_ref<T>(n, *in[0], *in[1], in[2], nullptr, out);

@@ -252,6 +252,18 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                Tensor m = f32(g, "m", mask == 1 ? as : bs);
                return g.add(Op::MatMulMask, {x.id, w.id, m.id}, a);
              }});
+  // matmul_update over one K block, over two with the partial sums in scratch (B read in place; B
+  // rows a page apart, packed), with A as is or transposed (a weight gradient Xᵀ·dY).
+  for (bool ta : {false, true})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{29, 70}, {2000, 70}, {500, 1024}})
+      c[Op::MatMulUpdate].push_back(
+          {"ta" + std::to_string(ta) + " K" + std::to_string(K) + " N" + std::to_string(N), [=](Graph& g, int64_t R) {
+             Attrs a;
+             a.ta = ta;
+             Tensor x = f32(g, "a", ta ? Shape{K, R} : Shape{R, K}), w = f32(g, "b", {K, N});
+             Tensor p = f32(g, "p", {R, N}), lr = f32(g, "lr", {});
+             return g.add(Op::MatMulUpdate, {x.id, w.id, p.id, lr.id}, a);
+           }});
   for (int64_t C : {10, 16, 37})
     c[Op::SoftmaxXentGrad].push_back({"[R," + std::to_string(C) + "]", [=](Graph& g, int64_t R) {
                                         Tensor x = f32(g, "a", {R, C});

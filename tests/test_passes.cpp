@@ -342,28 +342,34 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   // backward GEMMs, 2 relu_grad, 3 bias-gradient column sums, 6 in-place SGD updates, and the
   // transposes gemm-layout adds: W3 (dlogits·W3ᵀ has k = 10) and the narrow weight gradients
   // computed as (dYᵀ·X)ᵀ — dW3 [100,10] on both targets, dW1 [784,100] only on AVX-512, whose
-  // 64-column tiles would leave lanes idle at N = 100 (AVX2 tiles are 16 columns wide).
+  // 64-column tiles would leave lanes idle at N = 100 (AVX2 tiles are 16 columns wide). The weight
+  // gradients computed row-major carry their SGD step in the epilogue (matmul_update): dW2 on
+  // both targets, dW1 on AVX2; no gradient of theirs is written and no update copied.
   for (const char* name : {"x86-64-v4", "x86-64-v3"}) {
     const bool avx512 = std::string(name) == "x86-64-v4";
     CompileOptions fused, unfused;
     fused.target = unfused.target = make_target(name);
     unfused.fuse = false;
     auto f = compile(m->g, fused), u = compile(m->g, unfused);
-    int dense = 0, xent = 0, gemm = 0, updates_in_place = 0, transposes = 0;
+    int dense = 0, xent = 0, gemm = 0, gemm_updates = 0, updates_in_place = 0, copies = 0, transposes = 0;
     for (const KernelInfo& k : f->plan.kernels) {
       const Op op = f->graph.node(k.node).op;
       dense += op == Op::Dense;
       xent += op == Op::SoftmaxXentGrad;
       gemm += op == Op::MatMul;
+      gemm_updates += op == Op::MatMulUpdate;
       transposes += op == Op::Transpose;
-      updates_in_place += k.copy_from < 0 && f->graph.node(k.node).op == Op::Sub;
+      updates_in_place += k.copy_from < 0 && (op == Op::Sub || op == Op::MatMulUpdate);
+      copies += k.copy_from >= 0;
     }
     EXPECT_EQ(dense, 3) << name;
     EXPECT_EQ(xent, 1) << name;
-    EXPECT_EQ(gemm, 5) << name;              // dW1, dW2, dX2, dW3, dX3
+    EXPECT_EQ(gemm, avx512 ? 4 : 3) << name;  // dW1 (AVX-512), dX2, dW3, dX3
+    EXPECT_EQ(gemm_updates, avx512 ? 1 : 2) << name;
     EXPECT_EQ(updates_in_place, 6) << name;  // p - lr·g fused into one in-place kernel per parameter
+    EXPECT_EQ(copies, 0) << name;
     EXPECT_EQ(transposes, avx512 ? 3 : 2) << name;
-    EXPECT_EQ(f->plan.kernels.size(), avx512 ? 23u : 22u) << name;
+    EXPECT_EQ(f->plan.kernels.size(), avx512 ? 22u : 20u) << name;
     EXPECT_EQ(u->plan.kernels.size(), avx512 ? 38u : 37u) << name;
     EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes) << name;
   }
@@ -461,6 +467,15 @@ TEST_P(PassesTarget, FusedAndUnfusedTrainingAgreeOver50Steps) {
   oc.kind = OptKind::Adagrad;
   oc.clip_norm = 5.f;
   expect_fused_equals_unfused("dnn", 30, 50, oc);
+}
+
+// Plain SGD: the weight gradients of mlp512's 512-wide layers at batch 400 (k over two K blocks:
+// partial sums in scratch) and of dnn's 100-wide layers carry their update in the GEMM epilogue.
+TEST_P(PassesTarget, SgdUpdatesInTheGemmEpilogueTrainAsUnfused) {
+  testing_targets::ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  expect_fused_equals_unfused("dnn", 30, 20, {});
+  expect_fused_equals_unfused("mlp512", 400, 3, {});
 }
 
 TEST_P(PassesTarget, ConvnetOnTheGemmTrainsAsTheDirectConvolutions) {
