@@ -30,7 +30,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   if (!cfg_.checkpoint_dir.empty()) make_dirs(cfg_.checkpoint_dir, "--checkpoint-dir");
   if (!cfg_.checkpoint_dir.empty() && rank() == 0 && !impl_->dir_lock)
     impl_->dir_lock.emplace(cfg_.checkpoint_dir, "--checkpoint-dir");
-  stop_reason_.clear();
+  stop_reason_ = resumed_stop_;
   has_val_ = val.n > 0;
   impl_->t0 = impl_->t_period = Clock::now();
   impl_->period_start = step_;
@@ -41,7 +41,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   res.compile_ms = impl_->compile_ms;
   std::vector<int64_t> perm;
   int64_t perm_epoch = -1;
-  while (step_ < total_) {
+  while (step_ < total_ && stop_reason_.empty()) {
     if (const int64_t epoch = step_ / per_epoch_; epoch != perm_epoch) {
       perm = permutation(train.n, cfg_.seed, epoch);
       perm_epoch = epoch;
@@ -69,6 +69,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
     impl_->t_period = Clock::now();
     impl_->period_start = step_;
     const bool stop = !stop_reason_.empty();
+    stop_saved_ = stop && !sig;
     if (saving && (periodic || cfg_.checkpoint_every == 0 || step_ == total_ || stop))
       checkpoint(row.has_val ? row.val_loss : NAN);
     if (stop) break;

@@ -182,6 +182,7 @@ void Trainer::save(const std::string& path, double val_loss) {
   c.metadata["state.run_steps"] = std::to_string(run_steps_);
   c.metadata["state.run_correct"] = std::to_string(run.correct);
   c.metadata["state.run_count"] = std::to_string(run.count);
+  if (stop_saved_) c.metadata["state.stop_reason"] = stop_reason_;
   for (const auto& cb : callbacks_) cb->save_state(c.metadata);
   save_checkpoint(path, c);
 }
@@ -220,6 +221,8 @@ void Trainer::resume(const Checkpoint& c, const std::string& path) {
   run_correct_ = first * metadata_int(c.metadata, "state.run_correct", kMax, path);
   run_count_ = first * metadata_int(c.metadata, "state.run_count", kMax, path);
   for (const auto& cb : callbacks_) cb->load_state(c.metadata, path);
+  auto stopped = c.metadata.find("state.stop_reason");
+  resumed_stop_ = stopped == c.metadata.end() ? "" : stopped->second;
   restore(graph(), *impl_->engine, c.tensors, path, true);
 }
 

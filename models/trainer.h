@@ -197,6 +197,10 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::string stop_reason_;
+  // A callback's stop (early stopping) saved in the checkpoint written when it stopped: a run
+  // resumed from that checkpoint stops there too. An interrupt's stop is not saved.
+  std::string resumed_stop_;
+  bool stop_saved_ = false;
   double lr_scale_ = 1;
   bool has_val_ = false;
   float lr_ = 0;

@@ -49,5 +49,24 @@ run_case() {  # run_case NAME flags...
 run_case keep-best --keep-best
 run_case early-stop --early-stop --lr 3
 run_case ema --ema 0.9 --keep-best
+# Killed after early stopping wrote its last checkpoint but before the run ended: resuming from that
+# checkpoint must stop there too, not train on to the last epoch.
+stopped_case() {
+  local args=(train dnn --engine reference --first-n 1500 --train-n 1200 --val-n 300 --test-n 200 --epochs 6
+    --checkpoint-every 17 --early-stop --lr 3)
+  mkdir -p "$tmp/stop.c"
+  cp "$tmp/early-stop.a/last.safetensors" "$tmp/stop.c/"
+  "$GRADC" "${args[@]}" --checkpoint-dir "$tmp/stop.c" --resume "$tmp/stop.c" > "$tmp/stop.c.log" 2>&1 ||
+    { echo "FAIL: resumed-after-early-stop: the resumed run failed"; tail -3 "$tmp/stop.c.log"; fail=$((fail + 1)); return; }
+  if cmp -s "$tmp/early-stop.a/final.safetensors" "$tmp/stop.c/final.safetensors" &&
+    [[ "$(grep '^test:' "$tmp/early-stop.a.log")" == "$(grep '^test:' "$tmp/stop.c.log")" ]]; then
+    echo "ok: resumed-after-early-stop: the run stops at its early-stop checkpoint, final weights and test metrics identical"
+    passed=$((passed + 1))
+  else
+    echo "FAIL: resumed-after-early-stop: the resumed run did not end where the unbroken one did"
+    fail=$((fail + 1))
+  fi
+}
+grep -q 'early stop after epoch' "$tmp/early-stop.a.log" && stopped_case
 echo "$passed passed, $fail failed"
 exit $((fail > 0))
