@@ -30,7 +30,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset& val) {
   if (!cfg_.checkpoint_dir.empty()) make_dirs(cfg_.checkpoint_dir, "--checkpoint-dir");
   if (!cfg_.checkpoint_dir.empty() && rank() == 0 && !impl_->dir_lock)
     impl_->dir_lock.emplace(cfg_.checkpoint_dir, "--checkpoint-dir");
-  stop_reason_ = resumed_stop_;
+  stop_reason_ = resumed_stop_;  // a resumed run that had stopped early ends where it stopped
+  stop_saved_ = false;
   has_val_ = val.n > 0;
   impl_->t0 = impl_->t_period = Clock::now();
   impl_->period_start = step_;
