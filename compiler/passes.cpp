@@ -27,6 +27,13 @@ int64_t split_k_splits(int64_t K, int64_t MN) {
   return MN <= kSplitKMaxOutput ? splits : 1;
 }
 
+// Whether match(x, y) holds for the operands of binary node n in either order (the fusion patterns
+// of add and mul, whose operands come in either order); tries (in[0], in[1]) first.
+template <class Match>
+bool either_order(const Graph& g, const Node& n, Match match) {
+  return match(g.node(n.in[0]), g.node(n.in[1])) || match(g.node(n.in[1]), g.node(n.in[0]));
+}
+
 bool is_fill(const Node& n) { return n.op == Op::Constant && n.a.data.empty(); }
 bool is_fill_value(const Graph& g, int id, float v) { return is_fill(g.node(id)) && g.node(id).a.value == v; }
 
@@ -267,16 +274,12 @@ PassResult fuse_dense(const Graph& g) {
   auto dense_parts = [&](int add_id, int& mm, int& bias) {
     const Node& a = g.node(add_id);
     if (a.op != Op::Add || a.role == Role::Grad) return false;
-    for (int side : {0, 1}) {
-      const Node& m = g.node(a.in[static_cast<size_t>(side)]);
-      const Node& b = g.node(a.in[static_cast<size_t>(1 - side)]);
-      if (m.op == Op::MatMul && r.uses(m.id) == 1 && b.shape == Shape{a.shape[1]} && a.shape.rank == 2) {
-        mm = m.id;
-        bias = b.id;
-        return true;
-      }
-    }
-    return false;
+    return either_order(g, a, [&](const Node& m, const Node& b) {
+      if (m.op != Op::MatMul || r.uses(m.id) != 1 || b.shape != Shape{a.shape[1]} || a.shape.rank != 2) return false;
+      mm = m.id;
+      bias = b.id;
+      return true;
+    });
   };
   for (const Node& n : g.nodes()) {
     int mm = -1, bias = -1;
@@ -334,21 +337,17 @@ PassResult fuse_dense_backward(const Graph& g) {
 PassResult fuse_xent(const Graph& g) {
   Rewriter r(g);
   for (const Node& n : g.nodes()) {
-    if (n.op == Op::Mul && n.shape.rank == 2) {
-      for (int side : {0, 1}) {
-        const Node& diff = g.node(n.in[static_cast<size_t>(side)]);
-        const Node& s = g.node(n.in[static_cast<size_t>(1 - side)]);
-        if (diff.op != Op::Sub || s.shape.numel() != 1) continue;
-        const Node& sm = g.node(diff.in[0]);
-        const Node& oh = g.node(diff.in[1]);
-        if (sm.op != Op::Softmax || oh.op != Op::OneHot || sm.shape != n.shape) continue;
-        Tensor sc{&r.dst(), r.mapped(s.id)};
-        if (sc.shape().rank != 0) sc = r.dst().add(Op::Reshape, {sc.id}, Attrs{});
-        r.set_map(n.id, r.emit(n, Op::SoftmaxXentGrad, {r.mapped(sm.in[0]), r.mapped(oh.in[0]), sc.id}, {}));
-        break;
-      }
-      if (r.mapped(n.id) >= 0) continue;
-    }
+    if (n.op == Op::Mul && n.shape.rank == 2 && either_order(g, n, [&](const Node& diff, const Node& s) {
+          if (diff.op != Op::Sub || s.shape.numel() != 1) return false;
+          const Node& sm = g.node(diff.in[0]);
+          const Node& oh = g.node(diff.in[1]);
+          if (sm.op != Op::Softmax || oh.op != Op::OneHot || sm.shape != n.shape) return false;
+          Tensor sc{&r.dst(), r.mapped(s.id)};
+          if (sc.shape().rank != 0) sc = r.dst().add(Op::Reshape, {sc.id}, Attrs{});
+          r.set_map(n.id, r.emit(n, Op::SoftmaxXentGrad, {r.mapped(sm.in[0]), r.mapped(oh.in[0]), sc.id}, {}));
+          return true;
+        }))
+      continue;
     r.set_map(n.id, r.copy(n));
   }
   return r.finish();
@@ -372,17 +371,16 @@ PassResult fuse_update(const Graph& g, const Target& t) {
   for (const Graph::Update& u : g.updates())
     if (g.node(u.value).op == Op::Sub && g.node(u.value).in[0] == u.param) updated[static_cast<size_t>(u.value)] = 1;
   auto gradient_gemm = [&](const Node& m, int& mm, int& lr) {
-    for (int side : {0, 1}) {
-      const Node& d = g.node(m.in[static_cast<size_t>(side)]);
-      const Node& s = g.node(m.in[static_cast<size_t>(1 - side)]);
-      if (d.op != Op::MatMul || d.a.tb || r.uses(d.id) != 1 || s.shape.numel() != 1 || s.dtype != DType::F32) continue;
-      if (swaps_narrow(g, d, rules) || g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col) continue;
-      if (split_k_splits(g.node(d.in[1]).shape[0], d.shape.numel()) > 1) continue;
+    return either_order(g, m, [&](const Node& d, const Node& s) {
+      if (d.op != Op::MatMul || d.a.tb || r.uses(d.id) != 1 || s.shape.numel() != 1 || s.dtype != DType::F32)
+        return false;
+      if (swaps_narrow(g, d, rules) || g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col)
+        return false;
+      if (split_k_splits(g.node(d.in[1]).shape[0], d.shape.numel()) > 1) return false;
       mm = d.id;
       lr = s.id;
       return true;
-    }
-    return false;
+    });
   };
   for (const Node& n : g.nodes()) {
     int mm = -1, lr = -1;
