@@ -45,6 +45,7 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
   if (g.bias)
     for (int v = 0; v < nv; ++v)
       bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
+  llvm::Value* lr = g.update_p ? e.splat(g.update_lr) : nullptr;
   // update: whether this is matmul_update's last K block (else its partial sums go to scratch).
   auto stores = [&](bool update) {
     for (int r = 0; r < mr; ++r)
@@ -55,12 +56,10 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
           e.vstore(out, partial_at(e, g, i0, j0, r, v), active(v));
           continue;
         }
-        llvm::Value* at = e.gep(g.C, c_index(e, g, i0, j0, r, v));
+        llvm::Value* at = c_index(e, g, i0, j0, r, v);
         // The SGD step's rounding: the product times lr, subtracted from p (read, then overwritten).
-        if (update)
-          out = b.CreateFSub(e.vload(e.gep(g.update_p, c_index(e, g, i0, j0, r, v)), active(v)),
-                             b.CreateFMul(out, e.splat(g.update_lr)));
-        e.vstore(out, at, active(v));
+        if (update) out = b.CreateFSub(e.vload(e.gep(g.update_p, at), active(v)), b.CreateFMul(out, lr));
+        e.vstore(out, e.gep(g.C, at), active(v));
       }
   };
   if (!g.update_p) return stores(false);

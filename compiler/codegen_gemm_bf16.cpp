@@ -73,8 +73,8 @@ void pack_panel_bf16(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p
 }
 
 namespace {
-// The scalar packing of pairs [first, n2) of a tile's rows (any A: transposed, masked, or the
-// block's last pairs).
+// The scalar packing of pairs [first, n2) of a tile's rows: an im2col A read through its windows,
+// or the pairs of a block that pack_a_vectors leaves (fewer than L).
 void pack_a_pairs(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KBlock& kb, llvm::Value* words,
                   llvm::Value* first) {
   e.loop(first, pairs(e, kb.kn), [&](llvm::Value* kk2) {
@@ -116,8 +116,9 @@ llvm::Value* pack_a_vectors(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, 
   for (int64_t j = 0; j < 2 * L; ++j) cat[static_cast<size_t>(j)] = static_cast<int>(j);
   auto* wide16 = llvm::FixedVectorType::get(b.getInt16Ty(), static_cast<unsigned>(2 * L));
   auto* wv = llvm::FixedVectorType::get(e.i32, static_cast<unsigned>(L));
-  llvm::Value* lane = llvm::UndefValue::get(llvm::FixedVectorType::get(e.i64, static_cast<unsigned>(L)));
-  for (int64_t j = 0; j < L; ++j) lane = b.CreateInsertElement(lane, e.c64(j * mr), e.c64(j));
+  std::vector<llvm::Constant*> offsets;  // pair j of the chunk sits j·mr words after pair 0
+  for (int64_t j = 0; j < L; ++j) offsets.push_back(b.getInt64(static_cast<uint64_t>(j * mr)));
+  llvm::Constant* lane = llvm::ConstantVector::get(offsets);
   e.loop(e.c64(0), chunks, [&](llvm::Value* c) {
     for (int r = 0; r < mr; ++r) {
       llvm::Value* idx =
