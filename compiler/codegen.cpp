@@ -54,8 +54,8 @@ std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::L
         case OpKind::Loss:
           emit_loss(e, k);
           break;
-        case OpKind::Conv:
-          emit_conv(e, k);
+        case OpKind::Conv:  // col2im with its GEMM fused is that GEMM's kernel
+          (is_gemm(k.spec.strategy) ? emit_gemm : emit_conv)(e, k);
           break;
         case OpKind::Source:
         case OpKind::Collective:  // an empty function: the runtime executes the collective itself

@@ -45,6 +45,15 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
   if (g.bias)
     for (int v = 0; v < nv; ++v)
       bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
+  if (g.col2im.x) {  // one K block (the plan fuses col2im only then): add each vector into dX
+    for (int r = 0; r < mr; ++r) {
+      const Window w = window_at(e, g.col2im, e.add(i0, e.c64(r)));
+      for (int v = 0; v < nv; ++v)
+        col2im_add(e, g.col2im, w, e.add(j0, e.c64(v * g.L)),
+                   b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]));
+    }
+    return;
+  }
   llvm::Value* lr = g.update_p ? e.splat(g.update_lr) : nullptr;
   // update: whether this is matmul_update's last K block (else its partial sums go to scratch).
   auto stores = [&](bool update) {
@@ -391,10 +400,38 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
     e.hi = hi;
   });
 }
+
+// The plan's col2im fusion, kernel col2im(op(A)·B): the range is groups of blk.col2im_images
+// images. A group zeroes its images of dX, then runs the GEMM over their output positions (A's rows
+// from the group's first), each finished tile added into dX (tile_finish). No two threads add into
+// one image, and each image's sums run in the same order for any thread count.
+void emit_col2im_groups(Emitter& e, const Gemm& whole, const GemmSpec& blk, const Node& col2im) {
+  const WindowGeo geo = window_geo(col2im.a.shape, col2im.a);
+  const int64_t rows = blk.col2im_images * geo.OH * geo.OW, x_size = blk.col2im_images * geo.H * geo.W * geo.C;
+  if (blk.kc < whole.K || whole.N % whole.L || geo.C % whole.L || whole.ta || !whole.A)
+    throw std::logic_error("gradc: col2im cannot run in this GEMM's epilogue (one K block, whole vectors of a tap)");
+  llvm::Value* lo = e.lo;
+  llvm::Value* hi = e.hi;
+  llvm::Value* dx = e.base(col2im.id);
+  e.loop(lo, hi, [&](llvm::Value* grp) {
+    Gemm g = whole;
+    g.M = rows;
+    g.A = e.gep(whole.A, e.mul(grp, e.c64(rows * whole.K)));
+    g.col2im = {dx, geo, e.mul(grp, e.c64(rows))};
+    e.b.CreateMemSet(e.gep(dx, e.mul(grp, e.c64(x_size))), e.b.getInt8(0), e.c64(x_size * 4), llvm::MaybeAlign(4));
+    e.lo = e.c64(0);
+    e.hi = e.c64((rows + blk.mr - 1) / blk.mr);
+    emit_rows(e, g, blk);
+    e.lo = lo;
+    e.hi = hi;
+  });
+}
 }  // namespace
 
 void emit_gemm(Emitter& e, const KernelInfo& k) {
-  const Node& n = e.g.node(k.node);
+  const Node& out = e.g.node(k.node);
+  const bool col2im = out.op == Op::Col2Im;  // the plan fused the GEMM of its columns into it
+  const Node& n = col2im ? e.g.node(out.in[0]) : out;
   const GemmDims d = gemm_dims(e.g, n);
   // An operand the plan fused: an im2col (read through its window) or B's transpose (read as Bᵀ).
   auto fused_op = [&](int i) {
@@ -412,7 +449,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
          n.a.tb,
          fused(0) ? nullptr : e.base(n.in[0]),
          fused(1) ? nullptr : e.base(bt ? e.g.node(n.in[1]).in[0] : n.in[1]),
-         e.base(k.node)};
+         col2im ? nullptr : e.base(k.node)};
   g.b_transposed = bt;
   if (bt && (!k.spec.gemm.pack || k.spec.gemm.kc % e.lanes || d.K % e.lanes || n.a.tb || k.spec.gemm.bf16))
     throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in whole vectors of k");
@@ -438,6 +475,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   }
   g.bf16 = k.spec.gemm.bf16;
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
+  if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);
   emit_rows(e, g, k.spec.gemm);
 }
 

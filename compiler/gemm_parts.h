@@ -34,6 +34,10 @@ llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value
 // multiple of the lanes: one load when the vector is a run of channels (C a multiple of the lanes),
 // else a masked gather.
 llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active);
+// col2im's half of the same arithmetic (the plan's col2im fusion): adds v, taps [tap0, tap0 + lanes)
+// of window w (one run of channels of one tap), into c.x where the tap reads the input; a tap in
+// the padding is dropped.
+void col2im_add(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, llvm::Value* v);
 
 struct Gemm {
   int L;       // f32 lanes per vector
@@ -55,6 +59,9 @@ struct Gemm {
   // Where partial sums between K blocks go when not to C: rows from partial_row0 on, N wide (scratch).
   llvm::Value* partial = nullptr;
   llvm::Value* partial_row0 = nullptr;
+  // col2im epilogue: C is never written; row p of the tile is output position p (+ first) of
+  // col2im.geo, and each finished vector is added into dX = col2im.x (col2im_add).
+  Cols col2im = {};
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).

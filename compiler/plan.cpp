@@ -13,6 +13,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.elementwise_fusion();
   st.implicit_gemm();
   st.packed_transposes();
+  st.col2im_epilogues();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();

@@ -130,6 +130,23 @@ void PlanState::packed_transposes() {
   }
 }
 
+void PlanState::col2im_epilogues() {
+  // An input gradient's columns dY·W2ᵀ (17.8 MB for the convnet's second layer at batch 128) are
+  // added into dX by the GEMM's epilogue as each tile finishes, never written: col2im(matmul) is
+  // one kernel when the GEMM runs in the f32 broadcast form over one K block and each tap's
+  // channels fill whole vectors (schedule.cpp decides that).
+  if (!opt.implicit_gemm || opt.bf16) return;
+  for (const Node& n : g.nodes()) {
+    if (n.op != Op::Col2Im || !live[static_cast<size_t>(n.id)]) continue;
+    const auto m = static_cast<size_t>(n.in[0]);
+    if (inlined[m] || pinned[m] || uses[m] != 1) continue;
+    std::vector<int> own;  // the matmul's inlined producers (a transposed B read while packed)
+    for (int i : g.node(n.in[0]).in)
+      if (inlined[static_cast<size_t>(i)]) own.push_back(i);
+    if (col2im_epilogue_images(g, n, p.target, own) > 0) inlined[m] = 1;
+  }
+}
+
 void PlanState::loss_gradient_merge() {
   // softmax_xent's loss comes out of the softmax_xent_grad kernel over the same logits and labels,
   // placed at the loss's position when the gradient's inputs are ready by then.
@@ -180,6 +197,7 @@ void PlanState::kernels_and_buffers() {
       if (!inlined[static_cast<size_t>(id)]) continue;
       k.fused.push_back(id);
       if (is_elementwise_kernel(g.node(id))) k.flops += static_cast<double>(g.node(id).shape.numel());
+      if (op_info(g.node(id).op).kind == OpKind::Gemm) k.flops += kernel_flops(g, g.node(id));
       for (int j : g.node(id).in) stack.push_back(j);
     }
     k.host = op_info(kn.op).kind == OpKind::Collective;

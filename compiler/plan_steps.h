@@ -4,6 +4,7 @@
 //   elementwise_fusion   single-use elementwise producers inlined into their consumer's loop
 //   implicit_gemm        im2cols read in place by every GEMM that reads them, never materialised
 //   packed_transposes    a GEMM's transposed B read while B is packed, never materialised
+//   col2im_epilogues     an input gradient's col2im added up in its GEMM's epilogue, columns never written
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -34,6 +35,7 @@ struct PlanState {
   void elementwise_fusion();
   void implicit_gemm();
   void packed_transposes();
+  void col2im_epilogues();
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

@@ -19,6 +19,7 @@ constexpr int64_t kPackKc = 384;  // kc 256/384/512 × block 384K-768K tried on 
 // K = 512 vs 496 (Zen 5). Packing pays only there: elsewhere the copy measured slower.
 constexpr int64_t kAliasStride = 2048;
 constexpr int64_t kPageBytes = 4096;
+constexpr int64_t kCol2ImRows = 2048;
 
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
@@ -115,6 +116,20 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std
   // A fused im2col as B, or B's fused transpose, is read while B is packed: always packed.
   blocking(s, t, n.a.ta, fused_as(0, Op::Im2Col), fused_as(1, Op::Im2Col) || fused_as(1, Op::Transpose));
   return s;
+}
+
+int64_t col2im_epilogue_images(const Graph& g, const Node& col2im, const Target& t, const std::vector<int>& fused) {
+  const Node& mm = g.node(col2im.in[0]);
+  if (mm.op != Op::MatMul || mm.a.ta) return 0;
+  const GemmSpec s = schedule_gemm(g, mm, t, fused);
+  const WindowGeo geo = window_geo(col2im.a.shape, col2im.a);
+  if (s.form != GemmSpec::Broadcast || s.kc < s.K || geo.C % t.lanes || s.M != geo.B * geo.OH * geo.OW) return 0;
+  // Groups of about kCol2ImRows output positions: their dX (≤ 0.3 MB at 32 channels) stays in L2
+  // while the tiles add into it, and B's panel is packed once per group. A divisor of the batch.
+  const int64_t per_image = geo.OH * geo.OW;
+  int64_t images = std::max<int64_t>(1, std::min(geo.B, kCol2ImRows / per_image));
+  while (geo.B % images) --images;
+  return images;
 }
 
 int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>& fused) {
@@ -228,6 +243,16 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       s.range = op_info(n.op).kind == OpKind::Row ? n.shape.rows() : 1;
       return s;
     case OpKind::Conv:
+      if (n.op == Op::Col2Im && std::find(fused.begin(), fused.end(), n.in[0]) != fused.end()) {
+        s.strategy = Strategy::GemmBroadcast;  // the GEMM of its columns, col2im in the epilogue
+        std::vector<int> own(fused);
+        own.erase(std::find(own.begin(), own.end(), n.in[0]));
+        s.gemm = schedule_gemm(g, g.node(n.in[0]), t, own);
+        s.gemm.col2im_images = col2im_epilogue_images(g, n, t, own);
+        if (s.gemm.col2im_images == 0) throw std::logic_error("gradc: col2im fused into a GEMM it cannot follow");
+        s.range = n.a.shape[0] / s.gemm.col2im_images;
+        return s;
+      }
       s.strategy = Strategy::ConvDirect;
       // Rows: (kh, kw, c) of the filter gradient, im2col's output positions, else (b, h) of the output.
       // max_pool2d_grad with disjoint windows scatters from the output's rows (b, oh).
@@ -261,7 +286,8 @@ std::string KernelSpec::describe() const {
     if (m.form == GemmSpec::Broadcast)
       d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
            (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "") +
-           (m.partials() ? " partials-in-scratch" : "");
+           (m.partials() ? " partials-in-scratch" : "") +
+           (m.col2im_images ? " col2im-epilogue images=" + std::to_string(m.col2im_images) : "");
     if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";
   }
   if (tile) d += " tile=" + std::to_string(tile);

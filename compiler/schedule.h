@@ -38,6 +38,9 @@ struct GemmSpec {
   // matmul_update: its result is the parameter itself (updated in place), so over several K blocks
   // the partial sums go to scratch instead, one row of N per row of this thread's row blocks.
   bool update = false;
+  // The plan's col2im fusion: the kernel is col2im(C) and never writes C; its parallel unit is a
+  // group of this many images, whose finished tiles are added into those images of dX.
+  int64_t col2im_images = 0;
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t partials_offset() const { return a_offset() + (pack_a ? kc * mr : 0); }
   int64_t partials() const { return update && kc < K ? (M + mr - 1) / mr * mr * N : 0; }
@@ -86,6 +89,9 @@ std::vector<GemmTile> gemm_tiles(const Target& t);
 // `fused`: the kernel's inlined producers; an im2col among them is read in place (implicit GEMM):
 // as B it is always packed (the window arithmetic then runs once per packed row), as A never.
 GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t, const std::vector<int>& fused = {});
+// Images per parallel group when col2im(matmul) can run in the GEMM's epilogue (the broadcast f32
+// form over one K block, every tap's channels whole vectors), else 0. `fused`: the matmul's own.
+int64_t col2im_epilogue_images(const Graph& g, const Node& col2im, const Target& t, const std::vector<int>& fused);
 // Turns a broadcast-form spec into its bf16 form (packed A and B, even K blocks); the target must
 // have AVX512_BF16 (std::invalid_argument otherwise).
 void use_bf16(GemmSpec& s, const Target& t);

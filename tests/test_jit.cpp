@@ -9,6 +9,7 @@
 
 #include "autodiff/autodiff.h"
 #include "autodiff/dsl.h"
+#include "autodiff/shape_rules.h"
 #include "compiler/plan.h"
 #include "models/models.h"
 #include "runtime/dataset.h"
@@ -222,6 +223,46 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
     Program jit(g, o);
     for (const KernelInfo& k : jit.code().plan.kernels)
       ASSERT_NE(jit.code().graph.node(k.node).op, Op::Im2Col) << c.what << ": im2col was materialised";
+    expect_outputs_match_reference(g, jit, c.what);
+  }
+}
+
+// An input gradient lowered to col2im(dY·W2ᵀ) adds each finished GEMM tile into dX (the plan's
+// col2im fusion): the columns are never written. Valid and same padding, strides, an even window
+// whose last windows reach past the input (no padding before it), channel runs of 1 and 2 vectors,
+// and channels that are not whole vectors (col2im stays a kernel of its own); against the direct
+// reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+TEST_P(JitTarget, Col2ImRunsInTheInputGradientsGemmEpilogue) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  struct Case {
+    const char* what;
+    int64_t C;
+    Shape window, strides;
+    Padding pad;
+  };
+  const Case cases[] = {
+      {"3x3 valid C32", 32, {3, 3}, {1, 1}, Padding::Valid}, {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
+      {"3x3/2 same C16", 16, {3, 3}, {2, 2}, Padding::Same}, {"2x2 same C16", 16, {2, 2}, {1, 1}, Padding::Same},
+      {"3x3 valid C8", 8, {3, 3}, {1, 1}, Padding::Valid},   {"3x3 valid C5", 5, {3, 3}, {1, 1}, Padding::Valid}};
+  for (const Case& c : cases) {
+    Graph g;
+    // 40 images: stride-1 cases run in several groups of images (split across the threads).
+    const Shape xs{40, 13, 11, c.C}, ws{c.window[0], c.window[1], c.C, 40};
+    Attrs a;
+    a.pad = c.pad, a.strides = c.strides;
+    Tensor dx = conv2d_grad_input(g.input("dy", conv_out_shape(xs, ws, a)), g.input("w", ws), xs, c.pad, c.strides);
+    g.mark_output(dx, "dx");
+    Program jit(g);
+    const bool fits = c.C % default_target().lanes == 0;
+    int col2im_gemms = 0, matmuls = 0;
+    for (const KernelInfo& k : jit.code().plan.kernels) {
+      const Op op = jit.code().graph.node(k.node).op;
+      col2im_gemms += op == Op::Col2Im && k.spec.gemm.col2im_images > 0 && k.range >= (c.strides[0] == 1 ? 2 : 1);
+      matmuls += op == Op::MatMul;
+    }
+    EXPECT_EQ(col2im_gemms, fits ? 1 : 0) << c.what;
+    EXPECT_EQ(matmuls, fits ? 0 : 1) << c.what << ": the columns' GEMM";
     expect_outputs_match_reference(g, jit, c.what);
   }
 }

@@ -123,7 +123,10 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     const KernelInfo& ki = p.code().plan.kernels[k];
     total1 += t1[k];
     total2 += t2[k];
-    const Node& n = g.node(ki.node);
+    const Node& kn = g.node(ki.node);
+    // col2im with the GEMM of its columns fused: that GEMM's shape (and OpenBLAS on it alone).
+    const bool col2im_gemm = ki.copy_from < 0 && kn.op == Op::Col2Im && is_gemm(ki.spec.strategy);
+    const Node& n = col2im_gemm ? g.node(kn.in[0]) : kn;
     std::string shape = "";
     double bl = 0;
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
