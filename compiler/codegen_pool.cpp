@@ -58,9 +58,9 @@ void emit_forward(Emitter& e, const Geo& g, bool is_max, llvm::Value* x, llvm::V
   llvm::Value* at = e.slot(ivec(e), "at");
   e.loop(e.lo, e.hi, [&](llvm::Value* q) {  // q = b·OH + oh
     llvm::Value* bi = b.CreateSDiv(q, e.c64(g.OH));
-    const Span rows = window(e, b.CreateSRem(q, e.c64(g.OH)), g.SH, g.KH, g.ph, g.H);
+    const Span rows = window(e, b.CreateSRem(q, e.c64(g.OH)), g.SH, g.KH, g.ph, g.H, g.OH);
     e.loop(e.c64(0), e.c64(g.OW), [&](llvm::Value* ow) {
-      const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
+      const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W, g.OW);
       llvm::Value* y0 = e.mul(e.add(e.mul(q, e.c64(g.OW)), ow), e.c64(g.C));
       win::chunks(e, g.C, [&](llvm::Value* off, int64_t active) {
         if (is_max) {
@@ -104,7 +104,8 @@ void emit_avg_grad(Emitter& e, const Geo& g, llvm::Value* dy, llvm::Value* dx) {
       win::chunks(e, g.C, [&](llvm::Value* off, int64_t active) {
         b.CreateStore(llvm::Constant::getNullValue(e.vec()), acc);
         for_each_window_of(e, g, bi, ih, iw, [&](llvm::Value* oh, llvm::Value* ow, llvm::Value* y0) {
-          const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H), cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
+          const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H, g.OH),
+                     cols = window(e, ow, g.SW, g.KW, g.pw, g.W, g.OW);
           llvm::Value* count = e.mul(b.CreateSub(rows.last, rows.first), b.CreateSub(cols.last, cols.first));
           llvm::Value* inv = b.CreateFDiv(e.cf(1.f), b.CreateSIToFP(count, e.f32));
           llvm::Value* dyv = e.vload(e.gep(dy, e.add(y0, off)), active);
@@ -117,13 +118,16 @@ void emit_avg_grad(Emitter& e, const Geo& g, llvm::Value* dy, llvm::Value* dx) {
 }
 
 // max_pool2d_grad with disjoint windows, by output rows q = (b, oh): the band of input rows from
-// this window row's start to the next one's (the last band to the end) is zeroed, then each
+// this window row's start to the next one's (the last band to the end) is zeroed (unless the
+// windows tile it), then each
 // window's dy is written at its first maximum, a vector of channels at a time. The bands tile the
 // input, so threads never meet.
 void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, llvm::Value* dx) {
   auto& b = e.b;
   llvm::Value* best = e.slot(e.vec(), "best");
   llvm::Value* at = e.slot(ivec(e), "at");
+  // Windows that tile the input exactly write every element of it: nothing left to zero.
+  const bool tiled = g.ph == 0 && g.pw == 0 && g.KH == g.SH && g.KW == g.SW && g.H == g.OH * g.SH && g.W == g.OW * g.SW;
   e.loop(e.lo, e.hi, [&](llvm::Value* q) {  // q = b·OH + oh
     llvm::Value* bi = b.CreateSDiv(q, e.c64(g.OH));
     llvm::Value* oh = b.CreateSRem(q, e.c64(g.OH));
@@ -134,10 +138,10 @@ void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Valu
         b.CreateSelect(b.CreateICmpEQ(oh, e.c64(g.OH - 1)), e.c64(g.H), win::smin(e, next, e.c64(g.H)));
     llvm::Value* first = x_index(e, g, bi, band0, e.c64(0));
     llvm::Value* bytes = e.mul(b.CreateSub(x_index(e, g, bi, band1, e.c64(0)), first), e.c64(4));
-    b.CreateMemSet(e.gep(dx, first), b.getInt8(0), bytes, llvm::MaybeAlign(4));
-    const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H);
+    if (!tiled) b.CreateMemSet(e.gep(dx, first), b.getInt8(0), bytes, llvm::MaybeAlign(4));
+    const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H, g.OH);
     e.loop(e.c64(0), e.c64(g.OW), [&](llvm::Value* ow) {
-      const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
+      const Span cols = window(e, ow, g.SW, g.KW, g.pw, g.W, g.OW);
       llvm::Value* y0 = e.mul(e.add(e.mul(q, e.c64(g.OW)), ow), e.c64(g.C));
       win::chunks(e, g.C, [&](llvm::Value* off, int64_t active) {
         first_max_vec(e, g, x, bi, rows, cols, off, active, best, at);
@@ -168,7 +172,8 @@ void emit_max_grad(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, ll
       win::chunks(e, g.C, [&](llvm::Value* off, int64_t active) {
         b.CreateStore(llvm::Constant::getNullValue(e.vec()), acc);
         for_each_window_of(e, g, bi, ih, iw, [&](llvm::Value* oh, llvm::Value* ow, llvm::Value* y0) {
-          const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H), cols = window(e, ow, g.SW, g.KW, g.pw, g.W);
+          const Span rows = window(e, oh, g.SH, g.KH, g.ph, g.H, g.OH),
+                     cols = window(e, ow, g.SW, g.KW, g.pw, g.W, g.OW);
           first_max_vec(e, g, x, bi, rows, cols, off, active, best, at);
           llvm::Value* self = e.add(e.mul(b.CreateSub(ih, rows.first), b.CreateSub(cols.last, cols.first)),
                                     b.CreateSub(iw, cols.first));  // (ih, iw)'s ordinal in this window

@@ -13,8 +13,10 @@ Span clip(Emitter& e, llvm::Value* start, int64_t k, int64_t n) {
   return {smax(e, start, e.c64(0)), smin(e, e.add(start, e.c64(k)), e.c64(n))};
 }
 
-Span window(Emitter& e, llvm::Value* o, int64_t s, int64_t k, int64_t pad, int64_t n) {
-  return clip(e, e.b.CreateSub(e.mul(o, e.c64(s)), e.c64(pad)), k, n);
+Span window(Emitter& e, llvm::Value* o, int64_t s, int64_t k, int64_t pad, int64_t n, int64_t n_out) {
+  llvm::Value* start = e.b.CreateSub(e.mul(o, e.c64(s)), e.c64(pad));
+  if (pad == 0 && (n_out - 1) * s + k <= n) return {start, e.add(start, e.c64(k))};  // never clipped
+  return clip(e, start, k, n);
 }
 
 Span outputs_of(Emitter& e, llvm::Value* i, int64_t s, int64_t k, int64_t pad, int64_t n_out) {

@@ -166,23 +166,27 @@ std::map<Op, std::vector<OpCase>> op_cases() {
                                            return conv2d_grad_filter(f32(g, "a", xs(R)), f32(g, "b", ys(R)), ws, p, st);
                                          }});
     }
-  // Pooling: Keras' 2×2/2, an overlapping 3×3/2 with same padding (windows clipped at the edges, so
-  // average counts differ), a 2×3 window with strides 1×2, disjoint 3×3/3 windows padded before
+  // Pooling: Keras' 2×2/2 (on an odd input and on one it tiles), an overlapping 3×3/2 with same
+  // padding (windows clipped at the edges, so average counts differ), a 2×3 window with strides 1×2,
+  // disjoint 3×3/3 windows padded before
   // (max_pool2d_grad scatters from output rows when windows are disjoint, else gathers). Gradients
   // with dy of the output's shape.
   struct PoolCfg {
     std::string name;
     Shape window, strides;
     Padding pad;
+    Shape hw = {9, 7};  // the input's height and width
   };
   // Channels: 5 (one masked vector), 33 (full vectors and a one-lane tail on both targets).
   for (const PoolCfg& pc0 :
        {PoolCfg{"2x2/2 valid", {2, 2}, {2, 2}, Padding::Valid}, PoolCfg{"3x3/2 same", {3, 3}, {2, 2}, Padding::Same},
-        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}, PoolCfg{"3x3/3 same", {3, 3}, {3, 3}, Padding::Same}})
+        PoolCfg{"2x3/1x2 same", {2, 3}, {1, 2}, Padding::Same}, PoolCfg{"3x3/3 same", {3, 3}, {3, 3}, Padding::Same},
+        // windows that tile the input (max_pool2d_grad then zeroes nothing first)
+        PoolCfg{"2x2/2 valid 8x6", {2, 2}, {2, 2}, Padding::Valid, {8, 6}}})
     for (int64_t C : {5, 33}) {
       PoolCfg pc = pc0;
       if (C != 5) pc.name += " C" + std::to_string(C);
-      auto xs = [C](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, C}; };
+      auto xs = [C, hw = pc.hw](int64_t R) { return Shape{std::min<int64_t>(R, 3), hw[0], hw[1], C}; };
       auto forward = [=](Op op, Graph& g, int64_t R) {
         Tensor x = f32(g, "a", xs(R));
         return op == Op::MaxPool2d ? max_pool2d(x, pc.window, pc.strides, pc.pad)
@@ -212,7 +216,7 @@ std::map<Op, std::vector<OpCase>> op_cases() {
       if (C != 5) pc.name += " C" + std::to_string(C);
       Attrs a;
       a.window = pc.window, a.strides = pc.strides, a.pad = pc.pad;
-      auto xs = [C](int64_t R) { return Shape{std::min<int64_t>(R, 3), 9, 7, C}; };
+      auto xs = [C, hw = pc.hw](int64_t R) { return Shape{std::min<int64_t>(R, 3), hw[0], hw[1], C}; };
       c[Op::Im2Col].push_back({pc.name, [=](Graph& g, int64_t R) { return im2col(f32(g, "a", xs(R)), a); }});
       c[Op::Col2Im].push_back({pc.name, [=](Graph& g, int64_t R) {
                                  Graph shapes;
