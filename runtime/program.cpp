@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "runtime/dataset.h"
@@ -56,6 +57,16 @@ void Program::init_values() {
     if (n.op != Op::Parameter || opt < 0 || p.node_buffer.at(static_cast<size_t>(opt)) < 0) continue;
     const std::vector<float> v = init_param(n);
     std::memcpy(buffer(opt), v.data(), v.size() * 4);
+  }
+}
+
+void Program::poison_computed() {
+  const Plan& p = code_->plan;
+  for (size_t b = 0; b < p.buffers.size(); ++b) {
+    const BufferInfo& bi = p.buffers[b];
+    if (bi.bytes == 0 || op_info(code_->graph.node(bi.owner).op).kind == OpKind::Source) continue;
+    float* d = reinterpret_cast<float*>(bufs_[b]);
+    std::fill(d, d + bi.bytes / 4, std::numeric_limits<float>::quiet_NaN());
   }
 }
 

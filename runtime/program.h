@@ -39,6 +39,10 @@ class Program {
   // split as run(). Runs the whole program once first so every buffer holds real values.
   std::vector<double> profile_kernels(int reps);
 
+  // For tests: fills every buffer a kernel computes (not inputs, parameters or constants) with
+  // NaN, so an element some kernel leaves unwritten shows in the next run's results.
+  void poison_computed();
+
   // Threads for run(): 0 = automatic — one thread for programs under kSerialBelowFlops per run,
   // else OpenMP's default (OMP_NUM_THREADS or the core count). n > 0 forces n.
   void set_threads(int n) { threads_ = n; }
