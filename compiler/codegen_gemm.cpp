@@ -220,29 +220,35 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
 
 // B given as Bᵀ [N, K] (gemm-layout's transpose of B fused into the GEMM): L rows of Bᵀ × L
 // consecutive k loaded as L vectors, transposed in registers, stored as L packed rows of L columns.
-// K blocks are whole vectors of k (the plan fuses the transpose only then).
+// K blocks are whole vectors of k (the plan fuses the transpose only then). The panel's vectors of
+// columns are a loop, not unrolled: one 16×16 transpose per vector is ~100 instructions, and the
+// unrolled panel made mlp512's two such GEMMs 6200 lines of IR each (half its compile time).
 void pack_panel_transposed(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
-  const int64_t L = g.L, tiles = (p.width + g.TC - 1) / g.TC;
+  const int64_t L = g.L, tiles = (p.width + g.TC - 1) / g.TC, full = p.width / L, vecs = tiles * g.TC / L;
   llvm::Value* tile_stride = e.mul(kb.kn, e.c64(g.TC));
   e.loop(e.c64(0), e.b.CreateUDiv(kb.kn, e.c64(L)), [&](llvm::Value* kq) {
     llvm::Value* kk0 = e.mul(kq, e.c64(L));
     llvm::Value* k = e.add(kb.k0, kk0);
-    for (int64_t t = 0; t < tiles; ++t)
-      for (int64_t v = 0; v < g.TC / L; ++v) {
-        const int64_t col = t * g.TC + v * L, rows = std::clamp<int64_t>(p.width - col, 0, L);
-        std::vector<llvm::Value*> rv;
-        for (int64_t l = 0; l < L; ++l) {
-          llvm::Value* row = e.add(p.j0, e.c64(col + l));
-          rv.push_back(l < rows ? e.vload(e.gep(g.B, e.add(e.mul(row, e.c64(g.K)), k)), L)
-                                : llvm::Constant::getNullValue(e.vec()));
-        }
-        if (rows > 0) transpose_tile(e, rv);
-        for (int64_t q = 0; q < L; ++q) {
-          llvm::Value* at =
-              e.add(e.add(e.mul(e.add(kk0, e.c64(q)), e.c64(g.TC)), e.mul(e.c64(t), tile_stride)), e.c64(v * L));
-          e.vstore(rv[static_cast<size_t>(q)], e.gep(e.scratch, at), L);
-        }
+    // Vector q of the panel: columns [q·L, q·L + rows), stored in tile q / (TC/L) at vector q % (TC/L).
+    auto vector = [&](llvm::Value* q, int64_t rows) {
+      llvm::Value* col = e.mul(q, e.c64(L));
+      std::vector<llvm::Value*> rv;
+      for (int64_t l = 0; l < L; ++l) {
+        llvm::Value* row = e.add(e.add(p.j0, col), e.c64(l));
+        rv.push_back(l < rows ? e.vload(e.gep(g.B, e.add(e.mul(row, e.c64(g.K)), k)), L)
+                              : llvm::Constant::getNullValue(e.vec()));
       }
+      if (rows > 0) transpose_tile(e, rv);
+      llvm::Value* t = e.b.CreateUDiv(col, e.c64(g.TC));
+      llvm::Value* at0 = e.add(e.mul(t, tile_stride), e.b.CreateURem(col, e.c64(g.TC)));
+      for (int64_t r = 0; r < L; ++r) {
+        llvm::Value* at = e.add(at0, e.mul(e.add(kk0, e.c64(r)), e.c64(g.TC)));
+        e.vstore(rv[static_cast<size_t>(r)], e.gep(e.scratch, at), L);
+      }
+    };
+    if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* q) { vector(q, L); });
+    // The last tile's partial vector, then its zero padding.
+    for (int64_t q = full; q < vecs; ++q) vector(e.c64(q), std::clamp<int64_t>(p.width - q * L, 0, L));
   });
 }
 
