@@ -217,7 +217,7 @@ class Driver {
       const KernelInfo& ki = plan().kernels[k];
       if (k > 0 && ki.barrier_before)
         b_.CreateCall(libc("__kmpc_barrier", b_.getVoidTy(), {ptr_, i32_}), {ident(), gtid});
-      if (ki.range < 2 || ki.flops < kParallelMinFlops) {
+      if (runs_on_one_thread(ki)) {
         on(first,
            [&] { call_kernel(k, b_.getInt64(0), b_.getInt64(static_cast<uint64_t>(ki.range)), b_.getInt32(0)); });
         continue;

@@ -35,6 +35,8 @@ struct KernelInfo {
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting
 // them costs more in cache traffic than it saves. Read by every executor of a plan.
 inline constexpr double kParallelMinFlops = 16384;
+// Whether every executor runs the kernel on thread 0 alone (the others skip it).
+inline bool runs_on_one_thread(const KernelInfo& k) { return k.range < 2 || k.flops < kParallelMinFlops; }
 
 struct PlanOptions {
   bool fuse_elementwise = true;    // inline single-use elementwise producers into their consumer's loop

@@ -137,7 +137,7 @@ int Program::threads() const {
 namespace {
 // One kernel with run()'s thread split.
 void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T, const Program& p) {
-  if (T == 1 || k.range < 2 || k.flops < kParallelMinFlops) {
+  if (T == 1 || runs_on_one_thread(k)) {
     fn(bufs, 0, k.range, p.scratch(0));
     return;
   }
@@ -224,7 +224,7 @@ void Program::run_parallel(int T) {
       const int64_t n = ks[k].range;
       if (ks[k].host) {
         if (t == 0) c->run(k);
-      } else if (n < 2 || ks[k].flops < kParallelMinFlops) {
+      } else if (runs_on_one_thread(ks[k])) {
         if (t == 0) fns[k](bufs, 0, n, scratch(0));
       } else {
         const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;

@@ -375,6 +375,65 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   }
 }
 
+// The barrier rule (plan_steps.cpp barriers()), checked pair by pair on the arena's bytes: two
+// kernels that touch the same bytes, one of them writing, need a barrier between them unless both
+// run on thread 0 alone (then program order on that thread is enough). Whole Adagrad steps with
+// clipping, fused and unfused, dense and convolutional.
+TEST(Passes, EveryCrossThreadDependencyHasABarrier) {
+  struct Range {
+    int64_t lo, hi;
+  };
+  for (const auto& [model, batch] : {std::pair<const char*, int64_t>{"dnn", 30}, {"mlp512", 128}, {"convnet", 8}}) {
+    auto m = step_model(model, batch);
+    for (bool fuse : {true, false}) {
+      CompileOptions o;
+      o.fuse = fuse;
+      const auto c = compile(m->g, o);
+      const Plan& p = c->plan;
+      auto touched = [&](const KernelInfo& k, bool writes) {
+        std::vector<int> nodes, group = k.fused;
+        group.push_back(k.node);
+        if (writes)
+          nodes = group;
+        else if (k.copy_from >= 0)
+          nodes = {k.copy_from};
+        else
+          for (int id : group)
+            for (int i : c->graph.node(id).in) nodes.push_back(i);
+        std::vector<Range> r;
+        for (int id : nodes)
+          if (const int b = p.node_buffer[static_cast<size_t>(id)]; b >= 0) {
+            const BufferInfo& bi = p.buffers[static_cast<size_t>(b)];
+            r.push_back({bi.offset, bi.offset + std::max<int64_t>(4, bi.bytes)});
+          }
+        return r;
+      };
+      auto overlap = [](const std::vector<Range>& a, const std::vector<Range>& b) {
+        for (const Range& x : a)
+          for (const Range& y : b)
+            if (x.lo < y.hi && y.lo < x.hi) return true;
+        return false;
+      };
+      int thread0_pairs = 0;
+      for (size_t j = 0; j < p.kernels.size(); ++j) {
+        bool barrier = false;  // one lies in (i, j]
+        for (size_t i = j; i-- > 0;) {
+          barrier = barrier || p.kernels[i + 1].barrier_before;
+          const KernelInfo &a = p.kernels[i], &b = p.kernels[j];
+          const bool conflict = overlap(touched(a, true), touched(b, false)) ||
+                                overlap(touched(a, true), touched(b, true)) ||
+                                overlap(touched(a, false), touched(b, true));
+          if (!conflict || barrier) continue;
+          EXPECT_TRUE(runs_on_one_thread(a) && runs_on_one_thread(b))
+              << model << (fuse ? " fused: " : " unfused: ") << a.fn << " then " << b.fn << " without a barrier";
+          ++thread0_pairs;
+        }
+      }
+      if (!fuse) EXPECT_GT(thread0_pairs, 0) << model << ": no dependency left to thread 0's order";
+    }
+  }
+}
+
 // gemm-layout's four rewrites, each on a graph where it must fire, keep the values (reference
 // interpreter before/after) and leave the transposes the rule promises.
 TEST(Passes, GemmLayoutRewritesFireAndKeepValues) {
