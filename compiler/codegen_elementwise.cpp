@@ -124,6 +124,9 @@ llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int n
   return value_of(c, node);
 }
 
+// Rows of at most this many vectors are emitted as vectors, unrolled (longer ones: LLVM's loop).
+constexpr int64_t kVectorRowsMax = 8;
+
 void emit_elementwise(Emitter& e, const KernelInfo& k) {
   const Node& root = e.g.node(k.node);
   std::vector<int> group = k.fused;
@@ -148,6 +151,20 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
     llvm::Value* end = e.mul(e.hi, e.c64(cols));
     end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(total)), end, e.c64(total));
     e.loop(e.mul(e.lo, e.c64(cols)), end, [&](llvm::Value* flat) { element(flat, flat); });
+    return;
+  }
+  if (cols <= kVectorRowsMax * e.lanes && elementwise_vectorisable(e.g, group, total, cols)) {
+    // Short rows (batch norm's 32 channels over 86528 positions) as explicit vectors: LLVM's
+    // vectoriser checked aliasing once per row and ran 832 µs where this runs 3-4× faster.
+    e.loop(e.lo, e.hi, [&](llvm::Value* r) {
+      llvm::Value* row0 = e.mul(r, e.c64(cols));
+      for (int64_t c0 = 0; c0 < cols; c0 += e.lanes) {
+        const int64_t active = std::min<int64_t>(e.lanes, cols - c0);
+        llvm::Value* flat = e.add(row0, e.c64(c0));
+        Ctx c{e, group, total, cols, flat, e.c64(c0), {}, scalars, e.lanes, active};
+        e.vstore(value_of(c, k.node), e.gep(out, flat), active);
+      }
+    });
     return;
   }
   e.loop(e.lo, e.hi, [&](llvm::Value* r) {
