@@ -117,6 +117,30 @@ TEST(Passes, ConvGemmKeepsStridedConvolutions) {
   }
 }
 
+// gemm-layout runs a filter gradient colsᵀ·dY with many more taps than filters as (dYᵀ·cols)ᵀ on
+// every target, whatever the filter count: as Aᵀ each row block decodes every window again (the
+// convnet's 288×64 gradient on AVX2, 64 filters wider than its narrow rule: 32 % of peak).
+TEST(Passes, FilterGradientsReadTheColumnsAsB) {
+  auto m = build_model("convnet", {.batch = 8});
+  add_optimizer(m->loss, {});
+  for (const char* target : {"x86-64-v3", "x86-64-v4"}) {
+    CompileOptions o;
+    o.target = make_target(target);
+    const auto c = compile(m->g, o);
+    int as_b = 0;
+    for (const Node& n : c->graph.nodes()) {
+      if (n.op != Op::MatMul && n.op != Op::MatMulSplitK) continue;
+      const bool cols_a = c->graph.node(n.in[0]).op == Op::Im2Col && n.a.ta;
+      const Shape& w = n.shape;  // [M, N] (split-k: [splits, M, N])
+      const int64_t M = w[w.rank - 2], N = w[w.rank - 1];
+      EXPECT_FALSE(cols_a && M >= 4 * N) << target << ": a " << M << "x" << N
+                                         << " filter gradient reads the columns as Aᵀ";
+      as_b += c->graph.node(n.in[1]).op == Op::Im2Col;
+    }
+    EXPECT_EQ(as_b, 1) << target << ": the second convolution's filter gradient";
+  }
+}
+
 // A convolution's bias and ReLU reach the GEMM's epilogue: sink-reshape moves them before the
 // reshape of the GEMM rows, fuse-dense fuses them (y * other, a full-shape operand, stays).
 TEST(Passes, SinkReshapeLetsTheConvolutionsBiasAndReluFuse) {
