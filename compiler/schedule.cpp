@@ -20,6 +20,8 @@ constexpr int64_t kPackKc = 384;  // kc 256/384/512 × block 384K-768K tried on 
 constexpr int64_t kAliasStride = 2048;
 constexpr int64_t kPageBytes = 4096;
 constexpr int64_t kCol2ImRows = 2048;
+// A narrower register tile replaces the widest that fits N only when it fills this much more.
+constexpr double kTileSwitch = 1.1;
 
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
@@ -106,6 +108,21 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std
       pick = tile;
       break;
     }
+  // Another tile of the table when it leaves much less of the register tiles idle on this M×N: the
+  // 6-row × 64-column tile leaves row and column tails on a filter gradient of 32 or 64 filters ×
+  // 144 or 288 taps, which 8 × 48 tiles cover exactly. Its packed B tiles are then as wide.
+  auto filled = [&](const GemmTile& tile) {
+    const int64_t rows = ceil_div(s.M, tile.mr) * tile.mr, cols = ceil_div(s.N, tile.nv * t.lanes) * tile.nv * t.lanes;
+    return static_cast<double>(s.M * s.N) / static_cast<double>(rows * cols) * tile.nv * tile.mr /
+           (tiles.front().nv * tiles.front().mr);
+  };
+  GemmTile best = pick;
+  for (const GemmTile& tile : tiles)
+    if (tile.nv <= want && filled(tile) > filled(best)) best = tile;
+  if (filled(best) > kTileSwitch * filled(pick)) {
+    pick = best;
+    s.tile_cols = pick.nv * t.lanes;
+  }
   s.nv = pick.nv;
   s.mr = pick.mr;
   auto fused_as = [&](int i, Op op) {

@@ -156,6 +156,9 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
                         {"packed mask on B", 260, 400, 700, false, 2, Packed},
                         {"packed mask on Aᵀ", 260, 400, 700, true, 3, Packed},
                         {"K-blocked mask on A", 40, 2000, 150, false, 3, KBlocks},
+                        // 64×288: 8-row × 48-column tiles on AVX-512 (no row or column tail)
+                        {"K-blocked 8x48 tiles, dense", 64, 2000, 288, false, 1, KBlocks},
+                        {"K-blocked 8x48 tiles, Aᵀ", 64, 2000, 288, true, 0, KBlocks},
                         // B rows a page apart: packed with few rows (several panels, a row tail)
                         {"few rows, B rows a page apart", 40, 500, 1100, false, 1, Packed},
                         // few rows, a C too big to pass once per K block: whole-K column panels
@@ -179,6 +182,7 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
     g.mark_output(out, "out");
     const GemmSpec blk = schedule_gemm(g, out.node(), default_target());
     ASSERT_EQ(blk.pack, c.blocking == Packed) << c.what;
+    if (c.N == 288 && default_target().lanes == 16) ASSERT_EQ(blk.tile_cols, 48) << c.what;
     if (c.blocking != Panels) ASSERT_LT(blk.kc, c.K) << c.what << ": the case must exercise K blocking";
     if (c.blocking != KBlocks) ASSERT_GT(c.N, blk.nc) << c.what << ": the case must exercise several column panels";
     Program jit(g);
