@@ -7,7 +7,9 @@ GRADC=$1
 tmp=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/ck"
-"$GRADC" eval --watch "$tmp/ck" --watch-timeout 4 --limit 200 > "$tmp/watch.log" 2> "$tmp/watch.err" &
+# The timeout counts from the watcher's start until the first checkpoint: under ASan, beside other
+# tests, the trainer took over 4 s to write it and the watcher stopped before any had come.
+"$GRADC" eval --watch "$tmp/ck" --watch-timeout 10 --limit 200 > "$tmp/watch.log" 2> "$tmp/watch.err" &
 watcher=$!
 "$GRADC" train dnn --first-n 1200 --train-n 1000 --val-n 200 --test-n 200 --steps 1500 --periods 5 \
   --checkpoint-dir "$tmp/ck" --checkpoint-every 25 --keep-last 1 > "$tmp/train.log" 2>&1 &
