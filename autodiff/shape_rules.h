@@ -48,6 +48,14 @@ WindowGeo window_geo(const Shape& x, const Attrs& a);
 // Windows that never overlap (strides >= window, Keras's pooling default): each input element is in
 // at most one window, so a gradient can be scattered from output rows without a race.
 inline bool windows_disjoint(const Attrs& a) { return a.strides[0] >= a.window[0] && a.strides[1] >= a.window[1]; }
+// No window of an axis reaches outside the input: no padding before, and the last window (of
+// n_out, stride s, extent k) ends inside n.
+inline bool axis_unclipped(int64_t s, int64_t k, int64_t pad, int64_t n, int64_t n_out) {
+  return pad == 0 && (n_out - 1) * s + k <= n;
+}
+inline bool windows_unclipped(const WindowGeo& g) {
+  return axis_unclipped(g.SH, g.KH, g.ph, g.H, g.OH) && axis_unclipped(g.SW, g.KW, g.pw, g.W, g.OW);
+}
 // conv2d's geometry: the window is the filter's [KH, KW], strides a.strides ([1, 1] when empty),
 // padding a.pad; F = the filter count.
 struct ConvGeo : WindowGeo {

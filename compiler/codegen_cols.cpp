@@ -113,9 +113,7 @@ void col2im_add(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, l
     llvm::Value* p = e.gep(c.x, idx);
     e.vstore(e.b.CreateFAdd(e.vload(p, e.lanes), v), p, e.lanes);
   };
-  const WindowGeo& g = c.geo;
-  const bool all_inside = g.ph == 0 && g.pw == 0 && (g.OH - 1) * g.SH + g.KH <= g.H && (g.OW - 1) * g.SW + g.KW <= g.W;
-  if (all_inside) return add(e.add(w.origin, tap_of(e, g, tap0).off));
+  if (windows_unclipped(c.geo)) return add(e.add(w.origin, tap_of(e, c.geo, tap0).off));
   // A branch, not a masked add at a dummy index: another thread may own that element.
   const Checked t = checked_tap(e, c, w, tap0);
   e.if_else(t.ok, [&] { add(t.idx); });

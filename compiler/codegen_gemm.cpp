@@ -370,15 +370,25 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, blk.pack});
 }
 
+// All row blocks of g, for kernels whose own range is something else (split-k's chunks, col2im's
+// image groups): e.lo/e.hi are set to g's row blocks around emit_rows and restored.
+void emit_all_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
+  llvm::Value* lo = e.lo;
+  llvm::Value* hi = e.hi;
+  e.lo = e.c64(0);
+  e.hi = e.c64((g.M + blk.mr - 1) / blk.mr);
+  emit_rows(e, g, blk);
+  e.lo = lo;
+  e.hi = hi;
+}
+
 // matmul_split_k: the range is the k chunks; chunk s is the whole op(A)·B GEMM over its k rows of
 // B and its k of A (Aᵀ: rows, a pointer offset; A: columns, an offset with A's whole row stride),
 // written to slab s of C. Each chunk is computed by one thread in a
 // fixed order and the slabs are summed by the next kernel, so results do not depend on threads.
 void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t splits) {
   const int64_t K = whole.K, c = split_k_chunk(K, splits), last = K - (splits - 1) * c;
-  llvm::Value* lo = e.lo;
-  llvm::Value* hi = e.hi;
-  e.loop(lo, hi, [&](llvm::Value* s) {
+  e.loop(e.lo, e.hi, [&](llvm::Value* s) {
     Gemm g = whole;
     // A fused im2col operand starts its chunk at position s·c instead of at a pointer.
     if (g.cols_a.x)
@@ -391,19 +401,15 @@ void emit_split_k(Emitter& e, const Gemm& whole, const GemmSpec& blk, int64_t sp
     else
       g.B = e.gep(whole.B, e.mul(s, e.c64(c * whole.N)));
     g.C = e.gep(whole.C, e.mul(s, e.c64(whole.M * whole.N)));
-    e.lo = e.c64(0);
-    e.hi = e.c64((whole.M + blk.mr - 1) / blk.mr);
     auto chunk = [&](int64_t rows_of_k) {
       g.K = rows_of_k;
-      emit_rows(e, g, blk);
+      emit_all_rows(e, g, blk);
     };
     if (last == c)
       chunk(c);
     else
       e.if_else(
           e.b.CreateICmpEQ(s, e.c64(splits - 1)), [&] { chunk(last); }, [&] { chunk(c); });
-    e.lo = lo;
-    e.hi = hi;
   });
 }
 
@@ -416,20 +422,14 @@ void emit_col2im_groups(Emitter& e, const Gemm& whole, const GemmSpec& blk, cons
   const int64_t rows = blk.col2im_images * geo.OH * geo.OW, x_size = blk.col2im_images * geo.H * geo.W * geo.C;
   if (blk.kc < whole.K || whole.N % whole.L || geo.C % whole.L || whole.ta || !whole.A)
     throw std::logic_error("gradc: col2im cannot run in this GEMM's epilogue (one K block, whole vectors of a tap)");
-  llvm::Value* lo = e.lo;
-  llvm::Value* hi = e.hi;
   llvm::Value* dx = e.base(col2im.id);
-  e.loop(lo, hi, [&](llvm::Value* grp) {
+  e.loop(e.lo, e.hi, [&](llvm::Value* grp) {
     Gemm g = whole;
     g.M = rows;
     g.A = e.gep(whole.A, e.mul(grp, e.c64(rows * whole.K)));
     g.col2im = {dx, geo, e.mul(grp, e.c64(rows))};
     e.b.CreateMemSet(e.gep(dx, e.mul(grp, e.c64(x_size))), e.b.getInt8(0), e.c64(x_size * 4), llvm::MaybeAlign(4));
-    e.lo = e.c64(0);
-    e.hi = e.c64((rows + blk.mr - 1) / blk.mr);
-    emit_rows(e, g, blk);
-    e.lo = lo;
-    e.hi = hi;
+    emit_all_rows(e, g, blk);
   });
 }
 }  // namespace

@@ -15,7 +15,7 @@ Span clip(Emitter& e, llvm::Value* start, int64_t k, int64_t n) {
 
 Span window(Emitter& e, llvm::Value* o, int64_t s, int64_t k, int64_t pad, int64_t n, int64_t n_out) {
   llvm::Value* start = e.b.CreateSub(e.mul(o, e.c64(s)), e.c64(pad));
-  if (pad == 0 && (n_out - 1) * s + k <= n) return {start, e.add(start, e.c64(k))};  // never clipped
+  if (axis_unclipped(s, k, pad, n, n_out)) return {start, e.add(start, e.c64(k))};
   return clip(e, start, k, n);
 }
 

@@ -190,6 +190,14 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
   }
 }
 
+// A windowed case of the convolution tests below: channels, window, strides, padding.
+struct WindowCase {
+  const char* what;
+  int64_t C;
+  Shape window, strides;
+  Padding pad;
+};
+
 // Implicit GEMM: an im2col read only by GEMMs as their A rows (forward: cols·W, and dense with bias
 // + ReLU), as Aᵀ (filter gradient colsᵀ·dY) or as B (filter gradient dYᵀ·cols), whole and split over
 // k, is never materialised; each GEMM reads x through the window. Windows inside x and in the padding, strides, channel
@@ -198,17 +206,11 @@ TEST_P(JitTarget, CacheBlockedGemmsMatchTheReference) {
 TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
-  struct Case {
-    const char* what;
-    int64_t C;
-    Shape window, strides;
-    Padding pad;
-  };
-  const Case cases[] = {{"3x3 valid C32", 32, {3, 3}, {1, 1}, Padding::Valid},
-                        {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
-                        {"3x3/2 same C3", 3, {3, 3}, {2, 2}, Padding::Same},
-                        {"2x2/2 same C5", 5, {2, 2}, {2, 2}, Padding::Same}};
-  for (const Case& c : cases) {
+  const WindowCase cases[] = {{"3x3 valid C32", 32, {3, 3}, {1, 1}, Padding::Valid},
+                              {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
+                              {"3x3/2 same C3", 3, {3, 3}, {2, 2}, Padding::Same},
+                              {"2x2/2 same C5", 5, {2, 2}, {2, 2}, Padding::Same}};
+  for (const WindowCase& c : cases) {
     Graph g;
     Attrs a;
     a.window = c.window, a.strides = c.strides, a.pad = c.pad;
@@ -241,17 +243,11 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
 TEST_P(JitTarget, Col2ImRunsInTheInputGradientsGemmEpilogue) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
-  struct Case {
-    const char* what;
-    int64_t C;
-    Shape window, strides;
-    Padding pad;
-  };
-  const Case cases[] = {
+  const WindowCase cases[] = {
       {"3x3 valid C32", 32, {3, 3}, {1, 1}, Padding::Valid}, {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
       {"3x3/2 same C16", 16, {3, 3}, {2, 2}, Padding::Same}, {"2x2 same C16", 16, {2, 2}, {1, 1}, Padding::Same},
       {"3x3 valid C8", 8, {3, 3}, {1, 1}, Padding::Valid},   {"3x3 valid C5", 5, {3, 3}, {1, 1}, Padding::Valid}};
-  for (const Case& c : cases) {
+  for (const WindowCase& c : cases) {
     Graph g;
     // 40 images: stride-1 cases run in several groups of images (split across the threads).
     const Shape xs{40, 13, 11, c.C}, ws{c.window[0], c.window[1], c.C, 40};
