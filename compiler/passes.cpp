@@ -360,11 +360,20 @@ bool swaps_narrow(const Graph& g, const Node& n, const LayoutRules& rules) {
          (g.node(n.in[0]).op == Op::Im2Col || (n.shape[1] <= rules.narrow_n && n.shape[1] % rules.tile_cols != 0));
 }
 
+// A narrow C = op(A)·B, k long, updating p in the epilogue row-major: each element of C leaves the
+// idle lanes of its vector (the column tail) busy for k FMAs, where the transposed product spends a
+// transpose and an update pass on it (about narrow_update_idle lanes' worth over k).
+bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules) {
+  const int64_t cols = n.shape[1], idle = (cols + rules.lanes - 1) / rules.lanes * rules.lanes - cols;
+  return k * idle <= rules.narrow_update_idle * cols;
+}
+
 // The SGD update p − lr·(op(A)·B) of a parameter whose gradient is one GEMM (a dense layer's
 // weights: Xᵀ·dY) -> matmul_update: the update runs in the GEMM's epilogue and the gradient is
 // never written (the plan runs it in place on p). Not where split-k would cut the product over k
-// for the second core, nor where gemm-layout would run the product transposed (a narrow gradient,
-// a convolution's columns): the epilogue writes p row-major.
+// for the second core, nor on a convolution's columns, nor on a narrow gradient that gemm-layout
+// would run transposed once k is long (the epilogue writes p row-major): there the lanes the
+// row-major tiles leave idle cost more than the transpose and the separate update pass.
 PassResult fuse_update(const Graph& g, const Target& t) {
   const LayoutRules rules = layout_rules(t);
   Rewriter r(g);
@@ -375,8 +384,8 @@ PassResult fuse_update(const Graph& g, const Target& t) {
     return either_order(g, m, [&](const Node& d, const Node& s) {
       if (d.op != Op::MatMul || d.a.tb || r.uses(d.id) != 1 || s.shape.numel() != 1 || s.dtype != DType::F32)
         return false;
-      if (swaps_narrow(g, d, rules) || g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col)
-        return false;
+      if (g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col) return false;
+      if (swaps_narrow(g, d, rules) && !narrow_update_pays(d, g.node(d.in[1]).shape[0], rules)) return false;
       if (split_k_splits(g.node(d.in[1]).shape[0], d.shape.numel()) > 1) return false;
       mm = d.id;
       lr = s.id;

@@ -114,6 +114,10 @@ struct LayoutRules {
   // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
   // run as transpose(A)·B: those rows map to a few cache sets (see gemm_layout in passes.cpp).
   int64_t conflict_stride_bytes, conflict_min_rows;
+  // A narrow weight gradient's SGD update runs in its GEMM's epilogue, row-major, while its idle
+  // tail lanes over k stay under this many per element; past it the product runs transposed and
+  // the update as its own pass (narrow_update_pays in passes.cpp).
+  int64_t lanes, narrow_update_idle;
 };
 LayoutRules layout_rules(const Target& t);
 
