@@ -173,6 +173,45 @@ std::vector<double> Program::profile_kernels(int reps) {
   return med;
 }
 
+std::vector<double> Program::profile_in_step(int reps) {
+  run();
+  const auto& ks = code_->plan.kernels;
+  if (coll_) throw std::logic_error("gradc: profile_in_step times single-process steps (this one has allreduces)");
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::vector<double>> us(ks.size(), std::vector<double>(static_cast<size_t>(reps)));
+  std::vector<Clock::time_point> stamp(ks.size() + 1);
+  const KernelFn* fns = code_->fns.data();
+  char** bufs = bufs_.data();
+  const int T = threads();
+  for (int r = 0; r < reps; ++r) {
+#pragma omp parallel num_threads(T)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp barrier
+      if (t == 0) stamp[0] = Clock::now();
+      for (size_t k = 0; k < ks.size(); ++k) {
+        const int64_t n = ks[k].range;
+        if (nt == 1 || runs_on_one_thread(ks[k])) {
+          if (t == 0) fns[k](bufs, 0, n, scratch(0));
+        } else {
+          const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+          if (lo < hi) fns[k](bufs, lo, hi, scratch(t));
+        }
+#pragma omp barrier
+        if (t == 0) stamp[k + 1] = Clock::now();
+      }
+    }
+    for (size_t k = 0; k < ks.size(); ++k)
+      us[k][static_cast<size_t>(r)] = std::chrono::duration<double, std::micro>(stamp[k + 1] - stamp[k]).count();
+  }
+  std::vector<double> med(ks.size());
+  for (size_t k = 0; k < ks.size(); ++k) {
+    std::nth_element(us[k].begin(), us[k].begin() + reps / 2, us[k].end());
+    med[k] = us[k][static_cast<size_t>(reps / 2)];
+  }
+  return med;
+}
+
 void Program::run() {
   for (const LabelCheck& c : labels_) {
     const auto* y = reinterpret_cast<const int32_t*>(

@@ -38,6 +38,11 @@ class Program {
   // Median µs of each kernel (plan order) over `reps` runs, each kernel alone with the same thread
   // split as run(). Runs the whole program once first so every buffer holds real values.
   std::vector<double> profile_kernels(int reps);
+  // Median µs of each kernel inside whole steps (`reps` of them, run()'s threads and split): from
+  // the barrier after the previous kernel to one after this kernel, so each kernel finds its
+  // operands where the step's earlier kernels left them (another core's cache, L3, memory) instead
+  // of warm from its own previous call. The extra barriers cost ~1 µs each on 2 threads.
+  std::vector<double> profile_in_step(int reps);
 
   // For tests: fills every buffer a kernel computes (not inputs, parameters or constants) with
   // NaN, so an element some kernel leaves unwritten shows in the next run's results.

@@ -100,9 +100,9 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
   const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
   const Blas* blas = openblas();
   p.set_threads(1);
-  const std::vector<double> t1 = p.profile_kernels(reps);
+  const std::vector<double> t1 = p.profile_kernels(reps), s1 = p.profile_in_step(reps);
   p.set_threads(2);
-  const std::vector<double> t2 = p.profile_kernels(reps);
+  const std::vector<double> t2 = p.profile_kernels(reps), s2 = p.profile_in_step(reps);
   const Graph& g = p.code().graph;
   std::printf("%s\n", target_line().c_str());
   if (opt.bf16)
@@ -113,16 +113,19 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
       static_cast<long long>(batch), peak1, peak2,
       (blas ? "; OpenBLAS = cblas_sgemm alone, best of 1/2 threads (" + blas->kernels + ")" : "; " + openblas_note())
           .c_str());
-  std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak", "µs 2t",
-              "GFLOP/s", "%peak", "BLAS µs", "GFLOP/s");
-  double total1 = 0, total2 = 0;
+  std::printf("%-26s %-16s %9s %8s %6s %9s %8s %6s %9s %9s %10s %8s\n", "kernel", "M×N×K", "µs 1t", "GFLOP/s", "%peak",
+              "µs 2t", "GFLOP/s", "%peak", "step 1t", "step 2t", "BLAS µs", "GFLOP/s");
+  double total1 = 0, total2 = 0, step1 = 0, step2 = 0;
   std::FILE* csv = report.empty()
                        ? nullptr
-                       : open_report_csv(report, "kernels.csv", "kernel,us_1t,gflops_1t,us_2t,gflops_2t,blas_us");
+                       : open_report_csv(report, "kernels.csv",
+                                         "kernel,us_1t,gflops_1t,us_2t,gflops_2t,blas_us,step_us_1t,step_us_2t");
   for (size_t k = 0; k < t1.size(); ++k) {
     const KernelInfo& ki = p.code().plan.kernels[k];
     total1 += t1[k];
     total2 += t2[k];
+    step1 += s1[k];
+    step2 += s2[k];
     const Node& kn = g.node(ki.node);
     // col2im with the GEMM of its columns fused: that GEMM's shape (and OpenBLAS on it alone).
     const bool col2im_gemm = ki.copy_from < 0 && kn.op == Op::Col2Im && is_gemm(ki.spec.strategy);
@@ -137,13 +140,13 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
                       blas_sgemm_us(*blas, M, N, K, n.a.ta, n.a.tb, 2, reps));
     }
     const double gf1 = ki.flops / t1[k] / 1e3, gf2 = ki.flops / t2[k] / 1e3;
-    std::printf("%-26s %-16s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%%", ki.fn.c_str(), shape.c_str(), t1[k], gf1,
-                100 * gf1 / peak1, t2[k], gf2, 100 * gf2 / peak2);
+    std::printf("%-26s %-16s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%% %9.2f %9.2f", ki.fn.c_str(), shape.c_str(), t1[k],
+                gf1, 100 * gf1 / peak1, t2[k], gf2, 100 * gf2 / peak2, s1[k], s2[k]);
     if (bl > 0) std::printf(" %10.2f %8.1f", bl, ki.flops / bl / 1e3);
     std::printf("\n");
     if (csv)  // no BLAS figure (not a GEMM, or no OpenBLAS): an empty field, not 0
-      std::fprintf(csv, "%s,%.3f,%.2f,%.3f,%.2f,%s\n", ki.fn.c_str(), t1[k], gf1, t2[k], gf2,
-                   bl > 0 ? fmt("%.3f", bl).c_str() : "");
+      std::fprintf(csv, "%s,%.3f,%.2f,%.3f,%.2f,%s,%.3f,%.3f\n", ki.fn.c_str(), t1[k], gf1, t2[k], gf2,
+                   bl > 0 ? fmt("%.3f", bl).c_str() : "", s1[k], s2[k]);
   }
   if (csv) {
     std::fclose(csv);
@@ -162,6 +165,10 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     std::printf("wrote %s/kernels.csv and kernels.png\n", report.c_str());
   }
   std::printf("sum of kernel medians: %.1f µs (1 thread), %.1f µs (2 threads)\n", total1, total2);
+  std::printf(
+      "step 1t/2t = the kernel inside whole steps (a barrier after every kernel: operands where the step left "
+      "them, not warm from its own last call); sum %.1f µs (1 thread), %.1f µs (2 threads)\n",
+      step1, step2);
 }
 struct BenchOpts {
   std::string model;
