@@ -68,21 +68,26 @@ ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, int
 }
 
 // Column sums of x viewed as [n, inner] (a bias gradient: dY summed over its rows) for the columns
-// [lo, hi) of this thread, rounded to whole vectors (the thread whose range holds a vector's first
-// column sums it). Up to four vectors of columns accumulate in registers over all n rows, in row
-// order as the scalar loop adds them; the scalar loop kept its sums in `out`, a load and a store per
-// row whose latency chain measured 7 GB/s ([15488, 64]: 543 µs on one thread).
-// `in(flat, col, active)` is a vector of the operand: loaded, or computed from a fused elementwise
-// producer chain.
+// [lo, hi) (rounded to whole vectors: the range holding a vector's first column sums it) of the
+// rows starting at flat index `first`, into out[0, inner). Up to four vectors of columns accumulate
+// in registers over all n rows, in row order as the scalar loop adds them; the scalar loop kept its
+// sums in `out`, a load and a store per row whose latency chain measured 7 GB/s ([15488, 64]:
+// 543 µs on one thread). `in(flat, col, active)` is a vector of the operand: loaded, or computed
+// from a fused elementwise producer chain.
 using VectorIn = std::function<llvm::Value*(llvm::Value* flat, llvm::Value* col, int64_t active)>;
-void column_sums(Emitter& e, const VectorIn& in, llvm::Value* out, int64_t n, int64_t inner, bool mean) {
+struct Columns {
+  int64_t n, inner;
+  llvm::Value *lo, *hi, *first;
+};
+void column_sums(Emitter& e, const VectorIn& in, llvm::Value* out, const Columns& cs, bool mean) {
   auto& b = e.b;
+  const int64_t n = cs.n, inner = cs.inner;
   const int64_t L = e.lanes, nvec = (inner + L - 1) / L, tail = inner - (nvec - 1) * L,
                 nfull = tail == L ? nvec : nvec - 1;
   constexpr int64_t G = 4;
   auto vidx = [&](llvm::Value* col) { return b.CreateSDiv(e.add(col, e.c64(L - 1)), e.c64(L)); };
-  llvm::Value* vlo = vidx(e.lo);
-  llvm::Value* vhi = vidx(e.hi);
+  llvm::Value* vlo = vidx(cs.lo);
+  llvm::Value* vhi = vidx(cs.hi);
   // Vectors [v0, v0 + nv) of columns, the last with `last` active lanes.
   auto group = [&](llvm::Value* v0, int nv, int64_t last) {
     std::vector<llvm::Value*> acc(static_cast<size_t>(nv));
@@ -92,7 +97,7 @@ void column_sums(Emitter& e, const VectorIn& in, llvm::Value* out, int64_t n, in
     }
     llvm::Value* c0 = e.mul(v0, e.c64(L));
     e.loop(e.c64(0), e.c64(n), [&](llvm::Value* k) {
-      llvm::Value* row = e.add(e.mul(k, e.c64(inner)), c0);
+      llvm::Value* row = e.add(cs.first, e.add(e.mul(k, e.c64(inner)), c0));
       for (int i = 0; i < nv; ++i) {
         llvm::Value* v = in(e.add(row, e.c64(i * L)), e.add(c0, e.c64(i * L)), i == nv - 1 ? last : L);
         b.CreateStore(b.CreateFAdd(b.CreateLoad(e.vec(), acc[static_cast<size_t>(i)]), v), acc[static_cast<size_t>(i)]);
@@ -142,13 +147,19 @@ void emit_reduce(Emitter& e, const KernelInfo& k) {
     return;
   }
   const Split s = split(xs, n.a.axis);
-  if (s.outer == 1 && s.inner >= e.lanes &&
-      (k.fused.empty() || elementwise_vectorisable(e.g, k.fused, xs.numel(), s.inner))) {
+  if (s.inner >= e.lanes && (k.fused.empty() || elementwise_vectorisable(e.g, k.fused, xs.numel(), s.inner))) {
     const VectorIn in = [&](llvm::Value* flat, llvm::Value* col, int64_t active) {
       if (k.fused.empty()) return e.vload(e.gep(x, flat), active);
       return elementwise_vector(e, k.fused, n.in[0], xs.numel(), s.inner, flat, col, active);
     };
-    return column_sums(e, in, out, s.n, s.inner, mean);
+    // One [n, inner] slab: the range splits its columns. Several (split-rows' chunks of rows, and
+    // any reduction over a middle axis): the range splits the slabs, each summed whole.
+    if (s.outer == 1) return column_sums(e, in, out, {s.n, s.inner, e.lo, e.hi, e.c64(0)}, mean);
+    e.loop(e.lo, e.hi, [&](llvm::Value* o) {
+      column_sums(e, in, e.gep(out, e.mul(o, e.c64(s.inner))),
+                  {s.n, s.inner, e.c64(0), e.c64(s.inner), e.mul(o, e.c64(s.n * s.inner))}, mean);
+    });
+    return;
   }
   // Parallel over outer rows when there are several, else over inner columns; both keep the
   // k loop outside the contiguous j loop so the j loop vectorises.

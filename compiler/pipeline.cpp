@@ -128,6 +128,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
         .add_fixed_point("cleanup", kCleanup)
         .add("gemm-layout")
         .add("split-k")
+        .add("split-rows")
         .add("dce");
   } else {
     p.add("gemm-layout");

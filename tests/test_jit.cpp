@@ -235,6 +235,32 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
   }
 }
 
+// split-rows: a column sum or mean of a tall [R, C] runs as sums of fixed chunks of rows, then of
+// the chunks' partial sums. Plain, through a view ([8, 66, 10, 33] summed per channel as a bias
+// gradient is), with a fused elementwise producer (batch norm's square(x - mean)), a C that is not
+// whole vectors, and a row count that allows fewer chunks; against the reference at 1 and 2
+// threads, 1 == 2 threads bit for bit.
+TEST_P(JitTarget, TallColumnSumsRunInChunksOfRows) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  Graph g;
+  Tensor x = g.input("x", {8, 66, 10, 33});
+  Tensor rows = reshape(x, {5280, 33});
+  Tensor mu = mean(rows, 0);
+  g.mark_output(mu, "mean");
+  g.mark_output(mean(square(rows - mu), 0), "variance");
+  g.mark_output(sum(g.input("y", {4096, 64}), 0), "sum");
+  g.mark_output(sum(g.input("z", {1100, 130}) * 0.5f, 0), "sum of a product, 1100 rows");
+  Program jit(g);
+  int chunked = 0;
+  for (const KernelInfo& k : jit.code().plan.kernels) {
+    const Node& n = jit.code().graph.node(k.node);
+    chunked += (n.op == Op::Sum || n.op == Op::Mean) && n.a.axis == 1;
+  }
+  EXPECT_EQ(chunked, 4) << "every tall column sum in chunks of rows";
+  expect_outputs_match_reference(g, jit, "split-rows");
+}
+
 // An input gradient lowered to col2im(dY·W2ᵀ) adds each finished GEMM tile into dX (the plan's
 // col2im fusion): the columns are never written. Valid and same padding, strides, an even window
 // whose last windows reach past the input (no padding before it), channel runs of 1 and 2 vectors,
