@@ -281,6 +281,35 @@ PassResult mask_before_pool(const Graph& g) {
   return r.finish();
 }
 
+// sum over positions of a pooling gradient -> the same sum of the pooled gradient:
+// sum(reshape(max_pool2d_grad(y, dy), [B·H·W, C]), 0) -> sum(reshape(dy, [B·OH·OW, C]), 0), and
+// avg_pool2d_grad alike. Every pooled element's gradient lands whole on its window's first maximum
+// (or is spread over its window in parts that add up to it), so per channel both sums are the same
+// sum; the pooled map is a quarter of the feature map for 2×2 pooling. A convolution's bias
+// gradient below a pooling layer is such a sum (the convnet's first: 11 MB read -> 2.8 MB).
+PassResult pool_grad_sums(const Graph& g) {
+  Rewriter r(g);
+  for (const Node& n : g.nodes()) {
+    if (n.op == Op::Sum && n.a.axis == 0 && n.shape.rank == 1) {
+      const Node& view = g.node(n.in[0]);
+      const Node& pg = g.node(view.op == Op::Reshape ? view.in[0] : n.in[0]);
+      const bool pool_grad = pg.op == Op::MaxPool2dGrad || pg.op == Op::AvgPool2dGrad;
+      if (view.op == Op::Reshape && pool_grad && pg.shape.rank == 4 && pg.shape[3] == n.shape[0]) {
+        const int dy = r.mapped(pg.in[pg.op == Op::MaxPool2dGrad ? 1 : 0]);
+        Attrs rows;
+        rows.shape = Shape{r.dst().node(dy).shape.numel() / n.shape[0], n.shape[0]};
+        const int flat = r.emit(n, Op::Reshape, {dy}, rows);
+        r.dst().node(flat).name.clear();
+        r.dst().node(flat).role = Role::Op;
+        r.set_map(n.id, r.emit(n, Op::Sum, {flat}, n.a));
+        continue;
+      }
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
 // relu(add(matmul(x, W), b)) and add(matmul(x, W), b) with a [N] bias -> dense.
 PassResult fuse_dense(const Graph& g) {
   Rewriter r(g);
@@ -572,6 +601,10 @@ constexpr PassInfo kPasses[] = {
     {"conv-gemm", "conv2d and its gradients -> im2col/col2im + GEMM", any_target<conv_gemm>},
     {"mask-before-pool", "relu_grad(y, max_pool2d_grad(y, dy)) -> max_pool2d_grad(y, relu_grad(max_pool2d(y), dy))",
      any_target<mask_before_pool>},
+    {"pool-grad-sums",
+     "sum(reshape(max_pool2d_grad(y, dy))) per channel -> sum(reshape(dy)) (and avg_pool2d_grad): the pooled map "
+     "instead of the feature map",
+     any_target<pool_grad_sums>},
     {"sink-reshape", "elementwise(reshape(x)) -> reshape(elementwise(x)) where exact (bias adds, activations)",
      any_target<sink_reshape>},
     {"fuse-dense-backward", "relu_grad into the consuming GEMMs -> matmul_relu_mask", any_target<fuse_dense_backward>},

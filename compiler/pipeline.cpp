@@ -122,6 +122,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
         .add("sink-reshape")
         .add("dce")  // the reshapes it sank past: fuse-dense counts uses
         .add("mask-before-pool")
+        .add("pool-grad-sums")
         .add("fuse-xent")
         .add("fuse-dense")
         .add("fuse-update")

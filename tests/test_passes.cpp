@@ -224,6 +224,35 @@ TEST(Passes, SplitKKeepsLongWeightGradients) {
   EXPECT_EQ(count_op(r.g, Op::MatMul), 1) << "the short one";
 }
 
+// pool-grad-sums: a per-channel sum of a pooling gradient is the same sum of the pooled gradient
+// (each pooled element's gradient lands whole on one maximum, or spread over its window in parts
+// that add up to it). Overlapping 3×3/2 windows with same padding, 2×2 tiles, max and average; the
+// sum then reads the pooled map. A mean is not rewritten (it divides by the feature map's count).
+TEST(Passes, PoolGradientSumsReadThePooledMap) {
+  Graph g;
+  Tensor y = g.input("y", {3, 9, 11, 5});
+  for (const auto& [window, strides, pad] :
+       {std::tuple{Shape{3, 3}, Shape{2, 2}, Padding::Same}, std::tuple{Shape{2, 2}, Shape{}, Padding::Valid}}) {
+    Tensor p = max_pool2d(y, window, strides, pad);
+    Tensor dy = g.input("dy" + std::to_string(window[0]), p.shape());
+    Attrs a = p.node().a;
+    Tensor max_grad = pool2d_grad(Op::MaxPool2dGrad, y, dy, a);
+    a.shape = y.shape();
+    Tensor avg_grad = pool2d_grad(Op::AvgPool2dGrad, y, dy, a);
+    g.mark_output(sum(reshape(max_grad, {3 * 9 * 11, 5}), 0), "max");
+    g.mark_output(sum(reshape(avg_grad, {3 * 9 * 11, 5}), 0), "avg");
+    g.mark_output(mean(reshape(max_grad, {3 * 9 * 11, 5}), 0), "mean");
+  }
+  expect_same_semantics(g, PassPipeline().add("pool-grad-sums"), "pool-grad-sums");
+  const PassResult r = PassPipeline().add("pool-grad-sums").add("dce").run(g, default_target());
+  int pooled_sums = 0;
+  for (const Node& n : r.g.nodes())
+    if (n.op == Op::Sum) pooled_sums += r.g.node(r.g.node(n.in[0]).in[0]).op == Op::Input;
+  EXPECT_EQ(pooled_sums, 4);
+  EXPECT_EQ(count_op(r.g, Op::AvgPool2dGrad), 0) << "read only by its sums";
+  EXPECT_EQ(count_op(r.g, Op::MaxPool2dGrad), 2) << "the means still read it";
+}
+
 // simplify drops a broadcast along a new first axis (or of a scalar) feeding an elementwise op,
 // which broadcasts a trailing operand itself; a broadcast along axis 1 repeats x along the rows and
 // stays, even where the shapes would also line up as a suffix.
