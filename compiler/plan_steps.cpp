@@ -87,6 +87,32 @@ void PlanState::elementwise_fusion() {
         if (via >= 0) inlined[static_cast<size_t>(via)] = 1;
       }
     }
+  if (opt.fuse_elementwise) recomputed_producers();
+}
+
+void PlanState::recomputed_producers() {
+  // An arithmetic op with one full-size operand and the others broadcast (batch norm's x - mean)
+  // read by several elementwise kernels or sums is recomputed in each of them rather than written:
+  // each reads x instead of the difference, the same bytes, and the full-size write and its pass
+  // are gone (the convnet's first x - mean: 11 MB, 430 µs of a 1-thread step).
+  std::vector<std::vector<int>> readers(N);
+  for (const Node& c : g.nodes())
+    if (live[static_cast<size_t>(c.id)])
+      for (int j : c.in) readers[static_cast<size_t>(j)].push_back(c.id);
+  for (const Node& n : g.nodes()) {
+    const auto i = static_cast<size_t>(n.id);
+    const bool arithmetic = n.op == Op::Add || n.op == Op::Sub || n.op == Op::Mul || n.op == Op::Div;
+    if (!live[i] || pinned[i] || inlined[i] || uses[i] < 2 || !arithmetic) continue;
+    int full = 0;
+    for (int j : n.in) full += g.node(j).shape.numel() == n.shape.numel();
+    bool all_fuse = full == 1;
+    for (int c_id : readers[i]) {
+      const Node& c = g.node(c_id);
+      all_fuse &= (is_elementwise_kernel(c) && c.op != Op::Dropout && c.shape.numel() == n.shape.numel()) ||
+                  c.op == Op::Sum || c.op == Op::Mean;
+    }
+    if (all_fuse) inlined[i] = 1;
+  }
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // make_plan's named steps (compiler/plan.cpp runs them in this order), each a member of one
 // PlanState, so each can be run and tested alone:
 //   liveness             which nodes run, which persist (outputs, updates, sources), their uses
-//   elementwise_fusion   single-use elementwise producers inlined into their consumer's loop
+//   elementwise_fusion   single-use elementwise producers inlined into their consumer's loop, and
+//                        cheap arithmetic over one full-size operand recomputed in each of its readers
 //   implicit_gemm        im2cols read in place by every GEMM that reads them, never materialised
 //   packed_transposes    a GEMM's transposed B read while B is packed, never materialised
 //   col2im_epilogues     an input gradient's col2im added up in its GEMM's epilogue, columns never written
@@ -33,6 +34,7 @@ struct PlanState {
 
   void liveness();
   void elementwise_fusion();
+  void recomputed_producers();
   void implicit_gemm();
   void packed_transposes();
   void col2im_epilogues();
