@@ -555,11 +555,14 @@ PassResult split_k(const Graph& g) {
 // reduce over axis 0). The order is fixed, so results do not depend on the thread count.
 PassResult split_rows(const Graph& g) {
   Rewriter r(g);
+  auto chunks_of = [&](const Node& n) -> int64_t {
+    if ((n.op != Op::Sum && n.op != Op::Mean) || n.a.axis != 0) return 1;
+    const Shape& xs = g.node(n.in[0]).shape;
+    return xs.rank == 2 ? split_rows_chunks(xs[0], xs[1]) : 1;
+  };
   for (const Node& n : g.nodes()) {
-    const Shape& xs = g.node(n.in.empty() ? n.id : n.in[0]).shape;
-    const int64_t chunks =
-        (n.op == Op::Sum || n.op == Op::Mean) && n.a.axis == 0 && xs.rank == 2 ? split_rows_chunks(xs[0], xs[1]) : 1;
-    if (chunks > 1) {
+    if (const int64_t chunks = chunks_of(n); chunks > 1) {
+      const Shape& xs = g.node(n.in[0]).shape;
       // Reshape the reshape's source, not the reshape: the plan sees through one view to fuse an
       // elementwise producer into the sum.
       const Node& src = g.node(n.in[0]);
