@@ -39,10 +39,7 @@ int rows_of(Rewriter& r, const Node& n, int t_new, const Shape& s) {
 // im2col of x: a plain forward op whatever made it, so the forward convolution's and the filter
 // gradient's are one node after CSE (whose key includes the role).
 int columns(Rewriter& r, const Node& n, int x_new, const Shape& w) {
-  const int id = r.emit(n, Op::Im2Col, {x_new}, window_attrs(w, n.a));
-  r.dst().node(id).role = Role::Op;
-  r.dst().node(id).name.clear();
-  return id;
+  return r.inner(r.emit(n, Op::Im2Col, {x_new}, window_attrs(w, n.a)));
 }
 
 int lower(Rewriter& r, const Node& n) {

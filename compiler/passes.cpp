@@ -19,8 +19,6 @@ namespace {
 // this many elements (the chunks' partial products are summed after: splits·MN floats).
 constexpr int64_t kSplitKMax = 8, kSplitKMinChunk = 1024, kSplitKMaxOutput = 64 * 1024;
 
-// split-k's chunk count for op(A)·B over k rows with an M·N result: a power of two (so 2 or 4
-// threads get equal shares), 1 when the product is not split.
 // split-rows: chunks of at least this many rows, for sums over at least this many elements (below,
 // the whole sum takes a few µs and one more kernel costs more than it saves).
 constexpr int64_t kSplitRowsMax = 8, kSplitRowsMinChunk = 256, kSplitRowsMinElements = 128 * 1024;
@@ -34,6 +32,8 @@ int64_t split_rows_chunks(int64_t R, int64_t C) {
   return chunks;
 }
 
+// split-k's chunk count for op(A)·B over k rows with an M·N result: a power of two (so 2 or 4
+// threads get equal shares), 1 when the product is not split.
 int64_t split_k_splits(int64_t K, int64_t MN) {
   int64_t splits = 1;
   while (splits * 2 <= std::min<int64_t>(kSplitKMax, K / kSplitKMinChunk)) splits *= 2;
@@ -290,17 +290,15 @@ PassResult mask_before_pool(const Graph& g) {
 PassResult pool_grad_sums(const Graph& g) {
   Rewriter r(g);
   for (const Node& n : g.nodes()) {
-    if (n.op == Op::Sum && n.a.axis == 0 && n.shape.rank == 1) {
-      const Node& view = g.node(n.in[0]);
-      const Node& pg = g.node(view.op == Op::Reshape ? view.in[0] : n.in[0]);
+    const bool sum_of_view = n.op == Op::Sum && n.a.axis == 0 && n.shape.rank == 1 && g.node(n.in[0]).op == Op::Reshape;
+    if (sum_of_view) {
+      const Node& pg = g.node(g.node(n.in[0]).in[0]);
       const bool pool_grad = pg.op == Op::MaxPool2dGrad || pg.op == Op::AvgPool2dGrad;
-      if (view.op == Op::Reshape && pool_grad && pg.shape.rank == 4 && pg.shape[3] == n.shape[0]) {
+      if (pool_grad && pg.shape.rank == 4 && pg.shape[3] == n.shape[0]) {
         const int dy = r.mapped(pg.in[pg.op == Op::MaxPool2dGrad ? 1 : 0]);
         Attrs rows;
         rows.shape = Shape{r.dst().node(dy).shape.numel() / n.shape[0], n.shape[0]};
-        const int flat = r.emit(n, Op::Reshape, {dy}, rows);
-        r.dst().node(flat).name.clear();
-        r.dst().node(flat).role = Role::Op;
+        const int flat = r.inner(r.emit(n, Op::Reshape, {dy}, rows));
         r.set_map(n.id, r.emit(n, Op::Sum, {flat}, n.a));
         continue;
       }
@@ -522,20 +520,15 @@ PassResult split_k(const Graph& g) {
       const int64_t splits = split_k_splits(g.node(n.in[1]).shape[0], n.shape.numel());
       if (splits >= 2) {
         // Only the last node of the replacement keeps n's name and role.
-        auto inner = [&](int id) {
-          r.dst().node(id).name.clear();
-          r.dst().node(id).role = Role::Op;
-          return id;
-        };
         Attrs a;
         a.ta = n.a.ta;
         a.splits = splits;
-        const int parts = inner(r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a));
+        const int parts = r.inner(r.emit(n, Op::MatMulSplitK, {r.mapped(n.in[0]), r.mapped(n.in[1])}, a));
         Attrs sum;
         sum.axis = 0;
         int out = r.emit(n, Op::Sum, {parts}, sum);
-        if (n.op == Op::Dense) out = r.emit(n, Op::Add, {inner(out), r.mapped(n.in[2])}, Attrs{});
-        if (n.op == Op::Dense && n.a.relu) out = r.emit(n, Op::Relu, {inner(out)}, Attrs{});
+        if (n.op == Op::Dense) out = r.emit(n, Op::Add, {r.inner(out), r.mapped(n.in[2])}, Attrs{});
+        if (n.op == Op::Dense && n.a.relu) out = r.emit(n, Op::Relu, {r.inner(out)}, Attrs{});
         r.set_map(n.id, out);
         continue;
       }
@@ -569,15 +562,10 @@ PassResult split_rows(const Graph& g) {
       const int from = src.op == Op::Reshape ? r.mapped(src.in[0]) : r.mapped(src.id);
       Attrs view;
       view.shape = Shape{chunks, xs[0] / chunks, xs[1]};
-      auto inner = [&](int id) {
-        r.dst().node(id).name.clear();
-        r.dst().node(id).role = Role::Op;
-        return id;
-      };
-      const int rows = inner(r.emit(n, Op::Reshape, {from}, view));
+      const int rows = r.inner(r.emit(n, Op::Reshape, {from}, view));
       Attrs by_chunk = n.a;
       by_chunk.axis = 1;
-      const int parts = inner(r.emit(n, n.op, {rows}, by_chunk));
+      const int parts = r.inner(r.emit(n, n.op, {rows}, by_chunk));
       r.set_map(n.id, r.emit(n, n.op, {parts}, n.a));
       continue;
     }

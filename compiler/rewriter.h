@@ -37,6 +37,14 @@ class Rewriter {
     d.where = n.where;
     return t.id;
   }
+  // Marks a node emitted for n that is not n's last: only the replacement's final node keeps
+  // n's name and role (an output or a gradient).
+  int inner(int id) {
+    Node& d = dst_.node(id);
+    d.name.clear();
+    d.role = Role::Op;
+    return id;
+  }
   int copy(const Node& n) {
     std::vector<int> in;
     for (int i : n.in) in.push_back(mapped(i));

@@ -135,6 +135,17 @@ int Program::threads() const {
 }
 
 namespace {
+// Thread t's share of kernel k when nt threads run it: all of it on thread 0 when it runs on one
+// thread, otherwise an even split of its range.
+void run_share(const KernelInfo& k, KernelFn fn, char** bufs, int t, int nt, const Program& p) {
+  if (nt == 1 || runs_on_one_thread(k)) {
+    if (t == 0) fn(bufs, 0, k.range, p.scratch(0));
+    return;
+  }
+  const int64_t lo = k.range * t / nt, hi = k.range * (t + 1) / nt;
+  if (lo < hi) fn(bufs, lo, hi, p.scratch(t));
+}
+
 // One kernel with run()'s thread split.
 void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T, const Program& p) {
   if (T == 1 || runs_on_one_thread(k)) {
@@ -142,11 +153,7 @@ void run_kernel(const KernelInfo& k, KernelFn fn, char** bufs, int T, const Prog
     return;
   }
 #pragma omp parallel num_threads(T)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t lo = k.range * t / nt, hi = k.range * (t + 1) / nt;
-    if (lo < hi) fn(bufs, lo, hi, p.scratch(t));
-  }
+  run_share(k, fn, bufs, omp_get_thread_num(), omp_get_num_threads(), p);
 }
 }  // namespace
 
@@ -190,13 +197,7 @@ std::vector<double> Program::profile_in_step(int reps) {
 #pragma omp barrier
       if (t == 0) stamp[0] = Clock::now();
       for (size_t k = 0; k < ks.size(); ++k) {
-        const int64_t n = ks[k].range;
-        if (nt == 1 || runs_on_one_thread(ks[k])) {
-          if (t == 0) fns[k](bufs, 0, n, scratch(0));
-        } else {
-          const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-          if (lo < hi) fns[k](bufs, lo, hi, scratch(t));
-        }
+        run_share(ks[k], fns[k], bufs, t, nt, *this);
 #pragma omp barrier
         if (t == 0) stamp[k + 1] = Clock::now();
       }
@@ -260,14 +261,10 @@ void Program::run_parallel(int T) {
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     for (size_t k = 0; k < ks.size(); ++k) {
-      const int64_t n = ks[k].range;
       if (ks[k].host) {
         if (t == 0) c->run(k);
-      } else if (runs_on_one_thread(ks[k])) {
-        if (t == 0) fns[k](bufs, 0, n, scratch(0));
       } else {
-        const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-        if (lo < hi) fns[k](bufs, lo, hi, scratch(t));
+        run_share(ks[k], fns[k], bufs, t, nt, *this);
       }
       if (c && c->starts_after(static_cast<int64_t>(k))) {
 #pragma omp barrier
