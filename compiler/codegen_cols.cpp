@@ -64,6 +64,40 @@ Window window_at(Emitter& e, const Cols& c, llvm::Value* pos) {
   return {origin, ih0, iw0, inside};
 }
 
+// A tile's rows are n consecutive output positions; at most one output row ends among them when
+// n <= OW. Decoding every position (three divisions each) cost as many instructions as a K = 9
+// tile's FMAs, so only the first position and the next output row's first are decoded; the others
+// are a select between the two plus r steps of the stride.
+std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int n) {
+  auto& b = e.b;
+  const WindowGeo& g = c.geo;
+  std::vector<Window> w;
+  if (n > g.OW) {
+    for (int r = 0; r < n; ++r) w.push_back(window_at(e, c, e.add(p0, e.c64(r))));
+    return w;
+  }
+  const Window w0 = window_at(e, c, p0);
+  // Positions before the wrap: OW - ow of p0 (window_at's iw0 = ow·SW - pw).
+  llvm::Value* ow0 = b.CreateUDiv(b.CreateAdd(w0.iw0, e.c64(g.pw)), e.c64(g.SW));
+  llvm::Value* rw = b.CreateSub(e.c64(g.OW), ow0);
+  const Window w1 = window_at(e, c, e.add(p0, rw));
+  // The next row's windows as if its first were rw steps before it: w1 - rw steps.
+  llvm::Value* origin1 = b.CreateSub(w1.origin, e.mul(rw, e.c64(g.SW * g.C)));
+  llvm::Value* iw1 = b.CreateSub(w1.iw0, e.mul(rw, e.c64(g.SW)));
+  const bool unclipped = windows_unclipped(g);
+  for (int r = 0; r < n; ++r) {
+    llvm::Value* before = b.CreateICmpULT(e.c64(r), rw);
+    Window x;
+    x.origin = e.add(b.CreateSelect(before, w0.origin, origin1), e.c64(r * g.SW * g.C));
+    x.ih0 = b.CreateSelect(before, w0.ih0, w1.ih0);
+    x.iw0 = e.add(b.CreateSelect(before, w0.iw0, iw1), e.c64(r * g.SW));
+    x.inside =
+        unclipped ? b.getTrue() : b.CreateAnd(in_range(e, x.ih0, g.H - g.KH + 1), in_range(e, x.iw0, g.W - g.KW + 1));
+    w.push_back(x);
+  }
+  return w;
+}
+
 llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
   return e.load(c.x, e.add(w.origin, tap_of(e, c.geo, tap).off));
 }

@@ -46,8 +46,9 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
     for (int v = 0; v < nv; ++v)
       bias[static_cast<size_t>(v)] = e.vload(e.gep(g.bias, e.add(j0, e.c64(v * g.L))), active(v));
   if (g.col2im.x) {  // one K block (the plan fuses col2im only then): add each vector into dX
+    const std::vector<Window> rows = windows_from(e, g.col2im, i0, mr);
     for (int r = 0; r < mr; ++r) {
-      const Window w = window_at(e, g.col2im, e.add(i0, e.c64(r)));
+      const Window& w = rows[static_cast<size_t>(r)];
       for (int v = 0; v < nv; ++v)
         col2im_add(e, g.col2im, w, e.add(j0, e.c64(v * g.L)),
                    b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]));
@@ -146,10 +147,8 @@ void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0,
     // offsets, without padding checks when every window of the tile is inside x.
     AWindows aw;
     llvm::Value* all = e.b.getTrue();
-    for (int r = 0; r < mr; ++r) {
-      aw.rows.push_back(window_at(e, g.cols_a, e.add(i0, e.c64(r))));
-      all = e.b.CreateAnd(all, aw.rows.back().inside);
-    }
+    aw.rows = windows_from(e, g.cols_a, i0, mr);
+    for (const Window& w : aw.rows) all = e.b.CreateAnd(all, w.inside);
     auto k_loop = [&](bool inside) {
       aw.inside = inside;
       tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc, &aw);

@@ -27,6 +27,8 @@ struct Window {
 
 Cols cols_operand(Emitter& e, const Node& im2col);
 Window window_at(Emitter& e, const Cols& c, llvm::Value* pos);
+// The windows of output positions [p0, p0 + n) (a tile's rows).
+std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int n);
 // Element `tap` of a window: checked against the padding, or (inside) read without a check.
 llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);
 llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);

@@ -202,7 +202,8 @@ struct WindowCase {
 // + ReLU), as Aᵀ (filter gradient colsᵀ·dY) or as B (filter gradient dYᵀ·cols), whole and split over
 // k, is never materialised; each GEMM reads x through the window. Windows inside x and in the padding, strides, channel
 // runs that fill whole vectors (one load) and that do not (a gather), a tap count that is not a multiple of the panel;
-// against the reference at 1 and 2 threads, and 1 == 2 threads bit for bit.
+// against the reference at 1 and 2 threads, and 1 == 2 threads bit for bit. Inputs 11 and 29
+// wide: a register tile's rows within one output row or across the end of one (windows_from).
 TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
@@ -210,29 +211,31 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
                               {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
                               {"3x3/2 same C3", 3, {3, 3}, {2, 2}, Padding::Same},
                               {"2x2/2 same C5", 5, {2, 2}, {2, 2}, Padding::Same}};
-  for (const WindowCase& c : cases) {
-    Graph g;
-    Attrs a;
-    a.window = c.window, a.strides = c.strides, a.pad = c.pad;
-    Tensor cols = im2col(g.input("x", {4, 13, 11, c.C}), a);
-    const int64_t P = cols.shape()[0], T = cols.shape()[1], F = 40;
-    Tensor dy = g.input("dy", {P, F});
-    Attrs dense_a;
-    dense_a.relu = true;
-    g.mark_output(matmul(cols, g.input("w", {T, F})), "forward");
-    g.mark_output(g.add(Op::Dense, {cols.id, g.input("w2", {T, F}).id, g.input("bias", {F}).id}, dense_a), "dense");
-    g.mark_output(matmul(dy, cols, true), "filter gradient");
-    g.mark_output(matmul_split_k(dy, cols, 2), "filter gradient split");
-    // A first layer's form: colsᵀ·dY, the positions along k.
-    g.mark_output(matmul(cols, dy, true), "filter gradient colsT");
-    g.mark_output(matmul_split_k(cols, dy, 2), "filter gradient colsT split");
-    CompileOptions o;
-    o.passes = {"cse"};  // the GEMMs as written
-    Program jit(g, o);
-    for (const KernelInfo& k : jit.code().plan.kernels)
-      ASSERT_NE(jit.code().graph.node(k.node).op, Op::Im2Col) << c.what << ": im2col was materialised";
-    expect_outputs_match_reference(g, jit, c.what);
-  }
+  for (const WindowCase& c : cases)
+    for (int64_t W : {11, 29}) {
+      const std::string what = std::string(c.what) + " W" + std::to_string(W);
+      Graph g;
+      Attrs a;
+      a.window = c.window, a.strides = c.strides, a.pad = c.pad;
+      Tensor cols = im2col(g.input("x", {4, 13, W, c.C}), a);
+      const int64_t P = cols.shape()[0], T = cols.shape()[1], F = 40;
+      Tensor dy = g.input("dy", {P, F});
+      Attrs dense_a;
+      dense_a.relu = true;
+      g.mark_output(matmul(cols, g.input("w", {T, F})), "forward");
+      g.mark_output(g.add(Op::Dense, {cols.id, g.input("w2", {T, F}).id, g.input("bias", {F}).id}, dense_a), "dense");
+      g.mark_output(matmul(dy, cols, true), "filter gradient");
+      g.mark_output(matmul_split_k(dy, cols, 2), "filter gradient split");
+      // A first layer's form: colsᵀ·dY, the positions along k.
+      g.mark_output(matmul(cols, dy, true), "filter gradient colsT");
+      g.mark_output(matmul_split_k(cols, dy, 2), "filter gradient colsT split");
+      CompileOptions o;
+      o.passes = {"cse"};  // the GEMMs as written
+      Program jit(g, o);
+      for (const KernelInfo& k : jit.code().plan.kernels)
+        ASSERT_NE(jit.code().graph.node(k.node).op, Op::Im2Col) << what << ": im2col was materialised";
+      expect_outputs_match_reference(g, jit, what);
+    }
 }
 
 // split-rows: a column sum or mean of a tall [R, C] runs as sums of fixed chunks of rows, then of
@@ -264,8 +267,9 @@ TEST_P(JitTarget, TallColumnSumsRunInChunksOfRows) {
 // An input gradient lowered to col2im(dY·W2ᵀ) adds each finished GEMM tile into dX (the plan's
 // col2im fusion): the columns are never written. Valid and same padding, strides, an even window
 // whose last windows reach past the input (no padding before it), channel runs of 1 and 2 vectors,
-// and channels that are not whole vectors (col2im stays a kernel of its own); against the direct
-// reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+// and channels that are not whole vectors (col2im stays a kernel of its own), inputs 11 and 29 wide
+// (a tile's rows within one output row or across the end of one); against the direct reference at
+// 1 and 2 threads, 1 == 2 threads bit for bit.
 TEST_P(JitTarget, Col2ImRunsInTheInputGradientsGemmEpilogue) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
@@ -273,26 +277,28 @@ TEST_P(JitTarget, Col2ImRunsInTheInputGradientsGemmEpilogue) {
       {"3x3 valid C32", 32, {3, 3}, {1, 1}, Padding::Valid}, {"3x3 same C16", 16, {3, 3}, {1, 1}, Padding::Same},
       {"3x3/2 same C16", 16, {3, 3}, {2, 2}, Padding::Same}, {"2x2 same C16", 16, {2, 2}, {1, 1}, Padding::Same},
       {"3x3 valid C8", 8, {3, 3}, {1, 1}, Padding::Valid},   {"3x3 valid C5", 5, {3, 3}, {1, 1}, Padding::Valid}};
-  for (const WindowCase& c : cases) {
-    Graph g;
-    // 40 images: stride-1 cases run in several groups of images (split across the threads).
-    const Shape xs{40, 13, 11, c.C}, ws{c.window[0], c.window[1], c.C, 40};
-    Attrs a;
-    a.pad = c.pad, a.strides = c.strides;
-    Tensor dx = conv2d_grad_input(g.input("dy", conv_out_shape(xs, ws, a)), g.input("w", ws), xs, c.pad, c.strides);
-    g.mark_output(dx, "dx");
-    Program jit(g);
-    const bool fits = c.C % default_target().lanes == 0;
-    int col2im_gemms = 0, matmuls = 0;
-    for (const KernelInfo& k : jit.code().plan.kernels) {
-      const Op op = jit.code().graph.node(k.node).op;
-      col2im_gemms += op == Op::Col2Im && k.spec.gemm.col2im_images > 0 && k.range >= (c.strides[0] == 1 ? 2 : 1);
-      matmuls += op == Op::MatMul;
+  for (const WindowCase& c : cases)
+    for (int64_t W : {11, 29}) {
+      const std::string what = std::string(c.what) + " W" + std::to_string(W);
+      Graph g;
+      // 40 images: stride-1 cases run in several groups of images (split across the threads).
+      const Shape xs{40, 13, W, c.C}, ws{c.window[0], c.window[1], c.C, 40};
+      Attrs a;
+      a.pad = c.pad, a.strides = c.strides;
+      Tensor dx = conv2d_grad_input(g.input("dy", conv_out_shape(xs, ws, a)), g.input("w", ws), xs, c.pad, c.strides);
+      g.mark_output(dx, "dx");
+      Program jit(g);
+      const bool fits = c.C % default_target().lanes == 0;
+      int col2im_gemms = 0, matmuls = 0;
+      for (const KernelInfo& k : jit.code().plan.kernels) {
+        const Op op = jit.code().graph.node(k.node).op;
+        col2im_gemms += op == Op::Col2Im && k.spec.gemm.col2im_images > 0 && k.range >= (c.strides[0] == 1 ? 2 : 1);
+        matmuls += op == Op::MatMul;
+      }
+      EXPECT_EQ(col2im_gemms, fits ? 1 : 0) << what;
+      EXPECT_EQ(matmuls, fits ? 0 : 1) << what << ": the columns' GEMM";
+      expect_outputs_match_reference(g, jit, what);
     }
-    EXPECT_EQ(col2im_gemms, fits ? 1 : 0) << c.what;
-    EXPECT_EQ(matmuls, fits ? 0 : 1) << c.what << ": the columns' GEMM";
-    expect_outputs_match_reference(g, jit, c.what);
-  }
 }
 
 // C = A·Bᵀ with many rows runs as A·transpose(B) (gemm-layout); the plan lets the GEMM read Bᵀ

@@ -85,6 +85,8 @@ MUTANTS = [
            "Passes|Jit"),
     Mutant("narrow-update-lenient", "compiler/passes.cpp", "return k * idle <= rules.narrow_update_idle * cols;",
            "return k * idle <= 100 * rules.narrow_update_idle * cols;", "narrow weight gradients update in their epilogue up to a k 100× too long", "Passes"),
+    Mutant("windows-from-wrap", "compiler/codegen_cols.cpp", "b.CreateICmpULT(e.c64(r), rw)", "b.CreateICmpULE(e.c64(r), rw)",
+           "a register tile's row after the end of an output row reads the previous row's window", "Jit"),
     Mutant("dropout-scale-jit", "compiler/codegen_elementwise.cpp", "e.cf(1.f / (1.f - n.a.value))", "e.cf(1.f)",
            "the JIT's dropout does not rescale", "Jit"),
     Mutant("dropout-scale-ref", "runtime/ref_ops.cpp", "T(1) / (T(1) - static_cast<T>(n.a.value))", "T(1)",
