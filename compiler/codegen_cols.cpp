@@ -98,6 +98,35 @@ std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int
   return w;
 }
 
+void walk_windows(Emitter& e, const Cols& c, llvm::Value* p0, llvm::Value* n,
+                  const std::function<void(llvm::Value*, const Window&)>& body) {
+  auto& b = e.b;
+  const WindowGeo& g = c.geo;
+  llvm::Value* origin = e.slot(e.i64, "origin");
+  llvm::Value* ih0 = e.slot(e.i64, "ih0");
+  llvm::Value* iw0 = e.slot(e.i64, "iw0");
+  llvm::Value* row_end = e.slot(e.i64, "row_end");  // the first position of the next output row
+  auto decode = [&](llvm::Value* p) {
+    const Window w = window_at(e, c, p);
+    b.CreateStore(w.origin, origin);
+    b.CreateStore(w.ih0, ih0);
+    b.CreateStore(w.iw0, iw0);
+    llvm::Value* ow = b.CreateUDiv(b.CreateAdd(w.iw0, e.c64(g.pw)), e.c64(g.SW));
+    b.CreateStore(e.add(p, b.CreateSub(e.c64(g.OW), ow)), row_end);
+  };
+  decode(p0);
+  const bool unclipped = windows_unclipped(g);
+  e.loop(e.c64(0), n, [&](llvm::Value* i) {
+    llvm::Value* p = e.add(p0, i);
+    e.if_else(b.CreateICmpEQ(p, b.CreateLoad(e.i64, row_end)), [&] { decode(p); });
+    Window w{b.CreateLoad(e.i64, origin), b.CreateLoad(e.i64, ih0), b.CreateLoad(e.i64, iw0), b.getTrue()};
+    if (!unclipped) w.inside = b.CreateAnd(in_range(e, w.ih0, g.H - g.KH + 1), in_range(e, w.iw0, g.W - g.KW + 1));
+    body(i, w);
+    b.CreateStore(e.add(w.origin, e.c64(g.SW * g.C)), origin);
+    b.CreateStore(e.add(w.iw0, e.c64(g.SW)), iw0);
+  });
+}
+
 llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap) {
   return e.load(c.x, e.add(w.origin, tap_of(e, c.geo, tap).off));
 }

@@ -89,7 +89,8 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
                 const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc, const AWindows* aw = nullptr) {
   auto& b = e.b;
   auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
-  e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) {
+  // One k of the block; w is output position k's window when A is a fused im2col read as Aᵀ.
+  auto step = [&](llvm::Value* kk, const Window* w) {
     llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
@@ -120,18 +121,22 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
       return rows([&](int r) {
         return (aw->inside ? cols_inside : cols_at)(e, g.cols_a, aw->rows[static_cast<size_t>(r)], k);
       });
-    if (g.cols_a.x && g.ta) {
-      // Aᵀ a fused im2col (a first layer's filter gradient colsᵀ·dY): k is the output position, the
-      // rows its taps; its window decoded once per k, the taps read unchecked when it is inside x.
-      const Window w = window_at(e, g.cols_a, k);
+    if (w) {
+      // Aᵀ a fused im2col: the rows are taps of k's window, read unchecked when it is inside x.
       auto taps = [&](bool inside) {
-        rows([&](int r) { return (inside ? cols_inside : cols_at)(e, g.cols_a, w, e.add(i0, e.c64(r))); });
+        rows([&](int r) { return (inside ? cols_inside : cols_at)(e, g.cols_a, *w, e.add(i0, e.c64(r))); });
       };
+      if (is_true(w->inside)) return taps(true);
       return e.if_else(
-          w.inside, [&] { taps(true); }, [&] { taps(false); });
+          w->inside, [&] { taps(true); }, [&] { taps(false); });
     }
     rows([&](int r) { return load_a(e, g, e.add(i0, e.c64(r)), k); });
-  });
+  };
+  if (!(g.cols_a.x && g.ta) || kb.apack) return e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) { step(kk, nullptr); });
+  // Aᵀ a fused im2col (a first layer's filter gradient colsᵀ·dY): k runs over output positions,
+  // whose windows are walked (one decode per output row) instead of decoded per k: the decode cost
+  // as much as the 2 × 6 FMAs of an AVX2 tile.
+  walk_windows(e, g.cols_a, kb.k0, kb.kn, [&](llvm::Value* kk, const Window& w) { step(kk, &w); });
 }
 
 // One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the

@@ -3,6 +3,7 @@
 #pragma once
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
 #include <vector>
 
 #include "autodiff/shape_rules.h"
@@ -29,6 +30,10 @@ Cols cols_operand(Emitter& e, const Node& im2col);
 Window window_at(Emitter& e, const Cols& c, llvm::Value* pos);
 // The windows of output positions [p0, p0 + n) (a tile's rows).
 std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int n);
+// A loop over output positions [p0, p0 + n) calling body(i, window of p0 + i): the windows are
+// walked, one stride step per position and one decode per output row.
+void walk_windows(Emitter& e, const Cols& c, llvm::Value* p0, llvm::Value* n,
+                  const std::function<void(llvm::Value*, const Window&)>& body);
 // Element `tap` of a window: checked against the padding, or (inside) read without a check.
 llvm::Value* cols_at(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);
 llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap);
