@@ -171,6 +171,10 @@ llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value
                               llvm::Constant::getNullValue(e.vec()));
 }
 
+llvm::Value* cols_vector_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active) {
+  return e.vload(e.gep(c.x, e.add(w.origin, tap_of(e, c.geo, tap0).off)), active);
+}
+
 void col2im_add(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, llvm::Value* v) {
   auto add = [&](llvm::Value* idx) {
     llvm::Value* p = e.gep(c.x, idx);

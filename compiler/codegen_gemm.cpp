@@ -89,11 +89,17 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
                 const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc, const AWindows* aw = nullptr) {
   auto& b = e.b;
   auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
-  // One k of the block; w is output position k's window when A is a fused im2col read as Aᵀ.
+  // One k of the block; w is output position k's window when A (read as Aᵀ) or B is a fused im2col.
   auto step = [&](llvm::Value* kk, const Window* w) {
     llvm::Value* k = e.add(kb.k0, kk);
     std::vector<llvm::Value*> bv(static_cast<size_t>(nv));
     for (int v = 0; v < nv; ++v) {
+      if (g.cols_b.x && !bt.packed) {  // taps [j0 + v·L, ...) of k's window, read in place
+        llvm::Value* tap0 = e.add(j0, e.c64(v * g.L));
+        bv[static_cast<size_t>(v)] = is_true(w->inside) ? cols_vector_inside(e, g.cols_b, *w, tap0, active(v))
+                                                        : cols_vector(e, g.cols_b, *w, tap0, active(v));
+        continue;
+      }
       if (bt.packed) {
         bv[static_cast<size_t>(v)] = e.vload(e.gep(bt.base, e.add(e.mul(kk, e.c64(g.TC)), e.c64(v * g.L))), g.L);
         continue;
@@ -121,7 +127,7 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
       return rows([&](int r) {
         return (aw->inside ? cols_inside : cols_at)(e, g.cols_a, aw->rows[static_cast<size_t>(r)], k);
       });
-    if (w) {
+    if (w && g.cols_a.x) {
       // Aᵀ a fused im2col: the rows are taps of k's window, read unchecked when it is inside x.
       auto taps = [&](bool inside) {
         rows([&](int r) { return (inside ? cols_inside : cols_at)(e, g.cols_a, *w, e.add(i0, e.c64(r))); });
@@ -132,11 +138,12 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
     }
     rows([&](int r) { return load_a(e, g, e.add(i0, e.c64(r)), k); });
   };
-  if (!(g.cols_a.x && g.ta) || kb.apack) return e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) { step(kk, nullptr); });
-  // Aᵀ a fused im2col (a first layer's filter gradient colsᵀ·dY): k runs over output positions,
-  // whose windows are walked (one decode per output row) instead of decoded per k: the decode cost
-  // as much as the 2 × 6 FMAs of an AVX2 tile.
-  walk_windows(e, g.cols_a, kb.k0, kb.kn, [&](llvm::Value* kk, const Window& w) { step(kk, &w); });
+  // Aᵀ a fused im2col (a first layer's filter gradient colsᵀ·dY) or B one read in place (a second
+  // layer's dYᵀ·cols): k runs over output positions, whose windows are walked (one decode per
+  // output row) instead of decoded per k: the decode cost as much as the 2 × 6 FMAs of an AVX2 tile.
+  const Cols* walked = g.cols_a.x && g.ta && !kb.apack ? &g.cols_a : g.cols_b.x && !bt.packed ? &g.cols_b : nullptr;
+  if (!walked) return e.loop(e.c64(0), kb.kn, [&](llvm::Value* kk) { step(kk, nullptr); });
+  walk_windows(e, *walked, kb.k0, kb.kn, [&](llvm::Value* kk, const Window& w) { step(kk, &w); });
 }
 
 // One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
@@ -171,8 +178,9 @@ void rows_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, int mr, const KB
   const int nvf = static_cast<int>(g.TC / g.L);
   auto tile = [&](llvm::Value* t, int nv, int64_t last) {
     llvm::Value* j0 = e.add(p.j0, e.mul(t, e.c64(g.TC)));
-    BTile bt{p.packed ? e.gep(e.scratch, e.mul(t, e.mul(g.bf16 ? pairs(e, kb.kn) : kb.kn, e.c64(g.TC))))
-                      : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
+    BTile bt{p.packed     ? e.gep(e.scratch, e.mul(t, e.mul(g.bf16 ? pairs(e, kb.kn) : kb.kn, e.c64(g.TC))))
+             : g.cols_b.x ? nullptr  // read through the windows (tile_k_f32)
+                          : e.gep(g.B, e.add(e.mul(kb.k0, e.c64(g.N)), j0)),
              p.packed};
     tile_broadcast(e, g, i0, j0, mr, nv, last, kb, bt);
   };
@@ -465,8 +473,11 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in whole vectors of k");
   if (fused(0)) g.cols_a = cols_operand(e, e.g.node(n.in[0]));
   if (fused(1)) g.cols_b = cols_operand(e, e.g.node(n.in[1]));
-  if ((fused(1) && !k.spec.gemm.pack) || ((fused(0) || fused(1)) && (k.spec.gemm.bf16 || n.a.tb)))
-    throw std::logic_error("gradc: an im2col fused into " + k.fn + " needs the f32 broadcast form with B packed");
+  if ((fused(1) && !k.spec.gemm.pack && (g.cols_b.geo.C % e.lanes || k.spec.gemm.kc < k.spec.gemm.K)) ||
+      ((fused(0) || fused(1)) && (k.spec.gemm.bf16 || n.a.tb)))
+    throw std::logic_error("gradc: an im2col fused into " + k.fn +
+                           " needs the f32 broadcast form with B packed, or read in place in whole vectors of "
+                           "channels over one K block");
   if (n.op == Op::Dense) {
     g.bias = e.base(n.in[2]);
     g.relu = n.a.relu;

@@ -41,6 +41,8 @@ llvm::Value* cols_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value
 // multiple of the lanes: one load when the vector is a run of channels (C a multiple of the lanes),
 // else a masked gather.
 llvm::Value* cols_vector(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active);
+// The same for a window inside x and C a multiple of the lanes: one (masked) load, no check.
+llvm::Value* cols_vector_inside(Emitter& e, const Cols& c, const Window& w, llvm::Value* tap0, int64_t active);
 // col2im's half of the same arithmetic (the plan's col2im fusion): adds v, taps [tap0, tap0 + lanes)
 // of window w (one run of channels of one tap), into c.x where the tap reads the input; a tap in
 // the padding is dropped.

@@ -132,6 +132,15 @@ GemmSpec schedule_gemm(const Graph& g, const Node& n, const Target& t, const std
   s.update = n.op == Op::MatMulUpdate;
   // A fused im2col as B, or B's fused transpose, is read while B is packed: always packed.
   blocking(s, t, n.a.ta, fused_as(0, Op::Im2Col), fused_as(1, Op::Im2Col) || fused_as(1, Op::Transpose));
+  if (fused_as(1, Op::Im2Col) && !s.bf16 && g.node(g.node(n.in[1]).in[0]).shape[3] % t.lanes == 0) {
+    // An im2col B whose taps are whole vectors of channels (a second layer's filter gradient
+    // dYᵀ·cols): each tile reads its B vectors from x through the walked windows, no pack. A
+    // chunk's windows cover a few input rows (L1), where the packed copy was written to and read
+    // back from L2.
+    s.pack = false;
+    s.kc = s.K;
+    s.nc = s.N;
+  }
   return s;
 }
 
