@@ -94,7 +94,9 @@ void PlanState::recomputed_producers() {
   // An arithmetic op with one full-size operand and the others broadcast (batch norm's x - mean)
   // read by several elementwise kernels or sums is recomputed in each of them rather than written:
   // each reads x instead of the difference, the same bytes, and the full-size write and its pass
-  // are gone (the convnet's first x - mean: 11 MB, 430 µs of a 1-thread step).
+  // are gone (the convnet's first x - mean: 11 MB, 430 µs of a 1-thread step). A reader through a
+  // single-use reshape counts as its consumer (batch norm's gradient term 2c·(x - mean), one
+  // reader an add of rows and one a negated sum).
   std::vector<std::vector<int>> readers(N);
   for (const Node& c : g.nodes())
     if (live[static_cast<size_t>(c.id)])
@@ -106,12 +108,20 @@ void PlanState::recomputed_producers() {
     int full = 0;
     for (int j : n.in) full += g.node(j).shape.numel() == n.shape.numel();
     bool all_fuse = full == 1;
+    std::vector<int> views;  // single-use reshapes between n and a reader, seen through as in elementwise_fusion
     for (int c_id : readers[i]) {
+      const auto c_at = static_cast<size_t>(c_id);
+      if (g.node(c_id).op == Op::Reshape && uses[c_at] == 1 && !pinned[c_at]) {
+        views.push_back(c_id);
+        c_id = consumer[c_at];
+      }
       const Node& c = g.node(c_id);
       all_fuse &= (is_elementwise_kernel(c) && c.op != Op::Dropout && c.shape.numel() == n.shape.numel()) ||
                   c.op == Op::Sum || c.op == Op::Mean;
     }
-    if (all_fuse) inlined[i] = 1;
+    if (!all_fuse) continue;
+    inlined[i] = 1;
+    for (int v : views) inlined[static_cast<size_t>(v)] = 1;
   }
 }
 

@@ -569,8 +569,9 @@ class PassesTarget : public ::testing::TestWithParam<std::string> {};
 
 // The fused pipeline (dense epilogues, the xent kernel, convolutions on the GEMM through
 // im2col/col2im) and the unfused one (direct convolutions) train `model` alike for `steps` steps.
-void expect_fused_equals_unfused(const std::string& model, int64_t batch, int steps, OptimizerConfig oc) {
-  auto m = build_model(model, {.batch = batch});
+void expect_fused_equals_unfused(const std::string& model, int64_t batch, int steps, OptimizerConfig oc,
+                                 const Arch* arch = nullptr) {
+  auto m = arch ? build_model(model, {.batch = batch}, *arch) : build_model(model, {.batch = batch});
   TrainStep ts = add_optimizer(m->loss, oc);
   CompileOptions unfused;
   unfused.fuse = false;
@@ -628,6 +629,13 @@ TEST_P(PassesTarget, ConvnetOnTheGemmTrainsAsTheDirectConvolutions) {
   // (JitOp checks each kernel against the float64 reference).
   expect_fused_equals_unfused("convnet", 8, 6, oc);
   expect_fused_equals_unfused("cnn", 4, 5, oc);
+  // With batch norm: its statistics and gradients summed in chunks of rows (split-rows: the first
+  // layer's 5408 × 32 at batch 8), x - mean and the variance gradient's term recomputed in their
+  // readers, not written.
+  Arch bn;
+  bn.conv = {32, 64};
+  bn.batch_norm = true;
+  expect_fused_equals_unfused("convnet", 8, 4, oc, &bn);
 }
 INSTANTIATE_TEST_SUITE_P(Targets, PassesTarget, ::testing::ValuesIn(testing_targets::names()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
