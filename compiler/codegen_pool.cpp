@@ -4,7 +4,9 @@
 // output rows). Channels are the contiguous axis: every kernel works on vectors of them. Semantics as
 // runtime/ref_ops.cpp: max-pool's gradient goes to each window's first maximum (row-major); average pooling counts only
 // elements inside the input.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 #include "compiler/codegen_window.h"
@@ -18,6 +20,11 @@ using win::window;
 using win::x_index;
 
 llvm::FixedVectorType* ivec(Emitter& e) { return llvm::FixedVectorType::get(e.i32, static_cast<unsigned>(e.lanes)); }
+
+// Reads `active` channels of x from flat index `flat` (channel `off` of a position): a load, or the
+// plan's pooled producer (an elementwise chain over x, e.g. batch norm's relu(x·scale + shift))
+// recomputed in registers.
+using XLoad = std::function<llvm::Value*(llvm::Value* flat, llvm::Value* off, int64_t active)>;
 
 // Scans the window rows × cols of example bi for `active` channels from `off`: body(xi, k) for each
 // position in row-major order, xi = its flat x index of channel 0, k = its i32 ordinal.
@@ -35,13 +42,13 @@ void scan(Emitter& e, const Geo& g, llvm::Value* bi, const Span& rows, const Spa
 
 // Each channel's first maximum (row-major; a later element must be strictly greater, as the
 // reference's) of one window, as vectors: the value into best_slot, its ordinal into at_slot.
-void first_max_vec(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* bi, const Span& rows, const Span& cols,
+void first_max_vec(Emitter& e, const Geo& g, const XLoad& x, llvm::Value* bi, const Span& rows, const Span& cols,
                    llvm::Value* off, int64_t active, llvm::Value* best_slot, llvm::Value* at_slot) {
   auto& b = e.b;
-  b.CreateStore(e.vload(e.gep(x, e.add(x_index(e, g, bi, rows.first, cols.first), off)), active), best_slot);
+  b.CreateStore(x(e.add(x_index(e, g, bi, rows.first, cols.first), off), off, active), best_slot);
   b.CreateStore(llvm::Constant::getNullValue(ivec(e)), at_slot);
   scan(e, g, bi, rows, cols, [&](llvm::Value* xi, llvm::Value* k) {
-    llvm::Value* v = e.vload(e.gep(x, e.add(xi, off)), active);
+    llvm::Value* v = x(e.add(xi, off), off, active);
     llvm::Value* best = b.CreateLoad(e.vec(), best_slot);
     llvm::Value* take = b.CreateFCmpOGT(v, best);
     b.CreateStore(b.CreateSelect(take, v, best), best_slot);
@@ -52,7 +59,7 @@ void first_max_vec(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* bi, co
 }
 
 // max/avg_pool2d: out[b, oh, ow, :] from the window's rows, a vector of channels at a time.
-void emit_forward(Emitter& e, const Geo& g, bool is_max, llvm::Value* x, llvm::Value* out) {
+void emit_forward(Emitter& e, const Geo& g, bool is_max, const XLoad& x, llvm::Value* out) {
   auto& b = e.b;
   llvm::Value* acc = e.slot(e.vec(), "acc");
   llvm::Value* at = e.slot(ivec(e), "at");
@@ -68,7 +75,7 @@ void emit_forward(Emitter& e, const Geo& g, bool is_max, llvm::Value* x, llvm::V
         } else {
           b.CreateStore(llvm::Constant::getNullValue(e.vec()), acc);
           scan(e, g, bi, rows, cols, [&](llvm::Value* xi, llvm::Value*) {
-            b.CreateStore(b.CreateFAdd(b.CreateLoad(e.vec(), acc), e.vload(e.gep(x, e.add(xi, off)), active)), acc);
+            b.CreateStore(b.CreateFAdd(b.CreateLoad(e.vec(), acc), x(e.add(xi, off), off, active)), acc);
           });
           llvm::Value* count = e.mul(b.CreateSub(rows.last, rows.first), b.CreateSub(cols.last, cols.first));
           llvm::Value* inv = b.CreateFDiv(e.cf(1.f), b.CreateSIToFP(count, e.f32));
@@ -122,7 +129,7 @@ void emit_avg_grad(Emitter& e, const Geo& g, llvm::Value* dy, llvm::Value* dx) {
 // windows tile it), then each
 // window's dy is written at its first maximum, a vector of channels at a time. The bands tile the
 // input, so threads never meet.
-void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, llvm::Value* dx) {
+void emit_max_grad_disjoint(Emitter& e, const Geo& g, const XLoad& x, llvm::Value* dy, llvm::Value* dx) {
   auto& b = e.b;
   llvm::Value* best = e.slot(e.vec(), "best");
   llvm::Value* at = e.slot(ivec(e), "at");
@@ -159,7 +166,7 @@ void emit_max_grad_disjoint(Emitter& e, const Geo& g, llvm::Value* x, llvm::Valu
 
 // max_pool2d_grad with overlapping windows: dx[b, ih, iw, :] = Σ over the windows holding it whose
 // first maximum it is of dy, a vector of channels at a time (gathering, so rows (b, ih) split).
-void emit_max_grad(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, llvm::Value* dx) {
+void emit_max_grad(Emitter& e, const Geo& g, const XLoad& x, llvm::Value* dy, llvm::Value* dx) {
   auto& b = e.b;
   llvm::Value* best = e.slot(e.vec(), "best");
   llvm::Value* at = e.slot(ivec(e), "at");
@@ -194,15 +201,22 @@ void emit_max_grad(Emitter& e, const Geo& g, llvm::Value* x, llvm::Value* dy, ll
 void emit_pool(Emitter& e, const KernelInfo& k) {
   const Node& n = e.g.node(k.node);
   llvm::Value* out = e.base(k.node);
+  const int xid = n.in[0];
+  const bool recomputed = std::find(k.fused.begin(), k.fused.end(), xid) != k.fused.end();
+  const int64_t total = e.g.node(xid).shape.numel(), C = e.g.node(xid).shape[3];
+  llvm::Value* xbase = recomputed ? nullptr : e.base(xid);
+  const XLoad x = [&](llvm::Value* flat, llvm::Value* off, int64_t active) {
+    if (recomputed) return elementwise_vector(e, k.fused, xid, total, C, flat, off, active);
+    return e.vload(e.gep(xbase, flat), active);
+  };
   switch (n.op) {
     case Op::MaxPool2d:
     case Op::AvgPool2d:
-      return emit_forward(e, window_geo(e.g.node(n.in[0]).shape, n.a), n.op == Op::MaxPool2d, e.base(n.in[0]), out);
+      return emit_forward(e, window_geo(e.g.node(xid).shape, n.a), n.op == Op::MaxPool2d, x, out);
     case Op::MaxPool2dGrad:  // in: x, dy
       if (windows_disjoint(n.a))
-        return emit_max_grad_disjoint(e, window_geo(e.g.node(n.in[0]).shape, n.a), e.base(n.in[0]), e.base(n.in[1]),
-                                      out);
-      return emit_max_grad(e, window_geo(e.g.node(n.in[0]).shape, n.a), e.base(n.in[0]), e.base(n.in[1]), out);
+        return emit_max_grad_disjoint(e, window_geo(e.g.node(xid).shape, n.a), x, e.base(n.in[1]), out);
+      return emit_max_grad(e, window_geo(e.g.node(xid).shape, n.a), x, e.base(n.in[1]), out);
     case Op::AvgPool2dGrad:  // in: dy; the input's shape in a.shape
       return emit_avg_grad(e, window_geo(n.a.shape, n.a), e.base(n.in[0]), out);
     default:

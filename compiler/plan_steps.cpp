@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "autodiff/shape_rules.h"
+#include "compiler/emitter.h"
 #include "compiler/schedule.h"
 
 namespace gradc {
@@ -88,6 +89,7 @@ void PlanState::elementwise_fusion() {
       }
     }
   if (opt.fuse_elementwise) recomputed_producers();
+  if (opt.fuse_elementwise) pooled_producers();
 }
 
 void PlanState::recomputed_producers() {
@@ -122,6 +124,52 @@ void PlanState::recomputed_producers() {
     if (!all_fuse) continue;
     inlined[i] = 1;
     for (int v : views) inlined[static_cast<size_t>(v)] = 1;
+  }
+}
+
+void PlanState::pooled_producers() {
+  // An elementwise kernel (or a view of one) read only as the input of pooling kernels — batch
+  // norm's relu(x·scale + shift) under a max-pool, read by the pool and by its gradient — is
+  // recomputed where they read it when its inputs hold one full-size operand (x) and per-channel
+  // ones: each reads x instead of the activation, the same bytes, and the activation's write and
+  // pass are gone (the convnet --batch-norm first layer's 11 MB).
+  auto pools = [&](const Node& c, int id) {
+    return (c.op == Op::MaxPool2d || c.op == Op::AvgPool2d || c.op == Op::MaxPool2dGrad) && c.in[0] == id &&
+           (c.in.size() < 2 || c.in[1] != id);
+  };
+  std::vector<std::vector<int>> readers(N);
+  for (const Node& c : g.nodes())
+    if (live[static_cast<size_t>(c.id)])
+      for (int j : c.in) readers[static_cast<size_t>(j)].push_back(c.id);
+  for (const Node& r : g.nodes()) {
+    const auto ri = static_cast<size_t>(r.id);
+    if (!live[ri] || pinned[ri] || inlined[ri] || readers[ri].empty() || r.shape.rank != 4) continue;
+    const int e_id = r.op == Op::Reshape ? r.in[0] : r.id;
+    const auto ei = static_cast<size_t>(e_id);
+    const Node& en = g.node(e_id);
+    if (pinned[ei] || inlined[ei] || !is_elementwise_kernel(en) || en.op == Op::Dropout ||
+        (e_id != r.id && uses[ei] != 1))
+      continue;
+    bool all_pools = true;
+    for (int c : readers[ri]) all_pools &= pools(g.node(c), r.id);
+    if (!all_pools) continue;
+    // The chain the pools would recompute: en and its inlined producers; its other inputs are read.
+    std::vector<int> chain, stack{e_id};
+    int full = 0;
+    while (!stack.empty()) {
+      const int id = stack.back();
+      stack.pop_back();
+      if (id != e_id && !inlined[static_cast<size_t>(id)]) {
+        full += g.node(id).shape.numel() == en.shape.numel();
+        continue;
+      }
+      chain.push_back(id);
+      for (int j : g.node(id).in) stack.push_back(j);
+    }
+    if (e_id != r.id) chain.push_back(r.id);
+    if (full != 1 || !elementwise_vectorisable(g, chain, en.shape.numel(), r.shape[3])) continue;
+    inlined[ei] = 1;
+    inlined[ri] = 1;
   }
 }
 

@@ -35,6 +35,7 @@ struct PlanState {
   void liveness();
   void elementwise_fusion();
   void recomputed_producers();
+  void pooled_producers();
   void implicit_gemm();
   void packed_transposes();
   void col2im_epilogues();

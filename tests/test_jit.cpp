@@ -238,6 +238,35 @@ TEST_P(JitTarget, ImplicitGemmReadsTheConvolutionInputInPlace) {
     }
 }
 
+// The plan's pooled producers: an elementwise activation read only by pooling kernels (batch
+// norm's relu(x·scale + shift) under a max-pool) is recomputed where each pool reads it, never
+// written. Max-pool forward and gradient with disjoint 2×2/2 windows (the gradient scattering) and
+// overlapping 3×3/2 same ones (gathering), average pooling, channels in whole vectors and not;
+// against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+TEST_P(JitTarget, PoolsRecomputeTheirElementwiseInput) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  for (int64_t C : {32, 33}) {
+    const std::string what = "C" + std::to_string(C);
+    Graph g;
+    Tensor a = relu(g.input("x", {3, 9, 11, C}) * g.input("s", {C}) + g.input("t", {C}));
+    auto with_grad = [&](Tensor y, const char* name) {
+      g.mark_output(y, name);
+      Attrs pa = g.node(y.id).a;
+      pa.shape = a.shape();
+      g.mark_output(pool2d_grad(Op::MaxPool2dGrad, a, g.input(std::string("dy ") + name, y.shape()), pa),
+                    std::string("grad ") + name);
+    };
+    with_grad(max_pool2d(a, {2, 2}, {2, 2}), "max 2x2/2");
+    with_grad(max_pool2d(a, {3, 3}, {2, 2}, Padding::Same), "max 3x3/2 same");
+    g.mark_output(avg_pool2d(a, {3, 3}, {1, 1}, Padding::Same), "avg 3x3 same");
+    Program jit(g);
+    for (const KernelInfo& k : jit.code().plan.kernels)
+      EXPECT_NE(jit.code().graph.node(k.node).op, Op::Relu) << what << ": the activation was written";
+    expect_outputs_match_reference(g, jit, what);
+  }
+}
+
 // split-rows: a column sum or mean of a tall [R, C] runs as sums of fixed chunks of rows, then of
 // the chunks' partial sums. Plain, through a view ([8, 66, 10, 33] summed per channel as a bias
 // gradient is), with a fused elementwise producer (batch norm's square(x - mean)), a C that is not
