@@ -40,6 +40,17 @@ llvm::Value* tap_ok(Emitter& e, const WindowGeo& g, const Window& w, const Tap& 
   }
   return b.CreateAnd(in_range(e, b.CreateAdd(ih0, t.kh), g.H), in_range(e, b.CreateAdd(iw0, t.kw), g.W));
 }
+
+// Whether the window with top-left input element (ih0, iw0) lies inside x (no tap in the padding).
+llvm::Value* window_inside(Emitter& e, const WindowGeo& g, llvm::Value* ih0, llvm::Value* iw0) {
+  return e.b.CreateAnd(in_range(e, ih0, g.H - g.KH + 1), in_range(e, iw0, g.W - g.KW + 1));
+}
+
+// How many output positions from w's to the end of its output row (OW - ow; iw0 = ow·SW - pw).
+llvm::Value* to_row_end(Emitter& e, const WindowGeo& g, const Window& w) {
+  auto& b = e.b;
+  return b.CreateSub(e.c64(g.OW), b.CreateUDiv(b.CreateAdd(w.iw0, e.c64(g.pw)), e.c64(g.SW)));
+}
 }  // namespace
 
 Cols cols_operand(Emitter& e, const Node& im2col) {
@@ -60,8 +71,7 @@ Window window_at(Emitter& e, const Cols& c, llvm::Value* pos) {
   llvm::Value* ih0 = b.CreateSub(e.mul(oh, e.c64(g.SH)), e.c64(g.ph));
   llvm::Value* iw0 = b.CreateSub(e.mul(ow, e.c64(g.SW)), e.c64(g.pw));
   llvm::Value* origin = e.mul(b.CreateAdd(e.mul(b.CreateAdd(e.mul(bi, e.c64(g.H)), ih0), e.c64(g.W)), iw0), e.c64(g.C));
-  llvm::Value* inside = b.CreateAnd(in_range(e, ih0, g.H - g.KH + 1), in_range(e, iw0, g.W - g.KW + 1));
-  return {origin, ih0, iw0, inside};
+  return {origin, ih0, iw0, window_inside(e, g, ih0, iw0)};
 }
 
 // A tile's rows are n consecutive output positions; at most one output row ends among them when
@@ -77,9 +87,7 @@ std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int
     return w;
   }
   const Window w0 = window_at(e, c, p0);
-  // Positions before the wrap: OW - ow of p0 (window_at's iw0 = ow·SW - pw).
-  llvm::Value* ow0 = b.CreateUDiv(b.CreateAdd(w0.iw0, e.c64(g.pw)), e.c64(g.SW));
-  llvm::Value* rw = b.CreateSub(e.c64(g.OW), ow0);
+  llvm::Value* rw = to_row_end(e, g, w0);  // positions before the wrap
   const Window w1 = window_at(e, c, e.add(p0, rw));
   // The next row's windows as if its first were rw steps before it: w1 - rw steps.
   llvm::Value* origin1 = b.CreateSub(w1.origin, e.mul(rw, e.c64(g.SW * g.C)));
@@ -91,8 +99,7 @@ std::vector<Window> windows_from(Emitter& e, const Cols& c, llvm::Value* p0, int
     x.origin = e.add(b.CreateSelect(before, w0.origin, origin1), e.c64(r * g.SW * g.C));
     x.ih0 = b.CreateSelect(before, w0.ih0, w1.ih0);
     x.iw0 = e.add(b.CreateSelect(before, w0.iw0, iw1), e.c64(r * g.SW));
-    x.inside =
-        unclipped ? b.getTrue() : b.CreateAnd(in_range(e, x.ih0, g.H - g.KH + 1), in_range(e, x.iw0, g.W - g.KW + 1));
+    x.inside = unclipped ? b.getTrue() : window_inside(e, g, x.ih0, x.iw0);
     w.push_back(x);
   }
   return w;
@@ -111,8 +118,7 @@ void walk_windows(Emitter& e, const Cols& c, llvm::Value* p0, llvm::Value* n,
     b.CreateStore(w.origin, origin);
     b.CreateStore(w.ih0, ih0);
     b.CreateStore(w.iw0, iw0);
-    llvm::Value* ow = b.CreateUDiv(b.CreateAdd(w.iw0, e.c64(g.pw)), e.c64(g.SW));
-    b.CreateStore(e.add(p, b.CreateSub(e.c64(g.OW), ow)), row_end);
+    b.CreateStore(e.add(p, to_row_end(e, g, w)), row_end);
   };
   decode(p0);
   const bool unclipped = windows_unclipped(g);
@@ -120,7 +126,7 @@ void walk_windows(Emitter& e, const Cols& c, llvm::Value* p0, llvm::Value* n,
     llvm::Value* p = e.add(p0, i);
     e.if_else(b.CreateICmpEQ(p, b.CreateLoad(e.i64, row_end)), [&] { decode(p); });
     Window w{b.CreateLoad(e.i64, origin), b.CreateLoad(e.i64, ih0), b.CreateLoad(e.i64, iw0), b.getTrue()};
-    if (!unclipped) w.inside = b.CreateAnd(in_range(e, w.ih0, g.H - g.KH + 1), in_range(e, w.iw0, g.W - g.KW + 1));
+    if (!unclipped) w.inside = window_inside(e, g, w.ih0, w.iw0);
     body(i, w);
     b.CreateStore(e.add(w.origin, e.c64(g.SW * g.C)), origin);
     b.CreateStore(e.add(w.iw0, e.c64(g.SW)), iw0);

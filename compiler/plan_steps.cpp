@@ -70,6 +70,14 @@ void PlanState::liveness() {
       for (int i : n.in) ++uses[static_cast<size_t>(i)], consumer[static_cast<size_t>(i)] = n.id;
 }
 
+std::vector<std::vector<int>> PlanState::live_readers() const {
+  std::vector<std::vector<int>> readers(N);
+  for (const Node& c : g.nodes())
+    if (live[static_cast<size_t>(c.id)])
+      for (int j : c.in) readers[static_cast<size_t>(j)].push_back(c.id);
+  return readers;
+}
+
 void PlanState::elementwise_fusion() {
   // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
   // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised. A
@@ -99,10 +107,7 @@ void PlanState::recomputed_producers() {
   // are gone (the convnet's first x - mean: 11 MB, 430 µs of a 1-thread step). A reader through a
   // single-use reshape counts as its consumer (batch norm's gradient term 2c·(x - mean), one
   // reader an add of rows and one a negated sum).
-  std::vector<std::vector<int>> readers(N);
-  for (const Node& c : g.nodes())
-    if (live[static_cast<size_t>(c.id)])
-      for (int j : c.in) readers[static_cast<size_t>(j)].push_back(c.id);
+  const std::vector<std::vector<int>> readers = live_readers();
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
     const bool arithmetic = n.op == Op::Add || n.op == Op::Sub || n.op == Op::Mul || n.op == Op::Div;
@@ -137,10 +142,7 @@ void PlanState::pooled_producers() {
     return (c.op == Op::MaxPool2d || c.op == Op::AvgPool2d || c.op == Op::MaxPool2dGrad) && c.in[0] == id &&
            (c.in.size() < 2 || c.in[1] != id);
   };
-  std::vector<std::vector<int>> readers(N);
-  for (const Node& c : g.nodes())
-    if (live[static_cast<size_t>(c.id)])
-      for (int j : c.in) readers[static_cast<size_t>(j)].push_back(c.id);
+  const std::vector<std::vector<int>> readers = live_readers();
   for (const Node& r : g.nodes()) {
     const auto ri = static_cast<size_t>(r.id);
     if (!live[ri] || pinned[ri] || inlined[ri] || readers[ri].empty() || r.shape.rank != 4) continue;

@@ -33,6 +33,7 @@ struct PlanState {
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
 
   void liveness();
+  std::vector<std::vector<int>> live_readers() const;  // per node, the live nodes reading it
   void elementwise_fusion();
   void recomputed_producers();
   void pooled_producers();
