@@ -36,8 +36,8 @@ std::unique_ptr<llvm::Module> emit_module(const Graph& g, const Plan& p, llvm::L
     } else {
       switch (op_info(g.node(k.node).op).kind) {
         case OpKind::Unary:
-        case OpKind::Binary:
-          emit_elementwise(e, k);
+        case OpKind::Binary:  // a GEMM's kernel when the plan put this chain in its epilogue
+          (is_gemm(k.spec.strategy) ? emit_gemm : emit_elementwise)(e, k);
           break;
         case OpKind::Gemm:
           emit_gemm(e, k);

@@ -60,26 +60,36 @@ llvm::Value* operand(Ctx& c, int id) {
 }
 
 // Inverted dropout: keep = (mix32(i ^ mix32(key + golden)) >> 8) >= threshold, exactly as
-// autodiff/rng.h, scaled by 1/(1 - rate).
+// autodiff/rng.h, scaled by 1/(1 - rate). In vector mode the lanes hash their own flat indices.
 llvm::Value* dropout_value(Ctx& c, const Node& n, llvm::Value* x) {
   Emitter& e = c.e;
   auto& b = e.b;
   if (!n.a.training || n.a.value == 0.f) return x;
   auto mix = [&](llvm::Value* v) {
-    v = b.CreateXor(v, b.CreateLShr(v, 16));
-    v = b.CreateMul(v, b.getInt32(0x7feb352du));
-    v = b.CreateXor(v, b.CreateLShr(v, 15));
-    v = b.CreateMul(v, b.getInt32(0x846ca68bu));
-    return b.CreateXor(v, b.CreateLShr(v, 16));
+    auto k = [&](uint32_t u) { return llvm::ConstantInt::get(v->getType(), u); };
+    v = b.CreateXor(v, b.CreateLShr(v, k(16)));
+    v = b.CreateMul(v, k(0x7feb352du));
+    v = b.CreateXor(v, b.CreateLShr(v, k(15)));
+    v = b.CreateMul(v, k(0x846ca68bu));
+    return b.CreateXor(v, b.CreateLShr(v, k(16)));
   };
   llvm::Value* key = b.CreateLoad(e.i32, e.base(n.in[1]));
   llvm::Value* hk = mix(b.CreateAdd(key, b.getInt32(0x9e3779b9u)));
   // A data-parallel rank's slice of the global batch draws the global run's mask elements.
   const auto offset = static_cast<uint32_t>(static_cast<uint64_t>(n.a.slice) * static_cast<uint64_t>(n.shape.numel()));
   llvm::Value* idx = b.CreateAdd(b.CreateTrunc(c.flat, e.i32), b.getInt32(offset));
+  if (c.width) {
+    std::vector<uint32_t> lane(static_cast<size_t>(c.width));
+    for (size_t l = 0; l < lane.size(); ++l) lane[l] = static_cast<uint32_t>(l);
+    idx = b.CreateAdd(b.CreateVectorSplat(static_cast<unsigned>(c.width), idx),
+                      llvm::ConstantDataVector::get(b.getContext(), lane));
+    hk = b.CreateVectorSplat(static_cast<unsigned>(c.width), hk);
+  }
   llvm::Value* h = mix(b.CreateXor(idx, hk));
-  llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, 8), b.getInt32(dropout_threshold(n.a.value)));
-  return b.CreateSelect(keep, b.CreateFMul(x, e.cf(1.f / (1.f - n.a.value))), e.cf(0.f));
+  llvm::Value* keep = b.CreateICmpUGE(b.CreateLShr(h, llvm::ConstantInt::get(h->getType(), 8)),
+                                      llvm::ConstantInt::get(h->getType(), dropout_threshold(n.a.value)));
+  IrMath m{e, c.width};
+  return b.CreateSelect(keep, b.CreateFMul(x, m.c(1.f / (1.f - n.a.value))), m.c(0.f));
 }
 
 llvm::Value* value_of(Ctx& c, int id) {
@@ -106,10 +116,11 @@ llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int no
 bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int64_t total, int64_t cols) {
   for (int id : group) {
     const Node& n = g.node(id);
-    // Dropout's counter hash and log's exponent bits are written for scalars.
+    // Log's exponent bits are written for scalars; dropout hashes a vector of indices.
     if (n.op == Op::Reshape) continue;  // a view of a group member
-    if (!is_map_op(n.op, op_info(n.op).kind) || n.op == Op::Log || n.op == Op::Softplus) return false;
-    for (int in : n.in) {
+    const bool dropout = n.op == Op::Dropout;
+    if ((!dropout && !is_map_op(n.op, op_info(n.op).kind)) || n.op == Op::Log || n.op == Op::Softplus) return false;
+    for (int in : dropout ? std::vector<int>{n.in[0]} : n.in) {  // dropout's key: one i32, splat
       const int64_t p = g.node(in).shape.numel();
       const bool inside = std::find(group.begin(), group.end(), in) != group.end();
       if (!inside && (g.node(in).dtype != DType::F32 || (p != total && p != cols && p != 1))) return false;
@@ -119,8 +130,13 @@ bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int
 }
 
 llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
-                                llvm::Value* flat, llvm::Value* col, int64_t active) {
-  Ctx c{e, group, total, cols, flat, col, {}, {}, e.lanes, active};
+                                llvm::Value* flat, llvm::Value* col, int64_t active, Given given) {
+  std::vector<int> members(group);
+  Ctx c{e, members, total, cols, flat, col, {}, {}, e.lanes, active};
+  if (given.value) {  // computed by the caller (a GEMM's accumulator): a member already evaluated
+    members.push_back(given.node);
+    c.memo.emplace_back(given.node, given.value);
+  }
   return value_of(c, node);
 }
 

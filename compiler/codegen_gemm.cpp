@@ -56,23 +56,28 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
     return;
   }
   llvm::Value* lr = g.update_p ? e.splat(g.update_lr) : nullptr;
-  // update: whether this is matmul_update's last K block (else its partial sums go to scratch).
-  auto stores = [&](bool update) {
+  // last: whether this is the last K block of a matmul_update or an elementwise epilogue (else
+  // the partial sums go to scratch or C).
+  auto stores = [&](bool last) {
     for (int r = 0; r < mr; ++r)
       for (int v = 0; v < nv; ++v) {
         llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
         if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
-        if (g.update_p && !update) {
+        if (g.update_p && !last) {
           e.vstore(out, partial_at(e, g, i0, j0, r, v), active(v));
           continue;
         }
         llvm::Value* at = c_index(e, g, i0, j0, r, v);
         // The SGD step's rounding: the product times lr, subtracted from p (read, then overwritten).
-        if (update) out = b.CreateFSub(e.vload(e.gep(g.update_p, at), active(v)), b.CreateFMul(out, lr));
+        if (g.update_p) out = b.CreateFSub(e.vload(e.gep(g.update_p, at), active(v)), b.CreateFMul(out, lr));
+        if (g.chain.group && last)
+          out = elementwise_vector(e, *g.chain.group, g.chain.out, g.M * g.N, g.N, at, e.add(j0, e.c64(v * g.L)),
+                                   active(v), {g.chain.product, out});
         e.vstore(out, e.gep(g.C, at), active(v));
       }
   };
-  if (!g.update_p) return stores(false);
+  if (!g.update_p && !g.chain.group) return stores(false);
+  if (is_true(kb.last)) return stores(true);
   e.if_else(
       kb.last, [&] { stores(true); }, [&] { stores(false); });
 }
@@ -448,8 +453,9 @@ void emit_col2im_groups(Emitter& e, const Gemm& whole, const GemmSpec& blk, cons
 
 void emit_gemm(Emitter& e, const KernelInfo& k) {
   const Node& out = e.g.node(k.node);
-  const bool col2im = out.op == Op::Col2Im;  // the plan fused the GEMM of its columns into it
-  const Node& n = col2im ? e.g.node(out.in[0]) : out;
+  const bool col2im = out.op == Op::Col2Im;              // the plan fused the GEMM of its columns into it
+  const int product = epilogue_gemm(e.g, out, k.fused);  // or an elementwise chain into its epilogue
+  const Node& n = col2im ? e.g.node(out.in[0]) : product >= 0 ? e.g.node(product) : out;
   const GemmDims d = gemm_dims(e.g, n);
   // An operand the plan fused: an im2col (read through its window) or B's transpose (read as Bᵀ).
   auto fused_op = [&](int i) {
@@ -495,6 +501,17 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     }
   }
   g.bf16 = k.spec.gemm.bf16;
+  std::vector<int> chain;  // the elementwise nodes of the epilogue: out and its inlined producers
+  if (product >= 0) {
+    if (n.op == Op::MatMulUpdate || n.op == Op::MatMulSplitK || k.spec.gemm.form != GemmSpec::Broadcast)
+      throw std::logic_error("gradc: " + k.fn + ": an elementwise epilogue needs a plain GEMM in the broadcast form");
+    for (int id : k.fused)
+      if (const OpKind kind = op_info(e.g.node(id).op).kind;
+          kind == OpKind::Unary || kind == OpKind::Binary || e.g.node(id).op == Op::Reshape)
+        chain.push_back(id);
+    chain.push_back(k.node);
+    g.chain = {&chain, k.node, product};
+  }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);
   emit_rows(e, g, k.spec.gemm);

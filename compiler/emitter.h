@@ -84,10 +84,15 @@ llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int no
 
 // The same as a vector of the `active` lanes from `flat` (and `col`) on, for a group that
 // elementwise_vectorisable accepts: map ops that vectorise as written, every operand outside the
-// group whole, of `cols` elements (a row's period) or a scalar.
+// group whole, of `cols` elements (a row's period) or a scalar. `given` is an operand outside the
+// group whose value the caller holds (a GEMM epilogue's accumulator), not loaded.
 bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int64_t total, int64_t cols);
+struct Given {
+  int node = -1;
+  llvm::Value* value = nullptr;
+};
 llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
-                                llvm::Value* flat, llvm::Value* col, int64_t active);
+                                llvm::Value* flat, llvm::Value* col, int64_t active, Given given = {});
 
 // In-register transpose of L rows of L lanes (L = v.size(), a power of two): element (i, l) moves
 // to (l, i). codegen_rows.cpp (transpose kernels) and the GEMM's transposing B pack use it.

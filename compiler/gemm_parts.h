@@ -71,6 +71,13 @@ struct Gemm {
   // col2im epilogue: C is never written; row p of the tile is output position p (+ first) of
   // col2im.geo, and each finished vector is added into dX = col2im.x (col2im_add).
   Cols col2im = {};
+  // Elementwise epilogue (the plan's gemm_epilogues): C holds node `out` = chain(this product),
+  // the chain's nodes `group` evaluated on each finished vector after the bias and ReLU.
+  struct Chain {
+    const std::vector<int>* group = nullptr;
+    int out = -1, product = -1;
+  };
+  Chain chain = {};
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).

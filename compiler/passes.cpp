@@ -308,6 +308,40 @@ PassResult pool_grad_sums(const Graph& g) {
   return r.finish();
 }
 
+// relu_grad(y, dropout(dy, k)) -> relu_grad(dropout(y, k), dy·s), s = 1/(1 − rate), where the
+// forward's dropout(y, k) (same key and attributes) exists. It is positive exactly where the mask
+// keeps an element and y > 0 (s ≥ 1; NaN compares false either way), and both sides are then
+// dy·s, else +0: bit-exact. The gradient draws no mask again and reads the dropped activation the
+// next layer reads anyway; y is left to the forward dropout alone, which the GEMM producing y then
+// runs in its epilogue (the plan's gemm_epilogues), so y is never written.
+PassResult dropout_mask(const Graph& g) {
+  Rewriter r(g);
+  std::map<std::pair<int, int>, std::vector<int>> dropouts;  // (x, key) -> dropout nodes of x
+  for (const Node& n : g.nodes())
+    if (n.op == Op::Dropout && n.a.training && n.a.value > 0.f) dropouts[{n.in[0], n.in[1]}].push_back(n.id);
+  auto forward_dropout = [&](int y, const Node& masked) {
+    for (int d : dropouts[{y, masked.in[1]}])
+      if (d != masked.id && g.node(d).a == masked.a) return d;
+    return -1;
+  };
+  for (const Node& n : g.nodes()) {
+    const Node* dd = n.op == Op::ReluGrad ? &g.node(n.in[1]) : nullptr;
+    const int fwd =
+        dd && dd->op == Op::Dropout && dd->a.training && dd->a.value > 0.f ? forward_dropout(n.in[0], *dd) : -1;
+    if (fwd >= 0) {
+      Attrs c;
+      c.value = 1.f / (1.f - dd->a.value);  // the dropout kernels' scale, in float
+      c.shape = Shape::scalar();
+      const int s = r.inner(r.emit(n, Op::Constant, {}, c));
+      const int scaled = r.inner(r.emit(n, Op::Mul, {r.mapped(dd->in[0]), s}, Attrs{}));
+      r.set_map(n.id, r.emit(n, Op::ReluGrad, {r.mapped(fwd), scaled}, n.a));
+      continue;
+    }
+    r.set_map(n.id, r.copy(n));
+  }
+  return r.finish();
+}
+
 // relu(add(matmul(x, W), b)) and add(matmul(x, W), b) with a [N] bias -> dense.
 PassResult fuse_dense(const Graph& g) {
   Rewriter r(g);
@@ -587,6 +621,10 @@ constexpr PassInfo kPasses[] = {
     {"simplify", "algebraic simplification", any_target<simplify>},
     {"fuse-xent", "softmax + cross-entropy gradient -> softmax_xent_grad", any_target<fuse_xent>},
     {"fuse-dense", "matmul + bias (+ relu) -> dense", any_target<fuse_dense>},
+    {"dropout-mask",
+     "relu_grad(y, dropout(dy, k)) -> relu_grad(dropout(y, k), dy·s) where the forward dropout exists (its output "
+     "is the mask)",
+     any_target<dropout_mask>},
     {"fuse-update", "p - lr·matmul(a, b), an SGD step on a GEMM gradient -> matmul_update (update in the epilogue)",
      fuse_update},
     {"conv-gemm", "conv2d and its gradients -> im2col/col2im + GEMM", any_target<conv_gemm>},

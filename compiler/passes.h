@@ -5,6 +5,8 @@
 //   simplify   algebraic identities: x·1, x+0, x-0, x/1, -(-x), transpose(transpose x), reshape chains
 //   fuse-dense           matmul + bias (+ ReLU) -> dense (one GEMM with the epilogue)
 //   fuse-dense-backward  matmul(relu_grad(y, dy), ·) -> matmul_relu_mask (mask applied in the GEMM)
+//   dropout-mask         relu_grad(y, dropout(dy, k)) -> relu_grad(dropout(y, k), dy·s): the forward's
+//                        dropped activation is the mask (no second draw, y read by dropout alone)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
 //   split-k              long-k Aᵀ·B with a small result -> sum of partial products over k chunks

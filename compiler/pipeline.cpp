@@ -124,6 +124,7 @@ PassPipeline pipeline_for(const CompileOptions& opt) {
         .add("mask-before-pool")
         .add("pool-grad-sums")
         .add("fuse-xent")
+        .add("dropout-mask")
         .add("fuse-dense")
         .add("fuse-update")
         .add_fixed_point("cleanup", kCleanup)

@@ -14,6 +14,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.implicit_gemm();
   st.packed_transposes();
   st.col2im_epilogues();
+  st.gemm_epilogues();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();

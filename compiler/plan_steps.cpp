@@ -233,6 +233,46 @@ void PlanState::col2im_epilogues() {
   }
 }
 
+void PlanState::gemm_epilogues() {
+  // An elementwise kernel whose chain reads a GEMM's result (its only reader, of the kernel's shape)
+  // runs as that GEMM with the chain in its epilogue: each finished vector goes through the chain
+  // before it is stored, and the GEMM's result is never written (XLA's output fusion). A dense
+  // layer's dropout, a dX GEMM's relu_grad: 2 MB written and read back per layer of mlp512 at
+  // batch 1024. Not for a parameter's new value (computed in place, its buffer would hold the
+  // partial sums between K blocks while the chain still reads the parameter), nor a split-k or
+  // matmul_update GEMM (their C is not the product).
+  if (!opt.fuse_elementwise) return;
+  std::vector<char> update(N, 0);
+  for (const Graph::Update& u : g.updates()) update[static_cast<size_t>(u.value)] = 1;
+  for (const Node& e : g.nodes()) {
+    const auto ei = static_cast<size_t>(e.id);
+    if (!live[ei] || update[ei] || inlined[ei] || !is_elementwise_kernel(e) || e.shape.rank != 2) continue;
+    std::vector<int> chain, stack{e.id}, gemms;
+    while (!stack.empty()) {
+      const int id = stack.back();
+      stack.pop_back();
+      const auto i = static_cast<size_t>(id);
+      if (id != e.id && !inlined[i]) {
+        const Node& x = g.node(id);
+        const bool gemm = (x.op == Op::MatMul || x.op == Op::Dense || x.op == Op::MatMulMask) && uses[i] == 1 &&
+                          !pinned[i] && x.shape == e.shape;
+        if (gemm && std::find(gemms.begin(), gemms.end(), id) == gemms.end()) gemms.push_back(id);
+        continue;
+      }
+      chain.push_back(id);
+      for (int j : g.node(id).in) stack.push_back(j);
+    }
+    if (gemms.size() != 1) continue;
+    const Node& mm = g.node(gemms[0]);
+    std::vector<int> own;  // the GEMM's inlined operands (an im2col, a transposed B)
+    for (int i : mm.in)
+      if (inlined[static_cast<size_t>(i)]) own.push_back(i);
+    const GemmSpec s = schedule_gemm(g, mm, p.target, own);
+    if (s.form != GemmSpec::Broadcast || !elementwise_vectorisable(g, chain, e.shape.numel(), e.shape[1])) continue;
+    inlined[static_cast<size_t>(mm.id)] = 1;
+  }
+}
+
 void PlanState::loss_gradient_merge() {
   // softmax_xent's loss comes out of the softmax_xent_grad kernel over the same logits and labels,
   // placed at the loss's position when the gradient's inputs are ready by then.
@@ -286,6 +326,8 @@ void PlanState::kernels_and_buffers() {
       if (op_info(g.node(id).op).kind == OpKind::Gemm) k.flops += kernel_flops(g, g.node(id));
       for (int j : g.node(id).in) stack.push_back(j);
     }
+    if (const int mm = epilogue_gemm(g, kn, k.fused); mm >= 0)  // named for both: k6_dense_dropout
+      k.fn = std::string("k") + std::to_string(node) + "_" + op_name(g.node(mm).op) + "_" + op_name(kn.op);
     k.host = op_info(kn.op).kind == OpKind::Collective;
     if (k.host) k.flops = 0;  // communication, not arithmetic
     k.spec = schedule_kernel(g, kn, k.fused, p.target);

@@ -6,6 +6,7 @@
 //   implicit_gemm        im2cols read in place by every GEMM that reads them, never materialised
 //   packed_transposes    a GEMM's transposed B read while B is packed, never materialised
 //   col2im_epilogues     an input gradient's col2im added up in its GEMM's epilogue, columns never written
+//   gemm_epilogues       an elementwise kernel over a GEMM's result runs in that GEMM's epilogue
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -40,6 +41,7 @@ struct PlanState {
   void implicit_gemm();
   void packed_transposes();
   void col2im_epilogues();
+  void gemm_epilogues();
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

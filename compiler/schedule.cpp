@@ -224,9 +224,23 @@ LayoutRules layout_rules(const Target& t) {
   return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, tile_cols, 2048, 256, t.lanes, 8};
 }
 
+int epilogue_gemm(const Graph& g, const Node& n, const std::vector<int>& fused) {
+  const OpKind k = op_info(n.op).kind;
+  if (k != OpKind::Unary && k != OpKind::Binary) return -1;
+  for (int id : fused)
+    if (op_info(g.node(id).op).kind == OpKind::Gemm) return id;
+  return -1;
+}
+
 KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>& fused, const Target& t) {
   KernelSpec s;
   s.lanes = t.lanes;
+  if (const int mm = epilogue_gemm(g, n, fused); mm >= 0) {  // the GEMM's kernel, n's chain in its epilogue
+    s.strategy = Strategy::GemmBroadcast;
+    s.gemm = schedule_gemm(g, g.node(mm), t, fused);
+    s.range = ceil_div(s.gemm.M, s.gemm.mr);
+    return s;
+  }
   switch (op_info(n.op).kind) {
     case OpKind::Unary:
     case OpKind::Binary: {

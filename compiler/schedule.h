@@ -92,6 +92,9 @@ GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t, cons
 // Images per parallel group when col2im(matmul) can run in the GEMM's epilogue (the broadcast f32
 // form over one K block, every tap's channels whole vectors), else 0. `fused`: the matmul's own.
 int64_t col2im_epilogue_images(const Graph& g, const Node& col2im, const Target& t, const std::vector<int>& fused);
+// The GEMM an elementwise kernel computing n runs in its epilogue (the plan's gemm_epilogues: the
+// one GEMM among its inlined producers `fused`), or -1.
+int epilogue_gemm(const Graph& g, const Node& n, const std::vector<int>& fused);
 // Turns a broadcast-form spec into its bf16 form (packed A and B, even K blocks); the target must
 // have AVX512_BF16 (std::invalid_argument otherwise).
 void use_bf16(GemmSpec& s, const Target& t);

@@ -351,6 +351,37 @@ TEST_P(JitTarget, TransposedBIsPackedWithoutATransposeKernel) {
   }
 }
 
+// The plan's GEMM epilogues: an elementwise chain over a GEMM's result runs on each finished tile,
+// the product never written. A dense layer's dropout; relu_grad(h, dropout(dy)), which
+// dropout-mask turns into a relu_grad on the dropped activation over dy·s; a chain with a row
+// operand. One K block with row and column tails, several K blocks (the chain on the last only),
+// packed B; against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  for (auto [M, K, N] : {std::array<int64_t, 3>{13, 40, 37}, {100, 700, 70}, {64, 512, 128}}) {
+    const std::string what = std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
+    Graph g;
+    Tensor key = g.input("key", {}, DType::I32);
+    Attrs relu;
+    relu.relu = true;
+    Tensor x = g.input("x", {M, K}), h = g.add(Op::Dense, {x.id, g.input("w", {K, N}).id, g.input("b", {N}).id}, relu);
+    g.mark_output(dropout(h, key, 0.3f), "dropped");
+    Tensor dy = matmul(g.input("u", {M, K}), g.input("v", {K, N}));
+    g.mark_output(relu_grad(h, dropout(dy, key, 0.3f)), "relu_grad");
+    g.mark_output(tanh(matmul(g.input("p", {M, K}), g.input("q", {K, N})) * g.input("c", {N})), "tanh");
+    Program jit(g);
+    int epilogues = 0;
+    for (const KernelInfo& k : jit.code().plan.kernels) {
+      const Node& n = jit.code().graph.node(k.node);
+      epilogues += epilogue_gemm(jit.code().graph, n, k.fused) >= 0;
+      EXPECT_NE(op_info(n.op).kind, OpKind::Gemm) << what << ": " << k.fn << " written";
+    }
+    EXPECT_EQ(epilogues, 3) << what;
+    expect_outputs_match_reference(g, jit, what);
+  }
+}
+
 // A whole SGD training step (forward, backward, update) as one graph.
 std::unique_ptr<Model> sgd_model(const std::string& name, int64_t batch, float lr) {
   auto m = build_model(name, {.batch = batch});

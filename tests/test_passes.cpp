@@ -14,6 +14,7 @@
 #include "compiler/jit.h"
 #include "compiler/passes.h"
 #include "compiler/pipeline.h"
+#include "compiler/schedule.h"
 #include "models/models.h"
 #include "runtime/interpreter.h"
 #include "runtime/labels.h"
@@ -190,6 +191,38 @@ TEST(Passes, MaskBeforePoolIsExact) {
     b.run();
     EXPECT_EQ(a.value(g.outputs()[0]).f, b.value(r.g.outputs()[0]).f) << (overlap ? "3x3/2" : "2x2/2");
   }
+}
+
+// dropout-mask: the gradient of dropout(relu(x)) masks by the forward's dropped activation instead
+// of drawing the mask again; bit-exact (inputs with zeros, negatives and ties at the ReLU's kink;
+// two keys), and each ReLU's output is left to its forward dropout alone.
+TEST(Passes, DropoutMaskIsExactAndReadsTheDroppedActivation) {
+  Graph g;
+  Tensor x = g.input("x", {9, 37}), y = g.input("y", {9, 37}), w = g.input("w", {9, 37});
+  Tensor d = dropout(relu(x), g.input("key", {}, DType::I32), 0.4f);
+  Tensor e = dropout(relu(y), g.input("other", {}, DType::I32), 0.25f);
+  const std::vector<Tensor> dx = grad(sum(d * w) + sum(e * w), {x, y});
+  g.mark_output(dx[0], "dx");
+  g.mark_output(dx[1], "dy");
+  const PassResult r =
+      PassPipeline().add("dropout-mask").add_fixed_point("cleanup", {"cse", "dce"}).run(g, default_target());
+  int relu_readers = 0, masked_by_dropout = 0;
+  for (const Node& n : r.g.nodes()) {
+    for (int i : n.in) relu_readers += r.g.node(i).op == Op::Relu;
+    masked_by_dropout += n.op == Op::ReluGrad && r.g.node(n.in[0]).op == Op::Dropout;
+  }
+  EXPECT_EQ(masked_by_dropout, 2);
+  EXPECT_EQ(relu_readers, 2) << "the two forward dropouts only";
+  std::vector<float> xs(9 * 37), ws(9 * 37);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2) * 0.75f;
+  for (size_t i = 0; i < ws.size(); ++i) ws[i] = 0.5f + static_cast<float>(i % 11);
+  Interpreter a(g), b(r.g);
+  for (Interpreter* ip : {&a, &b}) {
+    ip->set_input("x", xs), ip->set_input("y", ws), ip->set_input("w", ws);
+    ip->set_input_i32("key", {3}), ip->set_input_i32("other", {4});
+    ip->run();
+  }
+  for (size_t o = 0; o < 2; ++o) EXPECT_EQ(a.value(g.outputs()[o]).f, b.value(r.g.outputs()[o]).f) << o;
 }
 
 // split-k cuts a long-k weight gradient into partial products summed after — the filter gradient
@@ -393,7 +426,8 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   auto m = build_model("dnn", {.batch = 30});
   add_optimizer(m->loss, {});  // plain SGD: the benchmark's step
   // 3 dense (GEMM + bias (+ ReLU) epilogue), 1 softmax_xent_grad that also writes the loss, 5
-  // backward GEMMs, 2 relu_grad, 3 bias-gradient column sums, 6 in-place SGD updates, and the
+  // backward GEMMs (dX2 = dY3·W3ᵀ with the relu_grad after it in its epilogue; dX1 (k = 100) runs
+  // in the dot form, its relu_grad a kernel of its own), 3 bias-gradient column sums, 6 in-place SGD updates, and the
   // transposes gemm-layout adds: W3 (dlogits·W3ᵀ has k = 10) and the narrow dW3 [100,10] computed
   // as (dYᵀ·X)ᵀ, whose 6 idle lanes of 16 per row over k = 30 cost more than a transpose. dW1
   // [784,100] and dW2 carry their SGD step in the epilogue (matmul_update) on both targets: at
@@ -405,8 +439,10 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
     unfused.fuse = false;
     auto f = compile(m->g, fused), u = compile(m->g, unfused);
     int dense = 0, xent = 0, gemm = 0, gemm_updates = 0, updates_in_place = 0, copies = 0, transposes = 0;
+    int relu_grad_epilogues = 0;
     for (const KernelInfo& k : f->plan.kernels) {
       const Op op = f->graph.node(k.node).op;
+      relu_grad_epilogues += op == Op::ReluGrad && epilogue_gemm(f->graph, f->graph.node(k.node), k.fused) >= 0;
       dense += op == Op::Dense;
       xent += op == Op::SoftmaxXentGrad;
       gemm += op == Op::MatMul;
@@ -417,12 +453,13 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
     }
     EXPECT_EQ(dense, 3) << name;
     EXPECT_EQ(xent, 1) << name;
-    EXPECT_EQ(gemm, 3) << name;  // dX2, dW3, dX3
+    EXPECT_EQ(gemm, 2) << name;  // dW3, dX1
+    EXPECT_EQ(relu_grad_epilogues, 1) << name;
     EXPECT_EQ(gemm_updates, 2) << name;
     EXPECT_EQ(updates_in_place, 6) << name;  // p - lr·g fused into one in-place kernel per parameter
     EXPECT_EQ(copies, 0) << name;
     EXPECT_EQ(transposes, 2) << name;
-    EXPECT_EQ(f->plan.kernels.size(), 20u) << name;
+    EXPECT_EQ(f->plan.kernels.size(), 19u) << name;
     EXPECT_EQ(u->plan.kernels.size(), std::string(name) == "x86-64-v4" ? 38u : 37u) << name;
     EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes) << name;
   }

@@ -96,7 +96,7 @@ TEST(Pipeline, CleanupRunsToAFixedPointAndLogsEveryPass) {
   for (size_t i = first_fuse - 4; i < first_fuse; ++i) EXPECT_FALSE(log[i].changed) << log[i].name;
   EXPECT_EQ(pipeline_for({}).describe(),
             "cleanup*(simplify,fold,cse,dce) conv-gemm sink-reshape dce mask-before-pool pool-grad-sums fuse-xent "
-            "fuse-dense fuse-update cleanup*(simplify,fold,cse,dce) gemm-layout split-k split-rows dce");
+            "dropout-mask fuse-dense fuse-update cleanup*(simplify,fold,cse,dce) gemm-layout split-k split-rows dce");
 }
 
 TEST(Pipeline, StopsAfterTheNamedPassAndRefusesUnknownOnes) {

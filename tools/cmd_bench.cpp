@@ -127,9 +127,11 @@ void kernel_table(const std::string& model, int64_t batch, int reps, const std::
     step1 += s1[k];
     step2 += s2[k];
     const Node& kn = g.node(ki.node);
-    // col2im with the GEMM of its columns fused: that GEMM's shape (and OpenBLAS on it alone).
+    // col2im with the GEMM of its columns fused, or an elementwise chain in a GEMM's epilogue: that
+    // GEMM's shape (and OpenBLAS on it alone).
     const bool col2im_gemm = ki.copy_from < 0 && kn.op == Op::Col2Im && is_gemm(ki.spec.strategy);
-    const Node& n = col2im_gemm ? g.node(kn.in[0]) : kn;
+    const int product = ki.copy_from < 0 ? epilogue_gemm(g, kn, ki.fused) : -1;
+    const Node& n = col2im_gemm ? g.node(kn.in[0]) : product >= 0 ? g.node(product) : kn;
     std::string shape = "";
     double bl = 0;
     if (ki.copy_from < 0 && op_info(n.op).kind == OpKind::Gemm) {
