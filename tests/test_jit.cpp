@@ -354,12 +354,12 @@ TEST_P(JitTarget, TransposedBIsPackedWithoutATransposeKernel) {
 // The plan's GEMM epilogues: an elementwise chain over a GEMM's result runs on each finished tile,
 // the product never written. A dense layer's dropout; relu_grad(h, dropout(dy)), which
 // dropout-mask turns into a relu_grad on the dropped activation over dy·s; a chain with a row
-// operand. One K block with row and column tails, several K blocks (the chain on the last only),
-// packed B; against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+// operand. One K block with row and column tails, several K blocks (the chain on the last only,
+// B packed: 300×200×1100); against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
 TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
-  for (auto [M, K, N] : {std::array<int64_t, 3>{13, 40, 37}, {100, 700, 70}, {64, 512, 128}}) {
+  for (auto [M, K, N] : {std::array<int64_t, 3>{13, 40, 37}, {300, 1100, 200}, {64, 512, 128}}) {
     const std::string what = std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
     Graph g;
     Tensor key = g.input("key", {}, DType::I32);
@@ -371,13 +371,16 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
     g.mark_output(relu_grad(h, dropout(dy, key, 0.3f)), "relu_grad");
     g.mark_output(tanh(matmul(g.input("p", {M, K}), g.input("q", {K, N})) * g.input("c", {N})), "tanh");
     Program jit(g);
-    int epilogues = 0;
+    int epilogues = 0, blocked = 0;
     for (const KernelInfo& k : jit.code().plan.kernels) {
       const Node& n = jit.code().graph.node(k.node);
-      epilogues += epilogue_gemm(jit.code().graph, n, k.fused) >= 0;
+      const bool epilogue = epilogue_gemm(jit.code().graph, n, k.fused) >= 0;
+      epilogues += epilogue;
+      blocked += epilogue && k.spec.gemm.kc < k.spec.gemm.K;
       EXPECT_NE(op_info(n.op).kind, OpKind::Gemm) << what << ": " << k.fn << " written";
     }
     EXPECT_EQ(epilogues, 3) << what;
+    EXPECT_EQ(blocked, M == 300 ? 3 : 0) << what << ": K blocks";
     expect_outputs_match_reference(g, jit, what);
   }
 }
