@@ -234,7 +234,7 @@ void PlanState::col2im_epilogues() {
 }
 
 void PlanState::gemm_epilogues() {
-  // An elementwise kernel whose chain reads a GEMM's result (its only reader, of the kernel's shape)
+  // An elementwise kernel whose chain reads a GEMM's result (its only reader, as many elements)
   // runs as that GEMM with the chain in its epilogue: each finished vector goes through the chain
   // before it is stored, and the GEMM's result is never written (XLA's output fusion). A dense
   // layer's dropout, a dX GEMM's relu_grad: 2 MB written and read back per layer of mlp512 at
@@ -246,7 +246,7 @@ void PlanState::gemm_epilogues() {
   for (const Graph::Update& u : g.updates()) update[static_cast<size_t>(u.value)] = 1;
   for (const Node& e : g.nodes()) {
     const auto ei = static_cast<size_t>(e.id);
-    if (!live[ei] || update[ei] || inlined[ei] || !is_elementwise_kernel(e) || e.shape.rank != 2) continue;
+    if (!live[ei] || update[ei] || inlined[ei] || !is_elementwise_kernel(e)) continue;
     std::vector<int> chain, stack{e.id}, gemms;
     while (!stack.empty()) {
       const int id = stack.back();
@@ -255,7 +255,7 @@ void PlanState::gemm_epilogues() {
       if (id != e.id && !inlined[i]) {
         const Node& x = g.node(id);
         const bool gemm = (x.op == Op::MatMul || x.op == Op::Dense || x.op == Op::MatMulMask) && uses[i] == 1 &&
-                          !pinned[i] && x.shape == e.shape;
+                          !pinned[i] && x.shape.numel() == e.shape.numel();
         if (gemm && std::find(gemms.begin(), gemms.end(), id) == gemms.end()) gemms.push_back(id);
         continue;
       }
@@ -268,7 +268,10 @@ void PlanState::gemm_epilogues() {
     for (int i : mm.in)
       if (inlined[static_cast<size_t>(i)]) own.push_back(i);
     const GemmSpec s = schedule_gemm(g, mm, p.target, own);
-    if (s.form != GemmSpec::Broadcast || !elementwise_vectorisable(g, chain, e.shape.numel(), e.shape[1])) continue;
+    // Seen through a view (the convnet's dropout gradient reshaped to the pooled map), the chain's
+    // rows are not the product's: its operands must then be whole or scalars.
+    const int64_t total = e.shape.numel(), cols = mm.shape == e.shape ? e.shape[1] : total;
+    if (s.form != GemmSpec::Broadcast || !elementwise_vectorisable(g, chain, total, cols)) continue;
     inlined[static_cast<size_t>(mm.id)] = 1;
   }
 }

@@ -354,8 +354,8 @@ TEST_P(JitTarget, TransposedBIsPackedWithoutATransposeKernel) {
 // The plan's GEMM epilogues: an elementwise chain over a GEMM's result runs on each finished tile,
 // the product never written. A dense layer's dropout; relu_grad(h, dropout(dy)), which
 // dropout-mask turns into a relu_grad on the dropped activation over dy·s; a chain with a row
-// operand. One K block with row and column tails, several K blocks (the chain on the last only,
-// B packed: 300×200×1100); against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
+// operand; one seen through a reshape. One K block with row and column tails, several K blocks (the chain on the last
+// only, B packed: 300×200×1100); against the reference at 1 and 2 threads, 1 == 2 threads bit for bit.
 TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
@@ -370,6 +370,9 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
     Tensor dy = matmul(g.input("u", {M, K}), g.input("v", {K, N}));
     g.mark_output(relu_grad(h, dropout(dy, key, 0.3f)), "relu_grad");
     g.mark_output(tanh(matmul(g.input("p", {M, K}), g.input("q", {K, N})) * g.input("c", {N})), "tanh");
+    // Through a view (the convnet's dropout gradient reshaped to the pooled map before its mask).
+    Tensor dd = reshape(dropout(matmul(g.input("s", {M, K}), g.input("t", {K, N})), key, 0.5f), {M, 1, N, 1});
+    g.mark_output(relu_grad(g.input("r", {M, 1, N, 1}), dd), "through a view");
     Program jit(g);
     int epilogues = 0, blocked = 0;
     for (const KernelInfo& k : jit.code().plan.kernels) {
@@ -379,8 +382,8 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
       blocked += epilogue && k.spec.gemm.kc < k.spec.gemm.K;
       EXPECT_NE(op_info(n.op).kind, OpKind::Gemm) << what << ": " << k.fn << " written";
     }
-    EXPECT_EQ(epilogues, 3) << what;
-    EXPECT_EQ(blocked, M == 300 ? 3 : 0) << what << ": K blocks";
+    EXPECT_EQ(epilogues, 4) << what;
+    EXPECT_EQ(blocked, M == 300 ? 4 : 0) << what << ": K blocks";
     expect_outputs_match_reference(g, jit, what);
   }
 }
