@@ -78,6 +78,20 @@ std::vector<std::vector<int>> PlanState::live_readers() const {
   return readers;
 }
 
+void PlanState::inlined_chain(int root, std::vector<int>& chain, std::vector<int>& leaves) const {
+  std::vector<int> stack{root};
+  while (!stack.empty()) {
+    const int id = stack.back();
+    stack.pop_back();
+    if (id != root && !inlined[static_cast<size_t>(id)]) {
+      leaves.push_back(id);
+      continue;
+    }
+    chain.push_back(id);
+    for (int j : g.node(id).in) stack.push_back(j);
+  }
+}
+
 void PlanState::elementwise_fusion() {
   // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
   // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised. A
@@ -156,18 +170,10 @@ void PlanState::pooled_producers() {
     for (int c : readers[ri]) all_pools &= pools(g.node(c), r.id);
     if (!all_pools) continue;
     // The chain the pools would recompute: en and its inlined producers; its other inputs are read.
-    std::vector<int> chain, stack{e_id};
+    std::vector<int> chain, leaves;
+    inlined_chain(e_id, chain, leaves);
     int full = 0;
-    while (!stack.empty()) {
-      const int id = stack.back();
-      stack.pop_back();
-      if (id != e_id && !inlined[static_cast<size_t>(id)]) {
-        full += g.node(id).shape.numel() == en.shape.numel();
-        continue;
-      }
-      chain.push_back(id);
-      for (int j : g.node(id).in) stack.push_back(j);
-    }
+    for (int id : leaves) full += g.node(id).shape.numel() == en.shape.numel();
     if (e_id != r.id) chain.push_back(r.id);
     if (full != 1 || !elementwise_vectorisable(g, chain, en.shape.numel(), r.shape[3])) continue;
     inlined[ei] = 1;
@@ -247,20 +253,14 @@ void PlanState::gemm_epilogues() {
   for (const Node& e : g.nodes()) {
     const auto ei = static_cast<size_t>(e.id);
     if (!live[ei] || update[ei] || inlined[ei] || !is_elementwise_kernel(e)) continue;
-    std::vector<int> chain, stack{e.id}, gemms;
-    while (!stack.empty()) {
-      const int id = stack.back();
-      stack.pop_back();
+    std::vector<int> chain, leaves, gemms;
+    inlined_chain(e.id, chain, leaves);
+    for (int id : leaves) {
       const auto i = static_cast<size_t>(id);
-      if (id != e.id && !inlined[i]) {
-        const Node& x = g.node(id);
-        const bool gemm = (x.op == Op::MatMul || x.op == Op::Dense || x.op == Op::MatMulMask) && uses[i] == 1 &&
-                          !pinned[i] && x.shape.numel() == e.shape.numel();
-        if (gemm && std::find(gemms.begin(), gemms.end(), id) == gemms.end()) gemms.push_back(id);
-        continue;
-      }
-      chain.push_back(id);
-      for (int j : g.node(id).in) stack.push_back(j);
+      const Node& x = g.node(id);
+      const bool gemm = (x.op == Op::MatMul || x.op == Op::Dense || x.op == Op::MatMulMask) && uses[i] == 1 &&
+                        !pinned[i] && x.shape.numel() == e.shape.numel();
+      if (gemm && std::find(gemms.begin(), gemms.end(), id) == gemms.end()) gemms.push_back(id);
     }
     if (gemms.size() != 1) continue;
     const Node& mm = g.node(gemms[0]);

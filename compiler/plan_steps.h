@@ -35,6 +35,9 @@ struct PlanState {
 
   void liveness();
   std::vector<std::vector<int>> live_readers() const;  // per node, the live nodes reading it
+  // root and the producers inlined into it (chain), and the inputs they read from memory (leaves,
+  // once per read).
+  void inlined_chain(int root, std::vector<int>& chain, std::vector<int>& leaves) const;
   void elementwise_fusion();
   void recomputed_producers();
   void pooled_producers();
