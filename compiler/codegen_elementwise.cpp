@@ -92,10 +92,28 @@ llvm::Value* dropout_value(Ctx& c, const Node& n, llvm::Value* x) {
   return b.CreateSelect(keep, b.CreateFMul(x, m.c(1.f / (1.f - n.a.value))), m.c(0.f));
 }
 
+// A chunk sum (is_chunk_sum) at the group's index: its chunks added in order from +0, as the sum
+// kernel adds them.
+llvm::Value* chunk_sum_value(Ctx& c, const Node& n) {
+  Emitter& e = c.e;
+  const Node& x = e.g.node(n.in[0]);
+  llvm::Value* s = c.width ? e.splat(e.cf(0.f), c.width) : e.cf(0.f);
+  for (int64_t p = 0; p < x.shape[0]; ++p) {
+    llvm::Value* at = e.add(c.flat, e.c64(p * c.total));
+    s = e.b.CreateFAdd(s, c.width ? e.vload(e.gep(e.base(x.id), at), c.active, c.width) : e.load(e.base(x.id), at));
+  }
+  return s;
+}
+
 llvm::Value* value_of(Ctx& c, int id) {
   for (auto& [n, v] : c.memo)
     if (n == id) return v;
   const Node& n = c.e.g.node(id);
+  if (n.op == Op::Sum) {  // the plan inlines only chunk sums as large as the group
+    llvm::Value* s = chunk_sum_value(c, n);
+    c.memo.emplace_back(id, s);
+    return s;
+  }
   llvm::Value* x = operand(c, n.in[0]);
   if (n.op == Op::Reshape) return x;  // a view inlined between two elementwise stages: same flat index
   // Every other op: its one definition (autodiff/elementwise.h) emitted as IR.
@@ -118,6 +136,10 @@ bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int
     const Node& n = g.node(id);
     // Log's exponent bits are written for scalars; dropout hashes a vector of indices.
     if (n.op == Op::Reshape) continue;  // a view of a group member
+    if (n.op == Op::Sum) {              // chunks read whole at the group's index
+      if (!is_chunk_sum(g, n) || n.shape.numel() != total) return false;
+      continue;
+    }
     const bool dropout = n.op == Op::Dropout;
     if ((!dropout && !is_map_op(n.op, op_info(n.op).kind)) || n.op == Op::Log || n.op == Op::Softplus) return false;
     for (int in : dropout ? std::vector<int>{n.in[0]} : n.in) {  // dropout's key: one i32, splat

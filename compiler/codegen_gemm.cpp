@@ -506,8 +506,9 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     if (n.op == Op::MatMulUpdate || n.op == Op::MatMulSplitK || k.spec.gemm.form != GemmSpec::Broadcast)
       throw std::logic_error("gradc: " + k.fn + ": an elementwise epilogue needs a plain GEMM in the broadcast form");
     for (int id : k.fused)
-      if (const OpKind kind = op_info(e.g.node(id).op).kind;
-          kind == OpKind::Unary || kind == OpKind::Binary || e.g.node(id).op == Op::Reshape)
+      if (const OpKind kind = op_info(e.g.node(id).op).kind; kind == OpKind::Unary || kind == OpKind::Binary ||
+                                                             e.g.node(id).op == Op::Reshape ||
+                                                             is_chunk_sum(e.g, e.g.node(id)))
         chain.push_back(id);
     chain.push_back(k.node);
     g.chain = {&chain, k.node, product};

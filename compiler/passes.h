@@ -9,7 +9,8 @@
 //                        dropped activation is the mask (no second draw, y read by dropout alone)
 //   fuse-xent            (softmax(L) - one_hot(y))·s -> softmax_xent_grad (one pass over the logits)
 //   gemm-layout          A·Bᵀ with a short k -> A·transpose(B), so the GEMM vectorises along n
-//   split-k              long-k Aᵀ·B with a small result -> sum of partial products over k chunks
+//   split-k              long-k Aᵀ·B with a small result -> sum of partial products over k chunks;
+//                        a first layer's forward GEMM one chunk per core (each reads the W rows it updates)
 //   conv-gemm            conv2d and its gradients -> im2col/col2im + GEMM (conv_gemm.cpp)
 //   sink-reshape         elementwise(reshape(x)) -> reshape(elementwise(x)), so fuse-dense sees
 //                        through conv-gemm's reshapes

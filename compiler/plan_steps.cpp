@@ -96,15 +96,22 @@ void PlanState::elementwise_fusion() {
   // Plan-level fusion: a single-use elementwise producer is recomputed inside its consumer's loop
   // (an elementwise op of the same shape, or a sum/mean reducing it) and never materialised. A
   // single-use reshape between them is seen through (a view: the flat order is the same), so
-  // batch norm's square(x - mean) reshaped to rows is summed where it is computed.
+  // batch norm's square(x - mean) reshaped to rows is summed where it is computed. A sum of a few
+  // chunks (is_chunk_sum: split-k's partial products) is added where its elementwise consumer
+  // reads it (a dense layer's bias and ReLU after split-k: one kernel, the sum never written).
   if (opt.fuse_elementwise)
     for (const Node& n : g.nodes()) {
       const auto i = static_cast<size_t>(n.id);
-      if (!live[i] || pinned[i] || uses[i] != 1 || !is_elementwise_kernel(n)) continue;
+      const bool chunks = is_chunk_sum(g, n) && !inlined[static_cast<size_t>(n.in[0])];
+      if (!live[i] || pinned[i] || uses[i] != 1 || (!is_elementwise_kernel(n) && !chunks)) continue;
       int via = -1, c_id = consumer[i];
       const auto c_at = static_cast<size_t>(c_id);
       if (g.node(c_id).op == Op::Reshape && uses[c_at] == 1 && !pinned[c_at]) via = c_id, c_id = consumer[c_at];
       const Node& c = g.node(c_id);
+      if (chunks) {
+        inlined[i] = via < 0 && is_elementwise_kernel(c) && c.shape.numel() == n.shape.numel();
+        continue;
+      }
       if ((is_elementwise_kernel(c) && c.shape.numel() == n.shape.numel()) || c.op == Op::Sum || c.op == Op::Mean) {
         inlined[i] = 1;
         if (via >= 0) inlined[static_cast<size_t>(via)] = 1;

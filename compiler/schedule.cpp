@@ -224,6 +224,13 @@ LayoutRules layout_rules(const Target& t) {
   return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, tile_cols, 2048, 256, t.lanes, 8};
 }
 
+bool is_chunk_sum(const Graph& g, const Node& n) {
+  if (n.op != Op::Sum || n.a.axis != 0) return false;
+  const Node& x = g.node(n.in[0]);
+  return x.shape.rank >= 2 && x.dtype == DType::F32 && x.shape[0] <= kChunkSumMax &&
+         x.shape.numel() == x.shape[0] * n.shape.numel();
+}
+
 int epilogue_gemm(const Graph& g, const Node& n, const std::vector<int>& fused) {
   const OpKind k = op_info(n.op).kind;
   if (k != OpKind::Unary && k != OpKind::Binary) return -1;

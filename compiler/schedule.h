@@ -92,6 +92,12 @@ GemmSpec schedule_gemm(const Graph& g, const Node& matmul, const Target& t, cons
 // Images per parallel group when col2im(matmul) can run in the GEMM's epilogue (the broadcast f32
 // form over one K block, every tap's channels whole vectors), else 0. `fused`: the matmul's own.
 int64_t col2im_epilogue_images(const Graph& g, const Node& col2im, const Target& t, const std::vector<int>& fused);
+// A sum over the leading axis of a few chunks of equal size (split-k's partial products, split-rows'
+// partial column sums): elementwise over the chunks, so an elementwise consumer as large reads
+// the chunks and adds them where it needs the value (the plan's elementwise_fusion), one kernel
+// and one write and read of the sum fewer.
+inline constexpr int64_t kChunkSumMax = 8;
+bool is_chunk_sum(const Graph& g, const Node& n);
 // The GEMM an elementwise kernel computing n runs in its epilogue (the plan's gemm_epilogues: the
 // one GEMM among its inlined producers `fused`), or -1.
 int epilogue_gemm(const Graph& g, const Node& n, const std::vector<int>& fused);

@@ -454,6 +454,65 @@ TEST_P(JitTarget, OneAndTwoThreadsAreBitIdentical) {
   }
 }
 
+// A sum over a few chunks (split-k's partial products) read by an elementwise consumer as large
+// is added where the consumer reads it, never written: vector rows with a tail (21 columns), a
+// scalar chain (log does not vectorise), and a consumer in a GEMM's epilogue.
+TEST_P(JitTarget, ChunkSumsAreAddedWhereTheirConsumerReadsThem) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  Graph g;
+  Tensor parts = g.input("parts", {3, 37, 21}), b = g.input("b", {21});
+  g.mark_output(relu(sum(parts, 0) + b), "relu(sum + b)");
+  g.mark_output(log(sum(g.input("more", {2, 37, 21}), 0) * sum(g.input("others", {2, 37, 21}), 0) + 50.f), "log");
+  g.mark_output(relu_grad(matmul(g.input("u", {37, 9}), g.input("v", {9, 21})), sum(g.input("dy", {4, 37, 21}), 0)),
+                "in a GEMM's epilogue");
+  Program jit(g);
+  int inlined = 0;
+  for (const KernelInfo& k : jit.code().plan.kernels) {
+    EXPECT_NE(jit.code().graph.node(k.node).op, Op::Sum) << k.fn << " writes a chunk sum";
+    for (int id : k.fused) inlined += is_chunk_sum(jit.code().graph, jit.code().graph.node(id));
+  }
+  EXPECT_EQ(inlined, 4);
+  expect_outputs_match_reference(g, jit, "chunk sums");
+}
+
+// On two cores a first layer's forward GEMM (W1 read by no other GEMM, updated in place) runs as
+// one k chunk per core, so each core reads the rows of W1 its share of the update writes; the
+// chunks' sum, bias and ReLU are one kernel. The step matches the interpreter and is the same bit
+// for bit on 1 and 2 threads.
+TEST_P(JitTarget, AFirstLayerRunsAsOneKChunkPerCore) {
+  Target t = make_target(GetParam());
+  t.cores = 2;
+  ScopedTarget target(t);
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  for (int64_t batch : {30, 128}) {
+    auto m = sgd_model("dnn", batch, 0.1f);
+    Interpreter ip(m->g);
+    Program jit(m->g), two(m->g);
+    jit.set_threads(1);
+    two.set_threads(2);
+    int owner = 0;
+    for (const KernelInfo& k : jit.code().plan.kernels) {
+      const Node& n = jit.code().graph.node(k.node);
+      owner += n.op == Op::MatMulSplitK && k.range == 2 && jit.code().graph.node(n.in[1]).op == Op::Parameter;
+    }
+    EXPECT_EQ(owner, 1) << "batch " << batch;
+    for (int step = 0; step < 4; ++step) {
+      feed_batch(m->g, step, batch, &ip, &jit);
+      feed_batch(m->g, step, batch, nullptr, &two);
+      ip.run();
+      jit.run();
+      two.run();
+      EXPECT_NEAR(ip.value(m->loss.id).f[0], jit.get(m->loss.id)[0], 1e-4) << "batch " << batch << " step " << step;
+    }
+    for (Tensor p : m->g.params()) {
+      expect_close(ip.value(p.id).f, jit.get(p.id), 1e-5, 1e-4, "parameter " + p.node().name);
+      std::vector<float> pa = jit.get(p.id), pb = two.get(p.id);
+      EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size() * 4)) << "batch " << batch << " " << p.node().name;
+    }
+  }
+}
+
 // A label outside [0, classes) is refused by both engines with the same named error before any
 // kernel indexes memory by it (the JIT once gave a garbage loss for 12 and crashed for 1 000 000).
 TEST(Jit, OutOfRangeLabelsAreTheSameNamedErrorInBothEngines) {

@@ -432,16 +432,22 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   // as (dYᵀ·X)ᵀ, whose 6 idle lanes of 16 per row over k = 30 cost more than a transpose. dW1
   // [784,100] and dW2 carry their SGD step in the epilogue (matmul_update) on both targets: at
   // k = 30 the 12 idle lanes per row of dW1's AVX-512 tiles cost less than transposing it and
-  // updating in a pass of its own. No gradient of theirs is written and no update copied.
+  // updating in a pass of its own. No gradient of theirs is written and no update copied. On two
+  // cores the first dense layer (its W1 read by no other GEMM) runs as one k chunk per core
+  // (split-k's owner rule), its bias and ReLU after the chunks' sum in one kernel.
   for (const char* name : {"x86-64-v4", "x86-64-v3"}) {
     CompileOptions fused, unfused;
     fused.target = unfused.target = make_target(name);
+    fused.target->cores = unfused.target->cores = 2;
     unfused.fuse = false;
     auto f = compile(m->g, fused), u = compile(m->g, unfused);
     int dense = 0, xent = 0, gemm = 0, gemm_updates = 0, updates_in_place = 0, copies = 0, transposes = 0;
-    int relu_grad_epilogues = 0;
+    int relu_grad_epilogues = 0, owner_chunks = 0, chunk_sums = 0;
     for (const KernelInfo& k : f->plan.kernels) {
       const Op op = f->graph.node(k.node).op;
+      owner_chunks +=
+          op == Op::MatMulSplitK && k.range == 2 && f->graph.node(f->graph.node(k.node).in[1]).op == Op::Parameter;
+      for (int id : k.fused) chunk_sums += is_chunk_sum(f->graph, f->graph.node(id));
       relu_grad_epilogues += op == Op::ReluGrad && epilogue_gemm(f->graph, f->graph.node(k.node), k.fused) >= 0;
       dense += op == Op::Dense;
       xent += op == Op::SoftmaxXentGrad;
@@ -451,7 +457,9 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
       updates_in_place += k.copy_from < 0 && (op == Op::Sub || op == Op::MatMulUpdate);
       copies += k.copy_from >= 0;
     }
-    EXPECT_EQ(dense, 3) << name;
+    EXPECT_EQ(dense, 2) << name;
+    EXPECT_EQ(owner_chunks, 1) << name;
+    EXPECT_EQ(chunk_sums, 1) << name;
     EXPECT_EQ(xent, 1) << name;
     EXPECT_EQ(gemm, 2) << name;  // dW3, dX1
     EXPECT_EQ(relu_grad_epilogues, 1) << name;
@@ -459,9 +467,13 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
     EXPECT_EQ(updates_in_place, 6) << name;  // p - lr·g fused into one in-place kernel per parameter
     EXPECT_EQ(copies, 0) << name;
     EXPECT_EQ(transposes, 2) << name;
-    EXPECT_EQ(f->plan.kernels.size(), 19u) << name;
+    EXPECT_EQ(f->plan.kernels.size(), 20u) << name;
     EXPECT_EQ(u->plan.kernels.size(), std::string(name) == "x86-64-v4" ? 38u : 37u) << name;
     EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes) << name;
+    fused.target->cores = 1;  // one core: nothing to own, the layer stays one GEMM
+    auto one = compile(m->g, fused);
+    EXPECT_EQ(one->plan.kernels.size(), 19u) << name;
+    for (const KernelInfo& k : one->plan.kernels) EXPECT_NE(one->graph.node(k.node).op, Op::MatMulSplitK) << name;
   }
 }
 
