@@ -544,8 +544,9 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
 // and each core's share of the update then invalidates the other core's copy line by line: dnn
 // b128's W1 [784, 100] update measured 3.6 µs alone and 28 µs inside the 2-thread step, the next
 // forward GEMM 52 µs alone and 68 µs in the step (Zen 5). Cut over k into one chunk per core, core
-// c reads only rows [c·K/P, (c+1)·K/P) of W, the rows its share of the update writes (the update
-// kernels split W's rows the same way), and the partial products cross between the cores instead:
+// c reads only rows [c·K/P, (c+1)·K/P) of W, about the rows its share of the update writes (a
+// matmul_update splits W by row blocks, an elementwise update by flat chunks: within a few rows of
+// the same cut), and the partial products cross between the cores instead:
 // P·M·N floats, at most W's size. Small weights (under kOwnerMinBytes) are left alone: a few
 // shared lines cost less than the partial sums' kernel.
 constexpr int64_t kOwnerMinBytes = 64 * 1024, kOwnerMinChunk = 128;
