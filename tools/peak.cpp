@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -209,6 +210,51 @@ double blas_sgemm_us(const Blas& blas, int64_t M, int64_t N, int64_t K, bool ta,
   }
   std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
   return t[t.size() / 2];
+}
+
+namespace {
+// The median over `rounds` of body(reps) timed on two threads, in ns per repetition.
+double median_ns_per_rep(int rounds, int reps, void (*body)(int reps, std::atomic<int>& flag)) {
+  std::vector<double> ns;
+  for (int r = 0; r < rounds; ++r) {
+    std::atomic<int> flag{0};
+    double t = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp barrier
+      const double t0 = omp_get_wtime();
+      body(reps, flag);
+#pragma omp barrier
+      if (omp_get_thread_num() == 0) t = (omp_get_wtime() - t0) * 1e9 / reps;
+    }
+    ns.push_back(t);
+  }
+  std::nth_element(ns.begin(), ns.begin() + rounds / 2, ns.end());
+  return ns[static_cast<size_t>(rounds / 2)];
+}
+
+// Thread 0 writes odd values, thread 1 answers with the next even one: each repetition moves the
+// flag's line to the other core and back.
+void ping_pong(int reps, std::atomic<int>& flag) {
+  const int me = omp_get_thread_num();
+  for (int i = 0; i < reps; ++i) {
+    const int want = 2 * i + me;
+    while (flag.load(std::memory_order_acquire) != want) {
+    }
+    flag.store(want + 1, std::memory_order_release);
+  }
+}
+
+void barriers(int reps, std::atomic<int>&) {
+  for (int i = 0; i < reps; ++i) {
+#pragma omp barrier
+  }
+}
+}  // namespace
+
+CrossCore measure_cross_core() {
+  if (omp_get_max_threads() < 2) return {};
+  return {median_ns_per_rep(5, 2000, ping_pong), median_ns_per_rep(5, 2000, barriers)};
 }
 
 }  // namespace gradc::cli
