@@ -6,8 +6,8 @@
 //    with fewer rows.
 //  - B transposed ("dot" form, C = A·Bᵀ): both operands are contiguous along k, so an mr × nv tile
 //    of vector accumulators runs along k and is reduced horizontally at the end.
-// The parallel unit is a row block; every C element is produced by one tile in a fixed k order,
-// so results are identical for any thread count.
+// The parallel unit is a row block (or a slice of columns: GemmSpec::col_parts); every C element is produced by one
+// tile in a fixed k order, so results are identical for any thread count.
 #include <algorithm>
 #include <functional>
 #include <stdexcept>
@@ -339,8 +339,11 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
 namespace {
 using namespace gemm;
 
-// The row blocks [e.lo, e.hi) of C = op(A)·op(B) under the kernel's GemmSpec.
-void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
+// The row blocks [e.lo, e.hi) of C = op(A)·op(B) under the kernel's GemmSpec, over the columns
+// [j_begin, j_begin + width) (all of C's by default).
+void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_begin = nullptr, int64_t width = -1) {
+  if (!j_begin) j_begin = e.c64(0);
+  if (width < 0) width = g.N;
   const int64_t mr = blk.mr;
   const int64_t full_blocks = g.M / mr, tail = g.M % mr;
   auto& b = e.b;
@@ -381,22 +384,39 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
     });
   };
   // Column panels of nc (B packed, or read in place when schedule.cpp's blocking chose panels for it).
-  const int64_t panels = g.N / blk.nc, rest = g.N % blk.nc;
+  const int64_t panels = width / blk.nc, rest = width % blk.nc;
   if (panels > 0)
-    e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) { k_sweep({e.mul(jp, e.c64(blk.nc)), blk.nc, blk.pack}); });
-  if (rest > 0) k_sweep({e.c64(panels * blk.nc), rest, blk.pack});
+    e.loop(e.c64(0), e.c64(panels), [&](llvm::Value* jp) {
+      k_sweep({e.add(j_begin, e.mul(jp, e.c64(blk.nc))), blk.nc, blk.pack});
+    });
+  if (rest > 0) k_sweep({e.add(j_begin, e.c64(panels * blk.nc)), rest, blk.pack});
 }
 
 // All row blocks of g, for kernels whose own range is something else (split-k's chunks, col2im's
 // image groups): e.lo/e.hi are set to g's row blocks around emit_rows and restored.
-void emit_all_rows(Emitter& e, const Gemm& g, const GemmSpec& blk) {
+void emit_all_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_begin = nullptr, int64_t width = -1) {
   llvm::Value* lo = e.lo;
   llvm::Value* hi = e.hi;
   e.lo = e.c64(0);
   e.hi = e.c64((g.M + blk.mr - 1) / blk.mr);
-  emit_rows(e, g, blk);
+  emit_rows(e, g, blk, j_begin, width);
   e.lo = lo;
   e.hi = hi;
+}
+
+// Column parts (GemmSpec::col_parts): the range is slices of C's columns, part p the columns
+// [p·w, p·w + w) over every row block, the last part what remains of N. Each thread packs only its
+// slice of B; every C element is still one tile's sum in a fixed k order.
+void emit_column_parts(Emitter& e, const Gemm& g, const GemmSpec& blk) {
+  const int64_t w = blk.part_cols(), parts = blk.col_parts, last = g.N - (parts - 1) * w;
+  if (last <= 0) throw std::logic_error("gradc: a column part of a GEMM is empty");
+  e.loop(e.lo, e.hi, [&](llvm::Value* p) {
+    llvm::Value* j_begin = e.mul(p, e.c64(w));
+    if (last == w) return emit_all_rows(e, g, blk, j_begin, w);
+    e.if_else(
+        e.b.CreateICmpEQ(p, e.c64(parts - 1)), [&] { emit_all_rows(e, g, blk, j_begin, last); },
+        [&] { emit_all_rows(e, g, blk, j_begin, w); });
+  });
 }
 
 // matmul_split_k: the range is the k chunks; chunk s is the whole op(A)·B GEMM over its k rows of
@@ -497,7 +517,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     g.update_lr = e.load(e.base(n.in[3]), e.c64(0));
     if (s.partials()) {
       g.partial = e.gep(e.scratch, e.c64(s.partials_offset()));
-      g.partial_row0 = e.mul(e.lo, e.c64(s.mr));
+      g.partial_row0 = s.col_parts > 1 ? e.c64(0) : e.mul(e.lo, e.c64(s.mr));
     }
   }
   g.bf16 = k.spec.gemm.bf16;
@@ -515,6 +535,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
   }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);
+  if (k.spec.gemm.col_parts > 1) return emit_column_parts(e, g, k.spec.gemm);
   emit_rows(e, g, k.spec.gemm);
 }
 

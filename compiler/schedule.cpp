@@ -26,10 +26,28 @@ constexpr double kTileSwitch = 1.1;
 // Equal blocks of at most max_block.
 int64_t split(int64_t total, int64_t max_block) { return ceil_div(total, ceil_div(total, max_block)); }
 
-// Packed B in blocks of kc rows: panels as wide as half the L2 holds, in whole tiles.
-void packed_panels(GemmSpec& s, const Target& t, int64_t bytes_per_k) {
+// Packed B in blocks of kc rows: panels as wide as half the L2 holds, in whole tiles, over `width`
+// columns (0: N).
+void packed_panels(GemmSpec& s, const Target& t, int64_t bytes_per_k, int64_t width = 0) {
   const int64_t nc_max = std::max(s.tile_cols, t.l2_bytes / 2 / (s.kc * bytes_per_k) / s.tile_cols * s.tile_cols);
-  s.nc = ceil_div(split(s.N, nc_max), s.tile_cols) * s.tile_cols;
+  s.nc = ceil_div(split(width ? width : s.N, nc_max), s.tile_cols) * s.tile_cols;
+}
+
+// Split over row blocks, every core packs all of B (a kc×nc block per K block and panel) for its
+// own rows; with few rows per core the packing is not amortised: mlp512's input gradients
+// dY·Wᵀ (128×512×512, Wᵀ packed through register transposes) ran at 86 % of peak on one thread and
+// 74-77 % on two (Zen 5, both targets). Cut into one slice of columns per core instead, each core
+// packs only its slice of B and reads all of A (M×K, small when M is). Each slice is at least
+// kPartMinTiles full register tiles wide.
+constexpr int64_t kPartMinTiles = 2;
+
+void column_parts(GemmSpec& s, const Target& t) {
+  if (t.cores < 2 || s.form != GemmSpec::Broadcast || !s.pack || s.update || s.M >= t.cores * kGemmPackMinRows ||
+      s.N < t.cores * kPartMinTiles * s.tile_cols)
+    return;
+  s.col_parts = t.cores;
+  s.part_lanes = t.lanes;
+  packed_panels(s, t, s.bf16 ? 2 : 4, s.part_cols());
 }
 
 void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b) {
@@ -72,7 +90,7 @@ void use_bf16(GemmSpec& s, const Target& t) {
   s.bf16 = s.pack = s.pack_a = true;
   s.kc = split(s.K, kPackKc);
   if (s.kc % 2 && s.kc < s.K) ++s.kc;
-  packed_panels(s, t, 2);
+  packed_panels(s, t, 2, s.col_parts > 1 ? s.part_cols() : 0);
 }
 
 std::vector<GemmTile> gemm_tiles(const Target& t) {
@@ -245,7 +263,8 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
   if (const int mm = epilogue_gemm(g, n, fused); mm >= 0) {  // the GEMM's kernel, n's chain in its epilogue
     s.strategy = Strategy::GemmBroadcast;
     s.gemm = schedule_gemm(g, g.node(mm), t, fused);
-    s.range = ceil_div(s.gemm.M, s.gemm.mr);
+    column_parts(s.gemm, t);
+    s.range = s.gemm.col_parts > 1 ? s.gemm.col_parts : ceil_div(s.gemm.M, s.gemm.mr);
     return s;
   }
   switch (op_info(n.op).kind) {
@@ -261,7 +280,10 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
       s.strategy = s.gemm.form == GemmSpec::Broadcast ? Strategy::GemmBroadcast
                    : s.gemm.form == GemmSpec::Dot     ? Strategy::GemmDot
                                                       : Strategy::GemmScalar;
-      s.range = n.op == Op::MatMulSplitK ? n.a.splits : ceil_div(s.gemm.M, s.gemm.mr);
+      if (n.op != Op::MatMulSplitK) column_parts(s.gemm, t);
+      s.range = n.op == Op::MatMulSplitK ? n.a.splits
+                : s.gemm.col_parts > 1   ? s.gemm.col_parts
+                                         : ceil_div(s.gemm.M, s.gemm.mr);
       return s;
     }
     case OpKind::Reduce: {
@@ -338,6 +360,8 @@ std::string KernelSpec::describe() const {
       d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
            (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "") +
            (m.partials() ? " partials-in-scratch" : "") +
+           (m.col_parts > 1 ? " column-parts=" + std::to_string(m.col_parts) + "x" + std::to_string(m.part_cols())
+                            : "") +
            (m.col2im_images ? " col2im-epilogue images=" + std::to_string(m.col2im_images) : "");
     if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";
   }

@@ -41,6 +41,11 @@ struct GemmSpec {
   // The plan's col2im fusion: the kernel is col2im(C) and never writes C; its parallel unit is a
   // group of this many images, whose finished tiles are added into those images of dX.
   int64_t col2im_images = 0;
+  // Column parts: the parallel unit is a slice of part_cols() columns of C over all its rows, not a
+  // row block (schedule.cpp's column_parts: few rows per core against a packed B).
+  int64_t col_parts = 1;
+  int64_t part_lanes = 16;  // part_cols() is a multiple of this: whole vectors
+  int64_t part_cols() const { return ((N + col_parts - 1) / col_parts + part_lanes - 1) / part_lanes * part_lanes; }
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t partials_offset() const { return a_offset() + (pack_a ? kc * mr : 0); }
   int64_t partials() const { return update && kc < K ? (M + mr - 1) / mr * mr * N : 0; }

@@ -476,6 +476,43 @@ TEST_P(JitTarget, ChunkSumsAreAddedWhereTheirConsumerReadsThem) {
   expect_outputs_match_reference(g, jit, "chunk sums");
 }
 
+// Runs `steps` SGD steps of m against the interpreter on a target of `t`'s ISA with two cores, 1
+// and 2 threads: the losses and parameters match the interpreter, 1 == 2 threads bit for bit.
+void expect_steps_match_on_two_cores(Model& m, int64_t batch, int steps, const std::string& what) {
+  Interpreter ip(m.g);
+  Program jit(m.g), two(m.g);
+  jit.set_threads(1);
+  two.set_threads(2);
+  for (int step = 0; step < steps; ++step) {
+    feed_batch(m.g, step, batch, &ip, &jit);
+    feed_batch(m.g, step, batch, nullptr, &two);
+    ip.run();
+    jit.run();
+    two.run();
+    EXPECT_NEAR(ip.value(m.loss.id).f[0], jit.get(m.loss.id)[0], 1e-4) << what << " step " << step;
+  }
+  for (Tensor p : m.g.params()) {
+    expect_close(ip.value(p.id).f, jit.get(p.id), 1e-5, 1e-4, what + " parameter " + p.node().name);
+    std::vector<float> pa = jit.get(p.id), pb = two.get(p.id);
+    EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size() * 4)) << what << " " << p.node().name;
+  }
+}
+
+// The k chunks per core of forward GEMMs whose weight is a parameter (owner-computes), and the
+// GEMM kernels in column parts, of a program's plan.
+struct OwnerKernels {
+  int owner_chunks = 0, column_parts = 0;
+};
+OwnerKernels owner_kernels(const Program& p) {
+  OwnerKernels o;
+  for (const KernelInfo& k : p.code().plan.kernels) {
+    const Node& n = p.code().graph.node(k.node);
+    o.owner_chunks += n.op == Op::MatMulSplitK && k.range == 2 && p.code().graph.node(n.in[1]).op == Op::Parameter;
+    o.column_parts += is_gemm(k.spec.strategy) && k.spec.gemm.col_parts == 2 && k.range == 2;
+  }
+  return o;
+}
+
 // On two cores a first layer's forward GEMM (W1 read by no other GEMM, updated in place) runs as
 // one k chunk per core, so each core reads the rows of W1 its share of the update writes; the
 // chunks' sum, bias and ReLU are one kernel. The step matches the interpreter and is the same bit
@@ -487,30 +524,81 @@ TEST_P(JitTarget, AFirstLayerRunsAsOneKChunkPerCore) {
   if (!target.runnable()) GTEST_SKIP() << target.why();
   for (int64_t batch : {30, 128}) {
     auto m = sgd_model("dnn", batch, 0.1f);
-    Interpreter ip(m->g);
-    Program jit(m->g), two(m->g);
-    jit.set_threads(1);
-    two.set_threads(2);
-    int owner = 0;
-    for (const KernelInfo& k : jit.code().plan.kernels) {
-      const Node& n = jit.code().graph.node(k.node);
-      owner += n.op == Op::MatMulSplitK && k.range == 2 && jit.code().graph.node(n.in[1]).op == Op::Parameter;
-    }
-    EXPECT_EQ(owner, 1) << "batch " << batch;
-    for (int step = 0; step < 4; ++step) {
-      feed_batch(m->g, step, batch, &ip, &jit);
-      feed_batch(m->g, step, batch, nullptr, &two);
-      ip.run();
-      jit.run();
-      two.run();
-      EXPECT_NEAR(ip.value(m->loss.id).f[0], jit.get(m->loss.id)[0], 1e-4) << "batch " << batch << " step " << step;
-    }
-    for (Tensor p : m->g.params()) {
-      expect_close(ip.value(p.id).f, jit.get(p.id), 1e-5, 1e-4, "parameter " + p.node().name);
-      std::vector<float> pa = jit.get(p.id), pb = two.get(p.id);
-      EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size() * 4)) << "batch " << batch << " " << p.node().name;
-    }
+    EXPECT_EQ(owner_kernels(Program(m->g)).owner_chunks, 1) << "batch " << batch;
+    expect_steps_match_on_two_cores(*m, batch, 4, "dnn batch " + std::to_string(batch));
   }
+}
+
+// A hidden layer's weight W2 [256, 256] is also read by the input gradient dY·W2ᵀ (a transpose
+// read while B is packed): on two cores its forward GEMM runs as one k chunk per core and the
+// input gradient in one slice of columns (= rows of W2) per core, so each core packs only the
+// rows of W2 its share of the update writes. Matches the interpreter; 1 == 2 threads bit for bit.
+TEST_P(JitTarget, AHiddenLayersWeightIsReadByTheCoreThatUpdatesIt) {
+  Target t = make_target(GetParam());
+  t.cores = 2;
+  ScopedTarget target(t);
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  const int64_t batch = 128;
+  Arch arch;
+  arch.hidden = {256, 256};
+  auto m = build_model("mlp", {.batch = batch}, arch);
+  auto ps = m->g.params();
+  auto gs = grad(m->loss, ps);
+  for (size_t i = 0; i < ps.size(); ++i) m->g.assign(ps[i], ps[i] - gs[i] * 0.1f);
+  const OwnerKernels o = owner_kernels(Program(m->g));
+  EXPECT_EQ(o.owner_chunks, 2) << "W1 and W2";
+  EXPECT_EQ(o.column_parts, 1) << "W2's input gradient";
+  expect_steps_match_on_two_cores(*m, batch, 2, "mlp 256,256");
+}
+
+// A GEMM with few rows per core against a packed B runs in one slice of columns per core (each
+// core packs only its slice): a transposed B read while packed with an elementwise epilogue, a
+// dense layer whose B rows lie a page apart, and parts of unequal width with a row tail. Each on
+// one core (row blocks) and two (column parts), against the reference at 1 and 2 threads, and
+// 1 == 2 threads bit for bit.
+TEST_P(JitTarget, FewRowsAgainstAPackedBRunInColumnParts) {
+  struct Case {
+    const char* what;
+    int64_t M, K, N;
+    int kind;  // 0: (A·Bᵀ) * m, 1: dense + bias + ReLU, 2: matmul
+  };
+  const Case cases[] = {{"A·Bᵀ then * m", 70, 64, 300, 0},
+                        {"dense, B rows a page apart", 40, 500, 1100, 1},
+                        {"unequal parts, a row tail", 260, 400, 700, 2}};
+  for (int cores : {1, 2})
+    for (const Case& c : cases) {
+      const std::string what = std::string(c.what) + ", " + std::to_string(cores) + " core(s)";
+      Target t = make_target(GetParam());
+      t.cores = cores;
+      t.l2_bytes = 1 << 20;  // packing decided for 512 KiB blocks, whatever the host's L2
+      ScopedTarget target(t);
+      if (!target.runnable()) GTEST_SKIP() << target.why();
+      Graph g;
+      Tensor a = g.input("a", {c.M, c.K});
+      Tensor out;
+      if (c.kind == 0) {
+        out = matmul(a, g.input("bt", {c.N, c.K}), false, true) * g.input("m", {c.M, c.N});
+      } else if (c.kind == 1) {
+        out = relu(matmul(a, g.input("b", {c.K, c.N})) + g.input("bias", {c.N}));
+      } else {
+        out = matmul(a, g.input("b", {c.K, c.N}));
+      }
+      g.mark_output(out, "out");
+      Program jit(g);
+      int gemms = 0, parts = 0;
+      for (const KernelInfo& k : jit.code().plan.kernels)
+        if (is_gemm(k.spec.strategy)) {
+          ++gemms;
+          parts += k.spec.gemm.col_parts > 1;
+          if (k.spec.gemm.col_parts > 1) {
+            EXPECT_EQ(k.range, k.spec.gemm.col_parts) << what;
+            EXPECT_TRUE(k.spec.gemm.pack) << what;
+          }
+        }
+      EXPECT_EQ(gemms, 1) << what;
+      EXPECT_EQ(parts, cores == 2 ? 1 : 0) << what;
+      expect_outputs_match_reference(g, jit, what);
+    }
 }
 
 // A label outside [0, classes) is refused by both engines with the same named error before any
