@@ -167,21 +167,21 @@ std::shared_ptr<const CompiledProgram> compile(const Graph& g, const CompileOpti
   // kernel ahead of mlp512's GEMMs put four of them on one worker: 350 -> 460 ms.
   std::vector<Part> parts(std::min(workers.size(), std::max<size_t>(1, prog->plan.kernels.size())));
   std::vector<double> load(parts.size(), 0);
-  auto cost = [&](const KernelInfo& ki) {
+  std::vector<double> cost(prog->plan.kernels.size());
+  std::vector<size_t> order(cost.size());
+  for (size_t k = 0; k < cost.size(); ++k) {
+    const KernelInfo& ki = prog->plan.kernels[k];
     const bool big =
         ki.copy_from < 0 && (is_gemm(ki.spec.strategy) || op_info(gg.node(ki.node).op).kind == OpKind::Conv);
-    return big ? 4.0 : 1.0;
-  };
-  std::vector<size_t> order(prog->plan.kernels.size());
-  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const double ca = cost(prog->plan.kernels[a]), cb = cost(prog->plan.kernels[b]);
-    return ca != cb ? ca > cb : a < b;
-  });
+    cost[k] = big ? 4.0 : 1.0;
+    order[k] = k;
+  }
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return cost[a] != cost[b] ? cost[a] > cost[b] : a < b; });
   for (size_t k : order) {
     const size_t w = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
     parts[w].kernels.push_back(k);
-    load[w] += cost(prog->plan.kernels[k]);
+    load[w] += cost[k];
   }
   for (Part& part : parts) std::sort(part.kernels.begin(), part.kernels.end());
   auto work = [&](size_t w) {

@@ -246,12 +246,8 @@ void fusion_suite(const BenchOpts& o) {
   std::vector<FusionRow> rows;
   if (!o.json) {
     std::printf("target: %s\n", default_target().describe().c_str());
-    const CrossCore cc = measure_cross_core();
-    if (cc.round_trip_ns > 0)
-      std::printf(
-          "2 threads: a cache line's round trip between them %.0f ns, an OpenMP barrier %.0f ns (the 2-thread "
-          "columns move with these)\n",
-          cc.round_trip_ns, cc.barrier_ns);
+    if (const std::string cc = cross_core_line(); !cc.empty())
+      std::printf("%s (the 2-thread columns move with these)\n", cc.c_str());
     std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s | %10s %8s\n", "model", "batch",
                 "kernels", "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
                 "unfused", "PyTorch", "speedup");
@@ -424,9 +420,7 @@ void add_bench(CLI::App& app) {
     std::printf("  2-thread scaling %.2fx; JIT compile of the step program %.1f ms\n", t1 / t2, jit->compile_ms());
     std::printf("  per-step overhead of a one-kernel program: %.2f µs (1 thread), %.2f µs (2 threads: fork/join)\n", o1,
                 o2);
-    if (const CrossCore cc = measure_cross_core(); cc.round_trip_ns > 0)
-      std::printf("  2 threads: a cache line's round trip between them %.0f ns, an OpenMP barrier %.0f ns\n",
-                  cc.round_trip_ns, cc.barrier_ns);
+    if (const std::string cc = cross_core_line(); !cc.empty()) std::printf("  %s\n", cc.c_str());
   });
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -255,6 +256,15 @@ void barriers(int reps, std::atomic<int>&) {
 CrossCore measure_cross_core() {
   if (omp_get_max_threads() < 2) return {};
   return {median_ns_per_rep(5, 2000, ping_pong), median_ns_per_rep(5, 2000, barriers)};
+}
+
+std::string cross_core_line() {
+  const CrossCore cc = measure_cross_core();
+  if (cc.round_trip_ns <= 0) return "";
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "2 threads: a cache line's round trip between them %.0f ns, an OpenMP barrier %.0f ns",
+                cc.round_trip_ns, cc.barrier_ns);
+  return buf;
 }
 
 }  // namespace gradc::cli

@@ -33,6 +33,9 @@ struct CrossCore {
   double round_trip_ns = 0, barrier_ns = 0;
 };
 CrossCore measure_cross_core();
+// "2 threads: a cache line's round trip between them N ns, an OpenMP barrier M ns", measured now;
+// empty where it cannot be measured (one core).
+std::string cross_core_line();
 
 // OpenBLAS's cblas_sgemm, loaded at run time (optional dependency); nullptr when not installed.
 struct Blas {
