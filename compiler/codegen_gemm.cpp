@@ -517,7 +517,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     g.update_lr = e.load(e.base(n.in[3]), e.c64(0));
     if (s.partials()) {
       g.partial = e.gep(e.scratch, e.c64(s.partials_offset()));
-      g.partial_row0 = s.col_parts > 1 ? e.c64(0) : e.mul(e.lo, e.c64(s.mr));
+      g.partial_row0 = e.mul(e.lo, e.c64(s.mr));
     }
   }
   g.bf16 = k.spec.gemm.bf16;

@@ -38,7 +38,8 @@ void packed_panels(GemmSpec& s, const Target& t, int64_t bytes_per_k, int64_t wi
 // dY·Wᵀ (128×512×512, Wᵀ packed through register transposes) ran at 86 % of peak on one thread and
 // 74-77 % on two (Zen 5, both targets). Cut into one slice of columns per core instead, each core
 // packs only its slice of B and reads all of A (M×K, small when M is). Each slice is at least
-// kPartMinTiles full register tiles wide.
+// kPartMinTiles full register tiles wide. Not for a matmul_update: its partial sums between K
+// blocks live in per-thread scratch indexed by the thread's first row block.
 constexpr int64_t kPartMinTiles = 2;
 
 void column_parts(GemmSpec& s, const Target& t) {
