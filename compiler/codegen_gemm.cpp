@@ -408,7 +408,7 @@ void emit_all_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* 
 // [p·w, p·w + w) over every row block, the last part what remains of N. Each thread packs only its
 // slice of B; every C element is still one tile's sum in a fixed k order.
 void emit_column_parts(Emitter& e, const Gemm& g, const GemmSpec& blk) {
-  const int64_t w = blk.part_cols(), parts = blk.col_parts, last = g.N - (parts - 1) * w;
+  const int64_t w = blk.part_cols(g.L), parts = blk.col_parts, last = g.N - (parts - 1) * w;
   if (last <= 0) throw std::logic_error("gradc: a column part of a GEMM is empty");
   e.loop(e.lo, e.hi, [&](llvm::Value* p) {
     llvm::Value* j_begin = e.mul(p, e.c64(w));

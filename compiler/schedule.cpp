@@ -47,8 +47,7 @@ void column_parts(GemmSpec& s, const Target& t) {
       s.N < t.cores * kPartMinTiles * s.tile_cols)
     return;
   s.col_parts = t.cores;
-  s.part_lanes = t.lanes;
-  packed_panels(s, t, s.bf16 ? 2 : 4, s.part_cols());
+  packed_panels(s, t, s.bf16 ? 2 : 4, s.part_cols(t.lanes));
 }
 
 void blocking(GemmSpec& s, const Target& t, bool ta, bool cols_a, bool packed_b) {
@@ -91,7 +90,7 @@ void use_bf16(GemmSpec& s, const Target& t) {
   s.bf16 = s.pack = s.pack_a = true;
   s.kc = split(s.K, kPackKc);
   if (s.kc % 2 && s.kc < s.K) ++s.kc;
-  packed_panels(s, t, 2, s.col_parts > 1 ? s.part_cols() : 0);
+  packed_panels(s, t, 2, s.col_parts > 1 ? s.part_cols(t.lanes) : 0);
 }
 
 std::vector<GemmTile> gemm_tiles(const Target& t) {
@@ -361,7 +360,7 @@ std::string KernelSpec::describe() const {
       d += " tile_cols=" + std::to_string(m.tile_cols) + " kc=" + std::to_string(m.kc) + " nc=" + std::to_string(m.nc) +
            (m.pack ? " pack-B" : "") + (m.pack_a ? " pack-A" : "") + (m.bf16 ? " bf16" : "") +
            (m.partials() ? " partials-in-scratch" : "") +
-           (m.col_parts > 1 ? " column-parts=" + std::to_string(m.col_parts) + "x" + std::to_string(m.part_cols())
+           (m.col_parts > 1 ? " column-parts=" + std::to_string(m.col_parts) + "x" + std::to_string(m.part_cols(lanes))
                             : "") +
            (m.col2im_images ? " col2im-epilogue images=" + std::to_string(m.col2im_images) : "");
     if (scratch_bytes()) d += " scratch=" + std::to_string(scratch_bytes()) + "B";

@@ -44,8 +44,8 @@ struct GemmSpec {
   // Column parts: the parallel unit is a slice of part_cols() columns of C over all its rows, not a
   // row block (schedule.cpp's column_parts: few rows per core against a packed B).
   int64_t col_parts = 1;
-  int64_t part_lanes = 16;  // part_cols() is a multiple of this: whole vectors
-  int64_t part_cols() const { return ((N + col_parts - 1) / col_parts + part_lanes - 1) / part_lanes * part_lanes; }
+  // The width of every part but the last: whole vectors of the target's `lanes`.
+  int64_t part_cols(int64_t lanes) const { return ((N + col_parts - 1) / col_parts + lanes - 1) / lanes * lanes; }
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t partials_offset() const { return a_offset() + (pack_a ? kc * mr : 0); }
   int64_t partials() const { return update && kc < K ? (M + mr - 1) / mr * mr * N : 0; }

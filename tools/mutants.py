@@ -108,7 +108,7 @@ MUTANTS = [
     Mutant("owner-chunks-misaligned", "compiler/passes.cpp", "return in_place && pays ? splits : 1;",
            "return in_place && pays ? splits * 2 : 1;", "a first layer is cut into more k chunks than cores", "Jit|Passes"),
     Mutant("column-parts-shifted", "compiler/codegen_gemm.cpp", "llvm::Value* j_begin = e.mul(p, e.c64(w));",
-           "llvm::Value* j_begin = e.mul(p, e.c64(w - blk.part_lanes));",
+           "llvm::Value* j_begin = e.mul(p, e.c64(w - g.L));",
            "a GEMM's column parts after the first start one vector early", "Jit"),
     Mutant("owner-skips-hidden-layers", "compiler/passes.cpp", "r.uses(w.id) != 2 + transposes) return 1;",
            "r.uses(w.id) != 2) return 1;", "a weight its input gradient also reads is not owned by k chunks", "Jit"),
