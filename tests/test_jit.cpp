@@ -388,13 +388,15 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
   }
 }
 
-// A whole SGD training step (forward, backward, update) as one graph.
-std::unique_ptr<Model> sgd_model(const std::string& name, int64_t batch, float lr) {
-  auto m = build_model(name, {.batch = batch});
+// The SGD training step of m (forward, backward, update) as one graph.
+std::unique_ptr<Model> with_sgd(std::unique_ptr<Model> m, float lr) {
   auto ps = m->g.params();
   auto gs = grad(m->loss, ps);
   for (size_t i = 0; i < ps.size(); ++i) m->g.assign(ps[i], ps[i] - gs[i] * lr);
   return m;
+}
+std::unique_ptr<Model> sgd_model(const std::string& name, int64_t batch, float lr) {
+  return with_sgd(build_model(name, {.batch = batch}), lr);
 }
 
 void feed_batch(const Graph& g, int step, int64_t batch, Interpreter* ip, Program* jit) {
@@ -476,8 +478,8 @@ TEST_P(JitTarget, ChunkSumsAreAddedWhereTheirConsumerReadsThem) {
   expect_outputs_match_reference(g, jit, "chunk sums");
 }
 
-// Runs `steps` SGD steps of m against the interpreter on a target of `t`'s ISA with two cores, 1
-// and 2 threads: the losses and parameters match the interpreter, 1 == 2 threads bit for bit.
+// Runs `steps` SGD steps of m on the current target (the callers pin it to two cores) at 1 and 2
+// threads: the losses and parameters match the interpreter, 1 == 2 threads bit for bit.
 void expect_steps_match_on_two_cores(Model& m, int64_t batch, int steps, const std::string& what) {
   Interpreter ip(m.g);
   Program jit(m.g), two(m.g);
@@ -541,10 +543,7 @@ TEST_P(JitTarget, AHiddenLayersWeightIsReadByTheCoreThatUpdatesIt) {
   const int64_t batch = 128;
   Arch arch;
   arch.hidden = {256, 256};
-  auto m = build_model("mlp", {.batch = batch}, arch);
-  auto ps = m->g.params();
-  auto gs = grad(m->loss, ps);
-  for (size_t i = 0; i < ps.size(); ++i) m->g.assign(ps[i], ps[i] - gs[i] * 0.1f);
+  auto m = with_sgd(build_model("mlp", {.batch = batch}, arch), 0.1f);
   const OwnerKernels o = owner_kernels(Program(m->g));
   EXPECT_EQ(o.owner_chunks, 2) << "W1 and W2";
   EXPECT_EQ(o.column_parts, 1) << "W2's input gradient";

@@ -11,9 +11,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "compiler/target.h"
+#include "tools/bench_steps.h"
 
 namespace gradc::cli {
 
@@ -230,8 +232,7 @@ double median_ns_per_rep(int rounds, int reps, void (*body)(int reps, std::atomi
     }
     ns.push_back(t);
   }
-  std::nth_element(ns.begin(), ns.begin() + rounds / 2, ns.end());
-  return ns[static_cast<size_t>(rounds / 2)];
+  return median(std::move(ns));
 }
 
 // Thread 0 writes odd values, thread 1 answers with the next even one: each repetition moves the
@@ -253,17 +254,12 @@ void barriers(int reps, std::atomic<int>&) {
 }
 }  // namespace
 
-CrossCore measure_cross_core() {
-  if (omp_get_max_threads() < 2) return {};
-  return {median_ns_per_rep(5, 2000, ping_pong), median_ns_per_rep(5, 2000, barriers)};
-}
-
 std::string cross_core_line() {
-  const CrossCore cc = measure_cross_core();
-  if (cc.round_trip_ns <= 0) return "";
+  if (omp_get_max_threads() < 2) return "";
+  const double round_trip = median_ns_per_rep(5, 2000, ping_pong), barrier = median_ns_per_rep(5, 2000, barriers);
   char buf[128];
   std::snprintf(buf, sizeof buf, "2 threads: a cache line's round trip between them %.0f ns, an OpenMP barrier %.0f ns",
-                cc.round_trip_ns, cc.barrier_ns);
+                round_trip, barrier);
   return buf;
 }
 

@@ -26,15 +26,10 @@ std::string target_line();
 // "x86-64-v3, AVX2+FMA" for chart titles (target names are validated LLVM CPU names: no quotes).
 std::string target_short();
 
-// What two threads pay to meet: the median ns of a cache line's round trip between them (a flag
-// bounced through one atomic) and of an OpenMP barrier, best of a few rounds. On these VMs both
-// move by several × over minutes with where the two vCPUs run, and every 2-thread step with them.
-struct CrossCore {
-  double round_trip_ns = 0, barrier_ns = 0;
-};
-CrossCore measure_cross_core();
-// "2 threads: a cache line's round trip between them N ns, an OpenMP barrier M ns", measured now;
-// empty where it cannot be measured (one core).
+// What two threads pay to meet, measured now: "2 threads: a cache line's round trip between them
+// N ns, an OpenMP barrier M ns" (a flag bounced through one atomic, medians of five rounds); empty
+// with one thread. On these VMs both move by several × over minutes with where the two vCPUs run,
+// and every 2-thread step with them.
 std::string cross_core_line();
 
 // OpenBLAS's cblas_sgemm, loaded at run time (optional dependency); nullptr when not installed.
