@@ -163,6 +163,11 @@ void Emitter::vstore(llvm::Value* v, llvm::Value* p, int64_t active, int width) 
     b.CreateMaskedStore(v, p, llvm::Align(4), lane_mask(b, w, active));
 }
 
+void Emitter::prefetch_write(llvm::Value* p) {
+  llvm::Function* f = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::prefetch, {ptr});
+  b.CreateCall(f, {p, b.getInt32(1), b.getInt32(3), b.getInt32(1)});  // write, high locality, data cache
+}
+
 llvm::Value* Emitter::fmax(llvm::Value* x, llvm::Value* y) { return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y); }
 
 }  // namespace gradc

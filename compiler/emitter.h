@@ -68,6 +68,8 @@ class Emitter {
   }
   llvm::Value* vload(llvm::Value* p, int64_t active, int width = 0);
   void vstore(llvm::Value* v, llvm::Value* p, int64_t active, int width = 0);
+  // A hint that the line at p will be read and written soon (prefetchw, kept in L1).
+  void prefetch_write(llvm::Value* p);
 
  private:
   llvm::Module& m_;
