@@ -121,24 +121,30 @@ llvm::Value* Emitter::exp(llvm::Value* x) {
 }
 
 llvm::Value* Emitter::log(llvm::Value* x) {
-  // x = m·2^e with m in [√½, √2); log m = 2·atanh(s), s = (m-1)/(m+1), odd series to s^9.
-  llvm::Value* bits = b.CreateBitCast(x, i32);
-  llvm::Value* e = b.CreateSub(b.CreateLShr(bits, 23), b.getInt32(127));
-  llvm::Value* m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt32(0x007fffff)), b.getInt32(0x3f800000)), f32);
-  llvm::Value* big = b.CreateFCmpOGT(m, cf(1.41421356f));
-  m = b.CreateSelect(big, b.CreateFMul(m, cf(0.5f)), m);
-  e = b.CreateSelect(big, b.CreateAdd(e, b.getInt32(1)), e);
-  llvm::Value* s = b.CreateFDiv(b.CreateFSub(m, cf(1.f)), b.CreateFAdd(m, cf(1.f)));
+  // x = m·2^e with m in [√½, √2); log m = 2·atanh(s), s = (m-1)/(m+1), odd series to s^9. Works on
+  // f32 and on <lanes x f32> like exp.
+  llvm::Type* t = x->getType();
+  llvm::Type* it =
+      t->isVectorTy() ? static_cast<llvm::Type*>(llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t))) : i32;
+  auto k = [&](float v) { return llvm::ConstantFP::get(t, static_cast<double>(v)); };
+  auto ki = [&](uint32_t v) { return llvm::ConstantInt::get(it, v); };
+  llvm::Value* bits = b.CreateBitCast(x, it);
+  llvm::Value* e = b.CreateSub(b.CreateLShr(bits, ki(23)), ki(127));
+  llvm::Value* m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, ki(0x007fffff)), ki(0x3f800000)), t);
+  llvm::Value* big = b.CreateFCmpOGT(m, k(1.41421356f));
+  m = b.CreateSelect(big, b.CreateFMul(m, k(0.5f)), m);
+  e = b.CreateSelect(big, b.CreateAdd(e, ki(1)), e);
+  llvm::Value* s = b.CreateFDiv(b.CreateFSub(m, k(1.f)), b.CreateFAdd(m, k(1.f)));
   llvm::Value* s2 = b.CreateFMul(s, s);
-  llvm::Value* p = cf(1.f / 9);
-  for (float c : {1.f / 7, 1.f / 5, 1.f / 3, 1.f}) p = b.CreateFAdd(b.CreateFMul(p, s2), cf(c));
-  llvm::Value* lm = b.CreateFMul(b.CreateFMul(p, s), cf(2.f));
-  llvm::Value* r = b.CreateFAdd(lm, b.CreateFMul(b.CreateSIToFP(e, f32), cf(0.693147181f)));
+  llvm::Value* p = k(1.f / 9);
+  for (float c : {1.f / 7, 1.f / 5, 1.f / 3, 1.f}) p = b.CreateFAdd(b.CreateFMul(p, s2), k(c));
+  llvm::Value* lm = b.CreateFMul(b.CreateFMul(p, s), k(2.f));
+  llvm::Value* r = b.CreateFAdd(lm, b.CreateFMul(b.CreateSIToFP(e, t), k(0.693147181f)));
   // Special cases as libm: log(0) = -inf, log(<0) = NaN, log(inf) = inf (denormals: treated as tiny normals).
-  r = b.CreateSelect(b.CreateFCmpOEQ(x, cf(0.f)), llvm::ConstantFP::getInfinity(f32, true), r);
-  r = b.CreateSelect(b.CreateFCmpOLT(x, cf(0.f)), llvm::ConstantFP::getNaN(f32), r);
+  r = b.CreateSelect(b.CreateFCmpOEQ(x, k(0.f)), llvm::ConstantFP::getInfinity(t, true), r);
+  r = b.CreateSelect(b.CreateFCmpOLT(x, k(0.f)), llvm::ConstantFP::getNaN(t), r);
   r = b.CreateSelect(b.CreateFCmpUNO(x, x), x, r);
-  return b.CreateSelect(b.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(f32)), x, r);
+  return b.CreateSelect(b.CreateFCmpOEQ(x, llvm::ConstantFP::getInfinity(t)), x, r);
 }
 
 namespace {
