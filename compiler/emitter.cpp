@@ -62,8 +62,19 @@ void Emitter::loop(llvm::Value* begin, llvm::Value* end, const std::function<voi
   b.SetInsertPoint(inner);
   body(i);
   i->addIncoming(add(i, c64(1)), b.GetInsertBlock());
-  b.CreateBr(head);
+  latch_ = b.CreateBr(head);
   b.SetInsertPoint(exit);
+}
+
+void Emitter::rolled_loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body) {
+  loop(begin, end, body);  // its latch is the last one created (a nested loop's come before it)
+  auto& ctx = b.getContext();
+  llvm::MDNode* unroll = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
+  llvm::MDNode* vectorize = llvm::MDNode::get(
+      ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), llvm::ConstantAsMetadata::get(b.getFalse())});
+  llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, unroll, vectorize});
+  self->replaceOperandWith(0, self);
+  latch_->setMetadata(llvm::LLVMContext::MD_loop, self);
 }
 
 void Emitter::if_else(llvm::Value* cond, const std::function<void()>& then_body,

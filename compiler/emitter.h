@@ -41,6 +41,10 @@ class Emitter {
 
   // for (i = begin; i < end; ++i) body(i)
   void loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
+  // The same loop, marked for LLVM neither to unroll nor to vectorise: a short constant trip count
+  // over a long body (one exp per class) would otherwise be copied out that many times, costing
+  // compile time.
+  void rolled_loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
   // if (cond) then_body() else else_body() (else_body may be empty).
   void if_else(llvm::Value* cond, const std::function<void()>& then_body,
                const std::function<void()>& else_body = nullptr);
@@ -75,6 +79,7 @@ class Emitter {
   llvm::Module& m_;
   llvm::Value* bufs_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
+  llvm::Instruction* latch_ = nullptr;  // the back edge of the loop emitted last
   std::vector<std::pair<int, llvm::Value*>> bases_;
 };
 
