@@ -253,14 +253,15 @@ void pack_panel(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
 
 // B given as Bᵀ [N, K] (gemm-layout's transpose of B fused into the GEMM): L rows of Bᵀ × L
 // consecutive k loaded as L vectors, transposed in registers, stored as L packed rows of L columns.
-// K blocks are whole vectors of k (the plan fuses the transpose only then). The panel's vectors of
-// columns are a loop, not unrolled: one 16×16 transpose per vector is ~100 instructions, and the
-// unrolled panel made mlp512's two such GEMMs 6200 lines of IR each (half its compile time).
+// K blocks are whole vectors of k but for the last, whose partial vector (K % L of k) is loaded
+// masked and stores only its rows. The panel's vectors of columns are a loop, not unrolled: one
+// 16×16 transpose per vector is ~100 instructions, and the unrolled panel made mlp512's two such
+// GEMMs 6200 lines of IR each (half its compile time).
 void pack_panel_transposed(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
   const int64_t L = g.L, tiles = (p.width + g.TC - 1) / g.TC, full = p.width / L, vecs = tiles * g.TC / L;
   llvm::Value* tile_stride = e.mul(kb.kn, e.c64(g.TC));
-  e.loop(e.c64(0), e.b.CreateUDiv(kb.kn, e.c64(L)), [&](llvm::Value* kq) {
-    llvm::Value* kk0 = e.mul(kq, e.c64(L));
+  // The packed rows [kk0, kk0 + ks) of the block: ks = L, or the last block's K % L.
+  auto k_vector = [&](llvm::Value* kk0, int64_t ks) {
     llvm::Value* k = e.add(kb.k0, kk0);
     // Vector q of the panel: columns [q·L, q·L + rows), stored in tile q / (TC/L) at vector q % (TC/L).
     auto vector = [&](llvm::Value* q, int64_t rows) {
@@ -268,13 +269,13 @@ void pack_panel_transposed(Emitter& e, const Gemm& g, const KBlock& kb, const Pa
       std::vector<llvm::Value*> rv;
       for (int64_t l = 0; l < L; ++l) {
         llvm::Value* row = e.add(e.add(p.j0, col), e.c64(l));
-        rv.push_back(l < rows ? e.vload(e.gep(g.B, e.add(e.mul(row, e.c64(g.K)), k)), L)
+        rv.push_back(l < rows ? e.vload(e.gep(g.B, e.add(e.mul(row, e.c64(g.K)), k)), ks)
                               : llvm::Constant::getNullValue(e.vec()));
       }
       if (rows > 0) transpose_tile(e, rv);
       llvm::Value* t = e.b.CreateUDiv(col, e.c64(g.TC));
       llvm::Value* at0 = e.add(e.mul(t, tile_stride), e.b.CreateURem(col, e.c64(g.TC)));
-      for (int64_t r = 0; r < L; ++r) {
+      for (int64_t r = 0; r < ks; ++r) {
         llvm::Value* at = e.add(at0, e.mul(e.add(kk0, e.c64(r)), e.c64(g.TC)));
         e.vstore(rv[static_cast<size_t>(r)], e.gep(e.scratch, at), L);
       }
@@ -282,7 +283,12 @@ void pack_panel_transposed(Emitter& e, const Gemm& g, const KBlock& kb, const Pa
     if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* q) { vector(q, L); });
     // The last tile's partial vector, then its zero padding.
     for (int64_t q = full; q < vecs; ++q) vector(e.c64(q), std::clamp<int64_t>(p.width - q * L, 0, L));
-  });
+  };
+  llvm::Value* whole = e.b.CreateUDiv(kb.kn, e.c64(L));
+  e.loop(e.c64(0), whole, [&](llvm::Value* kq) { k_vector(e.mul(kq, e.c64(L)), L); });
+  if (const int64_t tail = g.K % L)  // blocks are whole vectors of k but the last (the schedule's kc)
+    e.if_else(e.b.CreateICmpNE(e.b.CreateURem(kb.kn, e.c64(L)), e.c64(0)),
+              [&] { k_vector(e.mul(whole, e.c64(L)), tail); });
 }
 
 // One tile of the dot form: C[i0+r][j0+c] = Σ_k A[i0+r][k]·B[j0+c][k].
@@ -511,8 +517,8 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
          fused(1) ? nullptr : e.base(bt ? e.g.node(n.in[1]).in[0] : n.in[1]),
          col2im ? nullptr : e.base(k.node)};
   g.b_transposed = bt;
-  if (bt && (!k.spec.gemm.pack || k.spec.gemm.kc % e.lanes || d.K % e.lanes || n.a.tb || k.spec.gemm.bf16))
-    throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in whole vectors of k");
+  if (bt && (!k.spec.gemm.pack || (k.spec.gemm.kc % e.lanes && k.spec.gemm.kc < d.K) || n.a.tb || k.spec.gemm.bf16))
+    throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in K blocks of whole vectors");
   if (fused(0)) g.cols_a = cols_operand(e, e.g.node(n.in[0]));
   if (fused(1)) g.cols_b = cols_operand(e, e.g.node(n.in[1]));
   if ((fused(1) && !k.spec.gemm.pack && (g.cols_b.geo.C % e.lanes || k.spec.gemm.kc < k.spec.gemm.K)) ||

@@ -483,8 +483,10 @@ PassResult fuse_update(const Graph& g, const Target& t) {
 // C = op(A)·Bᵀ: the dot-product GEMM form reduces along k, so a k of under two vectors leaves most
 // lanes idle (measured 9% of peak at k = 10 on AVX-512), and even long k reached only 50-65%.
 // Transposing B once (k·n elements, register tiles) lets the broadcast form vectorise along n
-// instead; below four vectors' worth of rows the transpose is not amortised and the dot form stays.
-// The thresholds are the target's (layout_rules in schedule.cpp).
+// instead; below four vectors' worth of rows a transpose kernel is not amortised and the dot form
+// stays, unless k fits one packed K block: the plan then reads the transpose while packing B
+// (packed_transposes), no kernel of its own. The thresholds are the target's (layout_rules in
+// schedule.cpp).
 PassResult gemm_layout(const Graph& g, const Target& t) {
   const LayoutRules rules = layout_rules(t);
   Rewriter r(g);
@@ -497,7 +499,8 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
   for (const Node& n : g.nodes()) {
     if (op_info(n.op).kind == OpKind::Gemm && n.a.tb && n.op != Op::MatMulMask) {
       const Shape& bs = g.node(n.in[1]).shape;  // [N, K]
-      if (bs[1] < rules.dot_min_k || n.shape[0] >= rules.dot_max_rows) {
+      const int64_t m = n.shape[0], k = bs[1];
+      if (k < rules.dot_min_k || m >= rules.dot_max_rows || (m >= rules.packed_min_rows && k <= rules.packed_max_k)) {
         Attrs a = n.a;
         a.tb = false;
         std::vector<int> in;

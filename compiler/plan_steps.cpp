@@ -215,8 +215,8 @@ void PlanState::implicit_gemm() {
 
 void PlanState::packed_transposes() {
   // gemm-layout's transpose of B (C = A·Bᵀ run as A·transpose(B)) is read by its GEMM while B is
-  // packed, through register transposes, when the K blocks are whole vectors: the transpose is never
-  // written (the tutorial CNN's 9.7 MB W1 every step).
+  // packed, through register transposes, when the K blocks are whole vectors (but the last): the
+  // transpose is never written (the tutorial CNN's 9.7 MB W1 every step).
   if (!opt.implicit_gemm || opt.bf16) return;
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
@@ -225,7 +225,7 @@ void PlanState::packed_transposes() {
     if ((c.op != Op::MatMul && c.op != Op::Dense) || c.a.tb || c.in[1] != n.id || c.in[0] == n.id) continue;
     const GemmSpec s = schedule_gemm(g, c, p.target, {n.id});
     const int64_t L = p.target.lanes;
-    if (s.form == GemmSpec::Broadcast && s.pack && s.K % L == 0 && s.kc % L == 0) inlined[i] = 1;
+    if (s.form == GemmSpec::Broadcast && s.pack && (s.kc % L == 0 || s.kc == s.K)) inlined[i] = 1;
   }
 }
 

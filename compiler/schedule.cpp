@@ -41,10 +41,14 @@ void packed_panels(GemmSpec& s, const Target& t, int64_t bytes_per_k, int64_t wi
 // kPartMinTiles full register tiles wide. Not for a matmul_update: its partial sums between K
 // blocks live in per-thread scratch indexed by the thread's first row block.
 constexpr int64_t kPartMinTiles = 2;
+// A B this small costs each core next to nothing to pack whole, and rows keep the split of the
+// kernels around it: mlp512 b128's output-layer input gradient 128×512×10 (W3ᵀ read while packed)
+// ran 9.5 µs alone on two AVX2 threads by rows, 17-18 in column parts (Zen 5).
+constexpr int64_t kPartMinBBytes = 32 << 10;
 
 void column_parts(GemmSpec& s, const Target& t) {
   if (t.cores < 2 || s.form != GemmSpec::Broadcast || !s.pack || s.update || s.M >= t.cores * kGemmPackMinRows ||
-      s.N < t.cores * kPartMinTiles * s.tile_cols)
+      s.N < t.cores * kPartMinTiles * s.tile_cols || s.K * s.N * (s.bf16 ? 2 : 4) < kPartMinBBytes)
     return;
   s.col_parts = t.cores;
   packed_panels(s, t, s.bf16 ? 2 : 4, s.part_cols(t.lanes));
@@ -239,7 +243,11 @@ LayoutRules layout_rules(const Target& t) {
   // 133 -> 131, 191 -> 197 and 252 -> 255-269 µs per step; the linear model's [784, 10] (6 idle per
   // 10) at batch 30 9.4 -> 11.9 µs (Zen 5, 1 thread): the break-even is near 8 idle lanes over k
   // per element.
-  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, tile_cols, 2048, 256, t.lanes, 8};
+  // Fewer rows, k in one packed block: dnn b30's input gradient 30×100×100 ran at 48 % of peak in the
+  // dot form and 72 % transposed while packed (5.7 -> 3.9 µs), 30×784×100 46 -> 30 µs; two packed K
+  // blocks did not pay (30×512×512: 95 -> 108 µs; AVX-512, one thread, Zen 5). Below 16 rows, packing
+  // all of B per call is not amortised and the dot form stays.
+  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, 16, kPackKc, tile_cols, 2048, 256, t.lanes, 8};
 }
 
 bool is_chunk_sum(const Graph& g, const Node& n) {

@@ -111,10 +111,9 @@ int epilogue_gemm(const Graph& g, const Node& n, const std::vector<int>& fused);
 void use_bf16(GemmSpec& s, const Target& t);
 
 // gemm-layout thresholds for a target (compiler/passes.cpp): A·Bᵀ runs as A·transpose(B) when
-// k < dot_min_k or M ≥ dot_max_rows; a weight gradient Xᵀ·dY with N ≤ narrow_n (and M ≥ 4N) runs as
-// (dYᵀ·X)ᵀ.
-// Elementwise view of a kernel computing n (and the inlined producers `fused`): rows × cols where
-// cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
+// k < dot_min_k or M ≥ dot_max_rows, or M ≥ packed_min_rows with k ≤ packed_max_k; a weight gradient Xᵀ·dY with N ≤
+// narrow_n (and M ≥ 4N) runs as (dYᵀ·X)ᵀ. Elementwise view of a kernel computing n (and the inlined producers `fused`):
+// rows × cols where cols is the period of the broadcast operands, or — none broadcast — a flat chunk of at most
 // kElementwiseChunk elements (the last chunk may be short). The kernel's range is ceil(numel / cols).
 inline constexpr int64_t kElementwiseChunk = 4096;
 int64_t elementwise_cols(const Graph& g, const Node& n, const std::vector<int>& fused);
@@ -124,6 +123,9 @@ int64_t elementwise_period(const Graph& g, const Node& n, const std::vector<int>
 
 struct LayoutRules {
   int64_t dot_min_k, dot_max_rows, narrow_n;
+  // With fewer rows than dot_max_rows, A·Bᵀ still runs as A·transpose(B) from packed_min_rows rows
+  // on when k fits one packed K block (≤ packed_max_k): the transpose is then read while B is packed.
+  int64_t packed_min_rows, packed_max_k;
   int64_t tile_cols;  // the widest register tile's columns: an N that is a multiple wastes no lane
   // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
   // run as transpose(A)·B: those rows map to a few cache sets (see gemm_layout in passes.cpp).
