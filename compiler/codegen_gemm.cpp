@@ -158,9 +158,10 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
 void prefetch_update(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                      const KBlock& kb) {
   auto lines = [&] {
-    for (int r = 0; r < mr; ++r)  // a row's first and last column of the tile: one line or two
-      for (int64_t col : {int64_t{0}, (nv - 1) * g.L + last - 1})
-        e.prefetch_write(e.gep(g.update_p, e.add(e.mul(e.add(i0, e.c64(r)), e.c64(g.N)), e.add(j0, e.c64(col)))));
+    for (int r = 0; r < mr; ++r) {  // a row's first and last column of the tile: one line or two
+      e.prefetch_write(e.gep(g.update_p, c_index(e, g, i0, j0, r, 0)));
+      e.prefetch_write(e.gep(g.update_p, e.add(c_index(e, g, i0, j0, r, nv - 1), e.c64(last - 1))));
+    }
   };
   if (is_true(kb.last)) return lines();
   e.if_else(kb.last, lines);
@@ -517,7 +518,7 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
          fused(1) ? nullptr : e.base(bt ? e.g.node(n.in[1]).in[0] : n.in[1]),
          col2im ? nullptr : e.base(k.node)};
   g.b_transposed = bt;
-  if (bt && (!k.spec.gemm.pack || (k.spec.gemm.kc % e.lanes && k.spec.gemm.kc < d.K) || n.a.tb || k.spec.gemm.bf16))
+  if (bt && (!k.spec.gemm.pack || !k.spec.gemm.k_blocks_whole_vectors(e.lanes) || n.a.tb || k.spec.gemm.bf16))
     throw std::logic_error("gradc: a transpose fused into " + k.fn + " needs B packed in K blocks of whole vectors");
   if (fused(0)) g.cols_a = cols_operand(e, e.g.node(n.in[0]));
   if (fused(1)) g.cols_b = cols_operand(e, e.g.node(n.in[1]));

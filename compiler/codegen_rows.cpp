@@ -45,10 +45,9 @@ void row_logsumexp(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, llv
 // lanes — one zmm with AVX-512, two ymm with AVX2 — rather than loops running a scalar exp per
 // element. Lanes past C are masked off for the max and the sum.
 struct ShortRow {
-  int w;               // vector width
-  llvm::Value* x;      // the row, zeros past C
-  llvm::Value* lanes;  // <0, 1, ..., w-1> as i32
-  llvm::Value* lse;    // log Σ exp(x)
+  int w;             // vector width
+  llvm::Value* x;    // the row, zeros past C
+  llvm::Value* lse;  // log Σ exp(x)
 };
 
 ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, int w) {
@@ -64,7 +63,7 @@ ShortRow short_row(Emitter& e, llvm::Value* x, llvm::Value* row0, int64_t C, int
   ex = b.CreateSelect(ok, ex, llvm::Constant::getNullValue(e.vec(w)));
   llvm::Value* sum = b.CreateFAddReduce(e.cf(0.f), ex);
   llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);  // a fixed tree order
-  return {w, xv, lanes, b.CreateFAdd(mx, e.log(sum))};
+  return {w, xv, b.CreateFAdd(mx, e.log(sum))};
 }
 
 // Column sums of x viewed as [n, inner] (a bias gradient: dY summed over its rows) for the columns
@@ -363,23 +362,23 @@ void emit_xent_grad(Emitter& e, const KernelInfo& k) {
   const bool serial = loss_node >= 0;
   llvm::Value* r_begin = serial ? e.c64(0) : e.lo;
   llvm::Value* r_end = serial ? e.c64(n.shape[0]) : e.hi;
-  llvm::Value* total = nullptr;
+  auto store_mean = [&](llvm::Value* sum) {
+    e.store(b.CreateFDiv(sum, e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node), e.c64(0));
+  };
   if (C <= k.spec.tile) {
-    if (serial) {
-      total = e.slot(e.vec());
-      b.CreateStore(llvm::Constant::getNullValue(e.vec()), total);
-    }
+    llvm::Value* total = serial ? e.slot(e.vec()) : nullptr;
+    if (serial) b.CreateStore(llvm::Constant::getNullValue(e.vec()), total);
     xent_grad_in_lanes(e, {x, labels, scale, out, C, total}, r_begin, r_end);
     if (serial) {
       llvm::Value* sum = b.CreateFAddReduce(e.cf(0.f), b.CreateLoad(e.vec(), total));
       llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);  // a fixed tree order
-      e.store(b.CreateFDiv(sum, e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node), e.c64(0));
+      store_mean(sum);
     }
     return;
   }
   llvm::Value* mx = e.slot(e.f32);
   llvm::Value* sum = e.slot(e.f32);
-  total = e.slot(e.f32);
+  llvm::Value* total = e.slot(e.f32);
   b.CreateStore(e.cf(0.f), total);
   e.loop(r_begin, r_end, [&](llvm::Value* r) {
     llvm::Value* row0 = e.mul(r, e.c64(C));
@@ -394,9 +393,7 @@ void emit_xent_grad(Emitter& e, const KernelInfo& k) {
       e.store(b.CreateFMul(p, scale), out, e.add(row0, j));
     });
   });
-  if (serial)
-    e.store(b.CreateFDiv(b.CreateLoad(e.f32, total), e.cf(static_cast<float>(n.shape[0]))), e.base(loss_node),
-            e.c64(0));
+  if (serial) store_mean(b.CreateLoad(e.f32, total));
 }
 }  // namespace
 

@@ -48,7 +48,8 @@ llvm::Value* Emitter::base(int node) {
   return v;
 }
 
-void Emitter::loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body) {
+llvm::Instruction* Emitter::emit_loop(llvm::Value* begin, llvm::Value* end,
+                                      const std::function<void(llvm::Value*)>& body) {
   auto& ctx = b.getContext();
   llvm::BasicBlock* pre = b.GetInsertBlock();
   auto* head = llvm::BasicBlock::Create(ctx, "loop", fn);
@@ -62,19 +63,24 @@ void Emitter::loop(llvm::Value* begin, llvm::Value* end, const std::function<voi
   b.SetInsertPoint(inner);
   body(i);
   i->addIncoming(add(i, c64(1)), b.GetInsertBlock());
-  latch_ = b.CreateBr(head);
+  llvm::Instruction* latch = b.CreateBr(head);
   b.SetInsertPoint(exit);
+  return latch;
+}
+
+void Emitter::loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body) {
+  emit_loop(begin, end, body);
 }
 
 void Emitter::rolled_loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body) {
-  loop(begin, end, body);  // its latch is the last one created (a nested loop's come before it)
+  llvm::Instruction* latch = emit_loop(begin, end, body);
   auto& ctx = b.getContext();
   llvm::MDNode* unroll = llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable"));
   llvm::MDNode* vectorize = llvm::MDNode::get(
       ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), llvm::ConstantAsMetadata::get(b.getFalse())});
   llvm::MDNode* self = llvm::MDNode::getDistinct(ctx, {nullptr, unroll, vectorize});
   self->replaceOperandWith(0, self);
-  latch_->setMetadata(llvm::LLVMContext::MD_loop, self);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, self);
 }
 
 void Emitter::if_else(llvm::Value* cond, const std::function<void()>& then_body,
@@ -110,13 +116,17 @@ llvm::Value* Emitter::call_libm(const char* name, llvm::Value* x) {
   return b.CreateCall(callee, {x});
 }
 
+llvm::Type* Emitter::same_shape_i32(llvm::Type* t) {
+  return t->isVectorTy() ? static_cast<llvm::Type*>(llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t)))
+                         : i32;
+}
+
 llvm::Value* Emitter::exp(llvm::Value* x) {
   // exp(x) = 2^n · e^r, n = round(x·log2 e), r = x - n·ln 2 (two-part ln 2), e^r by a degree-6
   // Taylor/Horner polynomial on |r| <= ln2/2; 2^n built in the exponent bits. Works on f32 and on
   // <lanes x f32> (constants are splatted to x's type).
   llvm::Type* t = x->getType();
-  llvm::Type* it =
-      t->isVectorTy() ? static_cast<llvm::Type*>(llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t))) : i32;
+  llvm::Type* it = same_shape_i32(t);
   auto k = [&](float v) { return llvm::ConstantFP::get(t, static_cast<double>(v)); };
   x = b.CreateSelect(b.CreateFCmpOLT(x, k(-87.3f)), k(-87.3f), x);  // also maps NaN through below
   x = b.CreateSelect(b.CreateFCmpOGT(x, k(88.7f)), k(88.7f), x);
@@ -135,8 +145,7 @@ llvm::Value* Emitter::log(llvm::Value* x) {
   // x = m·2^e with m in [√½, √2); log m = 2·atanh(s), s = (m-1)/(m+1), odd series to s^9. Works on
   // f32 and on <lanes x f32> like exp.
   llvm::Type* t = x->getType();
-  llvm::Type* it =
-      t->isVectorTy() ? static_cast<llvm::Type*>(llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(t))) : i32;
+  llvm::Type* it = same_shape_i32(t);
   auto k = [&](float v) { return llvm::ConstantFP::get(t, static_cast<double>(v)); };
   auto ki = [&](uint32_t v) { return llvm::ConstantInt::get(it, v); };
   llvm::Value* bits = b.CreateBitCast(x, it);

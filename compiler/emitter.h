@@ -76,10 +76,14 @@ class Emitter {
   void prefetch_write(llvm::Value* p);
 
  private:
+  // loop(), returning its back edge (where loop metadata goes).
+  llvm::Instruction* emit_loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
+  // i32, or a vector of i32 as long as t (exp's and log's exponent bits).
+  llvm::Type* same_shape_i32(llvm::Type* t);
+
   llvm::Module& m_;
   llvm::Value* bufs_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
-  llvm::Instruction* latch_ = nullptr;  // the back edge of the loop emitted last
   std::vector<std::pair<int, llvm::Value*>> bases_;
 };
 

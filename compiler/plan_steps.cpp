@@ -224,8 +224,7 @@ void PlanState::packed_transposes() {
     const Node& c = g.node(consumer[i]);
     if ((c.op != Op::MatMul && c.op != Op::Dense) || c.a.tb || c.in[1] != n.id || c.in[0] == n.id) continue;
     const GemmSpec s = schedule_gemm(g, c, p.target, {n.id});
-    const int64_t L = p.target.lanes;
-    if (s.form == GemmSpec::Broadcast && s.pack && (s.kc % L == 0 || s.kc == s.K)) inlined[i] = 1;
+    if (s.form == GemmSpec::Broadcast && s.pack && s.k_blocks_whole_vectors(p.target.lanes)) inlined[i] = 1;
   }
 }
 

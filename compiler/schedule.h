@@ -48,6 +48,8 @@ struct GemmSpec {
   int64_t part_cols(int64_t lanes) const { return ((N + col_parts - 1) / col_parts + lanes - 1) / lanes * lanes; }
   int64_t a_offset() const { return pack ? kc * nc : 0; }  // floats
   int64_t partials_offset() const { return a_offset() + (pack_a ? kc * mr : 0); }
+  // Every K block but the last is whole vectors of k (what packing a transposed B reads).
+  bool k_blocks_whole_vectors(int64_t lanes) const { return kc % lanes == 0 || kc == K; }
   int64_t partials() const { return update && kc < K ? (M + mr - 1) / mr * mr * N : 0; }
   int64_t scratch_bytes() const { return (partials_offset() + partials()) * 4; }
 };
