@@ -151,15 +151,23 @@ bool elementwise_vectorisable(const Graph& g, const std::vector<int>& group, int
   return true;
 }
 
-llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
-                                llvm::Value* flat, llvm::Value* col, int64_t active, Given given) {
+std::vector<llvm::Value*> elementwise_vectors(Emitter& e, const std::vector<int>& group, const std::vector<int>& nodes,
+                                              int64_t total, int64_t cols, llvm::Value* flat, llvm::Value* col,
+                                              int64_t active, Given given) {
   std::vector<int> members(group);
   Ctx c{e, members, total, cols, flat, col, {}, {}, e.lanes, active};
   if (given.value) {  // computed by the caller (a GEMM's accumulator): a member already evaluated
     members.push_back(given.node);
     c.memo.emplace_back(given.node, given.value);
   }
-  return value_of(c, node);
+  std::vector<llvm::Value*> out;
+  for (int n : nodes) out.push_back(value_of(c, n));  // one memo: a node read by several is computed once
+  return out;
+}
+
+llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
+                                llvm::Value* flat, llvm::Value* col, int64_t active, Given given) {
+  return elementwise_vectors(e, group, {node}, total, cols, flat, col, active, given)[0];
 }
 
 // Rows of at most this many vectors are emitted as vectors, unrolled (longer ones: LLVM's loop).

@@ -37,6 +37,14 @@ std::vector<llvm::Value*> tile_accumulators(Emitter& e, const Gemm& g, llvm::Val
   return acc;
 }
 
+// The update rules of a finished vector of the product (the plan's update_epilogues), each stored
+// to its own buffer after all of them are computed (a rule reads its parameter where it is stored).
+void store_outputs(Emitter& e, const Gemm& g, llvm::Value* at, llvm::Value* col, int64_t active, llvm::Value* acc) {
+  const std::vector<llvm::Value*> values =
+      elementwise_vectors(e, *g.chain.group, g.chain.outputs, g.M * g.N, g.N, at, col, active, {g.chain.product, acc});
+  for (size_t o = 0; o < values.size(); ++o) e.vstore(values[o], e.gep(e.base(g.chain.outputs[o]), at), active);
+}
+
 void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                  const KBlock& kb, const std::vector<llvm::Value*>& acc) {
   auto& b = e.b;
@@ -63,11 +71,15 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
       for (int v = 0; v < nv; ++v) {
         llvm::Value* out = b.CreateLoad(e.vec(), acc[static_cast<size_t>(r * nv + v)]);
         if (g.bias || g.relu) out = b.CreateSelect(kb.last, epilogue(e, g, out, bias[static_cast<size_t>(v)]), out);
-        if (g.update_p && !last) {
+        if (g.partial && !last) {
           e.vstore(out, partial_at(e, g, i0, j0, r, v), active(v));
           continue;
         }
         llvm::Value* at = c_index(e, g, i0, j0, r, v);
+        if (!g.chain.outputs.empty() && last) {
+          store_outputs(e, g, at, e.add(j0, e.c64(v * g.L)), active(v), out);
+          continue;
+        }
         // The SGD step's rounding: the product times lr, subtracted from p (read, then overwritten).
         if (g.update_p) out = b.CreateFSub(e.vload(e.gep(g.update_p, at), active(v)), b.CreateFMul(out, lr));
         if (g.chain.group && last)
@@ -554,7 +566,16 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
                                                              is_chunk_sum(e.g, e.g.node(id)))
         chain.push_back(id);
     chain.push_back(k.node);
-    g.chain = {&chain, k.node, product};
+    g.chain = {&chain, k.node, product, {}};
+    if (k.spec.gemm.update) {  // optimizer rules: every update value of the chain, in node order
+      for (const Graph::Update& u : e.g.updates())
+        if (std::find(chain.begin(), chain.end(), u.value) != chain.end()) g.chain.outputs.push_back(u.value);
+      std::sort(g.chain.outputs.begin(), g.chain.outputs.end());
+      if (k.spec.gemm.partials()) {
+        g.partial = e.gep(e.scratch, e.c64(k.spec.gemm.partials_offset()));
+        g.partial_row0 = e.mul(e.lo, e.c64(k.spec.gemm.mr));
+      }
+    }
   }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);

@@ -104,6 +104,11 @@ struct Given {
 };
 llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
                                 llvm::Value* flat, llvm::Value* col, int64_t active, Given given = {});
+// Several nodes of one group at the same index (a GEMM epilogue storing several update rules),
+// each computed once however many of them read it.
+std::vector<llvm::Value*> elementwise_vectors(Emitter& e, const std::vector<int>& group, const std::vector<int>& nodes,
+                                              int64_t total, int64_t cols, llvm::Value* flat, llvm::Value* col,
+                                              int64_t active, Given given = {});
 
 // In-register transpose of L rows of L lanes (L = v.size(), a power of two): element (i, l) moves
 // to (l, i). codegen_rows.cpp (transpose kernels) and the GEMM's transposing B pack use it.

@@ -73,9 +73,12 @@ struct Gemm {
   Cols col2im = {};
   // Elementwise epilogue (the plan's gemm_epilogues): C holds node `out` = chain(this product),
   // the chain's nodes `group` evaluated on each finished vector after the bias and ReLU.
+  // With `outputs` (the plan's update_epilogues): each of those nodes is stored to its own
+  // buffer instead (optimizer rules, in place), and C is not written.
   struct Chain {
     const std::vector<int>* group = nullptr;
     int out = -1, product = -1;
+    std::vector<int> outputs;
   };
   Chain chain = {};
 };

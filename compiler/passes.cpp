@@ -442,6 +442,23 @@ bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules) {
   return k * idle <= rules.narrow_update_idle * cols;
 }
 
+// A narrow weight gradient read only by elementwise ops (an optimizer's rules: the plan's
+// update_epilogues then runs them in the GEMM's epilogue) stays row-major while that pays, as
+// fuse-update's SGD step does: swapped, the rules would be passes over dW's transpose.
+bool keeps_rules_in_epilogue(const Graph& g, const Node& n, const LayoutRules& rules) {
+  const int64_t k = g.node(n.in[1]).shape[0];
+  if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules) || split_k_splits(k, n.shape.numel()) > 1)
+    return false;
+  bool read = false;
+  for (const Node& c : g.nodes())
+    for (int i : c.in)
+      if (i == n.id) {
+        if (op_info(c.op).kind != OpKind::Unary && op_info(c.op).kind != OpKind::Binary) return false;
+        read = true;
+      }
+  return read;
+}
+
 // The SGD update p − lr·(op(A)·B) of a parameter whose gradient is one GEMM (a dense layer's
 // weights: Xᵀ·dY) -> matmul_update: the update runs in the GEMM's epilogue and the gradient is
 // never written (the plan runs it in place on p). Not where split-k would cut the product over k
@@ -518,7 +535,7 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // rows, one window decode per position, where as Aᵀ every row block decodes every window again
     // (the convnet's 288×64 filter gradient on AVX2, 64 filters wider than narrow_n: 32 % of peak
     // as Aᵀ, 90 % swapped).
-    if (n.op == Op::MatMul && swaps_narrow(g, n, rules)) {
+    if (n.op == Op::MatMul && swaps_narrow(g, n, rules) && !keeps_rules_in_epilogue(g, n, rules)) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;

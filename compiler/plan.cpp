@@ -15,6 +15,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.packed_transposes();
   st.col2im_epilogues();
   st.gemm_epilogues();
+  st.update_epilogues();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();

@@ -43,6 +43,7 @@ PlanState::PlanState(const Graph& graph, const PlanOptions& o) : g(graph), opt(o
   inlined.assign(N, 0);
   xent_into.assign(N, -1);
   absorbed.assign(N, 0);
+  merged_into.assign(N, -1);
 }
 
 // Which nodes run (needed by outputs and updates; sources always), which persist, their uses.
@@ -282,6 +283,76 @@ void PlanState::gemm_epilogues() {
   }
 }
 
+std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<int>>& readers,
+                                         const std::vector<int>& param_of) const {
+  const Node& gemm = g.node(mm);
+  std::vector<int> roots, chains, leaves;  // chains: every node the roots' kernels compute
+  auto in = [](const std::vector<int>& v, int id) { return std::find(v.begin(), v.end(), id) != v.end(); };
+  for (const Node& n : g.nodes()) {
+    const auto i = static_cast<size_t>(n.id);
+    if (n.id <= mm || !live[i] || inlined[i] || param_of[i] < 0 || !is_elementwise_kernel(n)) continue;
+    std::vector<int> chain, reads;
+    inlined_chain(n.id, chain, reads);
+    if (!std::any_of(reads.begin(), reads.end(), [&](int id) { return id == mm || in(roots, id); })) continue;
+    if (n.shape != gemm.shape) return {};
+    roots.push_back(n.id);
+    chains.insert(chains.end(), chain.begin(), chain.end());
+    leaves.insert(leaves.end(), reads.begin(), reads.end());
+  }
+  if (roots.empty()) return {};
+  // Nothing outside the kernel reads the product or a node inlined into it, and what reads an
+  // earlier rule's value runs after the last rule (where the kernel runs).
+  for (int id : readers[static_cast<size_t>(mm)])
+    if (!in(chains, id)) return {};
+  for (int id : chains)
+    for (int r : readers[static_cast<size_t>(id)])
+      if (!in(chains, r) && (!in(roots, id) || r < roots.back())) return {};
+  // Each rule reads its parameter's element where it writes it, in place: no rule may read another
+  // rule's parameter, nor the product's operands any of them.
+  std::vector<int> params;
+  for (int r : roots) params.push_back(param_of[static_cast<size_t>(r)]);
+  for (int r : roots) {
+    std::vector<int> chain, reads;
+    inlined_chain(r, chain, reads);
+    for (int id : reads)
+      if (in(params, id) && id != param_of[static_cast<size_t>(r)]) return {};
+  }
+  for (int id : gemm.in)
+    if (in(params, id) || (inlined[static_cast<size_t>(id)] && std::any_of(g.node(id).in.begin(), g.node(id).in.end(),
+                                                                           [&](int j) { return in(params, j); })))
+      return {};
+  std::sort(chains.begin(), chains.end());
+  chains.erase(std::unique(chains.begin(), chains.end()), chains.end());
+  if (!elementwise_vectorisable(g, chains, gemm.shape.numel(), gemm.shape[1])) return {};
+  return roots;
+}
+
+void PlanState::update_epilogues() {
+  // A weight gradient read only by its optimizer's rules (momentum's v, Adagrad's and RMSprop's
+  // accumulators, Adam's m and v, and the parameter's new value reading them) runs as one GEMM
+  // kernel, placed at the last rule: each finished vector of dW goes through every rule, and each
+  // new state is stored where the plan puts it (in place when in_place_updates can), so dW is never
+  // written and the states are read and written once. Its partial sums between K blocks go to
+  // scratch, as a matmul_update's (its C is a parameter). Plain SGD is fuse-update's matmul_update.
+  if (!opt.fuse_elementwise) return;
+  std::vector<int> param_of(N, -1);
+  for (const Graph::Update& u : g.updates()) param_of[static_cast<size_t>(u.value)] = u.param;
+  const std::vector<std::vector<int>> readers = live_readers();
+  for (const Node& mm : g.nodes()) {
+    const auto m = static_cast<size_t>(mm.id);
+    if (mm.op != Op::MatMul || mm.shape.rank != 2 || !live[m] || inlined[m] || pinned[m]) continue;
+    const std::vector<int> roots = update_group(mm.id, readers, param_of);
+    if (roots.empty()) continue;
+    std::vector<int> own;  // the GEMM's inlined operands (a transposed B read while packed)
+    for (int i : mm.in)
+      if (inlined[static_cast<size_t>(i)]) own.push_back(i);
+    if (schedule_gemm(g, mm, p.target, own).form != GemmSpec::Broadcast) continue;
+    inlined[m] = 1;
+    for (int r : roots)
+      if (r != roots.back()) merged_into[static_cast<size_t>(r)] = roots.back();
+  }
+}
+
 void PlanState::loss_gradient_merge() {
   // softmax_xent's loss comes out of the softmax_xent_grad kernel over the same logits and labels,
   // placed at the loss's position when the gradient's inputs are ready by then.
@@ -316,7 +387,7 @@ void PlanState::kernels_and_buffers() {
     b.owner = n.id;
     p.node_buffer[i] = static_cast<int>(p.buffers.size());
     p.buffers.push_back(b);
-    if (op_info(n.op).kind == OpKind::Source || absorbed[i]) continue;
+    if (op_info(n.op).kind == OpKind::Source || absorbed[i] || merged_into[i] >= 0) continue;
     const int node = xent_into[i] >= 0 ? xent_into[i] : n.id;
     KernelInfo k;
     k.node = node;
@@ -324,12 +395,17 @@ void PlanState::kernels_and_buffers() {
     k.fn = std::string("k") + std::to_string(node) + "_" + op_name(kn.op);
     k.flops = kernel_flops(g, kn);
     if (xent_into[i] >= 0) k.fused.push_back(n.id);  // the loss, written by the same serial pass
-    // Collect the inlined producers feeding this kernel.
+    // Collect the inlined producers feeding this kernel, and the update rules it also computes.
     std::vector<int> stack(kn.in.begin(), kn.in.end());
+    for (size_t r = 0; r < i; ++r)
+      if (merged_into[r] == node) {
+        k.fused.push_back(static_cast<int>(r));
+        stack.insert(stack.end(), g.node(static_cast<int>(r)).in.begin(), g.node(static_cast<int>(r)).in.end());
+      }
     while (!stack.empty()) {
       const int id = stack.back();
       stack.pop_back();
-      if (!inlined[static_cast<size_t>(id)]) continue;
+      if (!inlined[static_cast<size_t>(id)] || std::find(k.fused.begin(), k.fused.end(), id) != k.fused.end()) continue;
       k.fused.push_back(id);
       if (is_elementwise_kernel(g.node(id))) k.flops += static_cast<double>(g.node(id).shape.numel());
       if (op_info(g.node(id).op).kind == OpKind::Gemm) k.flops += kernel_flops(g, g.node(id));
@@ -364,7 +440,8 @@ void PlanState::in_place_updates() {
     const Node& vn = g.node(u.value);
     const bool by_element = is_elementwise_kernel(vn) || (vn.op == Op::MatMulUpdate && vn.in[2] == u.param &&
                                                           vn.in[0] != u.param && vn.in[1] != u.param);
-    bool in_place = opt.plan_memory && t != SIZE_MAX && p.kernels[t].node == u.value && by_element;
+    bool in_place = opt.plan_memory && t != SIZE_MAX &&
+                    (p.kernels[t].node == u.value || merged_into[v] == p.kernels[t].node) && by_element;
     if (in_place)
       for (const Node& n : g.nodes())
         if (live[static_cast<size_t>(n.id)] && n.id != u.value)

@@ -7,6 +7,8 @@
 //   packed_transposes    a GEMM's transposed B read while B is packed, never materialised
 //   col2im_epilogues     an input gradient's col2im added up in its GEMM's epilogue, columns never written
 //   gemm_epilogues       an elementwise kernel over a GEMM's result runs in that GEMM's epilogue
+//   update_epilogues     a weight gradient read only by its optimizer's update rules: one GEMM kernel
+//                        whose epilogue computes every rule and stores each new state (dW never written)
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -31,6 +33,7 @@ struct PlanState {
   std::vector<char> inlined;                // computed inside its consumer's kernel
   std::vector<int> xent_into;               // softmax_xent -> the softmax_xent_grad computing it
   std::vector<char> absorbed;               // grads whose kernel moved to their loss's position
+  std::vector<int> merged_into;             // update value -> the update whose kernel computes it
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
 
   void liveness();
@@ -45,6 +48,11 @@ struct PlanState {
   void packed_transposes();
   void col2im_epilogues();
   void gemm_epilogues();
+  void update_epilogues();
+  // The update rules (values of g.updates(), elementwise kernels) that an update_epilogues kernel over
+  // GEMM `mm` would compute, in node order, or none when that is not safe.
+  std::vector<int> update_group(int mm, const std::vector<std::vector<int>>& readers,
+                                const std::vector<int>& param_of) const;
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

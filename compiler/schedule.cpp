@@ -271,6 +271,10 @@ KernelSpec schedule_kernel(const Graph& g, const Node& n, const std::vector<int>
   if (const int mm = epilogue_gemm(g, n, fused); mm >= 0) {  // the GEMM's kernel, n's chain in its epilogue
     s.strategy = Strategy::GemmBroadcast;
     s.gemm = schedule_gemm(g, g.node(mm), t, fused);
+    // Optimizer rules in the epilogue (the plan's update_epilogues): C is a parameter, so the
+    // partial sums between K blocks go to scratch, as a matmul_update's.
+    s.gemm.update =
+        std::any_of(g.updates().begin(), g.updates().end(), [&](const Graph::Update& u) { return u.value == n.id; });
     column_parts(s.gemm, t);
     s.range = s.gemm.col_parts > 1 ? s.gemm.col_parts : ceil_div(s.gemm.M, s.gemm.mr);
     return s;

@@ -35,8 +35,9 @@ struct GemmSpec {
   // Both operands packed as bf16 pairs along k (one 32-bit word per pair: the even k in the low
   // half) and multiplied by vdpbf16ps into f32 accumulators; needs pack and pack_a.
   bool bf16 = false;
-  // matmul_update: its result is the parameter itself (updated in place), so over several K blocks
-  // the partial sums go to scratch instead, one row of N per row of this thread's row blocks.
+  // matmul_update or optimizer rules in the epilogue (the plan's update_epilogues): its result is a
+  // parameter (updated in place), so over several K blocks the partial sums go to scratch instead,
+  // one row of N per row of this thread's row blocks.
   bool update = false;
   // The plan's col2im fusion: the kernel is col2im(C) and never writes C; its parallel unit is a
   // group of this many images, whose finished tiles are added into those images of dX.

@@ -9,6 +9,7 @@
 
 #include "autodiff/autodiff.h"
 #include "autodiff/dsl.h"
+#include "autodiff/optim.h"
 #include "autodiff/shape_rules.h"
 #include "compiler/plan.h"
 #include "models/models.h"
@@ -395,6 +396,61 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
     EXPECT_EQ(blocked, M == 300 ? 4 : 0) << what << ": K blocks";
     expect_outputs_match_reference(g, jit, what);
   }
+}
+
+// The optimizers' rules in the weight gradient's epilogue (the plan's update_epilogues): dW = Xᵀ·C
+// with X in eighths and C small integers is exact in any summation order, so after three steps
+// the JIT's parameter and states match the reference interpreter's to the rules' float rounding.
+// Batches of 800 and 1100 take K blocks (partial sums in scratch, not in the parameter; B packed
+// and not), 37 and 200 columns a masked tail; every new state is written in place and dW never.
+TEST_P(JitTarget, OptimizerRulesRunInTheWeightGradientsEpilogue) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  for (OptKind kind : {OptKind::Momentum, OptKind::Adagrad, OptKind::RMSprop, OptKind::Adam})
+    for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {800, 256, 256}}) {
+      const std::string what = std::string(optimizer_name(kind)) + " " + std::to_string(K) + "x" + std::to_string(N) +
+                               " batch " + std::to_string(B);
+      Graph g;
+      Tensor x = g.input("x", {B, K});
+      Tensor w = g.param("w", {K, N}, Init::GlorotUniform);
+      std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
+      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
+      OptimizerConfig cfg;
+      cfg.kind = kind;
+      add_optimizer(sum(matmul(x, w) * constant_data(g, {B, N}, c)), cfg);
+      Program jit(g);
+      Interpreter ip(g);
+      const auto& code = jit.code();
+      int epilogues = 0;
+      for (const KernelInfo& k : code.plan.kernels) {
+        const bool rules = epilogue_gemm(code.graph, code.graph.node(k.node), k.fused) >= 0 && k.spec.gemm.update;
+        epilogues += rules;
+        if (rules) EXPECT_EQ(k.spec.gemm.kc<k.spec.gemm.K, B> 384) << what << ": K blocks";
+        EXPECT_NE(op_info(code.graph.node(k.node).op).kind, OpKind::Gemm) << what << ": " << k.fn << " written";
+      }
+      EXPECT_EQ(epilogues, 1) << what;
+      for (const Graph::Update& u : code.graph.updates())
+        EXPECT_EQ(code.plan.node_buffer[static_cast<size_t>(u.value)],
+                  code.plan.node_buffer[static_cast<size_t>(u.param)])
+            << what << ": " << code.graph.node(u.param).name << " not updated in place";
+      for (int t = 1; t <= 3; ++t) {
+        const float lr = effective_lr(cfg, 0.01f, t);
+        ip.set_input("x", xs);
+        jit.set_input("x", xs);
+        ip.set_input("lr", {lr});
+        jit.set_input("lr", std::vector<float>{lr});
+        ip.run();
+        jit.run();
+      }
+      for (const Graph::Update& u : g.updates()) {
+        const auto want = ip.value(u.param).f, got = jit.get(u.param);
+        ASSERT_EQ(want.size(), got.size());
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-6 * std::max(1.f, std::fabs(want[i])))
+              << what << ": " << g.node(u.param).name << "[" << i << "]";
+      }
+    }
 }
 
 // The SGD training step of m (forward, backward, update) as one graph.

@@ -60,8 +60,9 @@ struct FusionRow {
   double best() const { return std::min(fused[0], fused[1]); }
 };
 
-FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, const CompileOptions& fused) {
-  StepGraph s = make_step_graph(model, batch);
+FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, const CompileOptions& fused,
+                         const OptimizerConfig& step_opt) {
+  StepGraph s = make_step_graph(model, batch, step_opt);
   const Graph& g = s.model->g;
   CompileOptions unfused;
   unfused.fuse = false;
@@ -93,8 +94,8 @@ FusionRow compare_fusion(const std::string& model, int64_t batch, int reps, cons
 
 namespace {
 void kernel_table(const std::string& model, int64_t batch, int reps, const std::string& report,
-                  const CompileOptions& opt, const Arch& arch) {
-  StepGraph s = make_step_graph(model, batch, {}, &arch);
+                  const CompileOptions& opt, const Arch& arch, const OptimizerConfig& step_opt) {
+  StepGraph s = make_step_graph(model, batch, step_opt, &arch);
   Program p(s.model->g, opt);
   fill_inputs(p);
   const double peak1 = target_fma_peak(1), peak2 = target_fma_peak(2);
@@ -181,9 +182,15 @@ struct BenchOpts {
   bool mpi_worker = false;
   int ranks = 2;
   std::string bucket_kib = "1024";
-  std::string report, shape;
+  std::string report, shape, optimizer = "sgd";
   CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
-  ArchFlags arch;      // mlp/cnn layer shapes (plain and --kernels runs)
+  // The step's update rule (--optimizer): plain SGD unless asked, as the PyTorch side runs.
+  OptimizerConfig step_opt() const {
+    OptimizerConfig c;
+    c.kind = parse_optimizer(optimizer);
+    return c;
+  }
+  ArchFlags arch;  // mlp/cnn layer shapes (plain and --kernels runs)
 };
 
 std::string us_or_empty(double us) { return us > 0 ? fmt("%.2f", us) : ""; }
@@ -248,14 +255,18 @@ void fusion_suite(const BenchOpts& o) {
     std::printf("target: %s\n", default_target().describe().c_str());
     if (const std::string cc = cross_core_line(); !cc.empty())
       std::printf("%s (the 2-thread columns move with these)\n", cc.c_str());
+    std::printf("training steps: forward + backward + %s\n", o.optimizer.c_str());
     std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s | %10s %8s\n", "model", "batch",
                 "kernels", "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
                 "unfused", "PyTorch", "speedup");
   }
   std::string torch_note;
   for (auto& [m, b] : cfgs) {
-    FusionRow r = compare_fusion(m, b, o.reps, o.flags.options());
-    if (!o.no_torch) r.torch = torch_step_us(m, b, o.reps);
+    FusionRow r = compare_fusion(m, b, o.reps, o.flags.options(), o.step_opt());
+    if (o.step_opt().kind != OptKind::SGD && !o.no_torch)
+      r.torch.error = "no PyTorch column: its step runs plain SGD, this one --optimizer " + o.optimizer;
+    else if (!o.no_torch)
+      r.torch = torch_step_us(m, b, o.reps);
     if (!r.torch.error.empty()) torch_note = r.torch.error;
     rows.push_back(r);
     if (!o.json)
@@ -329,6 +340,10 @@ void add_bench(CLI::App& app) {
                 "Time the inference graph (what gradc export compiles) on the JIT at 1 and 2 threads, per example");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the (slow) reference interpreter");
   cmd->add_flag("--no-torch", o->no_torch, "With --compare-fusion: skip the PyTorch eager baseline");
+  cmd->add_option("--optimizer", o->optimizer,
+                  "The step's update rule: sgd | momentum | adagrad | rmsprop | adam (default sgd; the PyTorch "
+                  "column runs sgd only)")
+      ->check(optimizer_kind());
   cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
       ->check(int_range(2, 64));
   cmd->add_option("--bucket-kib", o->bucket_kib,
@@ -362,10 +377,11 @@ void add_bench(CLI::App& app) {
     }
     const Arch arch = o->arch.resolve(o->model);
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
-    if (o->kernels) return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options(), arch);
+    if (o->kernels)
+      return kernel_table(o->model, batch, std::min(o->reps, 50), o->report, o->flags.options(), arch, o->step_opt());
     if (o->convs) return conv_table(o->model, batch, arch, std::min(o->reps, 30), o->json);
     if (o->predict) return predict_table(o->model, batch, arch, o->reps, o->flags.options());
-    StepGraph s = make_step_graph(o->model, batch, {}, &arch);
+    StepGraph s = make_step_graph(o->model, batch, o->step_opt(), &arch);
     const Graph& g = s.model->g;
     auto jit = make_engine(g, EngineKind::Jit, o->flags.options());
     fill_inputs(g, *jit);
@@ -402,9 +418,9 @@ void add_bench(CLI::App& app) {
       return;
     }
     std::printf(
-        "%s training step (forward + backward + SGD), batch %lld, %.2f MFLOP — median µs per step (best of 3 "
+        "%s training step (forward + backward + %s), batch %lld, %.2f MFLOP — median µs per step (best of 3 "
         "rounds)\n",
-        o->model.c_str(), static_cast<long long>(batch), flops / 1e6);
+        o->model.c_str(), optimizer_name(o->step_opt().kind), static_cast<long long>(batch), flops / 1e6);
     std::printf("  %-22s %12s %10s %9s %14s\n", "engine", "µs/step", "vs ref", "GFLOP/s", "% FMA peak");
     auto vs_ref = [&](double t) { return tref > 0 ? std::to_string(static_cast<int>(tref / t + 0.5)) + "x" : "-"; };
     if (tref > 0) std::printf("  %-22s %12.1f %10s %9.2f\n", "reference interpreter", tref, "1x", flops / tref / 1e3);

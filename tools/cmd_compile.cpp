@@ -50,7 +50,7 @@ void print_pass_times(const CompiledProgram& p) {
 void add_compile(CLI::App& app) {
   struct Opts {
     ArchFlags arch;
-    std::string model, ir, assembly, dump_after, dump_dir;
+    std::string model, ir, assembly, dump_after, dump_dir, optimizer = "sgd";
     int64_t batch = 0;
     int repeat = 0, ranks = 1;
     bool schedule = false, time_passes = false;
@@ -70,6 +70,8 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--dump-after", o->dump_after,
                   "Write the graph (text and .dot) after this pass, or after every pass with 'all' (needs --dump-dir)");
   cmd->add_option("--dump-dir", o->dump_dir, "Where --dump-after writes NN-PASS.txt and NN-PASS.dot");
+  cmd->add_option("--optimizer", o->optimizer, "The step's update rule: sgd | momentum | adagrad | rmsprop | adam")
+      ->check(optimizer_kind());
   cmd->add_flag("--time-passes", o->time_passes, "Print each pass's time, node count and whether it changed the graph");
   cmd->add_flag("--schedule", o->schedule,
                 "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");
@@ -78,6 +80,7 @@ void add_compile(CLI::App& app) {
     const int64_t batch = o->batch ? o->batch : find_model(o->model).default_batch;
     OptimizerConfig step_opt;
     step_opt.ranks = o->ranks;
+    step_opt.kind = parse_optimizer(o->optimizer);
     StepGraph s = make_step_graph(o->model, local_batch(batch, o->ranks), step_opt, &arch);
     if (!o->ir.empty()) check_output_file(o->ir, "--dump-ir");
     if (!o->assembly.empty()) check_output_file(o->assembly, "--dump-asm");

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autodiff/dsl.h"
+#include "autodiff/optim.h"
 #include "runtime/spelling.h"
 #include "tools/commands.h"
 
@@ -65,6 +66,13 @@ CLI::Validator one_of(std::vector<std::string> names) {
         return "'" + text + "' is not one of " + list;
       },
       list);
+}
+
+CLI::Validator optimizer_kind() {
+  std::vector<std::string> names;
+  for (OptKind k : {OptKind::SGD, OptKind::Momentum, OptKind::Adagrad, OptKind::RMSprop, OptKind::Adam})
+    names.emplace_back(optimizer_name(k));
+  return one_of(names);
 }
 
 CLI::Validator unsigned64() {

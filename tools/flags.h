@@ -19,6 +19,8 @@ CLI::Validator finite_float(double lo, double hi, Bound low = Bound::Closed);
 CLI::Validator int_range(int64_t lo, int64_t hi);
 // A flag with a fixed set of values: "'val' is not one of test, train".
 CLI::Validator one_of(std::vector<std::string> names);
+// --optimizer: one of the optimizers add_optimizer knows (autodiff/optim.h).
+CLI::Validator optimizer_kind();
 // A decimal integer in [0, 2^64 - 1].
 CLI::Validator unsigned64();
 
