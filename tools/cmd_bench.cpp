@@ -293,8 +293,9 @@ void fusion_suite(const BenchOpts& o) {
     std::printf("]\n");
   } else {
     std::printf(
-        "µs = median per training step (forward + backward + SGD); ratio = unfused / fused; MB = compulsory "
-        "bytes read + written per step\n");
+        "µs = median per training step (forward + backward + %s); ratio = unfused / fused; MB = compulsory "
+        "bytes read + written per step\n",
+        o.optimizer.c_str());
     if (!rows.empty() && rows[0].torch.us)
       std::printf(
           "PyTorch %s eager SGD on the same steps, best of torch 1t x OpenBLAS 1t/2t and torch 2t (%s for "
