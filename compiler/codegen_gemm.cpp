@@ -167,13 +167,19 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
 // K loop runs instead of missed on at the end. dnn b128's W1 update (784×100×128, AVX2) measured
 // 122-126 µs on two threads with the misses, 104-107 without the read, 108-112 with this prefetch; one
 // thread and AVX-512 within noise (Zen 5).
+// The same for each state that optimizer rules in the epilogue (the plan's update_epilogues) read
+// and write in place.
 void prefetch_update(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                      const KBlock& kb) {
+  std::vector<llvm::Value*> bases;
+  if (g.update_p) bases.push_back(g.update_p);
+  for (int out : g.chain.outputs) bases.push_back(e.base(out));
   auto lines = [&] {
-    for (int r = 0; r < mr; ++r) {  // a row's first and last column of the tile: one line or two
-      e.prefetch_write(e.gep(g.update_p, c_index(e, g, i0, j0, r, 0)));
-      e.prefetch_write(e.gep(g.update_p, e.add(c_index(e, g, i0, j0, r, nv - 1), e.c64(last - 1))));
-    }
+    for (llvm::Value* p : bases)
+      for (int r = 0; r < mr; ++r) {  // a row's first and last column of the tile: one line or two
+        e.prefetch_write(e.gep(p, c_index(e, g, i0, j0, r, 0)));
+        e.prefetch_write(e.gep(p, e.add(c_index(e, g, i0, j0, r, nv - 1), e.c64(last - 1))));
+      }
   };
   if (is_true(kb.last)) return lines();
   e.if_else(kb.last, lines);
@@ -185,7 +191,7 @@ void prefetch_update(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                     const KBlock& kb, const BTile& bt) {
   const std::vector<llvm::Value*> acc = tile_accumulators(e, g, i0, j0, mr, nv, last, kb);
-  if (g.update_p) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
+  if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
   if (g.bf16) {
     tile_k_bf16(e, g, mr, nv, kb, bt, acc);
   } else if (g.cols_a.x && !g.ta && !kb.apack) {
