@@ -34,6 +34,7 @@ struct PlanState {
   std::vector<int> xent_into;               // softmax_xent -> the softmax_xent_grad computing it
   std::vector<char> absorbed;               // grads whose kernel moved to their loss's position
   std::vector<int> merged_into;             // update value -> the update whose kernel computes it
+  std::vector<int> placed_at;               // that update -> the node its kernel runs right after
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
 
   void liveness();
@@ -53,6 +54,11 @@ struct PlanState {
   // GEMM `mm` would compute, in node order, or none when that is not safe.
   std::vector<int> update_group(int mm, const std::vector<std::vector<int>>& readers,
                                 const std::vector<int>& param_of) const;
+  // Where that kernel can run first (a node id: right after that node's kernel).
+  int earliest_place(int mm, const std::vector<int>& roots, const std::vector<std::vector<int>>& readers,
+                     const std::vector<int>& param_of) const;
+  int last_kernel_reading(int id, const std::vector<std::vector<int>>& readers) const;
+  KernelInfo kernel_for(size_t i) const;  // the kernel computing node i (and what it fuses)
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

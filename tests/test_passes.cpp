@@ -479,6 +479,34 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   }
 }
 
+// mlp512 with momentum: each 512-wide layer's rules run in its weight gradient's epilogue, placed
+// right after the last other kernel reading that weight (its input gradient), not after the whole
+// backward pass: the GEMM's operands are freed where they were, and every state is updated in place.
+TEST(Passes, OptimizerRuleKernelsRunInsideTheBackwardPass) {
+  auto m = build_model("mlp512", {.batch = 1024});
+  OptimizerConfig oc;
+  oc.kind = OptKind::Momentum;
+  add_optimizer(m->loss, oc);
+  for (const char* name : {"x86-64-v4", "x86-64-v3"}) {
+    CompileOptions o;
+    o.target = make_target(name);
+    auto c = compile(m->g, o);
+    std::vector<size_t> rules, input_gradients;
+    for (size_t t = 0; t < c->plan.kernels.size(); ++t) {
+      const KernelInfo& k = c->plan.kernels[t];
+      EXPECT_LT(k.copy_from, 0) << name << ": " << k.fn << " copies an update";
+      if (epilogue_gemm(c->graph, c->graph.node(k.node), k.fused) < 0) continue;
+      if (k.spec.gemm.update) rules.push_back(t);
+      if (c->graph.node(k.node).op == Op::ReluGrad) input_gradients.push_back(t);
+    }
+    ASSERT_EQ(rules.size(), 3u) << name;
+    ASSERT_EQ(input_gradients.size(), 3u) << name;
+    // W3's rules right after dY3·W3ᵀ, W2's right after dY2·W2ᵀ (W1 has no input gradient).
+    EXPECT_EQ(rules[0], input_gradients[1] + 1) << name;
+    EXPECT_EQ(rules[1], input_gradients[2] + 1) << name;
+  }
+}
+
 // Where the narrow dW1 [784,100] = Xᵀ·dY carries its update: in the epilogue while k (the batch)
 // is short, transposed with the update a pass of its own once the idle lanes of its AVX-512 tiles
 // (12 per row of 100) over k cost more (past 8 per element: k > 66). On AVX2 N = 100 is not narrow
