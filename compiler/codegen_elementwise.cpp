@@ -173,13 +173,44 @@ llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int n
 // Rows of at most this many vectors are emitted as vectors, unrolled (longer ones: LLVM's loop).
 constexpr int64_t kVectorRowsMax = 8;
 
+// The nodes a kernel stores: its own, or every update rule the plan merged into it
+// (update_epilogues: Adam's m, v and p over one gradient), in node order.
+std::vector<int> stored_nodes(const Graph& g, const KernelInfo& k) {
+  std::vector<int> out;
+  for (const Graph::Update& u : g.updates())
+    if (std::find(k.fused.begin(), k.fused.end(), u.value) != k.fused.end()) out.push_back(u.value);
+  out.push_back(k.node);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A flat kernel storing several rules, as explicit vectors: LLVM's vectoriser would need a runtime
+// alias check between every pair of the states read and written in place. Chunks start at whole
+// vectors; the thread holding the end stores the last partial vector masked.
+void flat_vectors(Emitter& e, const std::vector<int>& group, const std::vector<int>& outs, int64_t total, int64_t cols,
+                  const std::vector<std::pair<int, llvm::Value*>>& scalars) {
+  const int64_t L = e.lanes, whole = total / L * L;
+  auto store = [&](llvm::Value* flat, int64_t active) {
+    Ctx c{e, group, total, cols, flat, flat, {}, scalars, e.lanes, active};
+    std::vector<llvm::Value*> v;
+    for (int o : outs) v.push_back(value_of(c, o));  // all first: a rule reads its state where it is stored
+    for (size_t i = 0; i < outs.size(); ++i) e.vstore(v[i], e.gep(e.base(outs[i]), flat), active);
+  };
+  llvm::Value* end = e.mul(e.hi, e.c64(cols));
+  end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(whole)), end, e.c64(whole));
+  e.loop(e.b.CreateUDiv(e.mul(e.lo, e.c64(cols)), e.c64(L)), e.b.CreateUDiv(end, e.c64(L)),
+         [&](llvm::Value* v) { store(e.mul(v, e.c64(L)), L); });
+  if (whole < total)
+    e.if_else(e.b.CreateICmpSGE(e.mul(e.hi, e.c64(cols)), e.c64(total)), [&] { store(e.c64(whole), total - whole); });
+}
+
 void emit_elementwise(Emitter& e, const KernelInfo& k) {
   const Node& root = e.g.node(k.node);
   std::vector<int> group = k.fused;
   group.push_back(k.node);
   const int64_t cols = elementwise_cols(e.g, root, k.fused);
   const int64_t total = root.shape.numel();
-  llvm::Value* out = e.base(k.node);
+  const std::vector<int> outs = stored_nodes(e.g, k);
   // Scalar operands (the learning rate, a loss scale) are loaded once: inside the loop the store to
   // `out` could alias them, and LLVM would reload them per element.
   std::vector<std::pair<int, llvm::Value*>> scalars;
@@ -190,9 +221,15 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
         scalars.emplace_back(in, e.load(e.base(in), e.c64(0)));
   auto element = [&](llvm::Value* flat, llvm::Value* col) {
     Ctx c{e, group, total, cols, flat, col, {}, scalars};
-    e.store(value_of(c, k.node), out, flat);
+    std::vector<llvm::Value*> v;
+    for (int o : outs) v.push_back(value_of(c, o));
+    for (size_t i = 0; i < outs.size(); ++i) e.store(v[i], e.base(outs[i]), flat);
   };
-  if (elementwise_period(e.g, root, k.fused) == 0) {  // else an operand repeats every `cols`: rows × cols
+  const bool period = elementwise_period(e.g, root, k.fused) != 0;
+  if (!period && outs.size() > 1 && (cols % e.lanes == 0 || cols >= total) &&
+      elementwise_vectorisable(e.g, group, total, cols))
+    return flat_vectors(e, group, outs, total, cols, scalars);
+  if (!period) {  // else an operand repeats every `cols`: rows × cols
     // Flat: elements [lo·cols, min(hi·cols, total)) in one loop.
     llvm::Value* end = e.mul(e.hi, e.c64(cols));
     end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(total)), end, e.c64(total));
@@ -208,7 +245,9 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
         const int64_t active = std::min<int64_t>(e.lanes, cols - c0);
         llvm::Value* flat = e.add(row0, e.c64(c0));
         Ctx c{e, group, total, cols, flat, e.c64(c0), {}, scalars, e.lanes, active};
-        e.vstore(value_of(c, k.node), e.gep(out, flat), active);
+        std::vector<llvm::Value*> v;
+        for (int o : outs) v.push_back(value_of(c, o));
+        for (size_t i = 0; i < outs.size(); ++i) e.vstore(v[i], e.gep(e.base(outs[i]), flat), active);
       }
     });
     return;

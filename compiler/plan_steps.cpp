@@ -285,26 +285,29 @@ void PlanState::gemm_epilogues() {
 }
 
 std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<int>>& readers,
-                                         const std::vector<int>& param_of) const {
+                                         const std::vector<int>& param_of, bool product) const {
   const Node& gemm = g.node(mm);
   std::vector<int> roots, chains, leaves;  // chains: every node the roots' kernels compute
   auto in = [](const std::vector<int>& v, int id) { return std::find(v.begin(), v.end(), id) != v.end(); };
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
-    if (n.id <= mm || !live[i] || inlined[i] || param_of[i] < 0 || !is_elementwise_kernel(n)) continue;
+    if (n.id <= mm || !live[i] || inlined[i] || param_of[i] < 0 || !is_elementwise_kernel(n) || merged_into[i] >= 0 ||
+        placed_at[i] >= 0)
+      continue;
     std::vector<int> chain, reads;
     inlined_chain(n.id, chain, reads);
     if (!std::any_of(reads.begin(), reads.end(), [&](int id) { return id == mm || in(roots, id); })) continue;
-    if (n.shape != gemm.shape) return {};
+    // All of the kernel's shape: the product's, or (over a gradient in memory) the first rule's.
+    if (n.shape != (product ? gemm.shape : roots.empty() ? n.shape : g.node(roots[0]).shape)) return {};
     roots.push_back(n.id);
     chains.insert(chains.end(), chain.begin(), chain.end());
     leaves.insert(leaves.end(), reads.begin(), reads.end());
   }
   if (roots.empty()) return {};
-  // Nothing outside the kernel reads the product or a node inlined into it, and what reads an
-  // earlier rule's value runs after the last rule (where the kernel runs).
+  // Nothing outside the kernel reads the product (when the kernel computes it) or a node inlined
+  // into it, and what reads an earlier rule's value runs after the last rule.
   for (int id : readers[static_cast<size_t>(mm)])
-    if (!in(chains, id)) return {};
+    if (product && !in(chains, id)) return {};
   for (int id : chains)
     for (int r : readers[static_cast<size_t>(id)])
       if (!in(chains, r) && (!in(roots, id) || r < roots.back())) return {};
@@ -318,6 +321,7 @@ std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<i
     for (int id : reads)
       if (in(params, id) && id != param_of[static_cast<size_t>(r)]) return {};
   }
+  if (!product) return roots;
   for (int id : gemm.in)
     if (in(params, id) || (inlined[static_cast<size_t>(id)] && std::any_of(g.node(id).in.begin(), g.node(id).in.end(),
                                                                            [&](int j) { return in(params, j); })))
@@ -376,7 +380,7 @@ void PlanState::update_epilogues() {
   for (const Node& mm : g.nodes()) {
     const auto m = static_cast<size_t>(mm.id);
     if (mm.op != Op::MatMul || mm.shape.rank != 2 || !live[m] || inlined[m] || pinned[m]) continue;
-    const std::vector<int> roots = update_group(mm.id, readers, param_of);
+    const std::vector<int> roots = update_group(mm.id, readers, param_of, true);
     if (roots.empty()) continue;
     std::vector<int> own;  // the GEMM's inlined operands (a transposed B read while packed)
     for (int i : mm.in)
@@ -386,6 +390,16 @@ void PlanState::update_epilogues() {
     for (int r : roots)
       if (r != roots.back()) merged_into[static_cast<size_t>(r)] = roots.back();
     placed_at[static_cast<size_t>(roots.back())] = earliest_place(mm.id, roots, readers, param_of);
+  }
+  // The rules over a gradient that stays in memory (a bias's column sum, a gradient computed
+  // transposed, one that global-norm clipping also reads): one elementwise kernel at the last rule
+  // computes all of them, so the gradient and each state are read once (Adam: one pass instead of three).
+  for (const Node& x : g.nodes()) {
+    const auto xi = static_cast<size_t>(x.id);
+    if (!live[xi] || inlined[xi] || op_info(x.op).kind == OpKind::Source) continue;
+    const std::vector<int> roots = update_group(x.id, readers, param_of, false);
+    for (int r : roots)
+      if (r != roots.back()) merged_into[static_cast<size_t>(r)] = roots.back();
   }
 }
 

@@ -50,10 +50,11 @@ struct PlanState {
   void col2im_epilogues();
   void gemm_epilogues();
   void update_epilogues();
-  // The update rules (values of g.updates(), elementwise kernels) that an update_epilogues kernel over
-  // GEMM `mm` would compute, in node order, or none when that is not safe.
-  std::vector<int> update_group(int mm, const std::vector<std::vector<int>>& readers,
-                                const std::vector<int>& param_of) const;
+  // The update rules (values of g.updates(), elementwise kernels) reading node `mm` that one kernel
+  // can compute, in node order, or none when that is not safe; product: that kernel also computes mm
+  // (a GEMM whose epilogue the rules become, read by nothing else).
+  std::vector<int> update_group(int mm, const std::vector<std::vector<int>>& readers, const std::vector<int>& param_of,
+                                bool product) const;
   // Where that kernel can run first (a node id: right after that node's kernel).
   int earliest_place(int mm, const std::vector<int>& roots, const std::vector<std::vector<int>>& readers,
                      const std::vector<int>& param_of) const;
