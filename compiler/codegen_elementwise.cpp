@@ -173,8 +173,6 @@ llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int n
 // Rows of at most this many vectors are emitted as vectors, unrolled (longer ones: LLVM's loop).
 constexpr int64_t kVectorRowsMax = 8;
 
-// The nodes a kernel stores: its own, or every update rule the plan merged into it
-// (update_epilogues: Adam's m, v and p over one gradient), in node order.
 std::vector<int> stored_nodes(const Graph& g, const KernelInfo& k) {
   std::vector<int> out;
   for (const Graph::Update& u : g.updates())

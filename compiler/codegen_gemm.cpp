@@ -573,10 +573,8 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         chain.push_back(id);
     chain.push_back(k.node);
     g.chain = {&chain, k.node, product, {}};
-    if (k.spec.gemm.update) {  // optimizer rules: every update value of the chain, in node order
-      for (const Graph::Update& u : e.g.updates())
-        if (std::find(chain.begin(), chain.end(), u.value) != chain.end()) g.chain.outputs.push_back(u.value);
-      std::sort(g.chain.outputs.begin(), g.chain.outputs.end());
+    if (k.spec.gemm.update) {  // optimizer rules: each stored to its state
+      g.chain.outputs = stored_nodes(e.g, k);
       if (k.spec.gemm.partials()) {
         g.partial = e.gep(e.scratch, e.c64(k.spec.gemm.partials_offset()));
         g.partial_row0 = e.mul(e.lo, e.c64(k.spec.gemm.mr));

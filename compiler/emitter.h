@@ -110,6 +110,10 @@ std::vector<llvm::Value*> elementwise_vectors(Emitter& e, const std::vector<int>
                                               int64_t total, int64_t cols, llvm::Value* flat, llvm::Value* col,
                                               int64_t active, Given given = {});
 
+// The nodes a kernel stores: its own, or every update rule the plan merged into it
+// (update_epilogues: Adam's m, v and p over one gradient), in node order.
+std::vector<int> stored_nodes(const Graph& g, const KernelInfo& k);
+
 // In-register transpose of L rows of L lanes (L = v.size(), a power of two): element (i, l) moves
 // to (l, i). codegen_rows.cpp (transpose kernels) and the GEMM's transposing B pack use it.
 void transpose_tile(Emitter& e, std::vector<llvm::Value*>& v);
