@@ -287,7 +287,7 @@ void PlanState::gemm_epilogues() {
 std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<int>>& readers,
                                          const std::vector<int>& param_of, bool product) const {
   const Node& gemm = g.node(mm);
-  std::vector<int> roots, chains, leaves;  // chains: every node the roots' kernels compute
+  std::vector<int> roots, chains;  // chains: every node the roots' kernels compute
   auto in = [](const std::vector<int>& v, int id) { return std::find(v.begin(), v.end(), id) != v.end(); };
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
@@ -301,7 +301,6 @@ std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<i
     if (n.shape != (product ? gemm.shape : roots.empty() ? n.shape : g.node(roots[0]).shape)) return {};
     roots.push_back(n.id);
     chains.insert(chains.end(), chain.begin(), chain.end());
-    leaves.insert(leaves.end(), reads.begin(), reads.end());
   }
   if (roots.empty()) return {};
   // Nothing outside the kernel reads the product (when the kernel computes it) or a node inlined

@@ -283,11 +283,12 @@ void fusion_suite(const BenchOpts& o) {
     for (size_t i = 0; i < rows.size(); ++i) {
       const FusionRow& r = rows[i];
       std::printf(
-          "%s{\"model\": \"%s\", \"batch\": %lld, \"kernels_fused\": %zu, \"kernels_unfused\": %zu, "
+          "%s{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"kernels_fused\": %zu, "
+          "\"kernels_unfused\": %zu, "
           "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
           "\"bytes_fused\": %lld, \"bytes_unfused\": %lld, \"pytorch_us\": %.2f, \"pytorch_config\": \"%s\"}",
-          i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), r.kernels_fused, r.kernels_unfused,
-          r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
+          i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), o.optimizer.c_str(), r.kernels_fused,
+          r.kernels_unfused, r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
           static_cast<long long>(r.bytes_unfused), r.torch.us, r.torch.config.c_str());
     }
     std::printf("]\n");
@@ -410,11 +411,12 @@ void add_bench(CLI::App& app) {
     const double o2 = median_us(*te, 2000, 2);
     if (o->json) {
       std::printf(
-          "{\"model\": \"%s\", \"batch\": %lld, \"compile_ms\": %.1f, \"reference_us\": %.1f, "
+          "{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"compile_ms\": %.1f, "
+          "\"reference_us\": %.1f, "
           "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
           "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f, \"gflop_per_step\": %.4f, "
           "\"peak_1t_gflops\": %.1f, \"peak_2t_gflops\": %.1f}\n",
-          o->model.c_str(), static_cast<long long>(batch), jit->compile_ms(), tref, t1, t2,
+          o->model.c_str(), static_cast<long long>(batch), o->optimizer.c_str(), jit->compile_ms(), tref, t1, t2,
           tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2, flops / 1e9, peak1, peak2);
       return;
     }

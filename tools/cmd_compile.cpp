@@ -90,9 +90,9 @@ void add_compile(CLI::App& app) {
     opt.keep_asm = !o->assembly.empty();
     auto p = compile(s.model->g, opt);
     std::printf(
-        "%s training step, batch %lld%s: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of buffers "
-        "(%.1f KiB without memory planning)\n",
-        o->model.c_str(), static_cast<long long>(batch),
+        "%s training step (%s), batch %lld%s: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of "
+        "buffers (%.1f KiB without memory planning)\n",
+        o->model.c_str(), o->optimizer.c_str(), static_cast<long long>(batch),
         o->ranks > 1
             ? (" (" + std::to_string(batch / o->ranks) + " per rank of " + std::to_string(o->ranks) + ")").c_str()
             : "",
