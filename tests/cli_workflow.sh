@@ -162,7 +162,8 @@ r = rows[0]
 assert r["pytorch_us"] == "", "a skipped PyTorch column must be empty: " + r["pytorch_us"]
 for k in ("1t", "2t"):
     want = float(r[f"unfused_{k}_us"]) / float(r[f"fused_{k}_us"])
-    assert abs(float(r[f"speedup_{k}"]) - want) < 2e-3, (k, r)
+    # µs are rounded to 0.01 in the CSV: the ratio of two rounded values moves with its size
+    assert abs(float(r[f"speedup_{k}"]) - want) < 2e-3 + 1e-3 * want, (k, r)
 PY
 [[ -s "$tmp/fus/fusion.png" ]] && grep -q "<td>dnn b30</td>" "$tmp/fus/fusion.html" || { echo "fusion chart/page"; exit 1; }
 version=$("$GRADC" --version)
