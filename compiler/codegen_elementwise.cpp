@@ -123,6 +123,24 @@ llvm::Value* value_of(Ctx& c, int id) {
   c.memo.emplace_back(id, r);
   return r;
 }
+
+// Every node of `outs` at c's index, all computed before any is stored (a rule reads its state
+// where it is stored), through one memo: a node several of them read is computed once.
+std::vector<llvm::Value*> values_of(Ctx& c, const std::vector<int>& outs) {
+  std::vector<llvm::Value*> v;
+  for (int o : outs) v.push_back(value_of(c, o));
+  return v;
+}
+
+// Stores each of c's `outs` at its index: vectors of c.active lanes, or scalars.
+void store_values(Ctx& c, const std::vector<int>& outs) {
+  const std::vector<llvm::Value*> v = values_of(c, outs);
+  for (size_t i = 0; i < outs.size(); ++i)
+    if (c.width)
+      c.e.vstore(v[i], c.e.gep(c.e.base(outs[i]), c.flat), c.active);
+    else
+      c.e.store(v[i], c.e.base(outs[i]), c.flat);
+}
 }  // namespace
 
 llvm::Value* elementwise_value(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
@@ -160,9 +178,7 @@ std::vector<llvm::Value*> elementwise_vectors(Emitter& e, const std::vector<int>
     members.push_back(given.node);
     c.memo.emplace_back(given.node, given.value);
   }
-  std::vector<llvm::Value*> out;
-  for (int n : nodes) out.push_back(value_of(c, n));  // one memo: a node read by several is computed once
-  return out;
+  return values_of(c, nodes);
 }
 
 llvm::Value* elementwise_vector(Emitter& e, const std::vector<int>& group, int node, int64_t total, int64_t cols,
@@ -190,9 +206,7 @@ void flat_vectors(Emitter& e, const std::vector<int>& group, const std::vector<i
   const int64_t L = e.lanes, whole = total / L * L;
   auto store = [&](llvm::Value* flat, int64_t active) {
     Ctx c{e, group, total, cols, flat, flat, {}, scalars, e.lanes, active};
-    std::vector<llvm::Value*> v;
-    for (int o : outs) v.push_back(value_of(c, o));  // all first: a rule reads its state where it is stored
-    for (size_t i = 0; i < outs.size(); ++i) e.vstore(v[i], e.gep(e.base(outs[i]), flat), active);
+    store_values(c, outs);
   };
   llvm::Value* end = e.mul(e.hi, e.c64(cols));
   end = e.b.CreateSelect(e.b.CreateICmpSLT(end, e.c64(whole)), end, e.c64(whole));
@@ -219,9 +233,7 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
         scalars.emplace_back(in, e.load(e.base(in), e.c64(0)));
   auto element = [&](llvm::Value* flat, llvm::Value* col) {
     Ctx c{e, group, total, cols, flat, col, {}, scalars};
-    std::vector<llvm::Value*> v;
-    for (int o : outs) v.push_back(value_of(c, o));
-    for (size_t i = 0; i < outs.size(); ++i) e.store(v[i], e.base(outs[i]), flat);
+    store_values(c, outs);
   };
   const bool period = elementwise_period(e.g, root, k.fused) != 0;
   if (!period && outs.size() > 1 && (cols % e.lanes == 0 || cols >= total) &&
@@ -243,9 +255,7 @@ void emit_elementwise(Emitter& e, const KernelInfo& k) {
         const int64_t active = std::min<int64_t>(e.lanes, cols - c0);
         llvm::Value* flat = e.add(row0, e.c64(c0));
         Ctx c{e, group, total, cols, flat, e.c64(c0), {}, scalars, e.lanes, active};
-        std::vector<llvm::Value*> v;
-        for (int o : outs) v.push_back(value_of(c, o));
-        for (size_t i = 0; i < outs.size(); ++i) e.vstore(v[i], e.gep(e.base(outs[i]), flat), active);
+        store_values(c, outs);
       }
     });
     return;

@@ -45,6 +45,35 @@ void store_outputs(Emitter& e, const Gemm& g, llvm::Value* at, llvm::Value* col,
   for (size_t o = 0; o < values.size(); ++o) e.vstore(values[o], e.gep(e.base(g.chain.outputs[o]), at), active);
 }
 
+// The plan's norm_epilogues: the squares of a tile's values of C (`vals`: each vector with its active
+// lanes), added to its parallel unit's partial sum after the last K block (earlier blocks' values are
+// partial sums). One accumulator per vector of a row keeps the FMA chains as short as the tile's rows.
+void add_squares(Emitter& e, const Gemm& g, const KBlock& kb, const std::vector<std::pair<llvm::Value*, int64_t>>& vals,
+                 int nv) {
+  if (!g.norm_slot) return;
+  auto add = [&] {
+    auto& b = e.b;
+    llvm::Value* zero = llvm::Constant::getNullValue(e.vec());
+    std::vector<llvm::Value*> sq(static_cast<size_t>(nv), zero);
+    for (size_t i = 0; i < vals.size(); ++i) {
+      auto [v, active] = vals[i];
+      if (active < g.L) {  // lanes past C's last column hold whatever the tile computed there
+        std::vector<llvm::Constant*> bits;
+        for (int l = 0; l < g.L; ++l) bits.push_back(b.getInt1(l < active));
+        v = b.CreateSelect(llvm::ConstantVector::get(bits), v, zero);
+      }
+      llvm::Value*& s = sq[i % static_cast<size_t>(nv)];
+      s = fma(e, v, v, s);
+    }
+    for (size_t i = 1; i < sq.size(); ++i) sq[0] = b.CreateFAdd(sq[0], sq[i]);
+    llvm::Value* sum = b.CreateFAddReduce(e.cf(0.f), sq[0]);
+    llvm::cast<llvm::Instruction>(sum)->setHasAllowReassoc(true);  // a fixed tree order
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, g.norm_slot), sum), g.norm_slot);
+  };
+  if (is_true(kb.last)) return add();
+  e.if_else(kb.last, add);
+}
+
 void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                  const KBlock& kb, const std::vector<llvm::Value*>& acc) {
   auto& b = e.b;
@@ -64,6 +93,7 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
     return;
   }
   llvm::Value* lr = g.update_p ? e.splat(g.update_lr) : nullptr;
+  std::vector<std::pair<llvm::Value*, int64_t>> stored;  // a plain GEMM's values of C (add_squares)
   // last: whether this is the last K block of a matmul_update or an elementwise epilogue (else
   // the partial sums go to scratch or C).
   auto stores = [&](bool last) {
@@ -85,10 +115,14 @@ void tile_finish(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, in
         if (g.chain.group && last)
           out = elementwise_vector(e, *g.chain.group, g.chain.out, g.M * g.N, g.N, at, e.add(j0, e.c64(v * g.L)),
                                    active(v), {g.chain.product, out});
+        if (g.norm_slot) stored.emplace_back(out, active(v));
         e.vstore(out, e.gep(g.C, at), active(v));
       }
   };
-  if (!g.update_p && !g.chain.group) return stores(false);
+  if (!g.update_p && !g.chain.group) {
+    stores(false);
+    return add_squares(e, g, kb, stored, nv);
+  }
   if (is_true(kb.last)) return stores(true);
   e.if_else(
       kb.last, [&] { stores(true); }, [&] { stores(false); });
@@ -397,6 +431,8 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_be
         row_scalar(e, g, i0);
         return;
       }
+      Gemm gr = g;  // with a sum of squares, one partial per row block (unless per column part)
+      if (g.norm && !g.norm_slot) gr.norm_slot = e.gep(g.norm, rb);
       auto rows = [&](int rows_here) {
         if (g.tb) return rows_dot(e, g, i0, rows_here, blk.nv);
         KBlock kr = kb;
@@ -404,7 +440,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_be
           kr.apack = e.gep(e.scratch, e.c64(blk.a_offset()));
           (g.bf16 ? pack_a_bf16 : pack_a)(e, g, i0, rows_here, kb, kr.apack);
         }
-        rows_broadcast(e, g, i0, rows_here, kr, p);
+        rows_broadcast(e, gr, i0, rows_here, kr, p);
       };
       if (tail == 0) return rows(static_cast<int>(mr));
       e.if_else(
@@ -453,10 +489,12 @@ void emit_column_parts(Emitter& e, const Gemm& g, const GemmSpec& blk) {
   if (last <= 0) throw std::logic_error("gradc: a column part of a GEMM is empty");
   e.loop(e.lo, e.hi, [&](llvm::Value* p) {
     llvm::Value* j_begin = e.mul(p, e.c64(w));
-    if (last == w) return emit_all_rows(e, g, blk, j_begin, w);
+    Gemm gp = g;  // with a sum of squares, one partial per part
+    if (g.norm) gp.norm_slot = e.gep(g.norm, p);
+    if (last == w) return emit_all_rows(e, gp, blk, j_begin, w);
     e.if_else(
-        e.b.CreateICmpEQ(p, e.c64(parts - 1)), [&] { emit_all_rows(e, g, blk, j_begin, last); },
-        [&] { emit_all_rows(e, g, blk, j_begin, w); });
+        e.b.CreateICmpEQ(p, e.c64(parts - 1)), [&] { emit_all_rows(e, gp, blk, j_begin, last); },
+        [&] { emit_all_rows(e, gp, blk, j_begin, w); });
   });
 }
 
@@ -580,6 +618,12 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
         g.partial_row0 = e.mul(e.lo, e.c64(k.spec.gemm.mr));
       }
     }
+  }
+  if (k.norm_out >= 0) {
+    if (n.op != Op::MatMul || product >= 0 || col2im || k.spec.gemm.form != GemmSpec::Broadcast)
+      throw std::logic_error("gradc: " + k.fn + ": a sum of squares in the epilogue needs a plain broadcast-form GEMM");
+    g.norm = e.base(k.norm_out);
+    e.loop(e.lo, e.hi, [&](llvm::Value* u) { e.store(e.cf(0.f), g.norm, u); });
   }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);

@@ -125,6 +125,15 @@ void column_sums(Emitter& e, const VectorIn& in, llvm::Value* out, const Columns
 void emit_reduce(Emitter& e, const KernelInfo& k) {
   auto& b = e.b;
   const Node& n = e.g.node(k.node);
+  if (k.fold_parts > 0) {  // the plan's norm_epilogues: a GEMM's partial sums of squares, added in order
+    llvm::Value* out = e.base(k.node);
+    llvm::Value* acc = e.slot(e.f32);
+    b.CreateStore(e.cf(0.f), acc);
+    e.loop(e.c64(0), e.c64(k.fold_parts),
+           [&](llvm::Value* i) { b.CreateStore(b.CreateFAdd(b.CreateLoad(e.f32, acc), e.load(out, i)), acc); });
+    e.store(b.CreateLoad(e.f32, acc), out, e.c64(0));
+    return;
+  }
   llvm::Value* x = e.base(n.in[0]);
   llvm::Value* out = e.base(k.node);
   const Shape& xs = e.g.node(n.in[0]).shape;

@@ -81,6 +81,10 @@ struct Gemm {
     std::vector<int> outputs;
   };
   Chain chain = {};
+  // The plan's norm_epilogues: `norm` holds one sum of squares of C per parallel unit; norm_slot is
+  // the current unit's, to which each tile adds the squares of its final values.
+  llvm::Value* norm = nullptr;
+  llvm::Value* norm_slot = nullptr;
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).

@@ -1,5 +1,6 @@
 #include "compiler/passes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -445,18 +446,16 @@ bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules) {
 // A narrow weight gradient read only by elementwise ops (an optimizer's rules: the plan's
 // update_epilogues then runs them in the GEMM's epilogue) stays row-major while that pays, as
 // fuse-update's SGD step does: swapped, the rules would be passes over dW's transpose.
-bool keeps_rules_in_epilogue(const Graph& g, const Node& n, const LayoutRules& rules) {
+bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules& rules) {
+  const Graph& g = r.src();
   const int64_t k = g.node(n.in[1]).shape[0];
   if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules) || split_k_splits(k, n.shape.numel()) > 1)
     return false;
-  bool read = false;
-  for (const Node& c : g.nodes())
-    for (int i : c.in)
-      if (i == n.id) {
-        if (op_info(c.op).kind != OpKind::Unary && op_info(c.op).kind != OpKind::Binary) return false;
-        read = true;
-      }
-  return read;
+  const std::vector<int>& readers = r.readers(n.id);
+  return !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](int c) {
+    const OpKind kind = op_info(g.node(c).op).kind;
+    return kind == OpKind::Unary || kind == OpKind::Binary;
+  });
 }
 
 // The SGD update p − lr·(op(A)·B) of a parameter whose gradient is one GEMM (a dense layer's
@@ -535,7 +534,7 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // rows, one window decode per position, where as Aᵀ every row block decodes every window again
     // (the convnet's 288×64 filter gradient on AVX2, 64 filters wider than narrow_n: 32 % of peak
     // as Aᵀ, 90 % swapped).
-    if (n.op == Op::MatMul && swaps_narrow(g, n, rules) && !keeps_rules_in_epilogue(g, n, rules)) {
+    if (n.op == Op::MatMul && swaps_narrow(g, n, rules) && !keeps_rules_in_epilogue(r, n, rules)) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;

@@ -16,6 +16,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.col2im_epilogues();
   st.gemm_epilogues();
   st.update_epilogues();
+  st.norm_epilogues();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();
@@ -36,6 +37,12 @@ int64_t plan_traffic_bytes(const Graph& g, const Plan& p) {
       }
     };
     touch(k.node);
+    // A GEMM's partial sums of squares (one per parallel unit), written there and read by the sum.
+    if (k.norm_out >= 0) total += 4 * k.range;
+    if (k.fold_parts > 0) {
+      total += 4 * k.fold_parts;
+      continue;
+    }
     if (k.copy_from >= 0) {
       touch(k.copy_from);
       continue;

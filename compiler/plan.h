@@ -30,6 +30,11 @@ struct KernelInfo {
   bool host = false;           // a collective the runtime executes (no generated code runs)
   bool barrier_before = true;  // threads must sync before this kernel (it touches memory that a
                                // kernel since the previous barrier wrote, or writes what one read)
+  // The plan's norm_epilogues: a GEMM also writes the sum of squares of each parallel unit's results
+  // into this node's buffer (global-norm clipping's sum(square(dW))), and that sum's kernel adds up
+  // its fold_parts partial sums instead of reading dW again.
+  int norm_out = -1;
+  int64_t fold_parts = 0;
 };
 
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting

@@ -45,6 +45,8 @@ PlanState::PlanState(const Graph& graph, const PlanOptions& o) : g(graph), opt(o
   absorbed.assign(N, 0);
   merged_into.assign(N, -1);
   placed_at.assign(N, -1);
+  norm_of.assign(N, -1);
+  norm_parts.assign(N, 0);
 }
 
 // Which nodes run (needed by outputs and updates; sources always), which persist, their uses.
@@ -284,10 +286,10 @@ void PlanState::gemm_epilogues() {
   }
 }
 
-std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<int>>& readers,
-                                         const std::vector<int>& param_of, bool product) const {
+PlanState::UpdateGroup PlanState::update_group(int mm, const std::vector<std::vector<int>>& readers,
+                                               const std::vector<int>& param_of, bool product) const {
   const Node& gemm = g.node(mm);
-  std::vector<int> roots, chains;  // chains: every node the roots' kernels compute
+  UpdateGroup u;
   auto in = [](const std::vector<int>& v, int id) { return std::find(v.begin(), v.end(), id) != v.end(); };
   for (const Node& n : g.nodes()) {
     const auto i = static_cast<size_t>(n.id);
@@ -296,39 +298,38 @@ std::vector<int> PlanState::update_group(int mm, const std::vector<std::vector<i
       continue;
     std::vector<int> chain, reads;
     inlined_chain(n.id, chain, reads);
-    if (!std::any_of(reads.begin(), reads.end(), [&](int id) { return id == mm || in(roots, id); })) continue;
+    if (!std::any_of(reads.begin(), reads.end(), [&](int id) { return id == mm || in(u.roots, id); })) continue;
     // All of the kernel's shape: the product's, or (over a gradient in memory) the first rule's.
-    if (n.shape != (product ? gemm.shape : roots.empty() ? n.shape : g.node(roots[0]).shape)) return {};
-    roots.push_back(n.id);
-    chains.insert(chains.end(), chain.begin(), chain.end());
+    if (n.shape != (product ? gemm.shape : u.roots.empty() ? n.shape : g.node(u.roots[0]).shape)) return {};
+    u.roots.push_back(n.id);
+    u.reads.push_back(reads);
+    u.chains.insert(u.chains.end(), chain.begin(), chain.end());
   }
-  if (roots.empty()) return {};
+  if (u.roots.empty()) return {};
   // Nothing outside the kernel reads the product (when the kernel computes it) or a node inlined
   // into it, and what reads an earlier rule's value runs after the last rule.
   for (int id : readers[static_cast<size_t>(mm)])
-    if (product && !in(chains, id)) return {};
-  for (int id : chains)
+    if (product && !in(u.chains, id)) return {};
+  for (int id : u.chains)
     for (int r : readers[static_cast<size_t>(id)])
-      if (!in(chains, r) && (!in(roots, id) || r < roots.back())) return {};
+      if (!in(u.chains, r) && (!in(u.roots, id) || r < u.roots.back())) return {};
   // Each rule reads its parameter's element where it writes it, in place: no rule may read another
   // rule's parameter, nor the product's operands any of them.
   std::vector<int> params;
-  for (int r : roots) params.push_back(param_of[static_cast<size_t>(r)]);
-  for (int r : roots) {
-    std::vector<int> chain, reads;
-    inlined_chain(r, chain, reads);
-    for (int id : reads)
-      if (in(params, id) && id != param_of[static_cast<size_t>(r)]) return {};
-  }
-  if (!product) return roots;
+  for (int r : u.roots) params.push_back(param_of[static_cast<size_t>(r)]);
+  for (size_t k = 0; k < u.roots.size(); ++k)
+    for (int id : u.reads[k])
+      if (in(params, id) && id != param_of[static_cast<size_t>(u.roots[k])]) return {};
+  if (!product) return u;
   for (int id : gemm.in)
     if (in(params, id) || (inlined[static_cast<size_t>(id)] && std::any_of(g.node(id).in.begin(), g.node(id).in.end(),
                                                                            [&](int j) { return in(params, j); })))
       return {};
-  std::sort(chains.begin(), chains.end());
-  chains.erase(std::unique(chains.begin(), chains.end()), chains.end());
-  if (!elementwise_vectorisable(g, chains, gemm.shape.numel(), gemm.shape[1])) return {};
-  return roots;
+  std::vector<int> nodes = u.chains;
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  if (!elementwise_vectorisable(g, nodes, gemm.shape.numel(), gemm.shape[1])) return {};
+  return u;
 }
 
 int PlanState::last_kernel_reading(int id, const std::vector<std::vector<int>>& readers) const {
@@ -341,28 +342,23 @@ int PlanState::last_kernel_reading(int id, const std::vector<std::vector<int>>& 
   return last;
 }
 
-int PlanState::earliest_place(int mm, const std::vector<int>& roots, const std::vector<std::vector<int>>& readers,
+int PlanState::earliest_place(int mm, const UpdateGroup& u, const std::vector<std::vector<int>>& readers,
                               const std::vector<int>& param_of) const {
   // After the GEMM, what the rules read, and every other kernel reading a parameter they update (so
   // each can be updated in place), never later than the last rule: the GEMM's operands are freed
   // where they were (mlp512 b1024 momentum: 20.8 MB of buffers, 22.8 with the kernel at the last
   // rule, after the whole backward pass).
   int pos = mm;
-  std::vector<int> chains;
-  for (int r : roots) {
-    std::vector<int> chain, reads;
-    inlined_chain(r, chain, reads);
-    chains.insert(chains.end(), chain.begin(), chain.end());
+  auto in = [](const std::vector<int>& v, int id) { return std::find(v.begin(), v.end(), id) != v.end(); };
+  for (const std::vector<int>& reads : u.reads)
     for (int id : reads)
-      if (id != mm && std::find(roots.begin(), roots.end(), id) == roots.end() &&
-          op_info(g.node(id).op).kind != OpKind::Source)
+      if (id != mm && !in(u.roots, id) && op_info(g.node(id).op).kind != OpKind::Source)
         pos = std::max(pos, merged_into[static_cast<size_t>(id)] >= 0 ? merged_into[static_cast<size_t>(id)] : id);
-  }
-  for (int r : roots)
+  for (int r : u.roots)
     for (int reader : readers[static_cast<size_t>(param_of[static_cast<size_t>(r)])])
-      if (std::find(chains.begin(), chains.end(), reader) == chains.end())
+      if (!in(u.chains, reader))
         pos = std::max(pos, inlined[static_cast<size_t>(reader)] ? last_kernel_reading(reader, readers) : reader);
-  return std::min(pos, roots.back());
+  return std::min(pos, u.roots.back());
 }
 
 void PlanState::update_epilogues() {
@@ -379,16 +375,16 @@ void PlanState::update_epilogues() {
   for (const Node& mm : g.nodes()) {
     const auto m = static_cast<size_t>(mm.id);
     if (mm.op != Op::MatMul || mm.shape.rank != 2 || !live[m] || inlined[m] || pinned[m]) continue;
-    const std::vector<int> roots = update_group(mm.id, readers, param_of, true);
-    if (roots.empty()) continue;
+    const UpdateGroup u = update_group(mm.id, readers, param_of, true);
+    if (u.roots.empty()) continue;
     std::vector<int> own;  // the GEMM's inlined operands (a transposed B read while packed)
     for (int i : mm.in)
       if (inlined[static_cast<size_t>(i)]) own.push_back(i);
     if (schedule_gemm(g, mm, p.target, own).form != GemmSpec::Broadcast) continue;
     inlined[m] = 1;
-    for (int r : roots)
-      if (r != roots.back()) merged_into[static_cast<size_t>(r)] = roots.back();
-    placed_at[static_cast<size_t>(roots.back())] = earliest_place(mm.id, roots, readers, param_of);
+    for (int r : u.roots)
+      if (r != u.roots.back()) merged_into[static_cast<size_t>(r)] = u.roots.back();
+    placed_at[static_cast<size_t>(u.roots.back())] = earliest_place(mm.id, u, readers, param_of);
   }
   // The rules over a gradient that stays in memory (a bias's column sum, a gradient computed
   // transposed, one that global-norm clipping also reads): one elementwise kernel at the last rule
@@ -396,9 +392,32 @@ void PlanState::update_epilogues() {
   for (const Node& x : g.nodes()) {
     const auto xi = static_cast<size_t>(x.id);
     if (!live[xi] || inlined[xi] || op_info(x.op).kind == OpKind::Source) continue;
-    const std::vector<int> roots = update_group(x.id, readers, param_of, false);
+    const std::vector<int> roots = update_group(x.id, readers, param_of, false).roots;
     for (int r : roots)
       if (r != roots.back()) merged_into[static_cast<size_t>(r)] = roots.back();
+  }
+}
+
+void PlanState::norm_epilogues() {
+  // Global-norm clipping's sum(square(dW)) of a gradient some GEMM computes (or its transpose: the
+  // same squares): that GEMM's kernel adds up the squares of its finished vectors, one partial sum
+  // per parallel unit in the sum's buffer, and the sum's kernel adds those in unit order instead of
+  // reading dW again. dW is still written: the clipped update needs every gradient's norm first.
+  if (!opt.fuse_elementwise) return;
+  for (const Node& r : g.nodes()) {
+    const auto ri = static_cast<size_t>(r.id);
+    if (r.op != Op::Sum || r.a.axis != -1 || !live[ri] || inlined[ri]) continue;
+    std::vector<int> chain, leaves;
+    inlined_chain(r.id, chain, leaves);
+    if (chain.size() != 2 || g.node(chain[1]).op != Op::Square || leaves.size() != 1) continue;
+    const int mm = g.node(leaves[0]).op == Op::Transpose ? g.node(leaves[0]).in[0] : leaves[0];
+    const auto m = static_cast<size_t>(mm);
+    const Node& x = g.node(mm);
+    if (x.op != Op::MatMul || !live[m] || inlined[m] || norm_of[m] >= 0) continue;
+    std::vector<int> own;  // the GEMM's inlined operands (an im2col, a transposed B)
+    for (int i : x.in)
+      if (inlined[static_cast<size_t>(i)]) own.push_back(i);
+    if (schedule_gemm(g, x, p.target, own).form == GemmSpec::Broadcast) norm_of[m] = r.id;
   }
 }
 
@@ -451,6 +470,12 @@ KernelInfo PlanState::kernel_for(size_t i) const {
   if (opt.bf16 && k.spec.strategy == Strategy::GemmBroadcast) use_bf16(k.spec.gemm, p.target);
   k.scratch_bytes = k.spec.scratch_bytes();
   k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
+  k.norm_out = norm_of[i];
+  if (norm_parts[i] > 0) {  // adds its GEMM's partial sums: reads neither dW nor its square
+    k.fold_parts = norm_parts[i];
+    k.fused.clear();
+    k.flops = static_cast<double>(k.fold_parts);
+  }
   return k;
 }
 
@@ -468,12 +493,17 @@ void PlanState::kernels_and_buffers() {
       p.node_buffer[i] = p.node_buffer[static_cast<size_t>(n.in[0])];
     } else if (live[i] && !inlined[i]) {
       BufferInfo b;
-      b.bytes = std::max<int64_t>(4, n.shape.numel() * 4);
+      b.bytes = std::max<int64_t>({4, n.shape.numel() * 4, norm_parts[i] * 4});
       b.owner = n.id;
       p.node_buffer[i] = static_cast<int>(p.buffers.size());
       p.buffers.push_back(b);
       if (op_info(n.op).kind != OpKind::Source && !absorbed[i] && merged_into[i] < 0 && placed_at[i] < 0)
         p.kernels.push_back(kernel_for(i));
+      if (norm_of[i] >= 0) {
+        if (p.kernels.empty() || p.kernels.back().node != n.id)
+          throw std::logic_error("gradc: a GEMM with a sum of squares in its epilogue is not its own kernel");
+        norm_parts[static_cast<size_t>(norm_of[i])] = p.kernels.back().range;
+      }
     }
     for (size_t r : after[i]) p.kernels.push_back(kernel_for(r));
   }
@@ -534,8 +564,12 @@ void PlanState::buffer_offsets() {
     for (int id : group) {
       const int b = p.node_buffer[static_cast<size_t>(id)];
       if (b >= 0 && first_def[static_cast<size_t>(b)] == SIZE_MAX) first_def[static_cast<size_t>(b)] = t;
-      if (k.copy_from < 0)
+      if (k.copy_from < 0 && k.fold_parts == 0)
         for (int j : g.node(id).in) reads.push_back(j);
+    }
+    if (k.norm_out >= 0) {  // its partial sums, the sum's buffer defined here
+      const auto b = static_cast<size_t>(p.node_buffer[static_cast<size_t>(k.norm_out)]);
+      first_def[b] = std::min(first_def[b], t);
     }
     for (int id : reads) {
       const int b = p.node_buffer[static_cast<size_t>(id)];
@@ -613,6 +647,9 @@ void PlanState::barriers() {
     group.push_back(k.node);
     if (writes) {
       for (int id : group) add(id);
+      if (k.norm_out >= 0) add(k.norm_out);
+    } else if (k.fold_parts > 0) {
+      add(k.node);  // the partial sums it adds up
     } else if (k.copy_from >= 0) {
       add(k.copy_from);
     } else {

@@ -9,6 +9,8 @@
 //   gemm_epilogues       an elementwise kernel over a GEMM's result runs in that GEMM's epilogue
 //   update_epilogues     a weight gradient read only by its optimizer's update rules: one GEMM kernel
 //                        whose epilogue computes every rule and stores each new state (dW never written)
+//   norm_epilogues       clipping's sum of squares of a weight gradient accumulated by the GEMM computing
+//                        it, one partial per parallel unit (the gradient not read again)
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -35,6 +37,8 @@ struct PlanState {
   std::vector<char> absorbed;               // grads whose kernel moved to their loss's position
   std::vector<int> merged_into;             // update value -> the update whose kernel computes it
   std::vector<int> placed_at;               // that update -> the node its kernel runs right after
+  std::vector<int> norm_of;                 // GEMM -> the sum of squares its epilogue accumulates
+  std::vector<int64_t> norm_parts;          // that sum -> its partial sums (the GEMM kernel's range)
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
 
   void liveness();
@@ -53,13 +57,19 @@ struct PlanState {
   // The update rules (values of g.updates(), elementwise kernels) reading node `mm` that one kernel
   // can compute, in node order, or none when that is not safe; product: that kernel also computes mm
   // (a GEMM whose epilogue the rules become, read by nothing else).
-  std::vector<int> update_group(int mm, const std::vector<std::vector<int>>& readers, const std::vector<int>& param_of,
-                                bool product) const;
+  struct UpdateGroup {
+    std::vector<int> roots;               // the rules (empty: refused)
+    std::vector<int> chains;              // every node their kernel computes
+    std::vector<std::vector<int>> reads;  // per rule, what its chain reads from memory
+  };
+  UpdateGroup update_group(int mm, const std::vector<std::vector<int>>& readers, const std::vector<int>& param_of,
+                           bool product) const;
   // Where that kernel can run first (a node id: right after that node's kernel).
-  int earliest_place(int mm, const std::vector<int>& roots, const std::vector<std::vector<int>>& readers,
+  int earliest_place(int mm, const UpdateGroup& u, const std::vector<std::vector<int>>& readers,
                      const std::vector<int>& param_of) const;
   int last_kernel_reading(int id, const std::vector<std::vector<int>>& readers) const;
   KernelInfo kernel_for(size_t i) const;  // the kernel computing node i (and what it fuses)
+  void norm_epilogues();
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

@@ -1,5 +1,5 @@
 // A graph rewrite's bookkeeping: copies nodes of the source graph into a new one, remembering where
-// each went (old id -> new id), and counts every node's uses in the source. Passes map each node,
+// each went (old id -> new id), and counts every node's uses in the source and lists its readers. Passes map each node,
 // then finish() carries the outputs and parameter updates over.
 #pragma once
 #include <vector>
@@ -15,13 +15,16 @@ class Rewriter {
     dst_.seed = src.seed;
     dst_.name = src.name;
     uses_.assign(src.size(), 0);
+    readers_.resize(src.size());
     for (const Node& n : src.nodes())
-      for (int i : n.in) ++uses_[static_cast<size_t>(i)];
+      for (int i : n.in) ++uses_[static_cast<size_t>(i)], readers_[static_cast<size_t>(i)].push_back(n.id);
     for (int o : src.outputs()) ++uses_[static_cast<size_t>(o)];
     for (const Graph::Update& u : src.updates()) ++uses_[static_cast<size_t>(u.value)];
   }
 
   int uses(int id) const { return uses_[static_cast<size_t>(id)]; }
+  // The source nodes reading `id` (once per input that is id), in node order.
+  const std::vector<int>& readers(int id) const { return readers_[static_cast<size_t>(id)]; }
   int mapped(int id) const { return map_[static_cast<size_t>(id)]; }
   void set_map(int old_id, int new_id) { map_[static_cast<size_t>(old_id)] = new_id; }
   const Graph& src() const { return src_; }
@@ -62,6 +65,7 @@ class Rewriter {
   Graph dst_;
   std::vector<int> map_;
   std::vector<int> uses_;
+  std::vector<std::vector<int>> readers_;
 };
 
 }  // namespace gradc

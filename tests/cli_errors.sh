@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad input to the CLI (136 cases): every case must exit with status 2 and a one-line error naming the
+# Bad input to the CLI (138 cases): every case must exit with status 2 and a one-line error naming the
 # culprit (file, option or model) — no stack trace, no crash.
 set -u
 GRADC=$1
@@ -51,6 +51,8 @@ expect "unknown pass 'nope'" "$GRADC" compile dnn --passes simplify,nope
 expect "unknown optimizer 'lion'" "$GRADC" train dnn --optimizer lion --steps 1
 expect "--optimizer: 'lion' is not one of sgd, momentum" "$GRADC" bench dnn --optimizer lion
 expect "--optimizer: 'nadam' is not one of sgd, momentum" "$GRADC" compile dnn --optimizer nadam
+expect "--clip: 'nan' is not a finite float" "$GRADC" bench dnn --clip nan
+expect "--clip: '-1' is outside [0, 1e+30]" "$GRADC" compile dnn --clip -1
 expect "unknown image format 'bmp'" "$GRADC" dot linear -o "$tmp/x.bmp"
 expect "--checkpoint or --watch" "$GRADC" eval
 expect "--shape expects MxNxK" "$GRADC" bench gemm --shape 0x5x5

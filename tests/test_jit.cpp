@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "autodiff/autodiff.h"
 #include "autodiff/dsl.h"
@@ -460,6 +461,66 @@ TEST_P(JitTarget, OptimizerRulesRunInTheWeightGradientsEpilogue) {
               << what << ": " << g.node(u.param).name << "[" << i << "]";
       }
     }
+}
+
+// Global-norm clipping: the GEMM computing a weight gradient also sums its squares, one partial per
+// parallel unit (row block or column part), and the norm's sum adds those instead of reading dW
+// again (the plan's norm_epilogues). Shapes: a column tail in one K block, several K blocks, column
+// parts (M 300 against a packed B on two or more cores), a narrow gradient computed transposed. dW =
+// xᵀ·c is exact in any order; the squares' sums differ by rounding only.
+TEST_P(JitTarget, ClippingSumsTheGradientsSquaresInTheGemmEpilogue) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  bool parts_seen = false;
+  for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {1100, 300, 256}, {64, 784, 10}}) {
+    const std::string what = std::to_string(K) + "x" + std::to_string(N) + " batch " + std::to_string(B);
+    Graph g;
+    Tensor x = g.input("x", {B, K});
+    Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
+    std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
+    for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
+    OptimizerConfig cfg;
+    cfg.clip_norm = 5.f;
+    const TrainStep step = add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
+    g.mark_output(step.grad_norm, "norm");
+    Program jit(g);
+    Interpreter ip(g);
+    const auto& code = jit.code();
+    int gemms = 0;
+    for (const KernelInfo& k : code.plan.kernels) {
+      if (k.norm_out < 0) continue;
+      ++gemms;
+      parts_seen = parts_seen || k.spec.gemm.col_parts > 1;
+      EXPECT_EQ(op_info(code.graph.node(k.node).op).kind, OpKind::Gemm) << what << ": " << k.fn;
+      const auto fold = std::find_if(code.plan.kernels.begin(), code.plan.kernels.end(),
+                                     [&](const KernelInfo& f) { return f.node == k.norm_out; });
+      ASSERT_NE(fold, code.plan.kernels.end()) << what;
+      EXPECT_EQ(fold->fold_parts, k.range) << what << ": " << fold->fn << " adds every partial sum";
+      EXPECT_TRUE(fold->fused.empty()) << what << ": " << fold->fn << " reads dW again";
+    }
+    EXPECT_EQ(gemms, 1) << what << ": w's gradient GEMM sums its squares";
+    for (int t = 1; t <= 2; ++t) {
+      ip.set_input("x", xs);
+      jit.set_input("x", xs);
+      ip.set_input("c", c);
+      jit.set_input("c", c);
+      ip.set_input("lr", {0.01f});
+      jit.set_input("lr", std::vector<float>{0.01f});
+      ip.run();
+      jit.run();
+      const float want = ip.value(step.grad_norm.id).f[0], got = jit.get(step.grad_norm.id)[0];
+      ASSERT_NEAR(got, want, 1e-5f * want) << what << ": the global norm, step " << t;
+    }
+    for (const Graph::Update& u : g.updates()) {
+      const auto want = ip.value(u.param).f, got = jit.get(u.param);
+      ASSERT_EQ(want.size(), got.size());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-6f + 1e-5f * std::fabs(want[i]))
+            << what << ": " << g.node(u.param).name << "[" << i << "]";
+    }
+  }
+  if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(parts_seen) << "no shape ran in column parts";
 }
 
 // The SGD training step of m (forward, backward, update) as one graph.

@@ -550,8 +550,11 @@ TEST(Passes, EveryCrossThreadDependencyHasABarrier) {
       auto touched = [&](const KernelInfo& k, bool writes) {
         std::vector<int> nodes, group = k.fused;
         group.push_back(k.node);
-        if (writes)
+        if (writes) {
           nodes = group;
+          if (k.norm_out >= 0) nodes.push_back(k.norm_out);  // a GEMM's partial sums of squares
+        } else if (k.fold_parts > 0)
+          nodes = {k.node};  // the sum adding them up
         else if (k.copy_from >= 0)
           nodes = {k.copy_from};
         else

@@ -183,13 +183,16 @@ struct BenchOpts {
   int ranks = 2;
   std::string bucket_kib = "1024";
   std::string report, shape, optimizer = "sgd";
+  float clip = 0.f;
   CompileFlags flags;  // the 'fused' side of --compare-fusion, and the plain JIT runs
   // The step's update rule (--optimizer): plain SGD unless asked, as the PyTorch side runs.
   OptimizerConfig step_opt() const {
     OptimizerConfig c;
     c.kind = parse_optimizer(optimizer);
+    c.clip_norm = clip;
     return c;
   }
+  std::string update() const { return optimizer_label(optimizer, clip); }
   ArchFlags arch;  // mlp/cnn layer shapes (plain and --kernels runs)
 };
 
@@ -255,7 +258,7 @@ void fusion_suite(const BenchOpts& o) {
     std::printf("target: %s\n", default_target().describe().c_str());
     if (const std::string cc = cross_core_line(); !cc.empty())
       std::printf("%s (the 2-thread columns move with these)\n", cc.c_str());
-    std::printf("training steps: forward + backward + %s\n", o.optimizer.c_str());
+    std::printf("training steps: forward + backward + %s\n", o.update().c_str());
     std::printf("%-8s %6s | %8s %8s | %10s %10s %6s | %10s %10s %6s | %9s %9s | %10s %8s\n", "model", "batch",
                 "kernels", "unfused", "fused 1t", "unfused 1t", "ratio", "fused 2t", "unfused 2t", "ratio", "MB fused",
                 "unfused", "PyTorch", "speedup");
@@ -263,8 +266,8 @@ void fusion_suite(const BenchOpts& o) {
   std::string torch_note;
   for (auto& [m, b] : cfgs) {
     FusionRow r = compare_fusion(m, b, o.reps, o.flags.options(), o.step_opt());
-    if (o.step_opt().kind != OptKind::SGD && !o.no_torch)
-      r.torch.error = "no PyTorch column: its step runs plain SGD, this one --optimizer " + o.optimizer;
+    if ((o.step_opt().kind != OptKind::SGD || o.clip > 0.f) && !o.no_torch)
+      r.torch.error = "no PyTorch column: its step runs plain SGD, this one " + o.update();
     else if (!o.no_torch)
       r.torch = torch_step_us(m, b, o.reps);
     if (!r.torch.error.empty()) torch_note = r.torch.error;
@@ -283,20 +286,21 @@ void fusion_suite(const BenchOpts& o) {
     for (size_t i = 0; i < rows.size(); ++i) {
       const FusionRow& r = rows[i];
       std::printf(
-          "%s{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"kernels_fused\": %zu, "
+          "%s{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"clip_norm\": %g, \"kernels_fused\": %zu, "
           "\"kernels_unfused\": %zu, "
           "\"fused_1t_us\": %.2f, \"unfused_1t_us\": %.2f, \"fused_2t_us\": %.2f, \"unfused_2t_us\": %.2f, "
           "\"bytes_fused\": %lld, \"bytes_unfused\": %lld, \"pytorch_us\": %.2f, \"pytorch_config\": \"%s\"}",
-          i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), o.optimizer.c_str(), r.kernels_fused,
-          r.kernels_unfused, r.fused[0], r.unfused[0], r.fused[1], r.unfused[1], static_cast<long long>(r.bytes_fused),
-          static_cast<long long>(r.bytes_unfused), r.torch.us, r.torch.config.c_str());
+          i ? ", " : "", r.model.c_str(), static_cast<long long>(r.batch), o.optimizer.c_str(),
+          static_cast<double>(o.clip), r.kernels_fused, r.kernels_unfused, r.fused[0], r.unfused[0], r.fused[1],
+          r.unfused[1], static_cast<long long>(r.bytes_fused), static_cast<long long>(r.bytes_unfused), r.torch.us,
+          r.torch.config.c_str());
     }
     std::printf("]\n");
   } else {
     std::printf(
         "µs = median per training step (forward + backward + %s); ratio = unfused / fused; MB = compulsory "
         "bytes read + written per step\n",
-        o.optimizer.c_str());
+        o.update().c_str());
     if (!rows.empty() && rows[0].torch.us)
       std::printf(
           "PyTorch %s eager SGD on the same steps, best of torch 1t x OpenBLAS 1t/2t and torch 2t (%s for "
@@ -346,6 +350,9 @@ void add_bench(CLI::App& app) {
                   "The step's update rule: sgd | momentum | adagrad | rmsprop | adam (default sgd; the PyTorch "
                   "column runs sgd only)")
       ->check(optimizer_kind());
+  cmd->add_option("--clip", o->clip,
+                  "Clip gradients to this global norm before the update (0 = off; no PyTorch column)")
+      ->check(finite_float(0, 1e30));
   cmd->add_option("--ranks", o->ranks, "With 'scaling': the data-parallel ranks mpirun starts")
       ->check(int_range(2, 64));
   cmd->add_option("--bucket-kib", o->bucket_kib,
@@ -411,19 +418,19 @@ void add_bench(CLI::App& app) {
     const double o2 = median_us(*te, 2000, 2);
     if (o->json) {
       std::printf(
-          "{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"compile_ms\": %.1f, "
+          "{\"model\": \"%s\", \"batch\": %lld, \"optimizer\": \"%s\", \"clip_norm\": %g, \"compile_ms\": %.1f, "
           "\"reference_us\": %.1f, "
           "\"jit_1t_us\": %.2f, \"jit_2t_us\": %.2f, \"speedup_vs_reference\": %.1f, \"scaling_2t\": %.3f, "
           "\"empty_program_1t_us\": %.3f, \"empty_program_2t_us\": %.3f, \"gflop_per_step\": %.4f, "
           "\"peak_1t_gflops\": %.1f, \"peak_2t_gflops\": %.1f}\n",
-          o->model.c_str(), static_cast<long long>(batch), o->optimizer.c_str(), jit->compile_ms(), tref, t1, t2,
-          tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2, flops / 1e9, peak1, peak2);
+          o->model.c_str(), static_cast<long long>(batch), o->optimizer.c_str(), static_cast<double>(o->clip),
+          jit->compile_ms(), tref, t1, t2, tref > 0 ? tref / best : 0.0, t1 / t2, o1, o2, flops / 1e9, peak1, peak2);
       return;
     }
     std::printf(
         "%s training step (forward + backward + %s), batch %lld, %.2f MFLOP — median µs per step (best of 3 "
         "rounds)\n",
-        o->model.c_str(), optimizer_name(o->step_opt().kind), static_cast<long long>(batch), flops / 1e6);
+        o->model.c_str(), o->update().c_str(), static_cast<long long>(batch), flops / 1e6);
     std::printf("  %-22s %12s %10s %9s %14s\n", "engine", "µs/step", "vs ref", "GFLOP/s", "% FMA peak");
     auto vs_ref = [&](double t) { return tref > 0 ? std::to_string(static_cast<int>(tref / t + 0.5)) + "x" : "-"; };
     if (tref > 0) std::printf("  %-22s %12.1f %10s %9.2f\n", "reference interpreter", tref, "1x", flops / tref / 1e3);

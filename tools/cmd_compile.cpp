@@ -52,6 +52,7 @@ void add_compile(CLI::App& app) {
     ArchFlags arch;
     std::string model, ir, assembly, dump_after, dump_dir, optimizer = "sgd";
     int64_t batch = 0;
+    float clip = 0.f;
     int repeat = 0, ranks = 1;
     bool schedule = false, time_passes = false;
     CompileFlags flags;
@@ -72,6 +73,8 @@ void add_compile(CLI::App& app) {
   cmd->add_option("--dump-dir", o->dump_dir, "Where --dump-after writes NN-PASS.txt and NN-PASS.dot");
   cmd->add_option("--optimizer", o->optimizer, "The step's update rule: sgd | momentum | adagrad | rmsprop | adam")
       ->check(optimizer_kind());
+  cmd->add_option("--clip", o->clip, "Clip gradients to this global norm first (0 = off)")
+      ->check(finite_float(0, 1e30));
   cmd->add_flag("--time-passes", o->time_passes, "Print each pass's time, node count and whether it changed the graph");
   cmd->add_flag("--schedule", o->schedule,
                 "Print each kernel's schedule: strategy, lanes, register tile, blocking, packing, scratch");
@@ -81,6 +84,7 @@ void add_compile(CLI::App& app) {
     OptimizerConfig step_opt;
     step_opt.ranks = o->ranks;
     step_opt.kind = parse_optimizer(o->optimizer);
+    step_opt.clip_norm = o->clip;
     StepGraph s = make_step_graph(o->model, local_batch(batch, o->ranks), step_opt, &arch);
     if (!o->ir.empty()) check_output_file(o->ir, "--dump-ir");
     if (!o->assembly.empty()) check_output_file(o->assembly, "--dump-asm");
@@ -92,7 +96,7 @@ void add_compile(CLI::App& app) {
     std::printf(
         "%s training step (%s), batch %lld%s: %zu graph nodes -> %zu after passes -> %zu kernels, %.1f KiB of "
         "buffers (%.1f KiB without memory planning)\n",
-        o->model.c_str(), o->optimizer.c_str(), static_cast<long long>(batch),
+        o->model.c_str(), optimizer_label(o->optimizer, o->clip).c_str(), static_cast<long long>(batch),
         o->ranks > 1
             ? (" (" + std::to_string(batch / o->ranks) + " per rank of " + std::to_string(o->ranks) + ")").c_str()
             : "",
@@ -119,6 +123,8 @@ void add_compile(CLI::App& app) {
                                        std::to_string(p->graph.node(k.node).shape.numel() * 4) + " bytes (MPI) "
                                  : "";
       for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
+      if (k.norm_out >= 0) fused += "+ sum of squares (node " + std::to_string(k.norm_out) + ") ";
+      if (k.fold_parts > 0) fused += "adds a GEMM's " + std::to_string(k.fold_parts) + " partial sums of squares";
       std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6,
                   fused.c_str());
       if (o->schedule) std::printf("    schedule: %s\n", k.spec.describe().c_str());

@@ -75,6 +75,13 @@ CLI::Validator optimizer_kind() {
   return one_of(names);
 }
 
+std::string optimizer_label(const std::string& optimizer, float clip) {
+  if (clip <= 0.f) return optimizer;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, ", clipped to global norm %g", static_cast<double>(clip));
+  return optimizer + buf;
+}
+
 CLI::Validator unsigned64() {
   return CLI::Validator(
       [](std::string& text) -> std::string {

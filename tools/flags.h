@@ -21,6 +21,8 @@ CLI::Validator int_range(int64_t lo, int64_t hi);
 CLI::Validator one_of(std::vector<std::string> names);
 // --optimizer: one of the optimizers add_optimizer knows (autodiff/optim.h).
 CLI::Validator optimizer_kind();
+// "adagrad", or "adagrad, clipped to global norm 5" with --clip: how compile and bench name the step's update.
+std::string optimizer_label(const std::string& optimizer, float clip);
 // A decimal integer in [0, 2^64 - 1].
 CLI::Validator unsigned64();
 
