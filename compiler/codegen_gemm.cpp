@@ -137,7 +137,8 @@ struct AWindows {
 
 // The f32 K loop of a tile: per k, nv B vectors and mr broadcasts of A feed mr·nv FMAs.
 void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
-                const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc, const AWindows* aw = nullptr) {
+                const KBlock& kb, const BTile& bt, const std::vector<llvm::Value*>& acc, const AWindows* aw = nullptr,
+                const std::vector<llvm::Value*>* sums = nullptr) {
   auto& b = e.b;
   auto active = [&](int v) { return v == nv - 1 ? last : g.L; };
   // One k of the block; w is output position k's window when A (read as Aᵀ) or B is a fused im2col.
@@ -163,6 +164,11 @@ void tile_k_f32(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int
             apply_mask(e, bv[static_cast<size_t>(v)], e.vload(e.gep(g.mask_b, midx), active(v)));
       }
     }
+    if (sums)  // B's column sums (the plan's bias_sums): each loaded vector added once
+      for (int v = 0; v < nv; ++v) {
+        llvm::Value* slotp = (*sums)[static_cast<size_t>(v)];
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(e.vec(), slotp), bv[static_cast<size_t>(v)]), slotp);
+      }
     // mr broadcasts of op(A)[i0 + r][k] (load(r)), each feeding nv FMAs.
     auto rows = [&](const std::function<llvm::Value*(int)>& load) {
       for (int r = 0; r < mr; ++r) {
@@ -222,9 +228,38 @@ void prefetch_update(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0
 // One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
 // last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
 // from zero, later ones from the partial sums in C; the last one applies the epilogue.
+// The column sums of B over a tile's columns (the plan's bias_sums, first row block only): from zero
+// in the first K block, else from the partial sums stored after the last one.
+std::vector<llvm::Value*> column_sum_slots(Emitter& e, const Gemm& g, llvm::Value* j0, int nv, int64_t last,
+                                           const KBlock& kb) {
+  std::vector<llvm::Value*> sums(static_cast<size_t>(nv));
+  for (int v = 0; v < nv; ++v) {
+    sums[static_cast<size_t>(v)] = e.slot(e.vec(), "colsum");
+    e.b.CreateStore(llvm::Constant::getNullValue(e.vec()), sums[static_cast<size_t>(v)]);
+  }
+  if (!is_true(kb.first))
+    e.if_else(e.b.CreateNot(kb.first), [&] {
+      for (int v = 0; v < nv; ++v)
+        e.b.CreateStore(e.vload(e.gep(g.colsum, e.add(j0, e.c64(v * g.L))), v == nv - 1 ? last : g.L),
+                        sums[static_cast<size_t>(v)]);
+    });
+  return sums;
+}
+
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                     const KBlock& kb, const BTile& bt) {
   const std::vector<llvm::Value*> acc = tile_accumulators(e, g, i0, j0, mr, nv, last, kb);
+  if (g.colsum_here) {
+    if (g.bf16 || g.cols_a.x || g.cols_b.x)
+      throw std::logic_error("gradc: B's column sums in a GEMM need the f32 K loop over operands in memory");
+    const std::vector<llvm::Value*> sums = column_sum_slots(e, g, j0, nv, last, kb);
+    if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
+    tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc, nullptr, &sums);
+    for (int v = 0; v < nv; ++v)
+      e.vstore(e.b.CreateLoad(e.vec(), sums[static_cast<size_t>(v)]), e.gep(g.colsum, e.add(j0, e.c64(v * g.L))),
+               v == nv - 1 ? last : g.L);
+    return tile_finish(e, g, i0, j0, mr, nv, last, kb, acc);
+  }
   if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
   if (g.bf16) {
     tile_k_bf16(e, g, mr, nv, kb, bt, acc);
@@ -440,7 +475,12 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_be
           kr.apack = e.gep(e.scratch, e.c64(blk.a_offset()));
           (g.bf16 ? pack_a_bf16 : pack_a)(e, g, i0, rows_here, kb, kr.apack);
         }
-        rows_broadcast(e, gr, i0, rows_here, kr, p);
+        if (!g.colsum) return rows_broadcast(e, gr, i0, rows_here, kr, p);
+        Gemm first = gr;  // the first row block also sums B's columns
+        first.colsum_here = true;
+        e.if_else(
+            b.CreateICmpEQ(rb, e.c64(0)), [&] { rows_broadcast(e, first, i0, rows_here, kr, p); },
+            [&] { rows_broadcast(e, gr, i0, rows_here, kr, p); });
       };
       if (tail == 0) return rows(static_cast<int>(mr));
       e.if_else(
@@ -624,6 +664,12 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
       throw std::logic_error("gradc: " + k.fn + ": a sum of squares in the epilogue needs a plain broadcast-form GEMM");
     g.norm = e.base(k.norm_out);
     e.loop(e.lo, e.hi, [&](llvm::Value* u) { e.store(e.cf(0.f), g.norm, u); });
+  }
+  if (k.colsum_out >= 0) {
+    if ((n.op != Op::MatMul && n.op != Op::MatMulUpdate) || n.a.tb || col2im || bt || g.bf16 || fused(0) || fused(1) ||
+        k.spec.gemm.form != GemmSpec::Broadcast)
+      throw std::logic_error("gradc: " + k.fn + ": B's column sums need a plain f32 broadcast-form op(A)·B");
+    g.colsum = e.base(k.colsum_out);
   }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);
   if (col2im) return emit_col2im_groups(e, g, k.spec.gemm, out);

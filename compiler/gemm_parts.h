@@ -85,6 +85,10 @@ struct Gemm {
   // the current unit's, to which each tile adds the squares of its final values.
   llvm::Value* norm = nullptr;
   llvm::Value* norm_slot = nullptr;
+  // The plan's bias_sums: the column sums of B go to `colsum`, added up by the first row block's
+  // tiles (colsum_here) as they load B, in k order; between K blocks the partial sums sit there.
+  llvm::Value* colsum = nullptr;
+  bool colsum_here = false;
 };
 
 // A K block [k0, k0 + kn) of one pass; `first`/`last` are i1 (constants when K is one block).

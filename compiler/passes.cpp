@@ -639,8 +639,18 @@ PassResult split_k(const Graph& g, const Target& t) {
 // reduce over axis 0). The order is fixed, so results do not depend on the thread count.
 PassResult split_rows(const Graph& g) {
   Rewriter r(g);
+  // Not a bias gradient whose dY is B of its weight gradient's GEMM Xᵀ·dY: the plan's bias_sums
+  // has that GEMM sum the columns as it loads dY, with no pass of its own.
+  auto summed_by_gemm = [&](const Node& n) {
+    const std::vector<int>& readers = r.readers(n.in[0]);
+    return n.op == Op::Sum && std::any_of(readers.begin(), readers.end(), [&](int c) {
+             const Node& m = g.node(c);
+             return (m.op == Op::MatMul || m.op == Op::MatMulUpdate) && !m.a.tb && m.in[1] == n.in[0] &&
+                    m.in[0] != n.in[0];
+           });
+  };
   auto chunks_of = [&](const Node& n) -> int64_t {
-    if ((n.op != Op::Sum && n.op != Op::Mean) || n.a.axis != 0) return 1;
+    if ((n.op != Op::Sum && n.op != Op::Mean) || n.a.axis != 0 || summed_by_gemm(n)) return 1;
     const Shape& xs = g.node(n.in[0]).shape;
     return xs.rank == 2 ? split_rows_chunks(xs[0], xs[1]) : 1;
   };

@@ -17,6 +17,7 @@ Plan make_plan(const Graph& g, const PlanOptions& opt) {
   st.gemm_epilogues();
   st.update_epilogues();
   st.norm_epilogues();
+  st.bias_sums();
   st.loss_gradient_merge();
   st.kernels_and_buffers();
   st.in_place_updates();
@@ -37,6 +38,7 @@ int64_t plan_traffic_bytes(const Graph& g, const Plan& p) {
       }
     };
     touch(k.node);
+    if (k.colsum_out >= 0) touch(k.colsum_out);
     // A GEMM's partial sums of squares (one per parallel unit), written there and read by the sum.
     if (k.norm_out >= 0) total += 4 * k.range;
     if (k.fold_parts > 0) {

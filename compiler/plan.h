@@ -35,6 +35,9 @@ struct KernelInfo {
   // its fold_parts partial sums instead of reading dW again.
   int norm_out = -1;
   int64_t fold_parts = 0;
+  // The plan's bias_sums: a weight gradient's GEMM Xᵀ·dY also writes this node, the column sums of its
+  // B (a bias gradient), which then has no kernel of its own.
+  int colsum_out = -1;
 };
 
 // Kernels below this many flops run on one thread (the others wait at the barrier): splitting

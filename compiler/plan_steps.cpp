@@ -47,6 +47,9 @@ PlanState::PlanState(const Graph& graph, const PlanOptions& o) : g(graph), opt(o
   placed_at.assign(N, -1);
   norm_of.assign(N, -1);
   norm_parts.assign(N, 0);
+  colsum_of.assign(N, -1);
+  colsum_by.assign(N, -1);
+  product_kernel.assign(N, -1);
 }
 
 // Which nodes run (needed by outputs and updates; sources always), which persist, their uses.
@@ -382,6 +385,7 @@ void PlanState::update_epilogues() {
       if (inlined[static_cast<size_t>(i)]) own.push_back(i);
     if (schedule_gemm(g, mm, p.target, own).form != GemmSpec::Broadcast) continue;
     inlined[m] = 1;
+    product_kernel[m] = u.roots.back();
     for (int r : u.roots)
       if (r != u.roots.back()) merged_into[static_cast<size_t>(r)] = u.roots.back();
     placed_at[static_cast<size_t>(u.roots.back())] = earliest_place(mm.id, u, readers, param_of);
@@ -418,6 +422,52 @@ void PlanState::norm_epilogues() {
     for (int i : x.in)
       if (inlined[static_cast<size_t>(i)]) own.push_back(i);
     if (schedule_gemm(g, x, p.target, own).form == GemmSpec::Broadcast) norm_of[m] = r.id;
+  }
+}
+
+bool PlanState::read_after(int id, int kn, const std::vector<std::vector<int>>& readers) const {
+  // Kernel order (kernels_and_buffers): node order, a placed kernel right after its node, several
+  // placed after one node in the order of their own nodes.
+  const int pos = placed_at[static_cast<size_t>(kn)] >= 0 ? placed_at[static_cast<size_t>(kn)] : kn;
+  for (int r : readers[static_cast<size_t>(id)]) {
+    const auto ri = static_cast<size_t>(r);
+    if (inlined[ri]) {
+      if (!read_after(r, kn, readers)) return false;
+      continue;
+    }
+    const int at = merged_into[ri] >= 0 ? merged_into[ri] : r;  // a merged rule runs in its group's kernel
+    const int placed = placed_at[static_cast<size_t>(at)];      // which may run right after another node
+    const bool after = placed < 0 ? at > pos : placed > pos || (placed == pos && (pos == kn || at > kn));
+    if (!after) return false;
+  }
+  return true;
+}
+
+void PlanState::bias_sums() {
+  // A bias gradient db = column sums of dY, where dY is B of a weight gradient's GEMM dW = Xᵀ·dY (however op(A) is laid
+  // out): the tiles of the GEMM's first row block add up each vector of B they load, in k order as the sum's own kernel
+  // would, and store the sums beside C. dY is read once for both, and the sum has no kernel (nor barrier) of its own.
+  // Everything reading db must run after the GEMM.
+  if (!opt.fuse_elementwise || opt.bf16) return;
+  const std::vector<std::vector<int>> readers = live_readers();
+  for (const Node& s : g.nodes()) {
+    const auto si = static_cast<size_t>(s.id);
+    if (s.op != Op::Sum || s.a.axis != 0 || !live[si] || inlined[si]) continue;
+    const Node& y = g.node(s.in[0]);
+    if (y.shape.rank != 2 || inlined[static_cast<size_t>(y.id)] || s.shape.numel() != y.shape[1]) continue;
+    for (int mm : readers[static_cast<size_t>(y.id)]) {
+      const Node& x = g.node(mm);
+      const auto m = static_cast<size_t>(mm);
+      // The kernel computing the GEMM: its own, or the optimizer rules' it runs in (update_epilogues).
+      const int kn = inlined[m] ? product_kernel[m] : mm;
+      if ((x.op != Op::MatMul && x.op != Op::MatMulUpdate) || x.a.tb || x.in[1] != y.id || x.in[0] == y.id ||
+          !live[m] || kn < 0 || colsum_of[static_cast<size_t>(kn)] >= 0 || inlined[static_cast<size_t>(x.in[0])] ||
+          !read_after(s.id, kn, readers) || schedule_gemm(g, x, p.target).form != GemmSpec::Broadcast)
+        continue;
+      colsum_of[static_cast<size_t>(kn)] = s.id;
+      colsum_by[si] = kn;
+      break;
+    }
   }
 }
 
@@ -471,6 +521,7 @@ KernelInfo PlanState::kernel_for(size_t i) const {
   k.scratch_bytes = k.spec.scratch_bytes();
   k.range = k.spec.range = xent_into[i] >= 0 ? 1 : k.spec.range;
   k.norm_out = norm_of[i];
+  k.colsum_out = colsum_of[i];
   if (norm_parts[i] > 0) {  // adds its GEMM's partial sums: reads neither dW nor its square
     k.fold_parts = norm_parts[i];
     k.fused.clear();
@@ -497,7 +548,8 @@ void PlanState::kernels_and_buffers() {
       b.owner = n.id;
       p.node_buffer[i] = static_cast<int>(p.buffers.size());
       p.buffers.push_back(b);
-      if (op_info(n.op).kind != OpKind::Source && !absorbed[i] && merged_into[i] < 0 && placed_at[i] < 0)
+      if (op_info(n.op).kind != OpKind::Source && !absorbed[i] && merged_into[i] < 0 && placed_at[i] < 0 &&
+          colsum_by[i] < 0)
         p.kernels.push_back(kernel_for(i));
       if (norm_of[i] >= 0) {
         if (p.kernels.empty() || p.kernels.back().node != n.id)
@@ -567,10 +619,11 @@ void PlanState::buffer_offsets() {
       if (k.copy_from < 0 && k.fold_parts == 0)
         for (int j : g.node(id).in) reads.push_back(j);
     }
-    if (k.norm_out >= 0) {  // its partial sums, the sum's buffer defined here
-      const auto b = static_cast<size_t>(p.node_buffer[static_cast<size_t>(k.norm_out)]);
-      first_def[b] = std::min(first_def[b], t);
-    }
+    for (int out : {k.norm_out, k.colsum_out})  // its partial sums of squares, a bias gradient: defined here
+      if (out >= 0) {
+        const auto b = static_cast<size_t>(p.node_buffer[static_cast<size_t>(out)]);
+        first_def[b] = std::min(first_def[b], t);
+      }
     for (int id : reads) {
       const int b = p.node_buffer[static_cast<size_t>(id)];
       if (b >= 0) last_use[static_cast<size_t>(b)] = std::max(last_use[static_cast<size_t>(b)], t);
@@ -648,6 +701,7 @@ void PlanState::barriers() {
     if (writes) {
       for (int id : group) add(id);
       if (k.norm_out >= 0) add(k.norm_out);
+      if (k.colsum_out >= 0) add(k.colsum_out);
     } else if (k.fold_parts > 0) {
       add(k.node);  // the partial sums it adds up
     } else if (k.copy_from >= 0) {

@@ -11,6 +11,8 @@
 //                        whose epilogue computes every rule and stores each new state (dW never written)
 //   norm_epilogues       clipping's sum of squares of a weight gradient accumulated by the GEMM computing
 //                        it, one partial per parallel unit (the gradient not read again)
+//   bias_sums            a bias gradient (column sums of dY) summed by the weight gradient's GEMM
+//                        Xᵀ·dY as it loads dY, no kernel of its own
 //   loss_gradient_merge  softmax_xent's loss computed by its softmax_xent_grad kernel
 //   kernels_and_buffers  one buffer per materialised node, kernels in execution order + specs
 //   in_place_updates     parameter updates written straight into the parameter when safe
@@ -39,6 +41,8 @@ struct PlanState {
   std::vector<int> placed_at;               // that update -> the node its kernel runs right after
   std::vector<int> norm_of;                 // GEMM -> the sum of squares its epilogue accumulates
   std::vector<int64_t> norm_parts;          // that sum -> its partial sums (the GEMM kernel's range)
+  std::vector<int> product_kernel;          // a GEMM in optimizer rules' epilogue -> the rule computing it
+  std::vector<int> colsum_of, colsum_by;    // GEMM's kernel node -> the column sums of B it computes, and back
   std::vector<size_t> last_use, first_def;  // per buffer, in kernel order
 
   void liveness();
@@ -70,6 +74,9 @@ struct PlanState {
   int last_kernel_reading(int id, const std::vector<std::vector<int>>& readers) const;
   KernelInfo kernel_for(size_t i) const;  // the kernel computing node i (and what it fuses)
   void norm_epilogues();
+  void bias_sums();
+  // Whether every kernel reading node `id` runs after node `kn`'s kernel.
+  bool read_after(int id, int kn, const std::vector<std::vector<int>>& readers) const;
   void loss_gradient_merge();
   void kernels_and_buffers();
   void in_place_updates();

@@ -523,6 +523,57 @@ TEST_P(JitTarget, ClippingSumsTheGradientsSquaresInTheGemmEpilogue) {
   if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(parts_seen) << "no shape ran in column parts";
 }
 
+// A dense layer's bias gradient db = column sums of dY is summed by its weight gradient's GEMM
+// dW = xᵀ·dY as it loads dY (the first row block's tiles; the plan's bias_sums), with no kernel of
+// its own: plain SGD (a matmul_update) and clipped (a plain GEMM that also sums its squares), over a
+// column tail, several K blocks (partial sums stored between them), and fewer rows than one
+// register tile. dY = c is exact, so db and dW are in any order.
+TEST_P(JitTarget, BiasGradientIsSummedByTheWeightGradientsGemm) {
+  ScopedTarget target(GetParam());
+  if (!target.runnable()) GTEST_SKIP() << target.why();
+  for (float clip : {0.f, 5.f})
+    for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {800, 256, 256}, {50, 4, 40}}) {
+      const std::string what =
+          std::to_string(K) + "x" + std::to_string(N) + " batch " + std::to_string(B) + (clip > 0 ? " clipped" : "");
+      Graph g;
+      Tensor x = g.input("x", {B, K});
+      Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
+      std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
+      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
+      OptimizerConfig cfg;
+      cfg.clip_norm = clip;
+      add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
+      Program jit(g);
+      Interpreter ip(g);
+      const auto& code = jit.code();
+      int summed = 0;
+      for (const KernelInfo& k : code.plan.kernels) {
+        summed += k.colsum_out >= 0;
+        EXPECT_FALSE(code.graph.node(k.node).op == Op::Sum && code.graph.node(k.node).a.axis == 0)
+            << what << ": " << k.fn << " sums dY again";
+      }
+      EXPECT_EQ(summed, 1) << what;
+      for (int t = 1; t <= 3; ++t) {
+        ip.set_input("x", xs);
+        jit.set_input("x", xs);
+        ip.set_input("c", c);
+        jit.set_input("c", c);
+        ip.set_input("lr", {0.01f});
+        jit.set_input("lr", std::vector<float>{0.01f});
+        ip.run();
+        jit.run();
+      }
+      for (const Graph::Update& u : g.updates()) {
+        const auto want = ip.value(u.param).f, got = jit.get(u.param);
+        ASSERT_EQ(want.size(), got.size());
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-6f + 1e-5f * std::fabs(want[i]))
+              << what << ": " << g.node(u.param).name << "[" << i << "]";
+      }
+    }
+}
+
 // The SGD training step of m (forward, backward, update) as one graph.
 std::unique_ptr<Model> with_sgd(std::unique_ptr<Model> m, float lr) {
   auto ps = m->g.params();

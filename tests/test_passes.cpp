@@ -427,7 +427,8 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
   add_optimizer(m->loss, {});  // plain SGD: the benchmark's step
   // 3 dense (GEMM + bias (+ ReLU) epilogue), 1 softmax_xent_grad that also writes the loss, 5
   // backward GEMMs (dX2 = dY3·W3ᵀ and dX1 = dY2·W2ᵀ read W3ᵀ and W2ᵀ while packing B, k = 10 and
-  // 100 in one K block, the relu_grad after each in its epilogue), 3 bias-gradient column sums, 6
+  // 100 in one K block, the relu_grad after each in its epilogue), 3 bias-gradient column sums (db1
+  // and db2 summed by dW1's and dW2's GEMMs as they load dY, the plan's bias_sums; db3 a kernel), 6
   // in-place SGD updates, and the one transpose left of gemm-layout's: the narrow dW3 [100,10]
   // computed as (dYᵀ·X)ᵀ, whose 6 idle lanes of 16 per row over k = 30 cost more than a transpose. dW1
   // [784,100] and dW2 carry their SGD step in the epilogue (matmul_update) on both targets: at
@@ -442,9 +443,11 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
     unfused.fuse = false;
     auto f = compile(m->g, fused), u = compile(m->g, unfused);
     int dense = 0, xent = 0, gemm = 0, gemm_updates = 0, updates_in_place = 0, copies = 0, transposes = 0;
-    int relu_grad_epilogues = 0, owner_chunks = 0, chunk_sums = 0;
+    int relu_grad_epilogues = 0, owner_chunks = 0, chunk_sums = 0, bias_sums = 0, sum_kernels = 0;
     for (const KernelInfo& k : f->plan.kernels) {
       const Op op = f->graph.node(k.node).op;
+      bias_sums += k.colsum_out >= 0 && op == Op::MatMulUpdate;
+      sum_kernels += op == Op::Sum;
       owner_chunks +=
           op == Op::MatMulSplitK && k.range == 2 && f->graph.node(f->graph.node(k.node).in[1]).op == Op::Parameter;
       for (int id : k.fused) chunk_sums += is_chunk_sum(f->graph, f->graph.node(id));
@@ -467,14 +470,16 @@ TEST(Passes, FusedDnnStepHasTheStatedKernels) {
     EXPECT_EQ(updates_in_place, 6) << name;  // p - lr·g fused into one in-place kernel per parameter
     EXPECT_EQ(copies, 0) << name;
     EXPECT_EQ(transposes, 1) << name;
-    EXPECT_EQ(f->plan.kernels.size(), 18u) << name;
+    EXPECT_EQ(bias_sums, 2) << name;
+    EXPECT_EQ(sum_kernels, 1) << name;
+    EXPECT_EQ(f->plan.kernels.size(), 16u) << name;
     // Unfused, dW1's SGD step is a pass of its own either way: at k = 30 its idle lanes cost less
     // than a transpose, so gemm-layout keeps it row-major on AVX-512 too (no transpose kernel).
     EXPECT_EQ(u->plan.kernels.size(), 38u) << name;
     EXPECT_LT(f->plan.arena_bytes, f->plan.unplanned_bytes) << name;
     fused.target->cores = 1;  // one core: nothing to own, the layer stays one GEMM
     auto one = compile(m->g, fused);
-    EXPECT_EQ(one->plan.kernels.size(), 17u) << name;
+    EXPECT_EQ(one->plan.kernels.size(), 15u) << name;
     for (const KernelInfo& k : one->plan.kernels) EXPECT_NE(one->graph.node(k.node).op, Op::MatMulSplitK) << name;
   }
 }
@@ -552,7 +557,8 @@ TEST(Passes, EveryCrossThreadDependencyHasABarrier) {
         group.push_back(k.node);
         if (writes) {
           nodes = group;
-          if (k.norm_out >= 0) nodes.push_back(k.norm_out);  // a GEMM's partial sums of squares
+          if (k.norm_out >= 0) nodes.push_back(k.norm_out);      // a GEMM's partial sums of squares
+          if (k.colsum_out >= 0) nodes.push_back(k.colsum_out);  // and a bias gradient
         } else if (k.fold_parts > 0)
           nodes = {k.node};  // the sum adding them up
         else if (k.copy_from >= 0)

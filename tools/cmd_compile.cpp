@@ -124,6 +124,7 @@ void add_compile(CLI::App& app) {
                                  : "";
       for (int f : k.fused) fused += std::string(op_name(p->graph.node(f).op)) + " ";
       if (k.norm_out >= 0) fused += "+ sum of squares (node " + std::to_string(k.norm_out) + ") ";
+      if (k.colsum_out >= 0) fused += "+ column sums of B (node " + std::to_string(k.colsum_out) + ") ";
       if (k.fold_parts > 0) fused += "adds a GEMM's " + std::to_string(k.fold_parts) + " partial sums of squares";
       std::printf("%-28s %10lld %14.3f  %s\n", k.fn.c_str(), static_cast<long long>(k.range), k.flops / 1e6,
                   fused.c_str());
