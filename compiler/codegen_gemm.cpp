@@ -225,9 +225,6 @@ void prefetch_update(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0
   e.if_else(kb.last, lines);
 }
 
-// One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
-// last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
-// from zero, later ones from the partial sums in C; the last one applies the epilogue.
 // The column sums of B over a tile's columns (the plan's bias_sums, first row block only): from zero
 // in the first K block, else from the partial sums stored after the last one.
 std::vector<llvm::Value*> column_sum_slots(Emitter& e, const Gemm& g, llvm::Value* j0, int nv, int64_t last,
@@ -246,22 +243,22 @@ std::vector<llvm::Value*> column_sum_slots(Emitter& e, const Gemm& g, llvm::Valu
   return sums;
 }
 
+// One register tile of the broadcast form: rows [i0, i0+mr), columns [j0, j0 + 16·nv) with the
+// last vector holding `last` active lanes, over the K block [k0, k0 + kn). The first K block starts
+// from zero, later ones from the partial sums in C; the last one applies the epilogue.
 void tile_broadcast(Emitter& e, const Gemm& g, llvm::Value* i0, llvm::Value* j0, int mr, int nv, int64_t last,
                     const KBlock& kb, const BTile& bt) {
   const std::vector<llvm::Value*> acc = tile_accumulators(e, g, i0, j0, mr, nv, last, kb);
-  if (g.colsum_here) {
+  if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
+  if (g.colsum_here) {  // the first row block: B's column sums too, stored after every K block
     if (g.bf16 || g.cols_a.x || g.cols_b.x)
       throw std::logic_error("gradc: B's column sums in a GEMM need the f32 K loop over operands in memory");
     const std::vector<llvm::Value*> sums = column_sum_slots(e, g, j0, nv, last, kb);
-    if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
     tile_k_f32(e, g, i0, j0, mr, nv, last, kb, bt, acc, nullptr, &sums);
     for (int v = 0; v < nv; ++v)
       e.vstore(e.b.CreateLoad(e.vec(), sums[static_cast<size_t>(v)]), e.gep(g.colsum, e.add(j0, e.c64(v * g.L))),
                v == nv - 1 ? last : g.L);
-    return tile_finish(e, g, i0, j0, mr, nv, last, kb, acc);
-  }
-  if (g.update_p || !g.chain.outputs.empty()) prefetch_update(e, g, i0, j0, mr, nv, last, kb);
-  if (g.bf16) {
+  } else if (g.bf16) {
     tile_k_bf16(e, g, mr, nv, kb, bt, acc);
   } else if (g.cols_a.x && !g.ta && !kb.apack) {
     // Implicit GEMM: each row's window decoded once per tile; the K loop reads x at the taps'
@@ -449,6 +446,25 @@ void row_scalar(Emitter& e, const Gemm& g, llvm::Value* i) {
 namespace {
 using namespace gemm;
 
+// bf16 GEMMs (the plan's bias_sums): B's column sums over one K block of a panel, from the f32 B its
+// pack has just read, by the thread holding the first row block; in k order, as the f32 tiles add
+// them. The f32 K loop adds them in its tiles instead (column_sum_slots).
+void sum_b_block(Emitter& e, const Gemm& g, const KBlock& kb, const Panel& p) {
+  const int64_t full = p.width / g.L, rem = p.width % g.L;
+  auto column = [&](llvm::Value* c0, int64_t active) {
+    llvm::Value* at = e.gep(g.colsum, c0);
+    llvm::Value* acc = e.slot(e.vec(), "colsum");
+    e.b.CreateStore(e.b.CreateSelect(kb.first, llvm::Constant::getNullValue(e.vec()), e.vload(at, active)), acc);
+    e.loop(e.c64(0), kb.kn, [&](llvm::Value* k) {
+      llvm::Value* row = e.gep(g.B, e.add(e.mul(e.add(kb.k0, k), e.c64(g.N)), c0));
+      e.b.CreateStore(e.b.CreateFAdd(e.b.CreateLoad(e.vec(), acc), e.vload(row, active)), acc);
+    });
+    e.vstore(e.b.CreateLoad(e.vec(), acc), at, active);
+  };
+  if (full > 0) e.loop(e.c64(0), e.c64(full), [&](llvm::Value* v) { column(e.add(p.j0, e.mul(v, e.c64(g.L))), g.L); });
+  if (rem > 0) column(e.add(p.j0, e.c64(full * g.L)), rem);
+}
+
 // The row blocks [e.lo, e.hi) of C = op(A)·op(B) under the kernel's GemmSpec, over the columns
 // [j_begin, j_begin + width) (all of C's by default).
 void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_begin = nullptr, int64_t width = -1) {
@@ -460,6 +476,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_be
   // One pass over this thread's row blocks for one K block of one column panel.
   auto pass = [&](const KBlock& kb, const Panel& p) {
     if (p.packed) (g.bf16 ? pack_panel_bf16 : g.b_transposed ? pack_panel_transposed : pack_panel)(e, g, kb, p);
+    if (g.colsum && g.bf16) e.if_else(b.CreateICmpEQ(e.lo, e.c64(0)), [&] { sum_b_block(e, g, kb, p); });
     e.loop(e.lo, e.hi, [&](llvm::Value* rb) {
       llvm::Value* i0 = e.mul(rb, e.c64(mr));
       if (g.ta && g.tb) {
@@ -475,7 +492,7 @@ void emit_rows(Emitter& e, const Gemm& g, const GemmSpec& blk, llvm::Value* j_be
           kr.apack = e.gep(e.scratch, e.c64(blk.a_offset()));
           (g.bf16 ? pack_a_bf16 : pack_a)(e, g, i0, rows_here, kb, kr.apack);
         }
-        if (!g.colsum) return rows_broadcast(e, gr, i0, rows_here, kr, p);
+        if (!g.colsum || g.bf16) return rows_broadcast(e, gr, i0, rows_here, kr, p);
         Gemm first = gr;  // the first row block also sums B's columns
         first.colsum_here = true;
         e.if_else(
@@ -666,9 +683,9 @@ void emit_gemm(Emitter& e, const KernelInfo& k) {
     e.loop(e.lo, e.hi, [&](llvm::Value* u) { e.store(e.cf(0.f), g.norm, u); });
   }
   if (k.colsum_out >= 0) {
-    if ((n.op != Op::MatMul && n.op != Op::MatMulUpdate) || n.a.tb || col2im || bt || g.bf16 || fused(0) || fused(1) ||
-        k.spec.gemm.form != GemmSpec::Broadcast)
-      throw std::logic_error("gradc: " + k.fn + ": B's column sums need a plain f32 broadcast-form op(A)·B");
+    if ((n.op != Op::MatMul && n.op != Op::MatMulUpdate) || n.a.tb || col2im || bt || fused(0) || fused(1) ||
+        k.spec.gemm.form != GemmSpec::Broadcast || (g.bf16 && !k.spec.gemm.pack))
+      throw std::logic_error("gradc: " + k.fn + ": B's column sums need a plain broadcast-form op(A)·B");
     g.colsum = e.base(k.colsum_out);
   }
   if (n.op == Op::MatMulSplitK) return emit_split_k(e, g, k.spec.gemm, n.a.splits);

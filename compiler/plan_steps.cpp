@@ -448,7 +448,7 @@ void PlanState::bias_sums() {
   // out): the tiles of the GEMM's first row block add up each vector of B they load, in k order as the sum's own kernel
   // would, and store the sums beside C. dY is read once for both, and the sum has no kernel (nor barrier) of its own.
   // Everything reading db must run after the GEMM.
-  if (!opt.fuse_elementwise || opt.bf16) return;
+  if (!opt.fuse_elementwise) return;
   const std::vector<std::vector<int>> readers = live_readers();
   for (const Node& s : g.nodes()) {
     const auto si = static_cast<size_t>(s.id);

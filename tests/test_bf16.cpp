@@ -88,6 +88,35 @@ TEST(Bf16, GemmsMatchTheRoundedOperandsProduct) {
     check_gemm(s);
 }
 
+// A bias gradient's column sums of B summed by a bf16 GEMM (the plan's bias_sums: from the f32 B its
+// pack reads, by the thread holding the first row block): exact f32 sums in k order, not bf16 ones,
+// over K blocks (K 1001 > 384) and a column tail, with no kernel of their own.
+TEST(Bf16, BiasGradientsAreSummedInF32ByTheGemm) {
+  if (!host_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  const int64_t M = 70, N = 130, K = 1001;
+  Graph g;
+  Tensor a = g.input("a", {K, M}), b = g.input("b", {K, N});
+  g.mark_output(matmul(transpose(a), b), "c");
+  Tensor s = sum(b, 0);
+  g.mark_output(s, "s");
+  CompileOptions co;
+  co.bf16 = true;
+  Program p(g, co);
+  int summed = 0;
+  for (const KernelInfo& k : p.code().plan.kernels) summed += k.colsum_out >= 0 && k.spec.gemm.bf16;
+  ASSERT_EQ(summed, 1) << "the bf16 GEMM does not sum B's columns";
+  const auto av = random_values(static_cast<size_t>(M * K), 4), bv = random_values(static_cast<size_t>(K * N), 5);
+  p.set_input("a", av);
+  p.set_input("b", bv);
+  p.run();
+  const std::vector<float> out = p.get(s.id);
+  for (int64_t j = 0; j < N; ++j) {
+    float want = 0.f;  // k order, in f32
+    for (int64_t k = 0; k < K; ++k) want += bv[static_cast<size_t>(k * N + j)];
+    ASSERT_EQ(out[static_cast<size_t>(j)], want) << "column " << j;
+  }
+}
+
 TEST(Bf16, TargetsWithoutAvx512Bf16AreANamedError) {
   Graph g;
   Tensor a = g.input("a", {8, 8}), b = g.input("b", {8, 8});
