@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -399,6 +400,47 @@ TEST_P(JitTarget, ElementwiseChainsRunInTheGemmEpilogue) {
   }
 }
 
+// One dense layer sum((x·w + b) ∘ c) with exact data: c small integers (= dY), x multiples of 1/8,
+// so dW = xᵀ·c and db are exact in any summation order. Its optimizer step on the reference
+// interpreter and the JIT side by side.
+struct DenseStep {
+  Graph g;
+  std::vector<float> xs, c;
+  OptimizerConfig cfg;
+  TrainStep step;
+  DenseStep(int64_t B, int64_t K, int64_t N, const OptimizerConfig& config) : cfg(config) {
+    Tensor x = g.input("x", {B, K});
+    Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
+    c.resize(static_cast<size_t>(B * N));
+    xs.resize(static_cast<size_t>(B * K));
+    for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
+    step = add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
+  }
+  // Step t (from 1) on both engines, at learning rate 0.01 (Adam's bias correction applied).
+  void run(Interpreter& ip, Program& jit, int t) const {
+    const float lr = effective_lr(cfg, 0.01f, t);
+    ip.set_input("x", xs);
+    jit.set_input("x", xs);
+    ip.set_input("c", c);
+    jit.set_input("c", c);
+    ip.set_input("lr", {lr});
+    jit.set_input("lr", std::vector<float>{lr});
+    ip.run();
+    jit.run();
+  }
+  // Every parameter the same on both engines within tol(reference value).
+  void expect_params_match(const Interpreter& ip, const Program& jit, const std::string& what,
+                           const std::function<float(float)>& tol) const {
+    for (const Graph::Update& u : g.updates()) {
+      const auto want = ip.value(u.param).f, got = jit.get(u.param);
+      ASSERT_EQ(want.size(), got.size());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], tol(want[i])) << what << ": " << g.node(u.param).name << "[" << i << "]";
+    }
+  }
+};
+
 // The optimizers' rules in the weight gradient's epilogue (the plan's update_epilogues): dW = Xᵀ·C
 // with X in eighths and C small integers is exact in any summation order, so after three steps
 // the JIT's parameters and states match the reference interpreter's to the rules' float rounding.
@@ -412,17 +454,11 @@ TEST_P(JitTarget, OptimizerRulesRunInTheWeightGradientsEpilogue) {
     for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {800, 256, 256}}) {
       const std::string what = std::string(optimizer_name(kind)) + " " + std::to_string(K) + "x" + std::to_string(N) +
                                " batch " + std::to_string(B);
-      Graph g;
-      Tensor x = g.input("x", {B, K});
-      Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
-      std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
-      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
-      for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
       OptimizerConfig cfg;
       cfg.kind = kind;
-      add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
-      Program jit(g);
-      Interpreter ip(g);
+      const DenseStep d(B, K, N, cfg);
+      Program jit(d.g);
+      Interpreter ip(d.g);
       const auto& code = jit.code();
       int epilogues = 0, merged = 0;  // kernels storing several rules: w's GEMM, b's one pass over db
       for (const KernelInfo& k : code.plan.kernels) {
@@ -442,24 +478,8 @@ TEST_P(JitTarget, OptimizerRulesRunInTheWeightGradientsEpilogue) {
         EXPECT_EQ(code.plan.node_buffer[static_cast<size_t>(u.value)],
                   code.plan.node_buffer[static_cast<size_t>(u.param)])
             << what << ": " << code.graph.node(u.param).name << " not updated in place";
-      for (int t = 1; t <= 3; ++t) {
-        const float lr = effective_lr(cfg, 0.01f, t);
-        ip.set_input("x", xs);
-        jit.set_input("x", xs);
-        ip.set_input("c", c);
-        jit.set_input("c", c);
-        ip.set_input("lr", {lr});
-        jit.set_input("lr", std::vector<float>{lr});
-        ip.run();
-        jit.run();
-      }
-      for (const Graph::Update& u : g.updates()) {
-        const auto want = ip.value(u.param).f, got = jit.get(u.param);
-        ASSERT_EQ(want.size(), got.size());
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_NEAR(got[i], want[i], 2e-6 * std::max(1.f, std::fabs(want[i])))
-              << what << ": " << g.node(u.param).name << "[" << i << "]";
-      }
+      for (int t = 1; t <= 3; ++t) d.run(ip, jit, t);
+      d.expect_params_match(ip, jit, what, [](float w) { return 2e-6f * std::max(1.f, std::fabs(w)); });
     }
 }
 
@@ -474,18 +494,13 @@ TEST_P(JitTarget, ClippingSumsTheGradientsSquaresInTheGemmEpilogue) {
   bool parts_seen = false;
   for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {1100, 300, 256}, {64, 784, 10}}) {
     const std::string what = std::to_string(K) + "x" + std::to_string(N) + " batch " + std::to_string(B);
-    Graph g;
-    Tensor x = g.input("x", {B, K});
-    Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
-    std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
-    for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
-    for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
     OptimizerConfig cfg;
     cfg.clip_norm = 5.f;
-    const TrainStep step = add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
-    g.mark_output(step.grad_norm, "norm");
-    Program jit(g);
-    Interpreter ip(g);
+    DenseStep d(B, K, N, cfg);
+    const int norm = d.step.grad_norm.id;
+    d.g.mark_output(d.step.grad_norm, "norm");
+    Program jit(d.g);
+    Interpreter ip(d.g);
     const auto& code = jit.code();
     int gemms = 0;
     for (const KernelInfo& k : code.plan.kernels) {
@@ -501,51 +516,37 @@ TEST_P(JitTarget, ClippingSumsTheGradientsSquaresInTheGemmEpilogue) {
     }
     EXPECT_EQ(gemms, 1) << what << ": w's gradient GEMM sums its squares";
     for (int t = 1; t <= 2; ++t) {
-      ip.set_input("x", xs);
-      jit.set_input("x", xs);
-      ip.set_input("c", c);
-      jit.set_input("c", c);
-      ip.set_input("lr", {0.01f});
-      jit.set_input("lr", std::vector<float>{0.01f});
-      ip.run();
-      jit.run();
-      const float want = ip.value(step.grad_norm.id).f[0], got = jit.get(step.grad_norm.id)[0];
+      d.run(ip, jit, t);
+      const float want = ip.value(norm).f[0], got = jit.get(norm)[0];
       ASSERT_NEAR(got, want, 1e-5f * want) << what << ": the global norm, step " << t;
     }
-    for (const Graph::Update& u : g.updates()) {
-      const auto want = ip.value(u.param).f, got = jit.get(u.param);
-      ASSERT_EQ(want.size(), got.size());
-      for (size_t i = 0; i < want.size(); ++i)
-        ASSERT_NEAR(got[i], want[i], 1e-6f + 1e-5f * std::fabs(want[i]))
-            << what << ": " << g.node(u.param).name << "[" << i << "]";
-    }
+    d.expect_params_match(ip, jit, what, [](float w) { return 1e-6f + 1e-5f * std::fabs(w); });
   }
   if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(parts_seen) << "no shape ran in column parts";
 }
 
 // A dense layer's bias gradient db = column sums of dY is summed by its weight gradient's GEMM
 // dW = xᵀ·dY as it loads dY (the first row block's tiles; the plan's bias_sums), with no kernel of
-// its own: plain SGD (a matmul_update) and clipped (a plain GEMM that also sums its squares), over a
-// column tail, several K blocks (partial sums stored between them), and fewer rows than one
-// register tile. dY = c is exact, so db and dW are in any order.
+// its own: plain SGD (a matmul_update), clipped (a plain GEMM that also sums its squares), momentum
+// and Adam (their rules in the GEMM's epilogue), over a column tail, several K blocks (partial sums
+// stored between them), and fewer rows than one register tile. dY = c is exact, so db and dW are in
+// any order.
 TEST_P(JitTarget, BiasGradientIsSummedByTheWeightGradientsGemm) {
   ScopedTarget target(GetParam());
   if (!target.runnable()) GTEST_SKIP() << target.why();
-  for (float clip : {0.f, 5.f})
+  for (auto [kind, clip] : {std::pair<OptKind, float>{OptKind::SGD, 0.f},
+                            {OptKind::SGD, 5.f},
+                            {OptKind::Momentum, 0.f},
+                            {OptKind::Adam, 0.f}})
     for (auto [B, K, N] : {std::array<int64_t, 3>{30, 40, 37}, {1100, 96, 200}, {800, 256, 256}, {50, 4, 40}}) {
-      const std::string what =
-          std::to_string(K) + "x" + std::to_string(N) + " batch " + std::to_string(B) + (clip > 0 ? " clipped" : "");
-      Graph g;
-      Tensor x = g.input("x", {B, K});
-      Tensor w = g.param("w", {K, N}, Init::GlorotUniform), b = g.param("b", {N}, Init::Zeros);
-      std::vector<float> c(static_cast<size_t>(B * N)), xs(static_cast<size_t>(B * K));
-      for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(static_cast<int>(i * 7 % 5) - 2);
-      for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i * 13 % 9) / 8.f;
+      const std::string what = std::string(optimizer_name(kind)) + " " + std::to_string(K) + "x" + std::to_string(N) +
+                               " batch " + std::to_string(B) + (clip > 0 ? " clipped" : "");
       OptimizerConfig cfg;
+      cfg.kind = kind;
       cfg.clip_norm = clip;
-      add_optimizer(sum((matmul(x, w) + b) * g.input("c", {B, N})), cfg);
-      Program jit(g);
-      Interpreter ip(g);
+      const DenseStep d(B, K, N, cfg);
+      Program jit(d.g);
+      Interpreter ip(d.g);
       const auto& code = jit.code();
       int summed = 0;
       for (const KernelInfo& k : code.plan.kernels) {
@@ -554,23 +555,8 @@ TEST_P(JitTarget, BiasGradientIsSummedByTheWeightGradientsGemm) {
             << what << ": " << k.fn << " sums dY again";
       }
       EXPECT_EQ(summed, 1) << what;
-      for (int t = 1; t <= 3; ++t) {
-        ip.set_input("x", xs);
-        jit.set_input("x", xs);
-        ip.set_input("c", c);
-        jit.set_input("c", c);
-        ip.set_input("lr", {0.01f});
-        jit.set_input("lr", std::vector<float>{0.01f});
-        ip.run();
-        jit.run();
-      }
-      for (const Graph::Update& u : g.updates()) {
-        const auto want = ip.value(u.param).f, got = jit.get(u.param);
-        ASSERT_EQ(want.size(), got.size());
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_NEAR(got[i], want[i], 1e-6f + 1e-5f * std::fabs(want[i]))
-              << what << ": " << g.node(u.param).name << "[" << i << "]";
-      }
+      for (int t = 1; t <= 3; ++t) d.run(ip, jit, t);
+      d.expect_params_match(ip, jit, what, [](float w) { return 1e-6f + 1e-5f * std::fabs(w); });
     }
 }
 
