@@ -435,12 +435,12 @@ bool swaps_narrow(const Graph& g, const Node& n, const LayoutRules& rules) {
          (g.node(n.in[0]).op == Op::Im2Col || (n.shape[1] <= rules.narrow_n && n.shape[1] % rules.tile_cols != 0));
 }
 
-// A narrow C = op(A)·B, k long, updating p in the epilogue row-major: each element of C leaves the
-// idle lanes of its vector (the column tail) busy for k FMAs, where the transposed product spends a
-// transpose and an update pass on it (about narrow_update_idle lanes' worth over k).
-bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules) {
+// A narrow C = op(A)·B, k long, kept row-major: each element of C leaves the idle lanes of its
+// vector (the column tail) busy for k FMAs, where the transposed product spends a transpose (and,
+// when the update runs in the epilogue, an update pass) on it: about idle_limit lanes' worth over k.
+bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules, int64_t idle_limit) {
   const int64_t cols = n.shape[1], idle = (cols + rules.lanes - 1) / rules.lanes * rules.lanes - cols;
-  return k * idle <= rules.narrow_update_idle * cols;
+  return k * idle <= idle_limit * cols;
 }
 
 // A narrow weight gradient read only by elementwise ops (an optimizer's rules: the plan's
@@ -449,7 +449,8 @@ bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules) {
 bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules& rules) {
   const Graph& g = r.src();
   const int64_t k = g.node(n.in[1]).shape[0];
-  if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules) || split_k_splits(k, n.shape.numel()) > 1)
+  if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules, rules.narrow_keep_idle) ||
+      split_k_splits(k, n.shape.numel()) > 1)
     return false;
   const std::vector<int>& readers = r.readers(n.id);
   return !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](int c) {
@@ -475,7 +476,9 @@ PassResult fuse_update(const Graph& g, const Target& t) {
       if (d.op != Op::MatMul || d.a.tb || r.uses(d.id) != 1 || s.shape.numel() != 1 || s.dtype != DType::F32)
         return false;
       if (g.node(d.in[0]).op == Op::Im2Col || g.node(d.in[1]).op == Op::Im2Col) return false;
-      if (swaps_narrow(g, d, rules) && !narrow_update_pays(d, g.node(d.in[1]).shape[0], rules)) return false;
+      if (swaps_narrow(g, d, rules) &&
+          !narrow_update_pays(d, g.node(d.in[1]).shape[0], rules, rules.narrow_update_idle))
+        return false;
       if (split_k_splits(g.node(d.in[1]).shape[0], d.shape.numel()) > 1) return false;
       mm = d.id;
       lr = s.id;

@@ -242,12 +242,16 @@ LayoutRules layout_rules(const Target& t) {
   // idle lanes per row of 100) at batch 30 / 48 / 64 / 96 / 128 measured 70 -> 62, 104 -> 102,
   // 133 -> 131, 191 -> 197 and 252 -> 255-269 µs per step; the linear model's [784, 10] (6 idle per
   // 10) at batch 30 9.4 -> 11.9 µs (Zen 5, 1 thread): the break-even is near 8 idle lanes over k
-  // per element.
+  // per element. That is the rule for keeping a product row-major (narrow_keep_idle). fuse-update's
+  // SGD step also saves the update pass, and on two threads the transpose and that pass read what
+  // both cores wrote: dnn b128 (AVX-512, 12 idle lanes over k = 128) measured 198-226 -> 182-194 µs
+  // on two threads, 262-264 on one either way, 19 -> 16 kernels (three alternating pairs, Zen 5), so
+  // the SGD update stays in the epilogue up to 16 (narrow_update_idle).
   // Fewer rows, k in one packed block: dnn b30's input gradient 30×100×100 ran at 48 % of peak in the
   // dot form and 72 % transposed while packed (5.7 -> 3.9 µs), 30×784×100 46 -> 30 µs; two packed K
   // blocks did not pay (30×512×512: 95 -> 108 µs; AVX-512, one thread, Zen 5). Below 16 rows, packing
   // all of B per call is not amortised and the dot form stays.
-  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, 16, kPackKc, tile_cols, 2048, 256, t.lanes, 8};
+  return {2 * t.lanes, 4 * t.lanes, 2 * tile_cols, 16, kPackKc, tile_cols, 2048, 256, t.lanes, 8, 16};
 }
 
 bool is_chunk_sum(const Graph& g, const Node& n) {

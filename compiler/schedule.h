@@ -133,10 +133,12 @@ struct LayoutRules {
   // Aᵀ·B whose A rows lie a multiple of this many bytes apart, with at least min_rows of them, is
   // run as transpose(A)·B: those rows map to a few cache sets (see gemm_layout in passes.cpp).
   int64_t conflict_stride_bytes, conflict_min_rows;
-  // A narrow weight gradient's SGD update runs in its GEMM's epilogue, row-major, while its idle
-  // tail lanes over k stay under this many per element; past it the product runs transposed and
-  // the update as its own pass (narrow_update_pays in passes.cpp).
-  int64_t lanes, narrow_update_idle;
+  // A narrow weight gradient stays row-major while its idle tail lanes over k stay under
+  // narrow_keep_idle per element (gemm-layout: its readers, an optimizer's rules, then need no
+  // transpose), and fuse-update's SGD step runs in its GEMM's epilogue under narrow_update_idle (it
+  // saves the transpose and the update pass); past them the product runs transposed
+  // (narrow_update_pays in passes.cpp).
+  int64_t lanes, narrow_keep_idle, narrow_update_idle;
 };
 LayoutRules layout_rules(const Target& t);
 

@@ -512,17 +512,20 @@ TEST(Passes, OptimizerRuleKernelsRunInsideTheBackwardPass) {
   }
 }
 
-// Where the narrow dW1 [784,100] = Xᵀ·dY carries its update: in the epilogue while k (the batch)
-// is short, transposed with the update a pass of its own once the idle lanes of its AVX-512 tiles
-// (12 per row of 100) over k cost more (past 8 per element: k > 66). On AVX2 N = 100 is not narrow
-// (its tiles are 16 columns wide): never transposed, always updated in the epilogue.
+// Where the narrow dW1 [784,100] = Xᵀ·dY carries its SGD update: in the epilogue while k (the
+// batch) is short, transposed with the update a pass of its own once the idle lanes of its AVX-512
+// tiles (12 per row of 100) over k cost more than the transpose and the update pass (past 16 per
+// element: k > 133). Without fusion there is no epilogue update to save, only the transpose: the
+// product is kept row-major only up to 8 per element (k ≤ 66). On AVX2 N = 100 is not narrow (its
+// tiles are 16 columns wide): never transposed, always updated in the epilogue.
 TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
   for (const auto& [target, batch, in_epilogue] : {std::tuple{"x86-64-v4", 30, true},
-                                                   {"x86-64-v4", 67, false},
-                                                   {"x86-64-v4", 66, true},
-                                                   {"x86-64-v4", 128, false},
+                                                   {"x86-64-v4", 128, true},
+                                                   {"x86-64-v4", 133, true},
+                                                   {"x86-64-v4", 134, false},
+                                                   {"x86-64-v4", 256, false},
                                                    {"x86-64-v3", 30, true},
-                                                   {"x86-64-v3", 128, true}}) {
+                                                   {"x86-64-v3", 256, true}}) {
     auto m = build_model("dnn", {.batch = batch});
     add_optimizer(m->loss, {});
     CompileOptions o;
@@ -534,6 +537,17 @@ TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
       dw1_updated |= n.op == Op::MatMulUpdate && n.shape == Shape{784, 100};
     }
     EXPECT_EQ(dw1_updated, in_epilogue) << target << " batch " << batch;
+  }
+  for (const auto& [batch, transposed] : {std::pair{66, false}, {67, true}, {128, true}}) {
+    auto m = build_model("dnn", {.batch = batch});
+    add_optimizer(m->loss, {});
+    CompileOptions o;
+    o.target = make_target("x86-64-v4");
+    o.fuse = false;
+    const auto c = compile(m->g, o);
+    bool dw1_transposed = false;
+    for (const Node& n : c->graph.nodes()) dw1_transposed |= n.op == Op::Transpose && n.shape == Shape{784, 100};
+    EXPECT_EQ(dw1_transposed, transposed) << "unfused, batch " << batch;
   }
 }
 
