@@ -444,8 +444,10 @@ bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules, int6
 }
 
 // A narrow weight gradient read only by elementwise ops (an optimizer's rules: the plan's
-// update_epilogues then runs them in the GEMM's epilogue) stays row-major while that pays, as
-// fuse-update's SGD step does: swapped, the rules would be passes over dW's transpose.
+// update_epilogues then runs them in the GEMM's epilogue) stays row-major while that pays:
+// swapped, the rules would be passes over dW's transpose. Weighed against the transpose alone
+// (narrow_keep_idle), not fuse-update's larger allowance: the unfused pipeline runs this pass too,
+// and there the rules are passes either way.
 bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules& rules) {
   const Graph& g = r.src();
   const int64_t k = g.node(n.in[1]).shape[0];

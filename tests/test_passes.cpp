@@ -519,6 +519,14 @@ TEST(Passes, OptimizerRuleKernelsRunInsideTheBackwardPass) {
 // product is kept row-major only up to 8 per element (k ≤ 66). On AVX2 N = 100 is not narrow (its
 // tiles are 16 columns wide): never transposed, always updated in the epilogue.
 TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
+  auto dnn_step = [](const char* target, int64_t batch, bool fuse) {
+    auto m = build_model("dnn", {.batch = batch});
+    add_optimizer(m->loss, {});
+    CompileOptions o;
+    o.target = make_target(target);
+    o.fuse = fuse;
+    return compile(m->g, o);
+  };
   for (const auto& [target, batch, in_epilogue] : {std::tuple{"x86-64-v4", 30, true},
                                                    {"x86-64-v4", 128, true},
                                                    {"x86-64-v4", 133, true},
@@ -526,11 +534,7 @@ TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
                                                    {"x86-64-v4", 256, false},
                                                    {"x86-64-v3", 30, true},
                                                    {"x86-64-v3", 256, true}}) {
-    auto m = build_model("dnn", {.batch = batch});
-    add_optimizer(m->loss, {});
-    CompileOptions o;
-    o.target = make_target(target);
-    const auto c = compile(m->g, o);
+    const auto c = dnn_step(target, batch, true);
     bool dw1_updated = false;
     for (const KernelInfo& k : c->plan.kernels) {
       const Node& n = c->graph.node(k.node);
@@ -539,12 +543,7 @@ TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
     EXPECT_EQ(dw1_updated, in_epilogue) << target << " batch " << batch;
   }
   for (const auto& [batch, transposed] : {std::pair{66, false}, {67, true}, {128, true}}) {
-    auto m = build_model("dnn", {.batch = batch});
-    add_optimizer(m->loss, {});
-    CompileOptions o;
-    o.target = make_target("x86-64-v4");
-    o.fuse = false;
-    const auto c = compile(m->g, o);
+    const auto c = dnn_step("x86-64-v4", batch, false);
     bool dw1_transposed = false;
     for (const Node& n : c->graph.nodes()) dw1_transposed |= n.op == Op::Transpose && n.shape == Shape{784, 100};
     EXPECT_EQ(dw1_transposed, transposed) << "unfused, batch " << batch;
