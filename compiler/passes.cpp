@@ -443,15 +443,39 @@ bool narrow_update_pays(const Node& n, int64_t k, const LayoutRules& rules, int6
   return k * idle <= idle_limit * cols;
 }
 
-// A narrow weight gradient read only by elementwise ops (an optimizer's rules: the plan's
-// update_epilogues then runs them in the GEMM's epilogue) stays row-major while that pays:
-// swapped, the rules would be passes over dW's transpose. Weighed against the transpose alone
-// (narrow_keep_idle), not fuse-update's larger allowance: the unfused pipeline runs this pass too,
-// and there the rules are passes either way.
-bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules& rules) {
+// How many tensors the step updates from `grad` through elementwise ops alone: the weights and
+// each optimizer state its rules keep (SGD 1, momentum, Adagrad and RMSprop 2, Adam 3).
+int updated_from(const Graph& g, int grad) {
+  std::vector<char> reads(g.size(), 0);  // reads grad through elementwise ops (ids are topological)
+  reads[static_cast<size_t>(grad)] = 1;
+  for (const Node& m : g.nodes()) {
+    const OpKind kind = op_info(m.op).kind;
+    if (kind == OpKind::Unary || kind == OpKind::Binary)
+      for (int i : m.in) reads[static_cast<size_t>(m.id)] |= reads[static_cast<size_t>(i)];
+  }
+  int updated = 0;
+  for (const Graph::Update& u : g.updates()) updated += reads[static_cast<size_t>(u.value)];
+  return updated;
+}
+
+// The rules' epilogue reads and writes each updated tensor in place, a tile's rows at a time: with
+// the weights and one state (momentum, Adagrad, RMSprop) that ran like their pass over dW; Adam's two
+// states made dnn b128's dW1 GEMM 784×100×128 159-175 µs where the transposed GEMM, the transpose
+// and the rules' pass took 121-131 µs on one thread, and the 2-thread step no faster (Zen 5).
+constexpr int kEpilogueMaxUpdated = 2;
+
+// A narrow weight gradient read only by elementwise ops (an optimizer's rules) stays row-major while
+// that pays: swapped, the rules would run over dW's transpose. Where the plan runs them in the GEMM's
+// epilogue (its update_epilogues; PassContext::epilogues) that also saves their pass over dW, as
+// fuse-update's SGD step does, and the same break-even applies (narrow_update_idle) while the
+// rules update few tensors; in the unfused step they are passes either way and only the transpose is
+// saved (narrow_keep_idle).
+bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules& rules, bool epilogues) {
   const Graph& g = r.src();
   const int64_t k = g.node(n.in[1]).shape[0];
-  if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules, rules.narrow_keep_idle) ||
+  const bool in_epilogue = epilogues && updated_from(g, n.id) <= kEpilogueMaxUpdated;
+  const int64_t idle = in_epilogue ? rules.narrow_update_idle : rules.narrow_keep_idle;
+  if (g.node(n.in[0]).op == Op::Im2Col || !narrow_update_pays(n, k, rules, idle) ||
       split_k_splits(k, n.shape.numel()) > 1)
     return false;
   const std::vector<int>& readers = r.readers(n.id);
@@ -467,8 +491,8 @@ bool keeps_rules_in_epilogue(const Rewriter& r, const Node& n, const LayoutRules
 // for the second core, nor on a convolution's columns, nor on a narrow gradient that gemm-layout
 // would run transposed once k is long (the epilogue writes p row-major): there the lanes the
 // row-major tiles leave idle cost more than the transpose and the separate update pass.
-PassResult fuse_update(const Graph& g, const Target& t) {
-  const LayoutRules rules = layout_rules(t);
+PassResult fuse_update(const Graph& g, const PassContext& c) {
+  const LayoutRules rules = layout_rules(c.target);
   Rewriter r(g);
   std::vector<char> updated(g.size(), 0);
   for (const Graph::Update& u : g.updates())
@@ -508,8 +532,8 @@ PassResult fuse_update(const Graph& g, const Target& t) {
 // stays, unless k fits one packed K block: the plan then reads the transpose while packing B
 // (packed_transposes), no kernel of its own. The thresholds are the target's (layout_rules in
 // schedule.cpp).
-PassResult gemm_layout(const Graph& g, const Target& t) {
-  const LayoutRules rules = layout_rules(t);
+PassResult gemm_layout(const Graph& g, const PassContext& c) {
+  const LayoutRules rules = layout_rules(c.target);
   Rewriter r(g);
   // A node the rewrite introduces (a transpose or the swapped product), at n's source location.
   auto add_at = [&r](const Node& n, Op op, std::vector<int> in, const Attrs& a) {
@@ -539,7 +563,7 @@ PassResult gemm_layout(const Graph& g, const Target& t) {
     // rows, one window decode per position, where as Aᵀ every row block decodes every window again
     // (the convnet's 288×64 filter gradient on AVX2, 64 filters wider than narrow_n: 32 % of peak
     // as Aᵀ, 90 % swapped).
-    if (n.op == Op::MatMul && swaps_narrow(g, n, rules) && !keeps_rules_in_epilogue(r, n, rules)) {
+    if (n.op == Op::MatMul && swaps_narrow(g, n, rules) && !keeps_rules_in_epilogue(r, n, rules, c.epilogues)) {
       const int ct = add_at(n, Op::MatMul, {r.mapped(n.in[1]), r.mapped(n.in[0])}, n.a);
       r.set_map(n.id, add_at(n, Op::Transpose, {ct}, Attrs{}));
       continue;
@@ -607,13 +631,13 @@ int64_t owner_splits(const Graph& g, const Node& n, const Rewriter& r, const Tar
 // (a reduce over the chunks); a dense layer's bias and ReLU follow the sum. The order is fixed, so
 // results do not depend on the thread count. Also a first layer's forward GEMM, one chunk per core
 // (owner_splits above).
-PassResult split_k(const Graph& g, const Target& t) {
+PassResult split_k(const Graph& g, const PassContext& c) {
   Rewriter r(g);
   for (const Node& n : g.nodes()) {
     const bool gemm = n.op == Op::MatMul || n.op == Op::Dense;
     if (gemm && !n.a.tb) {
       int64_t splits = split_k_splits(g.node(n.in[1]).shape[0], n.shape.numel());
-      if (splits < 2) splits = owner_splits(g, n, r, t);
+      if (splits < 2) splits = owner_splits(g, n, r, c.target);
       if (splits >= 2) {
         // Only the last node of the replacement keeps n's name and role.
         Attrs a;
@@ -682,7 +706,7 @@ PassResult split_rows(const Graph& g) {
 
 // Passes that do not depend on the target.
 template <PassResult (*F)(const Graph&)>
-PassResult any_target(const Graph& g, const Target&) {
+PassResult any_target(const Graph& g, const PassContext&) {
   return F(g);
 }
 

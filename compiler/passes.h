@@ -34,10 +34,19 @@ struct PassResult {
   std::vector<int> map;
 };
 
+// What a pass may know besides the graph: the target whose thresholds apply, and what the plan
+// after the pipeline does with the result.
+struct PassContext {
+  const Target& target;
+  // The plan runs a GEMM's elementwise readers in its epilogue (CompileOptions::fuse): a layout
+  // that pays only with them there (gemm-layout's narrow products) may be chosen.
+  bool epilogues = true;
+};
+
 struct PassInfo {
   const char* name;
   const char* summary;
-  PassResult (*run)(const Graph&, const Target&);  // thresholds may depend on the target
+  PassResult (*run)(const Graph&, const PassContext&);
 };
 
 std::span<const PassInfo> pass_table();

@@ -21,10 +21,10 @@ PassResult compose(PassResult a, PassResult b) {
 
 // One pass on `cur` (composed into it), verified, logged; true when it changed the graph, i.e. its
 // code key differs from `cur_key` (cur's, carried from the previous pass so each graph is keyed once).
-bool run_one(const std::string& name, PassResult& cur, std::string& cur_key, const Target& t, const PipelineOptions& o,
-             std::vector<PassRun>& log) {
+bool run_one(const std::string& name, PassResult& cur, std::string& cur_key, const PassContext& c,
+             const PipelineOptions& o, std::vector<PassRun>& log) {
   const auto t0 = std::chrono::steady_clock::now();
-  PassResult next = find_pass(name).run(cur.g, t);
+  PassResult next = find_pass(name).run(cur.g, c);
   PassRun r{name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), false,
             next.g.size()};
   if (o.verify) {
@@ -55,6 +55,11 @@ PassPipeline& PassPipeline::add(const std::string& pass) {
 PassPipeline& PassPipeline::add_fixed_point(const std::string& label, std::vector<std::string> passes, int max_rounds) {
   for (const std::string& p : passes) find_pass(p);
   steps_.push_back({label, std::move(passes), std::max(1, max_rounds)});
+  return *this;
+}
+
+PassPipeline& PassPipeline::epilogues(bool on) {
+  epilogues_ = on;
   return *this;
 }
 
@@ -94,11 +99,12 @@ PassResult PassPipeline::run(const Graph& g, const Target& t, const PipelineOpti
   PassResult cur{g, {}};
   for (size_t i = 0; i < g.size(); ++i) cur.map.push_back(static_cast<int>(i));
   std::string cur_key = code_key(g);
+  const PassContext c{t, epilogues_};
   for (const Step& st : steps_) {
     for (int round = 0; round < st.max_rounds; ++round) {
       bool changed = false;
       for (const std::string& p : st.passes) {
-        changed |= run_one(p, cur, cur_key, t, o, runs);
+        changed |= run_one(p, cur, cur_key, c, o, runs);
         if (p == o.stop_after) return cur;
       }
       if (!changed) break;
@@ -109,6 +115,7 @@ PassResult PassPipeline::run(const Graph& g, const Target& t, const PipelineOpti
 
 PassPipeline pipeline_for(const CompileOptions& opt) {
   PassPipeline p;
+  p.epilogues(opt.fuse);
   if (!opt.passes.empty()) {
     for (const std::string& name : opt.passes) p.add(name);
     return p;

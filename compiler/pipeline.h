@@ -35,6 +35,8 @@ class PassPipeline {
   PassPipeline& add(const std::string& pass);  // throws std::invalid_argument for an unknown name
   // Runs `passes` in order, again and again, until a round changes nothing (at most max_rounds).
   PassPipeline& add_fixed_point(const std::string& label, std::vector<std::string> passes, int max_rounds = 8);
+  // Whether the plan after it runs GEMM epilogues (PassContext::epilogues; on by default).
+  PassPipeline& epilogues(bool on);
 
   // The pipeline as text: "cleanup*(simplify,fold,cse,dce) fuse-xent fuse-dense ...".
   std::string describe() const;
@@ -53,12 +55,13 @@ class PassPipeline {
     int max_rounds = 1;
   };
   std::vector<Step> steps_;
+  bool epilogues_ = true;
 };
 
 // The pipeline a compilation runs: the explicit passes of `opt` (each once, in order), else the
 // default — with fusion: cleanup*, fuse-xent, fuse-dense, cleanup*, gemm-layout, dce; without:
-// cleanup*, gemm-layout. compile(), view_after (gradc dot), the benchmarks and the Trainer all
-// come here.
+// cleanup*, gemm-layout; its passes know whether the plan fuses epilogues (opt.fuse). compile(),
+// view_after (gradc dot), the benchmarks and the Trainer all come here.
 PassPipeline pipeline_for(const CompileOptions& opt);
 
 // `passes` once each, in order, verified (pipeline_for with explicit passes); `target`: whose

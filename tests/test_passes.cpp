@@ -550,6 +550,40 @@ TEST(Passes, NarrowGradientsUpdateInTheEpilogueWhileKIsShort) {
   }
 }
 
+// Other optimizers' rules on the same narrow dW1: gemm-layout keeps it row-major, its rules in the
+// GEMM's epilogue, up to fuse-update's break-even when the plan fuses epilogues and the rules update
+// at most the weights and one state (momentum, Adagrad, RMSprop: k ≤ 133 on AVX-512); Adam's two
+// states, and every rule in the unfused step, only up to the transpose's (k ≤ 66).
+TEST(Passes, NarrowGradientsKeepTheirRulesInTheEpilogueWhereThePlanFusesThem) {
+  auto transposed = [](OptKind kind, int64_t batch, bool fuse) {
+    auto m = build_model("dnn", {.batch = batch});
+    OptimizerConfig oc;
+    oc.kind = kind;
+    add_optimizer(m->loss, oc);
+    CompileOptions o;
+    o.target = make_target("x86-64-v4");
+    o.fuse = fuse;
+    const auto c = compile(m->g, o);
+    bool dw1_transposed = false, rules_in_epilogue = false;
+    for (const Node& n : c->graph.nodes()) dw1_transposed |= n.op == Op::Transpose && n.shape == Shape{784, 100};
+    for (const KernelInfo& k : c->plan.kernels) {
+      const int gemm = epilogue_gemm(c->graph, c->graph.node(k.node), k.fused);
+      rules_in_epilogue |= gemm >= 0 && k.spec.gemm.update && c->graph.node(gemm).shape == Shape{784, 100};
+    }
+    EXPECT_EQ(rules_in_epilogue, fuse && !dw1_transposed) << optimizer_name(kind) << " batch " << batch;
+    return dw1_transposed;
+  };
+  for (OptKind kind : {OptKind::Momentum, OptKind::Adagrad, OptKind::RMSprop}) {
+    EXPECT_FALSE(transposed(kind, 133, true)) << optimizer_name(kind);
+    EXPECT_TRUE(transposed(kind, 134, true)) << optimizer_name(kind);
+    EXPECT_FALSE(transposed(kind, 66, false)) << optimizer_name(kind);
+    EXPECT_TRUE(transposed(kind, 67, false)) << optimizer_name(kind);
+  }
+  EXPECT_FALSE(transposed(OptKind::Adam, 66, true));
+  EXPECT_TRUE(transposed(OptKind::Adam, 67, true));
+  EXPECT_TRUE(transposed(OptKind::Adam, 128, true));
+}
+
 // The barrier rule (plan_steps.cpp barriers()), checked pair by pair on the arena's bytes: two
 // kernels that touch the same bytes, one of them writing, need a barrier between them unless both
 // run on thread 0 alone (then program order on that thread is enough). Whole Adagrad steps with
